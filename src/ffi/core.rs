@@ -1,0 +1,141 @@
+//! Core exports: version, open/close/flush, strings, errors.
+
+use std::ffi::{CString, c_char};
+
+use super::boundary::{guard, guard_void, last_error_ptr, out_arg, ref_arg, str_arg};
+use super::status::{cha_status, status_name};
+use crate::{Cha, OpenOptions};
+
+/// An open database. Opaque to C: create it with `cha_open`, release it
+/// with `cha_close`. One handle may be used from many threads at once.
+#[allow(non_camel_case_types)]
+pub struct cha_handle {
+    pub(crate) cha: Cha,
+}
+
+static VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+) {
+    Ok(s) => s,
+    Err(_) => panic!("version contains a NUL"),
+};
+
+/// The library version, "MAJOR.MINOR.PATCH". Static: never free it.
+/// Compare it with the header's CHA_VERSION_MAJOR/MINOR/PATCH to check that
+/// the library loaded at run time is the one compiled against.
+#[unsafe(no_mangle)]
+pub extern "C" fn cha_version() -> *const c_char {
+    VERSION_C.as_ptr()
+}
+
+/// The name of a status code ("CHA_OK", "CHA_ERR_NOT_FOUND", ...), or
+/// "CHA_UNKNOWN_STATUS". Static: never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn cha_status_name(status: cha_status) -> *const c_char {
+    status_name(status).as_ptr()
+}
+
+/// The message of the last failed call on this thread, saying what was wrong
+/// and where, or NULL if no call has failed on this thread. Owned by the
+/// library: valid until the next failing call on the same thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn cha_last_error_message() -> *const c_char {
+    last_error_ptr()
+}
+
+/// Opens (creating if needed, readable by its owner only) the database at
+/// `db_path` with default options, and writes the new handle to `*out`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_STORAGE (the
+/// path is a directory, its folder is missing, no permission, not a SQLite
+/// file, a schema newer than this library), CHA_ERR_BUSY.
+///
+/// # Safety
+/// `db_path` is NULL or a NUL-terminated string; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_open(db_path: *const c_char, out: *mut *mut cha_handle) -> cha_status {
+    guard("cha_open", || {
+        // SAFETY: forwarded contract.
+        let path = unsafe { str_arg(db_path, "db_path") }?;
+        out_arg(out, "out")?;
+        let cha = Cha::open(path)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out = Box::into_raw(Box::new(cha_handle { cha })) };
+        Ok(())
+    })
+}
+
+/// Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
+/// "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
+/// `flush_interval_ms`, `refresh_interval_ms`. An unknown option or a value of
+/// the wrong type is CHA_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// String arguments are NULL or NUL-terminated; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_open_with_options(
+    db_path: *const c_char,
+    options_json: *const c_char,
+    out: *mut *mut cha_handle,
+) -> cha_status {
+    guard("cha_open_with_options", || {
+        // SAFETY: forwarded contract.
+        let path = unsafe { str_arg(db_path, "db_path") }?;
+        // SAFETY: forwarded contract.
+        let options = unsafe { str_arg(options_json, "options_json") }?;
+        out_arg(out, "out")?;
+        let options = OpenOptions::from_json(options)?;
+        let cha = Cha::open_with_options(path, options)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { *out = Box::into_raw(Box::new(cha_handle { cha })) };
+        Ok(())
+    })
+}
+
+/// Persists everything recorded so far through this handle.
+///
+/// # Safety
+/// `h` is NULL or a handle from `cha_open` that is not closed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flush(h: *mut cha_handle) -> cha_status {
+    guard("cha_flush", || {
+        // SAFETY: forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        h.cha.flush()
+    })
+}
+
+/// Flushes and closes the handle; every string it owns becomes invalid.
+/// NULL is a no-op. A failure to flush is reported by
+/// `cha_last_error_message`; the handle is released all the same.
+///
+/// # Safety
+/// `h` is NULL or a handle from `cha_open` that is not closed, and no other
+/// thread is using it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_close(h: *mut cha_handle) {
+    if h.is_null() {
+        return;
+    }
+    guard_void("cha_close", || {
+        // SAFETY: from Box::into_raw in cha_open, released exactly once.
+        let handle = unsafe { Box::from_raw(h) };
+        handle.cha.close()
+    })
+}
+
+/// Frees a string that a cha_ function returned as `char *`. NULL is a no-op.
+///
+/// # Safety
+/// `s` is NULL or a `char *` from this library, not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_string_free(s: *mut c_char) {
+    if s.is_null() {
+        return;
+    }
+    guard_void("cha_string_free", || {
+        // SAFETY: from CString::into_raw in boundary::owned_string.
+        drop(unsafe { CString::from_raw(s) });
+        Ok(())
+    })
+}

@@ -1,0 +1,13 @@
+//! The C ABI. A surface only: it converts arguments, results and errors, and
+//! calls [`crate::Cha`]. Every export goes through [`boundary::guard`].
+//!
+//! Conventions (as rustls-ffi): the handle comes first, then inputs, then
+//! out-pointers; out-pointers are written only on success; every free
+//! function accepts NULL; a `const cha_handle *` parameter means no mutation.
+
+pub(crate) mod boundary;
+pub mod core;
+pub mod status;
+
+pub use self::core::*;
+pub use self::status::*;

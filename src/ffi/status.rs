@@ -1,0 +1,58 @@
+//! Status codes of the C ABI. Values are explicit and never reused: a code
+//! that goes away leaves a hole.
+
+use crate::error::ErrorKind;
+
+/// The result of every fallible C function. `CHA_OK` (0) is success; any
+/// other value is an error whose message `cha_last_error_message` returns.
+#[allow(non_camel_case_types)]
+pub type cha_status = i32;
+
+/// Success.
+pub const CHA_OK: cha_status = 0;
+/// A required pointer argument was NULL.
+pub const CHA_ERR_NULL_ARGUMENT: cha_status = 1;
+/// A string argument was not valid UTF-8.
+pub const CHA_ERR_INVALID_UTF8: cha_status = 2;
+/// An argument had a value outside its domain (NaN, bad JSON, unknown option).
+pub const CHA_ERR_INVALID_ARGUMENT: cha_status = 3;
+/// The named flag, experiment, deployment or record does not exist.
+pub const CHA_ERR_NOT_FOUND: cha_status = 4;
+/// A configuration file or update failed validation; nothing was changed.
+pub const CHA_ERR_CONFIG: cha_status = 5;
+/// The database could not be opened, read or written.
+pub const CHA_ERR_STORAGE: cha_status = 6;
+/// The database stayed locked by another connection past the busy timeout.
+pub const CHA_ERR_BUSY: cha_status = 7;
+/// A bug inside the library (a caught panic); the handle stays usable.
+pub const CHA_ERR_INTERNAL: cha_status = 8;
+
+/// The status code of an error kind: the only place the mapping is written.
+pub(crate) fn status_of(kind: ErrorKind) -> cha_status {
+    match kind {
+        ErrorKind::NullArgument => CHA_ERR_NULL_ARGUMENT,
+        ErrorKind::InvalidUtf8 => CHA_ERR_INVALID_UTF8,
+        ErrorKind::InvalidArgument => CHA_ERR_INVALID_ARGUMENT,
+        ErrorKind::NotFound => CHA_ERR_NOT_FOUND,
+        ErrorKind::Config => CHA_ERR_CONFIG,
+        ErrorKind::Storage => CHA_ERR_STORAGE,
+        ErrorKind::Busy => CHA_ERR_BUSY,
+        ErrorKind::Internal => CHA_ERR_INTERNAL,
+    }
+}
+
+/// The name of a status code as a static NUL-terminated string.
+pub(crate) fn status_name(status: cha_status) -> &'static std::ffi::CStr {
+    match status {
+        CHA_OK => c"CHA_OK",
+        CHA_ERR_NULL_ARGUMENT => c"CHA_ERR_NULL_ARGUMENT",
+        CHA_ERR_INVALID_UTF8 => c"CHA_ERR_INVALID_UTF8",
+        CHA_ERR_INVALID_ARGUMENT => c"CHA_ERR_INVALID_ARGUMENT",
+        CHA_ERR_NOT_FOUND => c"CHA_ERR_NOT_FOUND",
+        CHA_ERR_CONFIG => c"CHA_ERR_CONFIG",
+        CHA_ERR_STORAGE => c"CHA_ERR_STORAGE",
+        CHA_ERR_BUSY => c"CHA_ERR_BUSY",
+        CHA_ERR_INTERNAL => c"CHA_ERR_INTERNAL",
+        _ => c"CHA_UNKNOWN_STATUS",
+    }
+}

@@ -1,0 +1,151 @@
+//! Open options: how a handle talks to its database file and how often its
+//! background work runs. Given as JSON through the C ABI and the CLI.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// SQLite journal mode. `wal` is the default; network file systems need
+/// `delete` (or `truncate`), since WAL relies on shared memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalMode {
+    Wal,
+    Delete,
+    Truncate,
+}
+
+/// SQLite `synchronous` level. `normal` is safe from corruption in WAL mode;
+/// `full` also survives a power cut without losing the last commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+/// Options of [`crate::Cha::open_with_options`]. Every field has a default; an
+/// unknown field or a value of the wrong type is an error, never ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenOptions {
+    /// `"wal"` (default), `"delete"` or `"truncate"`.
+    pub journal_mode: JournalMode,
+    /// `"normal"` (default) or `"full"`.
+    pub synchronous: Synchronous,
+    /// How long a write waits for another connection's lock, in ms (default 5000).
+    pub busy_timeout_ms: u32,
+    /// How often buffered records are persisted, in ms (default 1000).
+    pub flush_interval_ms: u64,
+    /// How often the handle looks for configuration changes made by other
+    /// processes, in ms (default 500).
+    pub refresh_interval_ms: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            journal_mode: JournalMode::Wal,
+            synchronous: Synchronous::Normal,
+            busy_timeout_ms: 5000,
+            flush_interval_ms: 1000,
+            refresh_interval_ms: 500,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Parses and checks options from a JSON object; `{}` gives the defaults.
+    pub fn from_json(json: &str) -> Result<OpenOptions> {
+        let options: OpenOptions = serde_json::from_str(json)
+            .map_err(|e| Error::invalid_argument(format!("open options: {e}")))?;
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// Checks the ranges serde cannot express.
+    pub fn validate(&self) -> Result<()> {
+        let check = |name: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::invalid_argument(format!(
+                    "open options: {name} is {value}, expected {min} to {max}"
+                )))
+            }
+        };
+        check(
+            "busy_timeout_ms",
+            u64::from(self.busy_timeout_ms),
+            0,
+            600_000,
+        )?;
+        check("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
+        check(
+            "refresh_interval_ms",
+            self.refresh_interval_ms,
+            1,
+            3_600_000,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_object_gives_defaults() {
+        assert_eq!(
+            OpenOptions::from_json("{}").unwrap(),
+            OpenOptions::default()
+        );
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let o = OpenOptions::from_json(
+            r#"{"journal_mode":"delete","synchronous":"full","busy_timeout_ms":10,
+                "flush_interval_ms":20,"refresh_interval_ms":30}"#,
+        )
+        .unwrap();
+        assert_eq!(o.journal_mode, JournalMode::Delete);
+        assert_eq!(o.synchronous, Synchronous::Full);
+        assert_eq!(
+            (
+                o.busy_timeout_ms,
+                o.flush_interval_ms,
+                o.refresh_interval_ms
+            ),
+            (10, 20, 30)
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_naming_it() {
+        let e = OpenOptions::from_json(r#"{"journal":"wal"}"#).unwrap_err();
+        assert!(e.message().contains("unknown field `journal`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let e = OpenOptions::from_json(r#"{"busy_timeout_ms":"5s"}"#).unwrap_err();
+        assert!(
+            e.message().contains("busy_timeout_ms") || e.message().contains("invalid type"),
+            "{e}"
+        );
+        let e = OpenOptions::from_json(r#"{"journal_mode":"memory"}"#).unwrap_err();
+        assert!(e.message().contains("unknown variant `memory`"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_is_an_error() {
+        let e = OpenOptions::from_json(r#"{"refresh_interval_ms":0}"#).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "open options: refresh_interval_ms is 0, expected 1 to 3600000"
+        );
+        assert!(OpenOptions::from_json("[]").is_err());
+        assert!(OpenOptions::from_json("not json").is_err());
+    }
+}

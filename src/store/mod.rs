@@ -1,0 +1,201 @@
+//! The store: the only module that speaks SQL. One SQLite file holds all state.
+//!
+//! Opening sets the pragmas DESIGN.md asks for and brings the schema up to date
+//! with forward-only migrations indexed by `PRAGMA user_version`.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+use crate::options::{JournalMode, OpenOptions, Synchronous};
+
+pub use migrations::SCHEMA_VERSION;
+
+/// A connection to the database file, shared by the threads of one handle.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+/// What `doctor` reports about an open database.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoreInfo {
+    pub path: String,
+    pub schema_version: i64,
+    pub journal_mode: String,
+    pub synchronous: String,
+    pub file_size_bytes: u64,
+    pub wal_size_bytes: u64,
+    pub sqlite_version: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// Errors name the path and the reason: a directory, a missing parent
+    /// folder, no permission, a file that is not SQLite, a schema newer than
+    /// this library.
+    pub fn open(path: &Path, options: &OpenOptions) -> Result<Store> {
+        let conn = open_connection(path, options).map_err(|e| e.context(path.display()))?;
+        migrations::migrate(&conn).map_err(|e| e.context(path.display()))?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the store's own submodules. A poisoned lock only
+    /// means another thread panicked mid-call; SQLite rolled its transaction
+    /// back, so the connection is still sound.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Facts about the open database, for `doctor`.
+    pub fn info(&self) -> Result<StoreInfo> {
+        let conn = self.conn();
+        let schema_version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let journal_mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        let synchronous = match synchronous {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            3 => "extra",
+            _ => "unknown",
+        }
+        .to_string();
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(StoreInfo {
+            path: self.path.display().to_string(),
+            schema_version,
+            journal_mode,
+            synchronous,
+            file_size_bytes: size(&self.path),
+            wal_size_bytes: size(Path::new(&wal)),
+            sqlite_version: rusqlite::version().to_string(),
+        })
+    }
+
+    /// Runs `f` inside one IMMEDIATE transaction: all of it lands, or none.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+/// Opens the file with the configured pragmas, turning SQLite's terse
+/// "unable to open database file" into the reason a person can act on.
+fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
+    check_path(path)?;
+    create_private(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(
+        options.busy_timeout_ms,
+    )))?;
+    // The first read of the header is where a file that is not SQLite shows.
+    conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))
+        .map_err(|e| open_error(path, e))?;
+    let mode = match options.journal_mode {
+        JournalMode::Wal => "WAL",
+        JournalMode::Delete => "DELETE",
+        JournalMode::Truncate => "TRUNCATE",
+    };
+    let applied: String = conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))?;
+    if !applied.eq_ignore_ascii_case(mode) {
+        return Err(Error::storage(format!(
+            "journal_mode {mode} was refused (the file system left it at {applied}); \
+             on a network file system open with {{\"journal_mode\": \"delete\"}}"
+        )));
+    }
+    let sync = match options.synchronous {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::invalid_argument("database path is empty"));
+    }
+    if path.is_dir() {
+        return Err(Error::storage(
+            "cannot open database: the path is a directory",
+        ));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent
+        && !parent.is_dir()
+    {
+        return Err(Error::storage(format!(
+            "cannot open database: the folder {} does not exist",
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a missing database file readable by its owner only; SQLite gives
+/// its -wal and -shm files the same permissions.
+fn create_private(path: &Path) -> Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_error(e)),
+    }
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    let reason = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    Error::storage(format!("cannot open database: {reason}"))
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> Error {
+    use rusqlite::ffi::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::storage(
+            "cannot open database: the file is not a SQLite database (or is encrypted or corrupt)",
+        ),
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+            {
+                Err(io) => io_error(io),
+                Ok(_) => Error::storage(format!("cannot open database: {e}")),
+            }
+        }
+        _ => Error::from(e),
+    }
+}

@@ -1,0 +1,175 @@
+//! Opening databases: pragmas, permissions, migrations, and every way a path
+//! can be wrong.
+
+use cha_deploy::{Cha, ErrorKind, JournalMode, OpenOptions, SCHEMA_VERSION, Synchronous};
+
+fn scratch() -> tempdir::Scratch {
+    tempdir::Scratch::new()
+}
+
+mod tempdir {
+    /// A folder removed when dropped; no dev-dependency needed for this.
+    pub struct Scratch(pub std::path::PathBuf);
+    impl Scratch {
+        pub fn new() -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "cha-store-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+        pub fn path(&self, name: &str) -> std::path::PathBuf {
+            self.0.join(name)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn a_new_database_is_created_migrated_and_private() {
+    let dir = scratch();
+    let db = dir.path("cha.db");
+    let cha = Cha::open(&db).unwrap();
+    let info = cha.info().unwrap();
+    assert_eq!(info.schema_version, SCHEMA_VERSION);
+    assert_eq!(info.journal_mode, "wal");
+    assert_eq!(info.synchronous, "normal");
+    assert!(info.file_size_bytes > 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "database file mode is {mode:o}");
+    }
+    cha.close().unwrap();
+    // Opening again finds it up to date.
+    let cha = Cha::open(&db).unwrap();
+    assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
+}
+
+#[test]
+fn options_choose_journal_and_sync() {
+    let dir = scratch();
+    let options = OpenOptions {
+        journal_mode: JournalMode::Delete,
+        synchronous: Synchronous::Full,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(dir.path("nfs.db"), options).unwrap();
+    let info = cha.info().unwrap();
+    assert_eq!((info.journal_mode.as_str(), info.synchronous.as_str()), ("delete", "full"));
+}
+
+#[test]
+fn a_directory_is_refused_with_its_path() {
+    let dir = scratch();
+    let e = Cha::open(&dir.0).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Storage);
+    assert!(e.message().contains(&dir.0.display().to_string()), "{e}");
+    assert!(e.message().contains("is a directory"), "{e}");
+}
+
+#[test]
+fn a_missing_folder_is_named() {
+    let dir = scratch();
+    let db = dir.path("no/such/folder/cha.db");
+    let e = Cha::open(&db).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Storage);
+    assert!(e.message().contains("no/such/folder"), "{e}");
+    assert!(e.message().contains("does not exist"), "{e}");
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
+    let dir = scratch();
+    let db = dir.path("notes.txt");
+    let text = "pipe diameters: DN100, DN150\n".repeat(100);
+    std::fs::write(&db, &text).unwrap();
+    let e = Cha::open(&db).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Storage);
+    assert!(e.message().contains("not a SQLite database"), "{e}");
+    assert!(e.message().contains("notes.txt"), "{e}");
+    assert_eq!(std::fs::read_to_string(&db).unwrap(), text, "the file was modified");
+}
+
+#[cfg(unix)]
+#[test]
+fn no_permission_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch();
+    let db = dir.path("locked.db");
+    Cha::open(&db).unwrap().close().unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // root reads anything: the check only means something for other users.
+    let readable_anyway = std::fs::File::open(&db).is_ok();
+    let result = Cha::open(&db);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if readable_anyway {
+        assert!(result.is_ok());
+    } else {
+        let e = result.err().unwrap();
+        assert!(e.message().contains("permission denied"), "{e}");
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_naming_both_versions() {
+    let dir = scratch();
+    let db = dir.path("future.db");
+    Cha::open(&db).unwrap().close().unwrap();
+    set_user_version(&db, 9999);
+    let e = Cha::open(&db).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Storage);
+    assert!(e.message().contains("schema version 9999"), "{e}");
+    assert!(e.message().contains(&format!("schema version {SCHEMA_VERSION}")), "{e}");
+}
+
+#[test]
+fn concurrent_first_opens_migrate_once() {
+    let dir = scratch();
+    let db = dir.path("race.db");
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || Cha::open(&db).map(|c| c.info().unwrap().schema_version))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().unwrap(), SCHEMA_VERSION);
+    }
+}
+
+#[test]
+fn a_locked_database_reports_busy_after_the_timeout() {
+    let dir = scratch();
+    let db = dir.path("busy.db");
+    // A database another program is writing to, not yet migrated by us: the
+    // migration needs the write lock.
+    let blocker = rusqlite_connection(&db);
+    blocker.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE other(x); BEGIN IMMEDIATE").unwrap();
+    let options = OpenOptions {
+        busy_timeout_ms: 50,
+        ..OpenOptions::default()
+    };
+    let e = Cha::open_with_options(&db, options).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.message().contains("locked"), "{e}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+}
+
+fn set_user_version(db: &std::path::Path, version: u32) {
+    let conn = rusqlite_connection(db);
+    conn.pragma_update(None, "user_version", version).unwrap();
+}
+
+fn rusqlite_connection(db: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(db).unwrap()
+}

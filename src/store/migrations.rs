@@ -7,7 +7,10 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_0001_foundation.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_0001_foundation.sql"),
+    include_str!("schema_0002_flags.sql"),
+];
 
 /// The schema version this library writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

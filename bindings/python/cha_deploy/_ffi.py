@@ -1,0 +1,180 @@
+"""The only module that touches ctypes: finds and loads the library, declares
+every C function's ``argtypes``/``restype`` once, and turns status codes into
+exceptions.
+
+The rest of the package calls the plain Python functions at the bottom of
+this file with ``bytes``, ``str`` and ``int`` values.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from .errors import LibraryNotFoundError, error_for_status
+
+#: The environment variable that names the library file to load.
+LIBRARY_ENV = "CHA_DEPLOY_LIB"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# bindings/python/cha_deploy/ -> the repository root
+_REPO_ROOT = _PACKAGE_DIR.parent.parent.parent
+
+
+def library_file_name() -> str:
+    """The platform's file name of the shared library."""
+    if sys.platform == "darwin":
+        return "libcha_deploy.dylib"
+    if sys.platform == "win32":
+        return "cha_deploy.dll"
+    return "libcha_deploy.so"
+
+
+def library_candidates() -> List[Tuple[str, Path]]:
+    """Every place the library is looked for, in order, as (where, path):
+    ``$CHA_DEPLOY_LIB`` (when set), the package's folder, then the
+    repository's ``target/release`` and ``target/debug``."""
+    name = library_file_name()
+    candidates: List[Tuple[str, Path]] = []
+    from_env = os.environ.get(LIBRARY_ENV)
+    if from_env:
+        path = Path(from_env)
+        candidates.append((f"${LIBRARY_ENV}", path / name if path.is_dir() else path))
+    candidates.append(("the package folder", _PACKAGE_DIR / name))
+    candidates.append(("the repository's release build", _REPO_ROOT / "target" / "release" / name))
+    candidates.append(("the repository's debug build", _REPO_ROOT / "target" / "debug" / name))
+    return candidates
+
+
+def _find_library() -> Path:
+    candidates = library_candidates()
+    for _, path in candidates:
+        if path.is_file():
+            return path
+    looked = "\n".join(f"  {where}: {path}" for where, path in candidates)
+    if LIBRARY_ENV not in os.environ or not os.environ[LIBRARY_ENV]:
+        looked = f"  ${LIBRARY_ENV}: not set\n{looked}"
+    raise LibraryNotFoundError(
+        f"cannot find the cha_deploy library ({library_file_name()}); looked in:\n{looked}\n"
+        f"Build it with `cargo build --release`, or set {LIBRARY_ENV} to the library file."
+    )
+
+
+_HANDLE = ctypes.c_void_p  # cha_handle *, opaque
+_STATUS = ctypes.c_int32  # cha_status
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Every C function the package uses, with its exact C signature."""
+    signatures = {
+        # name: (restype, argtypes)
+        "cha_version": (ctypes.c_char_p, []),
+        "cha_status_name": (ctypes.c_char_p, [_STATUS]),
+        "cha_last_error_message": (ctypes.c_char_p, []),
+        "cha_open": (_STATUS, [ctypes.c_char_p, ctypes.POINTER(_HANDLE)]),
+        "cha_open_with_options": (
+            _STATUS,
+            [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_HANDLE)],
+        ),
+        "cha_flush": (_STATUS, [_HANDLE]),
+        "cha_close": (None, [_HANDLE]),
+        # Takes c_void_p, not c_char_p: the pointer must reach C unchanged.
+        "cha_string_free": (None, [ctypes.c_void_p]),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+_lib: Optional[ctypes.CDLL] = None
+_lib_path: Optional[Path] = None
+_lib_lock = threading.Lock()
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library (loaded on first use, so that importing the package
+    works even before the library is built)."""
+    global _lib, _lib_path
+    if _lib is None:
+        with _lib_lock:
+            if _lib is None:
+                path = _find_library()
+                try:
+                    loaded = ctypes.CDLL(str(path))
+                except OSError as e:
+                    raise LibraryNotFoundError(
+                        f"cannot load the cha_deploy library {path}: {e}"
+                    ) from e
+                _declare(loaded)
+                _lib_path = path
+                _lib = loaded
+    return _lib
+
+
+def library_path() -> Path:
+    """The file the library was loaded from."""
+    lib()
+    assert _lib_path is not None
+    return _lib_path
+
+
+def check(status: int) -> None:
+    """Raises the ChaError subclass of `status`, with this thread's last error
+    message, unless `status` is CHA_OK. The one place errors are made."""
+    if status != 0:
+        message = lib().cha_last_error_message()
+        text = (
+            message.decode("utf-8", "replace")
+            if message is not None
+            else status_name(status)
+        )
+        raise error_for_status(status, text)
+
+
+def take_string(pointer: Optional[int]) -> Optional[str]:
+    """Decodes a ``char *`` the library handed over (received as c_void_p)
+    and frees it with cha_string_free, whatever happens; NULL gives None."""
+    if pointer is None:
+        return None
+    try:
+        return ctypes.string_at(pointer).decode("utf-8")
+    finally:
+        lib().cha_string_free(pointer)
+
+
+def version() -> str:
+    """cha_version()."""
+    text: bytes = lib().cha_version()
+    return text.decode("ascii")
+
+
+def status_name(status: int) -> str:
+    """cha_status_name(status). A number outside int32 raises OverflowError
+    (ctypes would silently wrap it onto a real code)."""
+    if not -(2**31) <= status < 2**31:
+        raise OverflowError(f"status code {status} does not fit a cha_status (int32)")
+    name: bytes = lib().cha_status_name(status)
+    return name.decode("ascii")
+
+
+def open_handle(path: bytes, options_json: bytes) -> int:
+    """cha_open_with_options(path, options_json, &out); returns the handle."""
+    out = _HANDLE()
+    check(lib().cha_open_with_options(path, options_json, ctypes.byref(out)))
+    assert out.value is not None, "cha_open_with_options returned CHA_OK and NULL"
+    return out.value
+
+
+def flush(handle: int) -> None:
+    """cha_flush(handle)."""
+    check(lib().cha_flush(handle))
+
+
+def close(handle: int) -> None:
+    """cha_close(handle): flushes and releases; the handle is invalid after."""
+    lib().cha_close(handle)

@@ -1,0 +1,206 @@
+/*
+ * cha_deploy.hpp: a header-only C++17 wrapper of the C ABI in cha_deploy.h.
+ *
+ * Hand-written (cha_deploy.h is generated). It adds ownership and exceptions
+ * and nothing else: every call goes to the C function of the same name, so
+ * C++ and C can never disagree.
+ *
+ *   cha::Handle  owns a cha_handle (move-only; the destructor closes it)
+ *   cha::String  owns a `char *` returned by the library (cha_string_free)
+ *   cha::Error   the exception every failed call throws: status + message
+ *
+ * Example:
+ *
+ *   try {
+ *       cha::Handle h = cha::Handle::open("cha.db");
+ *       h.flush();
+ *       h.close();                      // or let the destructor do it
+ *   } catch (const cha::Error &e) {
+ *       std::cerr << e.status_name() << ": " << e.what() << "\n";
+ *   }
+ */
+#ifndef CHA_DEPLOY_HPP
+#define CHA_DEPLOY_HPP
+
+#include "cha_deploy.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace cha {
+
+/// A failed call: the status code and the library's message, which says
+/// what was wrong and where (`what()` returns the message).
+class Error : public std::runtime_error {
+public:
+    Error(cha_status status, const std::string &message)
+        : std::runtime_error(message), status_(status) {}
+
+    /// The C status code, one of the CHA_ERR_* values.
+    cha_status status() const noexcept { return status_; }
+
+    /// The name of the status code, e.g. "CHA_ERR_STORAGE". Static.
+    const char *status_name() const noexcept { return cha_status_name(status_); }
+
+private:
+    cha_status status_;
+};
+
+/// Throws cha::Error with this thread's last error message unless `status`
+/// is CHA_OK. Every wrapper below goes through it.
+inline void check(cha_status status) {
+    if (status != CHA_OK) {
+        const char *message = cha_last_error_message();
+        throw Error(status, message != nullptr ? message : cha_status_name(status));
+    }
+}
+
+/// The version of the library loaded at run time, "MAJOR.MINOR.PATCH".
+inline const char *version() noexcept { return cha_version(); }
+
+/// True when the library loaded at run time is the version this header
+/// (cha_deploy.h) was generated for.
+inline bool library_matches_header() noexcept {
+    return std::strcmp(cha_version(), CHA_VERSION_STRING) == 0;
+}
+
+/// The static name of a status code ("CHA_OK", ..., "CHA_UNKNOWN_STATUS").
+inline const char *status_name(cha_status status) noexcept { return cha_status_name(status); }
+
+/// Owns a `char *` that a cha_ function returned; frees it with
+/// cha_string_free. Move-only. May be empty (NULL).
+class String {
+public:
+    String() noexcept = default;
+
+    /// Takes ownership of `owned`, a `char *` from this library, or NULL.
+    explicit String(char *owned) noexcept : ptr_(owned) {}
+
+    ~String() { cha_string_free(ptr_); }
+
+    String(String &&other) noexcept : ptr_(std::exchange(other.ptr_, nullptr)) {}
+
+    String &operator=(String &&other) noexcept {
+        if (this != &other) {
+            cha_string_free(std::exchange(ptr_, std::exchange(other.ptr_, nullptr)));
+        }
+        return *this;
+    }
+
+    String(const String &) = delete;
+    String &operator=(const String &) = delete;
+
+    /// For a C out-parameter (`char **out_json`): frees the current string
+    /// and returns where the library may write the new one.
+    char **out() noexcept {
+        cha_string_free(std::exchange(ptr_, nullptr));
+        return &ptr_;
+    }
+
+    /// The string, or NULL when empty. Owned by this object.
+    const char *get() const noexcept { return ptr_; }
+
+    /// A view of the string; empty when NULL. Valid while this object is.
+    std::string_view view() const noexcept {
+        return ptr_ != nullptr ? std::string_view(ptr_) : std::string_view();
+    }
+
+    /// A copy of the string; "" when NULL.
+    std::string str() const { return std::string(view()); }
+
+    explicit operator bool() const noexcept { return ptr_ != nullptr; }
+
+    /// Gives up ownership: the caller frees the result with cha_string_free.
+    char *release() noexcept { return std::exchange(ptr_, nullptr); }
+
+private:
+    char *ptr_ = nullptr;
+};
+
+/// Owns an open database (cha_handle). Move-only; the destructor closes it.
+/// One handle may be used from many threads at once, but closing it (or
+/// destroying or moving the Handle) must not race with other uses.
+///
+/// Calling a method on a closed or moved-from Handle throws cha::Error with
+/// CHA_ERR_NULL_ARGUMENT: the C function is called with NULL and says so.
+class Handle {
+public:
+    /// An empty handle; open one with Handle::open.
+    Handle() noexcept = default;
+
+    /// Takes ownership of `adopted`, from cha_open, or NULL.
+    explicit Handle(cha_handle *adopted) noexcept : h_(adopted) {}
+
+    /// Opens (creating if needed) the database at `path` with default options.
+    /// Throws cha::Error (CHA_ERR_STORAGE, CHA_ERR_INVALID_UTF8, ...).
+    static Handle open(const std::string &path) {
+        cha_handle *h = nullptr;
+        check(cha_open(path.c_str(), &h));
+        return Handle(h);
+    }
+
+    /// Opens the database at `path` with options as a JSON object, e.g.
+    /// R"({"journal_mode": "delete", "busy_timeout_ms": 250})". An unknown
+    /// option or a wrong type throws CHA_ERR_INVALID_ARGUMENT.
+    static Handle open(const std::string &path, const std::string &options_json) {
+        cha_handle *h = nullptr;
+        check(cha_open_with_options(path.c_str(), options_json.c_str(), &h));
+        return Handle(h);
+    }
+
+    ~Handle() { cha_close(h_); }
+
+    Handle(Handle &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+
+    /// Closes the handle held so far, then takes `other`'s.
+    Handle &operator=(Handle &&other) noexcept {
+        if (this != &other) {
+            cha_close(std::exchange(h_, std::exchange(other.h_, nullptr)));
+        }
+        return *this;
+    }
+
+    Handle(const Handle &) = delete;
+    Handle &operator=(const Handle &) = delete;
+
+    /// Persists everything recorded so far.
+    void flush() { check(cha_flush(h_)); }
+
+    /// Flushes and closes. Unlike the destructor, reports a failure to flush
+    /// by throwing; the handle is closed either way. A no-op when empty.
+    void close() {
+        if (h_ == nullptr) {
+            return;
+        }
+        cha_status flushed = cha_flush(h_);
+        if (flushed == CHA_OK) {
+            cha_close(std::exchange(h_, nullptr));
+            return;
+        }
+        // Keep flush's message: closing may replace the thread's last error.
+        const char *message = cha_last_error_message();
+        Error error(flushed, message != nullptr ? message : cha_status_name(flushed));
+        cha_close(std::exchange(h_, nullptr));
+        throw error;
+    }
+
+    /// The C handle, for calling functions this wrapper does not cover yet.
+    /// Still owned by this object.
+    cha_handle *get() const noexcept { return h_; }
+
+    /// Gives up ownership: the caller closes the result with cha_close.
+    cha_handle *release() noexcept { return std::exchange(h_, nullptr); }
+
+    /// True while the handle is open.
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+
+private:
+    cha_handle *h_ = nullptr;
+};
+
+}  // namespace cha
+
+#endif  // CHA_DEPLOY_HPP

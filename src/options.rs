@@ -57,8 +57,30 @@ impl Default for OpenOptions {
 impl OpenOptions {
     /// Parses and checks options from a JSON object; `{}` gives the defaults.
     pub fn from_json(json: &str) -> Result<OpenOptions> {
-        let options: OpenOptions = serde_json::from_str(json)
+        let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::invalid_argument(format!("open options: {e}")))?;
+        let serde_json::Value::Object(fields) = value else {
+            return Err(Error::invalid_argument(
+                "open options: expected a JSON object such as {\"journal_mode\": \"wal\"}",
+            ));
+        };
+        // Field by field, so that a wrong type names the option it is in.
+        let mut options = serde_json::Map::new();
+        for (name, value) in fields {
+            let single = serde_json::Value::Object([(name.clone(), value)].into_iter().collect());
+            serde_json::from_value::<OpenOptions>(single.clone()).map_err(|e| {
+                let e = e.to_string();
+                if e.starts_with("unknown field") {
+                    Error::invalid_argument(format!("open options: {e}"))
+                } else {
+                    Error::invalid_argument(format!("open options: `{name}`: {e}"))
+                }
+            })?;
+            if let serde_json::Value::Object(m) = single {
+                options.extend(m);
+            }
+        }
+        let options: OpenOptions = serde_json::from_value(serde_json::Value::Object(options))?;
         options.validate()?;
         Ok(options)
     }
@@ -145,7 +167,9 @@ mod tests {
             e.message(),
             "open options: refresh_interval_ms is 0, expected 1 to 3600000"
         );
-        assert!(OpenOptions::from_json("[]").is_err());
+        let e = OpenOptions::from_json("[]").unwrap_err();
+        assert!(e.message().contains("expected a JSON object"), "{e}");
+        assert!(OpenOptions::from_json(r#"["delete"]"#).is_err());
         assert!(OpenOptions::from_json("not json").is_err());
     }
 }

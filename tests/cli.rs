@@ -46,7 +46,11 @@ fn init_creates_the_default_database_in_the_working_folder() {
     let s = Scratch::new("init");
     let o = cha(&s.0, &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("initialised cha.db (schema version"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("initialised cha.db (schema version"),
+        "{}",
+        stdout(&o)
+    );
     assert!(s.db().exists());
 }
 
@@ -97,7 +101,10 @@ fn errors_are_one_line_with_a_documented_exit_code() {
     assert_eq!(o.status.code(), Some(6), "storage errors exit with 6");
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("cha-deploy: error: missing/folder/cha.db: "), "{err}");
+    assert!(
+        err.starts_with("cha-deploy: error: missing/folder/cha.db: "),
+        "{err}"
+    );
     let o = cha(&s.0, &["no-such-command"]);
     assert_eq!(o.status.code(), Some(2), "usage errors exit with 2");
 }

@@ -65,7 +65,10 @@ fn options_choose_journal_and_sync() {
     };
     let cha = Cha::open_with_options(dir.path("nfs.db"), options).unwrap();
     let info = cha.info().unwrap();
-    assert_eq!((info.journal_mode.as_str(), info.synchronous.as_str()), ("delete", "full"));
+    assert_eq!(
+        (info.journal_mode.as_str(), info.synchronous.as_str()),
+        ("delete", "full")
+    );
 }
 
 #[test]
@@ -97,7 +100,11 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
     assert_eq!(e.kind(), ErrorKind::Storage);
     assert!(e.message().contains("not a SQLite database"), "{e}");
     assert!(e.message().contains("notes.txt"), "{e}");
-    assert_eq!(std::fs::read_to_string(&db).unwrap(), text, "the file was modified");
+    assert_eq!(
+        std::fs::read_to_string(&db).unwrap(),
+        text,
+        "the file was modified"
+    );
 }
 
 #[cfg(unix)]
@@ -129,7 +136,11 @@ fn a_newer_schema_is_refused_naming_both_versions() {
     let e = Cha::open(&db).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::Storage);
     assert!(e.message().contains("schema version 9999"), "{e}");
-    assert!(e.message().contains(&format!("schema version {SCHEMA_VERSION}")), "{e}");
+    assert!(
+        e.message()
+            .contains(&format!("schema version {SCHEMA_VERSION}")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -154,7 +165,9 @@ fn a_locked_database_reports_busy_after_the_timeout() {
     // A database another program is writing to, not yet migrated by us: the
     // migration needs the write lock.
     let blocker = rusqlite_connection(&db);
-    blocker.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE other(x); BEGIN IMMEDIATE").unwrap();
+    blocker
+        .execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE other(x); BEGIN IMMEDIATE")
+        .unwrap();
     let options = OpenOptions {
         busy_timeout_ms: 50,
         ..OpenOptions::default()

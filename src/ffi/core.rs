@@ -106,8 +106,8 @@ pub unsafe extern "C" fn cha_flush(h: *mut cha_handle) -> cha_status {
 }
 
 /// Flushes and closes the handle; every string it owns becomes invalid.
-/// NULL is a no-op. A failure to flush is reported by
-/// `cha_last_error_message`; the handle is released all the same.
+/// NULL is a no-op. The handle is released even if the final flush fails; to
+/// learn of such a failure, call `cha_flush` first and check its status.
 ///
 /// # Safety
 /// `h` is NULL or a handle from `cha_open` that is not closed, and no other

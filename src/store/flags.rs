@@ -89,7 +89,10 @@ pub fn put_flag(
     at_ms: i64,
 ) -> Result<Option<i64>> {
     let before = get_flag(tx, name)?;
-    if before.as_ref().is_some_and(|b| b.definition_json == definition_json) {
+    if before
+        .as_ref()
+        .is_some_and(|b| b.definition_json == definition_json)
+    {
         return Ok(None);
     }
     let version = last_version(tx, name)? + 1;
@@ -117,11 +120,18 @@ pub fn put_flag(
 }
 
 /// Removes a flag, recording its last definition. Returns false if absent.
-pub fn delete_flag(tx: &Transaction<'_>, name: &str, actor: &str, action: &str, at_ms: i64) -> Result<bool> {
+pub fn delete_flag(
+    tx: &Transaction<'_>,
+    name: &str,
+    actor: &str,
+    action: &str,
+    at_ms: i64,
+) -> Result<bool> {
     let Some(before) = get_flag(tx, name)? else {
         return Ok(false);
     };
-    tx.prepare_cached("DELETE FROM flags WHERE name = ?1")?.execute([name])?;
+    tx.prepare_cached("DELETE FROM flags WHERE name = ?1")?
+        .execute([name])?;
     record_change(
         tx,
         &Change {
@@ -164,7 +174,8 @@ pub fn record_change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<()> {
 
 /// The configuration revision: changes whenever any configuration changes.
 pub fn config_revision(conn: &Connection) -> Result<i64> {
-    let mut stmt = conn.prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'config_revision'")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'config_revision'")?;
     Ok(stmt.query_row([], |r| r.get(0))?)
 }
 

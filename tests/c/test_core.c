@@ -342,7 +342,8 @@ static void test_bad_options(void) {
     } bad[] = {
         {"{\"journal\": \"wal\"}", "unknown field `journal`"},
         {"{\"journal_mode\": \"memory\"}", "unknown variant `memory`"},
-        {"{\"journal_mode\": 1}", "line 1 column 18"},
+        {"[]", "expected a JSON object"},
+        {"{\"journal_mode\": 1}", "`journal_mode`: invalid type"},
         {"{\"busy_timeout_ms\": \"5s\"}", "invalid type"},
         {"{\"busy_timeout_ms\": -1}", "invalid value"},
         {"{\"flush_interval_ms\": 1.5}", "invalid type"},

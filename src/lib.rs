@@ -6,8 +6,10 @@
 //! through it, so they cannot disagree.
 
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod ffi;
+pub mod flags;
 pub mod options;
 pub mod store;
 

@@ -1,0 +1,253 @@
+//! Configuration files: parsing YAML with locations, collecting every
+//! validation problem at once, version detection and migration, templates.
+//!
+//! The plumbing here ([`Node`], [`ConfigIssue`], [`ConfigError`],
+//! [`parse_yaml`], the field reader) is shared by every config file;
+//! [`feature_flags`] is the first user (`configs/feature_flags.yml`).
+
+pub mod feature_flags;
+pub mod node;
+pub mod reader;
+pub mod time;
+
+use std::fmt;
+
+pub use feature_flags::{
+    FeatureFlagsConfig, FlagMigration, MigrationReport, create_config_template, load_feature_flags,
+    parse_feature_flags,
+};
+pub use node::{Key, Loc, Node, Value};
+
+use crate::error::Error;
+
+/// The largest configuration file read, in bytes. Real configs are a few
+/// kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// The most YAML parser events (scalars, mapping starts, …) one file may
+/// produce, and the most aliases: bounds the work an alias bomb can cause.
+const MAX_YAML_EVENTS: usize = 200_000;
+const MAX_YAML_ALIASES: usize = 1_000;
+
+/// One problem in a configuration: where, which field, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigIssue {
+    /// The file name as given to the loader; empty for JSON updates.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// The dotted field path, e.g. `flags.intelligent_pipe_sizing.percentage`.
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigIssue {
+    /// `file:line:column: path: message (hint: …)`; the location part is left
+    /// out when unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.file.is_empty() {
+            write!(f, "{}:", self.file)?;
+            if self.line > 0 {
+                write!(f, "{}:{}:", self.line, self.column)?;
+            }
+            f.write_str(" ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one configuration, reported together so that a
+/// user fixes a file in one pass instead of one error per run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigError {
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.issues.as_slice() {
+            [one] => write!(f, "{one}"),
+            issues => {
+                write!(f, "{} configuration problems:", issues.len())?;
+                for issue in issues {
+                    write!(f, "\n  {issue}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::config(e.to_string())
+    }
+}
+
+/// A collector of problems for one source. Readers push into it and keep
+/// going, so that one pass finds everything.
+#[derive(Debug)]
+pub struct Issues {
+    file: String,
+    list: Vec<ConfigIssue>,
+}
+
+impl Issues {
+    /// A collector for problems in `file` (empty for JSON updates).
+    pub fn new(file: impl Into<String>) -> Issues {
+        Issues {
+            file: file.into(),
+            list: Vec::new(),
+        }
+    }
+
+    /// Records a problem at `loc` (the node it concerns).
+    pub fn push(
+        &mut self,
+        loc: Option<Loc>,
+        path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let loc = loc.unwrap_or(Loc { line: 0, column: 0 });
+        self.list.push(ConfigIssue {
+            file: self.file.clone(),
+            line: loc.line,
+            column: loc.column,
+            path: path.to_owned(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// `Ok(value)` when no problem was found, otherwise every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError { issues: self.list })
+        }
+    }
+}
+
+/// Parses YAML `text` into a located tree. Syntax errors, duplicate keys and
+/// budget overruns come back as one located [`ConfigIssue`], never a panic.
+pub fn parse_yaml(text: &str, file: &str) -> Result<Node, ConfigError> {
+    let mut issues = Issues::new(file);
+    if text.len() > MAX_CONFIG_BYTES {
+        issues.push(
+            None,
+            "",
+            format!(
+                "file is {} bytes, more than the {} bytes a configuration may have",
+                text.len(),
+                MAX_CONFIG_BYTES
+            ),
+            Some("is this the right file?".into()),
+        );
+        return issues.finish(Node::new(Value::Null));
+    }
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = MAX_YAML_EVENTS;
+    budget.max_aliases = MAX_YAML_ALIASES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    // YAML 1.2 core schema: a group named `no` or `y` stays a string (the
+    // "Norway problem"), and ids such as `007` keep their leading zeros.
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    options.with_snippet = false;
+    match serde_saphyr::from_str_with_options::<Node>(text, options) {
+        Ok(node) => Ok(node),
+        Err(e) => {
+            let loc = e.location().and_then(|l| {
+                (l.line() > 0).then(|| Loc {
+                    line: u32::try_from(l.line()).unwrap_or(u32::MAX),
+                    column: u32::try_from(l.column()).unwrap_or(u32::MAX),
+                })
+            });
+            // The library's message may repeat the location; keep only its first line.
+            let message = e.to_string();
+            let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
+            issues.push(loc, "", format!("invalid YAML: {message}"), None);
+            issues.finish(Node::new(Value::Null))
+        }
+    }
+}
+
+/// Reads the file at `path` (at most [`MAX_CONFIG_BYTES`]) as UTF-8 text.
+pub(crate) fn read_config_file(path: &std::path::Path) -> crate::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::config(format!("{}: cannot open: {e}", path.display())))?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::config(format!("{}: cannot read: {e}", path.display())))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_format_names_file_line_column_path_and_hint() {
+        let mut issues = Issues::new("feature_flags.yml");
+        issues.push(
+            Some(Loc {
+                line: 7,
+                column: 17,
+            }),
+            "flags.a.percentage",
+            "must be between 0 and 100, not 150",
+            Some("use 100 for everyone".into()),
+        );
+        issues.push(None, "flags.b", "unknown", None);
+        let err = issues.finish(()).unwrap_err();
+        let text = Error::from(err.clone()).to_string();
+        assert_eq!(
+            text,
+            "2 configuration problems:\n  feature_flags.yml:7:17: flags.a.percentage: must be between 0 and 100, not 150 (hint: use 100 for everyone)\n  feature_flags.yml: flags.b: unknown"
+        );
+        assert_eq!(Error::from(err).kind(), crate::error::ErrorKind::Config);
+    }
+
+    #[test]
+    fn malformed_yaml_is_located() {
+        let err = parse_yaml("flags:\n  a: [1, 2\n  b: 3\n", "f.yml").unwrap_err();
+        let issue = &err.issues[0];
+        assert_eq!(issue.file, "f.yml");
+        assert!(issue.line >= 2, "{issue}");
+        assert!(issue.message.starts_with("invalid YAML"), "{issue}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_a_location() {
+        let err = parse_yaml("a: 1\na: 2\n", "f.yml").unwrap_err();
+        assert_eq!(err.issues[0].line, 2, "{}", err);
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let text = "#".repeat(MAX_CONFIG_BYTES + 1);
+        let err = parse_yaml(&text, "big.yml").unwrap_err();
+        assert!(err.to_string().contains("more than"));
+    }
+}

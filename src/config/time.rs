@@ -1,0 +1,138 @@
+//! RFC 3339 timestamps, converted to Unix epoch milliseconds.
+//!
+//! A hand-written parser (about 60 lines) instead of a date-time crate: the
+//! library needs only this one conversion, and it must stay light.
+
+/// Parses an RFC 3339 timestamp (`2026-01-05T08:00:00Z`,
+/// `2026-01-05T09:00:00.250+01:00`) into Unix epoch milliseconds.
+/// `t`/`z` may be lower case and a space may separate date and time, as RFC
+/// 3339 allows. Fractions beyond milliseconds are truncated.
+///
+/// # Errors
+/// A message saying what is wrong, for use in a config issue.
+pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+    let bad = || format!("`{text}` is not an RFC 3339 time (expected e.g. 2026-01-05T08:00:00Z)");
+    let b = text.as_bytes();
+    if b.len() < 20 {
+        return Err(bad());
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+        let digits = b.get(range).ok_or_else(bad)?;
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+        Ok(digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err(bad());
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let mut i = 19;
+    let mut millis = 0;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return Err(bad());
+        }
+        // Pad or truncate the fraction to exactly three digits.
+        millis = (0..3).fold(0, |ms, k| {
+            let digit = b
+                .get(start + k)
+                .filter(|_| start + k < i)
+                .map_or(0, |d| d - b'0');
+            ms * 10 + i64::from(digit)
+        });
+    }
+    let offset_minutes = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return Err(bad());
+            }
+            let minutes = oh * 60 + om;
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return Err(bad()),
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[(month - 1) as usize] {
+        return Err(format!("`{text}` is not a calendar date"));
+    }
+    // Second 60 is a leap second; it is counted as the next second's start.
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(format!("`{text}` has a time of day out of range"));
+    }
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
+    Ok(seconds * 1_000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339_ms as p;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(p("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(p("2000-03-01T00:00:00Z"), Ok(951_868_800_000));
+        assert_eq!(p("2026-01-05T08:00:00Z"), Ok(1_767_600_000_000));
+        assert_eq!(p("2026-01-05T09:00:00+01:00"), Ok(1_767_600_000_000));
+        assert_eq!(p("2026-01-05t07:30:00.25-00:30"), Ok(1_767_600_000_250));
+        assert_eq!(p("2026-01-05 08:00:00.123456z"), Ok(1_767_600_000_123));
+        assert_eq!(p("1969-12-31T23:59:59.999Z"), Ok(-1));
+        assert_eq!(p("2024-02-29T00:00:00Z"), Ok(1_709_164_800_000));
+    }
+
+    #[test]
+    fn rejects_what_is_not_rfc3339() {
+        for text in [
+            "",
+            "2026-01-05",
+            "2026-01-05T08:00:00",
+            "2026-01-05T08:00Z",
+            "2026-13-05T08:00:00Z",
+            "2025-02-29T08:00:00Z",
+            "2026-01-05T24:00:00Z",
+            "2026-01-05T08:00:00+0100",
+            "2026-01-05T08:00:00.Z",
+            "next monday",
+        ] {
+            assert!(p(text).is_err(), "{text:?} was accepted");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! Compiling definitions into an immutable [`FlagSet`]: every string the
+//! evaluation needs (seeds, rule descriptions, variant names) is prepared
+//! here once, so that evaluating never allocates.
+
+use std::collections::HashMap;
+
+use super::model::{FlagDefinition, FlagType, hundredths};
+use crate::config::time::parse_rfc3339_ms;
+use crate::config::{Issues, Node};
+use crate::error::{Error, Result};
+
+/// A pre-resolved flag of one [`FlagSet`] (an index into it). An id is only
+/// meaningful for the set that issued it: after a new set is swapped in,
+/// resolve names again. A foreign id evaluates to `FLAG_NOT_FOUND` or to
+/// another flag, never to undefined behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlagId(pub(crate) u32);
+
+impl FlagId {
+    /// The index of the flag in its set (for C handles).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+
+    /// The id of index `i` (from [`FlagId::index`]).
+    pub fn from_index(i: u32) -> FlagId {
+        FlagId(i)
+    }
+}
+
+/// The context attribute that identifies a unit for bucketing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stickiness {
+    UserId,
+    SessionId,
+    Environment,
+    AppName,
+    RemoteAddress,
+    Property(Box<str>),
+}
+
+impl Stickiness {
+    fn parse(name: Option<&str>) -> Stickiness {
+        match name.unwrap_or("user_id") {
+            "user_id" => Stickiness::UserId,
+            "session_id" => Stickiness::SessionId,
+            "environment" => Stickiness::Environment,
+            "app_name" => Stickiness::AppName,
+            "remote_address" => Stickiness::RemoteAddress,
+            other => Stickiness::Property(other.into()),
+        }
+    }
+}
+
+/// A percentage split: `hundredths` of 10,000 buckets are on.
+#[derive(Debug)]
+pub(crate) struct Split {
+    pub seed: Box<str>,
+    pub unit: Stickiness,
+    pub hundredths: u32,
+    /// "25% by user_id"
+    pub rule: Box<str>,
+    /// "context has no user_id"
+    pub missing_rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupRule {
+    pub group: Box<str>,
+    /// "include_groups: beta_testers"
+    pub rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Groups {
+    /// Sorted, for binary search.
+    pub deny_users: Box<[Box<str>]>,
+    pub allow_users: Box<[Box<str>]>,
+    pub exclude: Box<[GroupRule]>,
+    pub include: Box<[GroupRule]>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledVariant {
+    pub name: Box<str>,
+    /// Buckets below this (and at or above the previous variant's) get it.
+    pub upper: u32,
+    pub enabled: bool,
+    pub payload: Option<serde_json::Value>,
+    /// "variant treatment (50%)"
+    pub rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AbTest {
+    pub seed: Box<str>,
+    pub unit: Stickiness,
+    pub variants: Box<[CompiledVariant]>,
+    pub missing_rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub at_ms: i64,
+    pub hundredths: u32,
+    /// "schedule step 2026-01-12T00:00:00Z: 25%"
+    pub rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Window {
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub steps: Box<[Step]>,
+    pub seed: Box<str>,
+    pub unit: Stickiness,
+    pub missing_rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Rule {
+    Boolean,
+    Percentage(Split),
+    UserGroup(Groups),
+    AbTest(AbTest),
+    TimeBased(Window),
+}
+
+#[derive(Debug)]
+pub(crate) struct Prerequisite {
+    pub id: FlagId,
+    /// "prerequisite flow_based_calculation is off"
+    pub rule: Box<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledFlag {
+    pub name: Box<str>,
+    pub enabled: bool,
+    pub default: bool,
+    pub prerequisites: Box<[Prerequisite]>,
+    pub rule: Rule,
+}
+
+/// An immutable, compiled set of flags: build it once per configuration
+/// change, share it (e.g. behind `arc_swap::ArcSwap<FlagSet>`), evaluate it
+/// from any number of threads.
+#[derive(Debug)]
+pub struct FlagSet {
+    pub(crate) flags: Box<[CompiledFlag]>,
+    definitions: Box<[FlagDefinition]>,
+    index: HashMap<Box<str>, FlagId>,
+}
+
+impl Default for FlagSet {
+    fn default() -> Self {
+        FlagSet {
+            flags: Box::new([]),
+            definitions: Box::new([]),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl FlagSet {
+    /// Validates `definitions` (each one, then the set: unique names,
+    /// prerequisites that exist, no cycles) and compiles them, ordered by name.
+    ///
+    /// # Errors
+    /// `Config` listing every problem, with field paths `flags.NAME.FIELD`.
+    pub fn compile(definitions: Vec<FlagDefinition>) -> Result<FlagSet> {
+        let mut issues = Issues::new("");
+        for def in &definitions {
+            if let Err(e) = def.validate() {
+                issues.push(
+                    None,
+                    &format!("flags.{}", def.name),
+                    e.message().to_owned(),
+                    None,
+                );
+            }
+        }
+        check_set(&definitions, None, &mut issues);
+        issues.finish(()).map_err(Error::from)?;
+        Ok(Self::build(definitions))
+    }
+
+    /// Compiles definitions that passed validation.
+    pub(crate) fn build(mut definitions: Vec<FlagDefinition>) -> FlagSet {
+        definitions.sort_by(|a, b| a.name.cmp(&b.name));
+        let index: HashMap<Box<str>, FlagId> = definitions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.as_str().into(), FlagId(i as u32)))
+            .collect();
+        let flags = definitions
+            .iter()
+            .map(|d| compile_flag(d, &index))
+            .collect();
+        FlagSet {
+            flags,
+            definitions: definitions.into_boxed_slice(),
+            index,
+        }
+    }
+
+    /// The id of flag `name`, to evaluate it repeatedly without a lookup.
+    pub fn lookup(&self, name: &str) -> Option<FlagId> {
+        self.index.get(name).copied()
+    }
+
+    /// The number of flags.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// The definitions, ordered by name.
+    pub fn definitions(&self) -> &[FlagDefinition] {
+        &self.definitions
+    }
+
+    /// The definition of `id`, if the id belongs to this set.
+    pub fn definition(&self, id: FlagId) -> Option<&FlagDefinition> {
+        self.definitions.get(id.0 as usize)
+    }
+
+    /// The name of `id`, if the id belongs to this set.
+    pub fn name(&self, id: FlagId) -> Option<&str> {
+        self.flags.get(id.0 as usize).map(|f| &*f.name)
+    }
+}
+
+fn compile_flag(def: &FlagDefinition, index: &HashMap<Box<str>, FlagId>) -> CompiledFlag {
+    let seed: Box<str> = def.effective_seed().into();
+    let unit_name = def.stickiness.as_deref().unwrap_or("user_id");
+    let unit = Stickiness::parse(def.stickiness.as_deref());
+    let missing_rule: Box<str> = format!("context has no {unit_name}").into();
+    let rule = match def.flag_type {
+        FlagType::Boolean => Rule::Boolean,
+        FlagType::Percentage => {
+            let p = def.percentage.unwrap_or(0.0);
+            Rule::Percentage(Split {
+                seed,
+                unit,
+                hundredths: hundredths(p),
+                rule: format!("{p}% by {unit_name}").into(),
+                missing_rule,
+            })
+        }
+        FlagType::UserGroup => {
+            let sorted = |users: &[String]| {
+                let mut v: Vec<Box<str>> = users.iter().map(|u| u.as_str().into()).collect();
+                v.sort();
+                v.into_boxed_slice()
+            };
+            let rules = |field: &str, groups: &[String]| {
+                groups
+                    .iter()
+                    .map(|g| GroupRule {
+                        group: g.as_str().into(),
+                        rule: format!("{field}: {g}").into(),
+                    })
+                    .collect()
+            };
+            Rule::UserGroup(Groups {
+                deny_users: sorted(&def.deny_users),
+                allow_users: sorted(&def.allow_users),
+                exclude: rules("exclude_groups", &def.exclude_groups),
+                include: rules("include_groups", &def.include_groups),
+            })
+        }
+        FlagType::AbTest => {
+            let mut upper = 0;
+            let variants = def
+                .variants
+                .iter()
+                .map(|v| {
+                    upper += hundredths(v.weight);
+                    CompiledVariant {
+                        name: v.name.as_str().into(),
+                        upper,
+                        enabled: v.enabled,
+                        payload: v.payload.clone(),
+                        rule: format!("variant {} ({}%) by {unit_name}", v.name, v.weight).into(),
+                    }
+                })
+                .collect();
+            Rule::AbTest(AbTest {
+                seed,
+                unit,
+                variants,
+                missing_rule,
+            })
+        }
+        FlagType::TimeBased => {
+            let ms = |t: &Option<String>| t.as_deref().and_then(|t| parse_rfc3339_ms(t).ok());
+            let steps = def
+                .schedule
+                .iter()
+                .filter_map(|s| {
+                    Some(Step {
+                        at_ms: parse_rfc3339_ms(&s.at).ok()?,
+                        hundredths: hundredths(s.percentage),
+                        rule: format!("schedule step {}: {}%", s.at, s.percentage).into(),
+                    })
+                })
+                .collect();
+            Rule::TimeBased(Window {
+                start_ms: ms(&def.start_time),
+                end_ms: ms(&def.end_time),
+                steps,
+                seed,
+                unit,
+                missing_rule,
+            })
+        }
+    };
+    CompiledFlag {
+        name: def.name.as_str().into(),
+        enabled: def.enabled,
+        default: def.default,
+        prerequisites: def
+            .prerequisites
+            .iter()
+            .filter_map(|p| {
+                Some(Prerequisite {
+                    id: *index.get(p.as_str())?,
+                    rule: format!("prerequisite {p} is off").into(),
+                })
+            })
+            .collect(),
+        rule,
+    }
+}
+
+/// Checks a whole set: names are unique, prerequisites name existing flags,
+/// and prerequisites have no cycles.
+///
+/// # Errors
+/// `Config` listing every problem.
+pub fn validate_set(definitions: &[FlagDefinition]) -> Result<()> {
+    let mut issues = Issues::new("");
+    check_set(definitions, None, &mut issues);
+    issues.finish(()).map_err(Error::from)
+}
+
+/// [`validate_set`] recording into `issues`, located through `root` (the
+/// document whose `flags` mapping holds the definitions) when there is one.
+pub(crate) fn check_set(definitions: &[FlagDefinition], root: Option<&Node>, issues: &mut Issues) {
+    let locate = |path: &str| root.and_then(|r| r.locate(path));
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for (i, def) in definitions.iter().enumerate() {
+        if position.insert(&def.name, i).is_some() {
+            let path = format!("flags.{}", def.name);
+            issues.push(
+                locate(&path),
+                &path,
+                format!("flag `{}` is defined twice", def.name),
+                None,
+            );
+        }
+    }
+    for def in definitions {
+        for (k, p) in def.prerequisites.iter().enumerate() {
+            if !position.contains_key(p.as_str()) {
+                let path = format!("flags.{}.prerequisites[{k}]", def.name);
+                let known: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+                let hint = known
+                    .iter()
+                    .find(|n| n.contains(p.as_str()) || p.contains(**n));
+                issues.push(
+                    locate(&path),
+                    &path,
+                    format!("prerequisite `{p}` is not a flag"),
+                    hint.map(|h| format!("did you mean `{h}`?")),
+                );
+            }
+        }
+    }
+    // Depth-first search; a prerequisite edge into a flag still on the
+    // stack closes a cycle, which is reported once at that edge.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    let mut marks = vec![Mark::New; definitions.len()];
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for start in 0..definitions.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        marks[start] = Mark::OnStack;
+        stack.push((start, 0));
+        while let Some(&mut (flag, ref mut next)) = stack.last_mut() {
+            let prerequisites = &definitions[flag].prerequisites;
+            if *next == prerequisites.len() {
+                marks[flag] = Mark::Done;
+                stack.pop();
+                continue;
+            }
+            let k = *next;
+            *next += 1;
+            let Some(&target) = position.get(prerequisites[k].as_str()) else {
+                continue;
+            };
+            match marks[target] {
+                Mark::New => {
+                    marks[target] = Mark::OnStack;
+                    stack.push((target, 0));
+                }
+                Mark::OnStack => {
+                    let from = stack.iter().position(|&(f, _)| f == target).unwrap_or(0);
+                    let mut names: Vec<&str> = stack[from..]
+                        .iter()
+                        .map(|&(f, _)| definitions[f].name.as_str())
+                        .collect();
+                    names.push(&definitions[target].name);
+                    let path = format!("flags.{}.prerequisites[{k}]", definitions[flag].name);
+                    issues.push(
+                        locate(&path),
+                        &path,
+                        format!("prerequisite cycle: {}", names.join(" → ")),
+                        Some("a flag cannot depend on itself, directly or through others".into()),
+                    );
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(name: &str, prerequisites: &[&str]) -> FlagDefinition {
+        let mut f = FlagDefinition::new(name, FlagType::Boolean);
+        f.enabled = true;
+        f.prerequisites = prerequisites.iter().map(|p| p.to_string()).collect();
+        f
+    }
+
+    #[test]
+    fn cycles_and_unknown_prerequisites_are_rejected_together() {
+        let err = FlagSet::compile(vec![
+            flag("a", &["b"]),
+            flag("b", &["c"]),
+            flag("c", &["a"]),
+            flag("d", &["d"]),
+            flag("e", &["nope"]),
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        let m = err.message();
+        assert!(
+            m.contains("flags.c.prerequisites[0]: prerequisite cycle: a → b → c → a"),
+            "{m}"
+        );
+        assert!(
+            m.contains("flags.d.prerequisites[0]: prerequisite cycle: d → d"),
+            "{m}"
+        );
+        assert!(
+            m.contains("flags.e.prerequisites[0]: prerequisite `nope` is not a flag"),
+            "{m}"
+        );
+        assert!(m.starts_with("3 configuration problems"), "{m}");
+    }
+
+    #[test]
+    fn diamonds_are_not_cycles() {
+        let set = FlagSet::compile(vec![
+            flag("top", &["left", "right"]),
+            flag("left", &["base"]),
+            flag("right", &["base"]),
+            flag("base", &[]),
+        ])
+        .unwrap();
+        assert_eq!(set.len(), 4);
+        assert_eq!(set.name(set.lookup("top").unwrap()), Some("top"));
+        assert_eq!(set.lookup("missing"), None);
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let err = validate_set(&[flag("a", &[]), flag("a", &[])]).unwrap_err();
+        assert!(err.message().contains("flag `a` is defined twice"));
+    }
+}

@@ -1,0 +1,215 @@
+//! The owned context parsed from JSON (the C ABI's `context_json`, the CLI's
+//! `--context`), which lends itself out as a borrowed [`Context`].
+
+use super::evaluate::Context;
+use crate::config::time::parse_rfc3339_ms;
+use crate::error::{Error, Result};
+
+/// A context that owns its strings, parsed from
+/// `{"user_id", "session_id", "groups": [..], "environment", "app_name",
+/// "current_time": RFC 3339, "remote_address", "properties": {..}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedContext {
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub groups: Vec<String>,
+    pub environment: Option<String>,
+    pub app_name: Option<String>,
+    pub current_time_ms: Option<i64>,
+    pub remote_address: Option<String>,
+    pub properties: Vec<(String, String)>,
+}
+
+const KEYS: [&str; 8] = [
+    "user_id",
+    "session_id",
+    "groups",
+    "environment",
+    "app_name",
+    "current_time",
+    "remote_address",
+    "properties",
+];
+
+impl OwnedContext {
+    /// Parses context JSON. An empty or all-blank text is the empty context.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the problem: not JSON, not an object, an
+    /// unknown key, a wrong type, a `current_time` that is not RFC 3339.
+    pub fn from_json(text: &str) -> Result<OwnedContext> {
+        if text.trim().is_empty() {
+            return Ok(OwnedContext::default());
+        }
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid_argument(format!("context is not valid JSON: {e}")))?;
+        OwnedContext::from_value(&value)
+    }
+
+    /// [`OwnedContext::from_json`] for an already parsed value.
+    ///
+    /// # Errors
+    /// As [`OwnedContext::from_json`].
+    pub fn from_value(value: &serde_json::Value) -> Result<OwnedContext> {
+        let bad = |key: &str, expected: &str| {
+            Error::invalid_argument(format!("context.{key}: expected {expected}"))
+        };
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::invalid_argument(
+                "context must be a JSON object such as {\"user_id\": \"u1\", \"groups\": [\"beta\"]}",
+            ));
+        };
+        let mut ctx = OwnedContext::default();
+        for (key, v) in map {
+            if v.is_null() {
+                continue;
+            }
+            let text = || {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(key, "a string"))
+            };
+            match key.as_str() {
+                "user_id" => ctx.user_id = Some(text()?),
+                "session_id" => ctx.session_id = Some(text()?),
+                "environment" => ctx.environment = Some(text()?),
+                "app_name" => ctx.app_name = Some(text()?),
+                "remote_address" => ctx.remote_address = Some(text()?),
+                "current_time" => {
+                    let t = text()?;
+                    ctx.current_time_ms = Some(parse_rfc3339_ms(&t).map_err(|m| {
+                        Error::invalid_argument(format!("context.current_time: {m}"))
+                    })?);
+                }
+                "groups" => {
+                    let items = v.as_array().ok_or_else(|| bad(key, "a list of strings"))?;
+                    for (i, item) in items.iter().enumerate() {
+                        let group = item
+                            .as_str()
+                            .ok_or_else(|| bad(&format!("groups[{i}]"), "a string"))?;
+                        ctx.groups.push(group.to_owned());
+                    }
+                }
+                "properties" => {
+                    let object = v
+                        .as_object()
+                        .ok_or_else(|| bad(key, "an object of attributes"))?;
+                    for (name, p) in object {
+                        // Numbers and booleans are accepted as their JSON text,
+                        // so `{"network_size": 120}` works from Python.
+                        let value = match p {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Number(n) => n.to_string(),
+                            serde_json::Value::Bool(b) => b.to_string(),
+                            serde_json::Value::Null => continue,
+                            _ => {
+                                return Err(bad(
+                                    &format!("properties.{name}"),
+                                    "a string, number or boolean",
+                                ));
+                            }
+                        };
+                        ctx.properties.push((name.clone(), value));
+                    }
+                }
+                other => {
+                    return Err(Error::invalid_argument(format!(
+                        "context: unknown key `{other}` (known keys: {})",
+                        KEYS.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Calls `f` with a borrowed [`Context`] of this one. (The borrowed form
+    /// holds slices of `&str`, which need a place to live for the call.)
+    pub fn with_context<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> R {
+        let groups: Vec<&str> = self.groups.iter().map(String::as_str).collect();
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ctx = Context {
+            user_id: self.user_id.as_deref(),
+            session_id: self.session_id.as_deref(),
+            groups: &groups,
+            environment: self.environment.as_deref(),
+            app_name: self.app_name.as_deref(),
+            current_time_ms: self.current_time_ms,
+            remote_address: self.remote_address.as_deref(),
+            properties: &properties,
+        };
+        f(&ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_key() {
+        let ctx = OwnedContext::from_json(
+            r#"{"user_id":"u1","session_id":"s1","groups":["beta","ops"],"environment":"prod",
+                "app_name":"sizer","current_time":"2026-01-05T08:00:00Z","remote_address":"10.0.0.1",
+                "properties":{"network":"north","pipes":120,"legacy":false,"none":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(ctx.current_time_ms, Some(1_767_600_000_000));
+        assert_eq!(ctx.groups, ["beta", "ops"]);
+        assert_eq!(
+            ctx.properties,
+            [
+                ("legacy".into(), "false".into()),
+                ("network".into(), "north".into()),
+                ("pipes".into(), "120".into())
+            ]
+        );
+        ctx.with_context(|c| {
+            assert_eq!(c.user_id, Some("u1"));
+            assert_eq!(c.groups, ["beta", "ops"]);
+        });
+        assert_eq!(
+            OwnedContext::from_json("  ").unwrap(),
+            OwnedContext::default()
+        );
+    }
+
+    #[test]
+    fn bad_context_says_what_is_wrong() {
+        let cases = [
+            ("{", "context is not valid JSON"),
+            ("[1]", "context must be a JSON object"),
+            (r#"{"user_id": 5}"#, "context.user_id: expected a string"),
+            (
+                r#"{"groups": "beta"}"#,
+                "context.groups: expected a list of strings",
+            ),
+            (
+                r#"{"groups": ["a", 1]}"#,
+                "context.groups[1]: expected a string",
+            ),
+            (
+                r#"{"current_time": "yesterday"}"#,
+                "context.current_time: `yesterday` is not an RFC 3339 time",
+            ),
+            (r#"{"userId": "u"}"#, "context: unknown key `userId`"),
+            (
+                r#"{"properties": {"a": [1]}}"#,
+                "context.properties.a: expected a string, number or boolean",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = OwnedContext::from_json(json).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(
+                err.message().starts_with(expected),
+                "{json}: {}",
+                err.message()
+            );
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Evaluating a compiled flag for a context: no allocation, no I/O, no
+//! locks. Everything returned borrows from the [`FlagSet`].
+
+use serde::Serialize;
+
+use super::bucket::{BUCKETS, bucket, in_rollout};
+use super::compile::{CompiledFlag, FlagId, FlagSet, Rule, Stickiness};
+
+/// Who and where a flag is evaluated for. Every field is optional; an empty
+/// string counts as absent (C callers often pass `""` for "none").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub groups: &'a [&'a str],
+    pub environment: Option<&'a str>,
+    pub app_name: Option<&'a str>,
+    /// When set, replaces the caller's clock (`now_ms`) for time-based flags:
+    /// lets tests and what-if queries evaluate at any instant.
+    pub current_time_ms: Option<i64>,
+    pub remote_address: Option<&'a str>,
+    /// Custom attributes, usable as stickiness.
+    pub properties: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Context<'a> {
+    /// A context with only a user id.
+    pub fn user(user_id: &'a str) -> Context<'a> {
+        Context {
+            user_id: Some(user_id),
+            ..Context::default()
+        }
+    }
+
+    /// The value of the attribute a flag is sticky on, if present and non-empty.
+    pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<&'a str> {
+        let value = match stickiness {
+            Stickiness::UserId => self.user_id,
+            Stickiness::SessionId => self.session_id,
+            Stickiness::Environment => self.environment,
+            Stickiness::AppName => self.app_name,
+            Stickiness::RemoteAddress => self.remote_address,
+            Stickiness::Property(name) => self
+                .properties
+                .iter()
+                .find(|(k, _)| *k == &**name)
+                .map(|(_, v)| *v),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        self.groups.contains(&group)
+    }
+}
+
+/// Why a flag has its value, after OpenFeature's resolution reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// The kill switch is off (`enabled: false`).
+    Disabled,
+    /// A boolean flag: the same value for everyone.
+    Static,
+    /// A user or group rule of a user_group flag decided.
+    TargetingMatch,
+    /// A percentage or variant split decided (pseudorandom, sticky).
+    Split,
+    /// The time window or a schedule step of a time_based flag decided.
+    Schedule,
+    /// A prerequisite flag is off.
+    PrerequisiteFailed,
+    /// No rule matched: the flag's `default`.
+    Default,
+    /// The flag could not be evaluated; see the error code. The value is
+    /// the flag's `default` (false for an unknown flag).
+    Error,
+}
+
+impl Reason {
+    /// The name as in JSON and C (`"TARGETING_MATCH"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Disabled => "DISABLED",
+            Reason::Static => "STATIC",
+            Reason::TargetingMatch => "TARGETING_MATCH",
+            Reason::Split => "SPLIT",
+            Reason::Schedule => "SCHEDULE",
+            Reason::PrerequisiteFailed => "PREREQUISITE_FAILED",
+            Reason::Default => "DEFAULT",
+            Reason::Error => "ERROR",
+        }
+    }
+}
+
+/// Why an evaluation failed, after OpenFeature's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// No flag has that name (or the id is not from this set).
+    FlagNotFound,
+    /// A variant was asked of a flag that has no variants.
+    TypeMismatch,
+    /// The context lacks what the flag needs (its stickiness attribute).
+    InvalidContext,
+}
+
+impl ErrorCode {
+    /// The name as in JSON and C (`"FLAG_NOT_FOUND"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::FlagNotFound => "FLAG_NOT_FOUND",
+            ErrorCode::TypeMismatch => "TYPE_MISMATCH",
+            ErrorCode::InvalidContext => "INVALID_CONTEXT",
+        }
+    }
+}
+
+/// The outcome of one evaluation; strings borrow from the [`FlagSet`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation<'a> {
+    pub enabled: bool,
+    /// The variant of an a_b_test flag.
+    pub variant: Option<&'a str>,
+    /// The payload of that variant, if it has one.
+    pub payload: Option<&'a serde_json::Value>,
+    pub reason: Reason,
+    /// Which rule decided, in a few words ("include_groups: beta_testers").
+    pub rule: &'a str,
+    pub error: Option<ErrorCode>,
+}
+
+/// The JSON form of an evaluation:
+/// `{"flag","enabled","variant","reason","rule","error"}` (+ `"payload"` when set).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EvaluationReport<'a> {
+    pub flag: &'a str,
+    pub enabled: bool,
+    pub variant: Option<&'a str>,
+    pub reason: Reason,
+    pub rule: &'a str,
+    pub error: Option<ErrorCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'a serde_json::Value>,
+}
+
+impl<'a> Evaluation<'a> {
+    fn new(enabled: bool, reason: Reason, rule: &'a str) -> Self {
+        Evaluation {
+            enabled,
+            variant: None,
+            payload: None,
+            reason,
+            rule,
+            error: None,
+        }
+    }
+
+    fn error(enabled: bool, code: ErrorCode, rule: &'a str) -> Self {
+        Evaluation {
+            error: Some(code),
+            ..Evaluation::new(enabled, Reason::Error, rule)
+        }
+    }
+
+    /// The evaluation of a flag that does not exist: off, `FLAG_NOT_FOUND`.
+    pub fn not_found() -> Evaluation<'static> {
+        Evaluation::error(false, ErrorCode::FlagNotFound, "no such flag")
+    }
+
+    /// The serialisable report of this evaluation of `flag`.
+    pub fn report<'b>(&self, flag: &'b str) -> EvaluationReport<'b>
+    where
+        'a: 'b,
+    {
+        EvaluationReport {
+            flag,
+            enabled: self.enabled,
+            variant: self.variant,
+            reason: self.reason,
+            rule: self.rule,
+            error: self.error,
+            payload: self.payload,
+        }
+    }
+}
+
+impl FlagSet {
+    /// Evaluates flag `id` for `ctx` at `now_ms` (Unix ms; `ctx.current_time_ms`
+    /// wins when set). Never allocates, never fails: problems come back as
+    /// reason `ERROR` with an error code.
+    ///
+    /// Order: kill switch, then prerequisites (each evaluated for the same
+    /// context), then the flag's own rule.
+    pub fn evaluate(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
+        let Some(flag) = self.flags.get(id.0 as usize) else {
+            return Evaluation::not_found();
+        };
+        let now = ctx.current_time_ms.unwrap_or(now_ms);
+        self.evaluate_flag(flag, ctx, now)
+    }
+
+    /// [`FlagSet::evaluate`] by name; an unknown name gives `FLAG_NOT_FOUND`.
+    pub fn evaluate_name(&self, name: &str, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
+        match self.lookup(name) {
+            Some(id) => self.evaluate(id, ctx, now_ms),
+            None => Evaluation::not_found(),
+        }
+    }
+
+    /// Whether flag `id` is on: [`FlagSet::evaluate`] without the details.
+    #[inline]
+    pub fn is_enabled(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> bool {
+        self.evaluate(id, ctx, now_ms).enabled
+    }
+
+    /// Evaluates an a_b_test flag for its variant. Other flag types give
+    /// reason `ERROR`, `TYPE_MISMATCH` (and their value as `enabled`).
+    pub fn evaluate_variant(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
+        let evaluation = self.evaluate(id, ctx, now_ms);
+        match self.flags.get(id.0 as usize) {
+            Some(CompiledFlag {
+                rule: Rule::AbTest(_),
+                ..
+            })
+            | None => evaluation,
+            Some(_) => Evaluation::error(
+                evaluation.enabled,
+                ErrorCode::TypeMismatch,
+                "flag has no variants",
+            ),
+        }
+    }
+
+    fn evaluate_flag<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        ctx: &Context<'_>,
+        now: i64,
+    ) -> Evaluation<'s> {
+        if !flag.enabled {
+            return Evaluation::new(false, Reason::Disabled, "enabled: false");
+        }
+        for prerequisite in &flag.prerequisites {
+            // Validation rejected cycles, so this recursion ends.
+            let required = &self.flags[prerequisite.id.0 as usize];
+            if !self.evaluate_flag(required, ctx, now).enabled {
+                return Evaluation::new(false, Reason::PrerequisiteFailed, &prerequisite.rule);
+            }
+        }
+        match &flag.rule {
+            Rule::Boolean => Evaluation::new(true, Reason::Static, "boolean: on"),
+            Rule::Percentage(split) => match (split.hundredths, ctx.unit(&split.unit)) {
+                // 0% and 100% are the same for every unit: no unit is needed.
+                (0, _) => Evaluation::new(false, Reason::Split, &split.rule),
+                (BUCKETS.., _) => Evaluation::new(true, Reason::Split, &split.rule),
+                (h, Some(unit)) => {
+                    Evaluation::new(in_rollout(&split.seed, unit, h), Reason::Split, &split.rule)
+                }
+                (_, None) => {
+                    Evaluation::error(flag.default, ErrorCode::InvalidContext, &split.missing_rule)
+                }
+            },
+            Rule::UserGroup(groups) => {
+                let user = ctx.user_id.filter(|u| !u.is_empty());
+                let listed = |users: &[Box<str>]| {
+                    user.is_some_and(|u| users.binary_search_by(|x| (**x).cmp(u)).is_ok())
+                };
+                if listed(&groups.deny_users) {
+                    return Evaluation::new(false, Reason::TargetingMatch, "deny_users");
+                }
+                if listed(&groups.allow_users) {
+                    return Evaluation::new(true, Reason::TargetingMatch, "allow_users");
+                }
+                if let Some(g) = groups.exclude.iter().find(|g| ctx.in_group(&g.group)) {
+                    return Evaluation::new(false, Reason::TargetingMatch, &g.rule);
+                }
+                if let Some(g) = groups.include.iter().find(|g| ctx.in_group(&g.group)) {
+                    return Evaluation::new(true, Reason::TargetingMatch, &g.rule);
+                }
+                Evaluation::new(
+                    flag.default,
+                    Reason::Default,
+                    "no user or group rule matched",
+                )
+            }
+            Rule::AbTest(test) => {
+                let Some(unit) = ctx.unit(&test.unit) else {
+                    return Evaluation::error(
+                        flag.default,
+                        ErrorCode::InvalidContext,
+                        &test.missing_rule,
+                    );
+                };
+                let b = bucket(&test.seed, unit, BUCKETS);
+                match test.variants.iter().find(|v| b < v.upper) {
+                    Some(v) => Evaluation {
+                        variant: Some(&v.name),
+                        payload: v.payload.as_ref(),
+                        ..Evaluation::new(v.enabled, Reason::Split, &v.rule)
+                    },
+                    // Weights add up to 100, so this is unreachable for validated sets.
+                    None => Evaluation::new(flag.default, Reason::Default, "no variant"),
+                }
+            }
+            Rule::TimeBased(window) => {
+                if window.start_ms.is_some_and(|start| now < start) {
+                    return Evaluation::new(false, Reason::Schedule, "before start_time");
+                }
+                if window.end_ms.is_some_and(|end| now >= end) {
+                    return Evaluation::new(false, Reason::Schedule, "at or after end_time");
+                }
+                if window.steps.is_empty() {
+                    return Evaluation::new(true, Reason::Schedule, "within the time window");
+                }
+                // Steps are in increasing time order: the step in force is the last one begun.
+                let begun = window.steps.partition_point(|s| s.at_ms <= now);
+                let Some(step) = begun.checked_sub(1).map(|i| &window.steps[i]) else {
+                    return Evaluation::new(
+                        false,
+                        Reason::Schedule,
+                        "before the first schedule step",
+                    );
+                };
+                match (step.hundredths, ctx.unit(&window.unit)) {
+                    (0, _) => Evaluation::new(false, Reason::Schedule, &step.rule),
+                    (BUCKETS.., _) => Evaluation::new(true, Reason::Schedule, &step.rule),
+                    (h, Some(unit)) => Evaluation::new(
+                        in_rollout(&window.seed, unit, h),
+                        Reason::Schedule,
+                        &step.rule,
+                    ),
+                    (_, None) => Evaluation::error(
+                        flag.default,
+                        ErrorCode::InvalidContext,
+                        &window.missing_rule,
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -26,6 +26,22 @@
 #define CHA_VERSION_PATCH 0
 #define CHA_VERSION_STRING "0.1.0"
 
+// The largest configuration file read, in bytes. Real configs are a few
+// kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
+#define MAX_CONFIG_BYTES (1 << 20)
+
+// The version this library writes and reads natively.
+#define CURRENT_VERSION 2
+
+// The number of buckets: percentages have two decimals.
+#define BUCKETS 10000
+
+// The longest flag name accepted.
+#define MAX_FLAG_NAME 128
+
+// The five kinds of flag of the seed's `FeatureFlagType`.
+typedef struct FlagType FlagType;
+
 // An open database. Opaque to C: create it with `cha_open`, release it
 // with `cha_close`. One handle may be used from many threads at once.
 typedef struct cha_handle cha_handle;
@@ -60,6 +76,8 @@ typedef int32_t cha_status;
 
 // A bug inside the library (a caught panic); the handle stays usable.
 #define CHA_ERR_INTERNAL 8
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +137,168 @@ void cha_close(cha_handle *h);
 // # Safety
 // `s` is NULL or a `char *` from this library, not yet freed.
 void cha_string_free(char *s);
+
+// Deploys every known config file in `config_dir` (feature_flags.yml, ...):
+// all are validated first, then applied in one transaction; an invalid file
+// changes nothing. The change is recorded under the login name of the
+// process. Writes the report as JSON to `*out_json` (free it with
+// `cha_string_free`): `{"config_dir","actor","at_ms","files":[...],
+// "flags":{"created","updated","unchanged","removed"}}`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+// such directory, or no known file in it), CHA_ERR_CONFIG (every problem,
+// each with file:line:column and field path), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `config_dir` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_deploy_all(cha_handle *h, const char *config_dir, char **out_json);
+
+// Whether `flag` is on for the user `user_id` in `groups`, now. The
+// hot path: reads the live snapshot only, never the database.
+//
+// `user_id` may be NULL (an anonymous caller: percentage flags then give
+// their default, see the flags documentation); `groups` may be NULL when
+// `n_groups` is 0. `*out_enabled` is written only on success.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+// flag of that name).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `groups` points to `n_groups` strings; `out_enabled` is NULL or writable.
+cha_status cha_flag_enabled(const cha_handle *h,
+                            const char *flag,
+                            const char *user_id,
+                            const char *const *groups,
+                            size_t n_groups,
+                            bool *out_enabled);
+
+// A flag handle id for `flag`, for `cha_flag_enabled_id` in inner loops:
+// it skips the name lookup and the string check of the flag name. The id
+// stays valid until `cha_close`, across configuration changes; if the flag
+// is later removed, it evaluates off.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+//
+// # Safety
+// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated; `out_id`
+// is NULL or writable.
+cha_status cha_flag_lookup(const cha_handle *h, const char *flag, uint32_t *out_id);
+
+// `cha_flag_enabled` for a flag handle id from `cha_flag_lookup`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (an id this handle did not give).
+//
+// # Safety
+// As for `cha_flag_enabled`.
+cha_status cha_flag_enabled_id(const cha_handle *h,
+                               uint32_t flag_id,
+                               const char *user_id,
+                               const char *const *groups,
+                               size_t n_groups,
+                               bool *out_enabled);
+
+// Evaluates `flag` with full details, as JSON:
+// `{"flag","enabled","variant","reason","rule","error"}` (+ `"payload"` for
+// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH,
+// SPLIT, SCHEDULE, PREREQUISITE_FAILED, DEFAULT, ERROR; errors:
+// FLAG_NOT_FOUND, TYPE_MISMATCH, INVALID_CONTEXT. An unknown flag is not a
+// failed call: it evaluates off with error FLAG_NOT_FOUND.
+//
+// `context_json` may be NULL; otherwise an object with any of `user_id`,
+// `session_id`, `groups`, `environment`, `app_name`, `current_time`
+// (RFC 3339), `remote_address`, `properties`. `*out_json` is freed with
+// `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (a bad context).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_evaluate(const cha_handle *h,
+                             const char *flag,
+                             const char *context_json,
+                             char **out_json);
+
+// Changes `flag` with `updates_json` (an object of the fields of
+// feature_flags.yml, e.g. `{"percentage": 50}`), creating the flag when it
+// does not exist and the updates name a `type`. Validated and written in
+// one transaction with an audit entry naming `actor`; every open handle
+// sees the change within its refresh interval. On error nothing changes.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (not a JSON object, empty actor),
+// CHA_ERR_NOT_FOUND (no such flag and no `type`), CHA_ERR_CONFIG (each
+// invalid field named), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+cha_status cha_flag_update(cha_handle *h,
+                           const char *flag,
+                           const char *updates_json,
+                           const char *actor);
+
+// The stored definition of `flag` with its version, as JSON:
+// `{"definition": {...}, "version", "updated_at_ms", "updated_by"}`.
+// Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+//
+// # Safety
+// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_get(const cha_handle *h, const char *flag, char **out_json);
+
+// Every stored flag, as a JSON array of what `cha_flag_get` returns, by
+// name. Free `*out_json` with `cha_string_free`.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_flag_list(const cha_handle *h, char **out_json);
+
+// Every change to `flag`, oldest first, as a JSON array of
+// `{"id","at_ms","actor","action","kind","subject","version","before","after"}`.
+// Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+//
+// # Safety
+// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_history(const cha_handle *h, const char *flag, char **out_json);
+
+// Restores `flag` to its definition at `version` (from
+// `cha_flag_history`) as a new version, recorded under `actor`. Writes
+// `{"flag","version","changed","before","after"}` to `*out_json` (free it
+// with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+// such flag or version), CHA_ERR_CONFIG (the old definition no longer fits),
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_restore(cha_handle *h,
+                            const char *flag,
+                            int64_t version,
+                            const char *actor,
+                            char **out_json);
+
+// A commented feature_flags.yml showing every flag type and field, as
+// `create_config_template` in Python. `config_type` is
+// "cha_intelligent_sizing" (the CHA flags) or "minimal"; NULL means the
+// first. Free `*out_yaml` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (an unknown config type).
+//
+// # Safety
+// Strings are NULL or NUL-terminated; `out_yaml` is NULL or writable.
+cha_status cha_config_template(const char *template_name, const char *config_type, char **out_yaml);
 
 #ifdef __cplusplus
 }  // extern "C"

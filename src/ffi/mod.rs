@@ -3,11 +3,16 @@
 //!
 //! Conventions (as rustls-ffi): the handle comes first, then inputs, then
 //! out-pointers; out-pointers are written only on success; every free
-//! function accepts NULL; a `const cha_handle *` parameter means no mutation.
+//! function accepts NULL; a `const cha_handle *` parameter means no mutation
+//! of the configuration.
 
 pub(crate) mod boundary;
 pub mod core;
+pub mod deploy;
+pub mod flags;
 pub mod status;
 
 pub use self::core::*;
+pub use self::deploy::*;
+pub use self::flags::*;
 pub use self::status::*;

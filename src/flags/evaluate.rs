@@ -185,6 +185,32 @@ impl<'a> Evaluation<'a> {
     }
 }
 
+/// The instant an evaluation happens at. Only time-based flags read it, so
+/// the system clock (about 20 ns, more than a whole boolean check) is read
+/// lazily, and only by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Now {
+    /// A fixed instant, Unix epoch milliseconds: an injected clock.
+    At(i64),
+    /// The system clock, read when needed.
+    System,
+}
+
+impl Now {
+    fn ms(self) -> i64 {
+        match self {
+            Now::At(ms) => ms,
+            Now::System => crate::clock::now_ms(),
+        }
+    }
+}
+
+impl From<i64> for Now {
+    fn from(ms: i64) -> Now {
+        Now::At(ms)
+    }
+}
+
 impl FlagSet {
     /// Evaluates flag `id` for `ctx` at `now_ms` (Unix ms; `ctx.current_time_ms`
     /// wins when set). Never allocates, never fails: problems come back as
@@ -192,32 +218,42 @@ impl FlagSet {
     ///
     /// Order: kill switch, then prerequisites (each evaluated for the same
     /// context), then the flag's own rule.
-    pub fn evaluate(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
+    pub fn evaluate(&self, id: FlagId, ctx: &Context<'_>, now: impl Into<Now>) -> Evaluation<'_> {
         let Some(flag) = self.flags.get(id.0 as usize) else {
             return Evaluation::not_found();
         };
-        let now = ctx.current_time_ms.unwrap_or(now_ms);
+        let now = ctx.current_time_ms.map_or(now.into(), Now::At);
         self.evaluate_flag(flag, ctx, now)
     }
 
     /// [`FlagSet::evaluate`] by name; an unknown name gives `FLAG_NOT_FOUND`.
-    pub fn evaluate_name(&self, name: &str, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
+    pub fn evaluate_name(
+        &self,
+        name: &str,
+        ctx: &Context<'_>,
+        now: impl Into<Now>,
+    ) -> Evaluation<'_> {
         match self.lookup(name) {
-            Some(id) => self.evaluate(id, ctx, now_ms),
+            Some(id) => self.evaluate(id, ctx, now),
             None => Evaluation::not_found(),
         }
     }
 
     /// Whether flag `id` is on: [`FlagSet::evaluate`] without the details.
     #[inline]
-    pub fn is_enabled(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> bool {
-        self.evaluate(id, ctx, now_ms).enabled
+    pub fn is_enabled(&self, id: FlagId, ctx: &Context<'_>, now: impl Into<Now>) -> bool {
+        self.evaluate(id, ctx, now).enabled
     }
 
     /// Evaluates an a_b_test flag for its variant. Other flag types give
     /// reason `ERROR`, `TYPE_MISMATCH` (and their value as `enabled`).
-    pub fn evaluate_variant(&self, id: FlagId, ctx: &Context<'_>, now_ms: i64) -> Evaluation<'_> {
-        let evaluation = self.evaluate(id, ctx, now_ms);
+    pub fn evaluate_variant(
+        &self,
+        id: FlagId,
+        ctx: &Context<'_>,
+        now: impl Into<Now>,
+    ) -> Evaluation<'_> {
+        let evaluation = self.evaluate(id, ctx, now);
         match self.flags.get(id.0 as usize) {
             Some(CompiledFlag {
                 rule: Rule::AbTest(_),
@@ -236,7 +272,7 @@ impl FlagSet {
         &'s self,
         flag: &'s CompiledFlag,
         ctx: &Context<'_>,
-        now: i64,
+        now: Now,
     ) -> Evaluation<'s> {
         if !flag.enabled {
             return Evaluation::new(false, Reason::Disabled, "enabled: false");
@@ -304,6 +340,7 @@ impl FlagSet {
                 }
             }
             Rule::TimeBased(window) => {
+                let now = now.ms();
                 if window.start_ms.is_some_and(|start| now < start) {
                     return Evaluation::new(false, Reason::Schedule, "before start_time");
                 }

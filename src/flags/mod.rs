@@ -54,7 +54,7 @@ pub mod update;
 
 pub use compile::{FlagId, FlagSet, validate_set};
 pub use context::OwnedContext;
-pub use evaluate::{Context, ErrorCode, Evaluation, EvaluationReport, Reason};
+pub use evaluate::{Context, ErrorCode, Evaluation, EvaluationReport, Now, Reason};
 pub use model::{
     FlagDefinition, FlagType, Metadata, RiskLevel, ScheduleStep, Variant, check_flag_name,
 };

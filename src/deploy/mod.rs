@@ -1,0 +1,140 @@
+//! Deploying a configuration directory: every known config file it holds is
+//! loaded and validated first, then applied in one transaction. An invalid
+//! file changes nothing.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::Cha;
+use crate::config::{self, ConfigError, MigrationReport};
+use crate::error::{Error, Result};
+use crate::store;
+
+/// The config files a directory may hold, in the order they are applied.
+pub const KNOWN_FILES: &[&str] = &["feature_flags.yml"];
+
+/// What a deployment did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployReport {
+    pub config_dir: String,
+    pub actor: String,
+    pub at_ms: i64,
+    pub files: Vec<DeployedFile>,
+    pub flags: FlagChanges,
+}
+
+/// One config file that was deployed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployedFile {
+    pub file: String,
+    pub source_version: i64,
+    /// Set when the file was in an older format and migrated on the way in.
+    pub migration: Option<MigrationReport>,
+}
+
+/// Flags by what the deployment did to them, each list sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FlagChanges {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Stored flags the deployed file no longer has: the file is the truth.
+    pub removed: Vec<String>,
+}
+
+impl Cha {
+    /// Deploys every known config file in `dir` (today `feature_flags.yml`):
+    /// validates all of them, then applies them in one transaction recorded
+    /// in the audit log under `actor`.
+    ///
+    /// # Errors
+    /// `Config` listing every problem of every file, with file:line:column;
+    /// `NotFound` if `dir` holds no known file; `Storage`, `Busy`.
+    pub fn deploy_all(&self, dir: impl AsRef<Path>, actor: &str) -> Result<DeployReport> {
+        crate::handle::check_actor(actor)?;
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::not_found(format!(
+                "config directory {} does not exist",
+                dir.display()
+            )));
+        }
+        let present: Vec<&str> = KNOWN_FILES
+            .iter()
+            .copied()
+            .filter(|f| dir.join(f).is_file())
+            .collect();
+        if present.is_empty() {
+            return Err(Error::not_found(format!(
+                "config directory {} holds none of the known config files ({})",
+                dir.display(),
+                KNOWN_FILES.join(", ")
+            )));
+        }
+        // Everything is read and validated before anything is written.
+        let mut problems = ConfigError { issues: Vec::new() };
+        let mut flag_config = None;
+        for file in &present {
+            match *file {
+                "feature_flags.yml" => match config::load_feature_flags(&dir.join(file)) {
+                    Ok(c) => flag_config = Some(c),
+                    Err(e) => problems.issues.extend(e.issues),
+                },
+                _ => unreachable!("every known file has a loader"),
+            }
+        }
+        if !problems.issues.is_empty() {
+            return Err(problems.into());
+        }
+
+        let at_ms = crate::clock::now_ms();
+        let mut report = DeployReport {
+            config_dir: dir.display().to_string(),
+            actor: actor.to_string(),
+            at_ms,
+            files: Vec::new(),
+            flags: FlagChanges::default(),
+        };
+        self.inner.store.write(|tx| {
+            if let Some(config) = &flag_config {
+                report.files.push(DeployedFile {
+                    file: "feature_flags.yml".into(),
+                    source_version: config.source_version,
+                    migration: config.migration.clone(),
+                });
+                let stored = store::flags::load_flags(tx)?;
+                for def in &config.flags {
+                    let existed = stored.iter().any(|s| s.name == def.name);
+                    let json = serde_json::to_string(def)?;
+                    let action = if existed { "deploy" } else { "create" };
+                    let list =
+                        match store::flags::put_flag(tx, &def.name, &json, actor, action, at_ms)? {
+                            None => &mut report.flags.unchanged,
+                            Some(_) if existed => &mut report.flags.updated,
+                            Some(_) => &mut report.flags.created,
+                        };
+                    list.push(def.name.clone());
+                }
+                for s in stored
+                    .iter()
+                    .filter(|s| !config.flags.iter().any(|d| d.name == s.name))
+                {
+                    store::flags::delete_flag(tx, &s.name, actor, "deploy", at_ms)?;
+                    report.flags.removed.push(s.name.clone());
+                }
+            }
+            Ok(())
+        })?;
+        for list in [
+            &mut report.flags.created,
+            &mut report.flags.updated,
+            &mut report.flags.unchanged,
+            &mut report.flags.removed,
+        ] {
+            list.sort();
+        }
+        self.inner.reload()?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,369 @@
+//! Feature flags through the C ABI. The two hot calls, `cha_flag_enabled`
+//! and `cha_flag_enabled_id`, take plain C arguments (no JSON) and neither
+//! touch SQLite nor allocate for up to 16 groups.
+
+use std::ffi::c_char;
+
+use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
+use super::core::cha_handle;
+use super::status::cha_status;
+use crate::error::Result;
+use crate::flags::Context;
+
+/// Groups converted without allocating for up to this many.
+const STACK_GROUPS: usize = 16;
+
+/// Calls `f` with the groups of a C call as `&[&str]`.
+///
+/// # Safety
+/// `groups` is NULL (only with `n_groups == 0`) or points to `n_groups`
+/// NUL-terminated strings.
+unsafe fn with_groups<R>(
+    groups: *const *const c_char,
+    n_groups: usize,
+    f: impl FnOnce(&[&str]) -> Result<R>,
+) -> Result<R> {
+    if n_groups == 0 {
+        return f(&[]);
+    }
+    if groups.is_null() {
+        return Err(super::boundary::null_argument("groups"));
+    }
+    // SAFETY: the caller's contract: n_groups readable pointers.
+    let pointers = unsafe { std::slice::from_raw_parts(groups, n_groups) };
+    let convert = |p: &*const c_char| {
+        // SAFETY: each is NULL or NUL-terminated, by contract.
+        unsafe { str_arg(*p, "groups[i]") }
+    };
+    if n_groups <= STACK_GROUPS {
+        let mut buffer = [""; STACK_GROUPS];
+        for (slot, p) in buffer.iter_mut().zip(pointers) {
+            *slot = convert(p)?;
+        }
+        f(&buffer[..n_groups])
+    } else {
+        let all = pointers.iter().map(convert).collect::<Result<Vec<_>>>()?;
+        f(&all)
+    }
+}
+
+/// Whether `flag` is on for the user `user_id` in `groups`, now. The
+/// hot path: reads the live snapshot only, never the database.
+///
+/// `user_id` may be NULL (an anonymous caller: percentage flags then give
+/// their default, see the flags documentation); `groups` may be NULL when
+/// `n_groups` is 0. `*out_enabled` is written only on success.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+/// flag of that name).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `groups` points to `n_groups` strings; `out_enabled` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_enabled(
+    h: *const cha_handle,
+    flag: *const c_char,
+    user_id: *const c_char,
+    groups: *const *const c_char,
+    n_groups: usize,
+    out_enabled: *mut bool,
+) -> cha_status {
+    guard("cha_flag_enabled", || {
+        // SAFETY (all four): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let user_id = unsafe { opt_str_arg(user_id, "user_id") }?;
+        out_arg(out_enabled, "out_enabled")?;
+        let enabled = unsafe {
+            with_groups(groups, n_groups, |groups| {
+                let ctx = Context {
+                    user_id,
+                    groups,
+                    ..Context::default()
+                };
+                h.cha.is_enabled(flag, &ctx)
+            })
+        }?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_enabled = enabled };
+        Ok(())
+    })
+}
+
+/// A flag handle id for `flag`, for `cha_flag_enabled_id` in inner loops:
+/// it skips the name lookup and the string check of the flag name. The id
+/// stays valid until `cha_close`, across configuration changes; if the flag
+/// is later removed, it evaluates off.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated; `out_id`
+/// is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_lookup(
+    h: *const cha_handle,
+    flag: *const c_char,
+    out_id: *mut u32,
+) -> cha_status {
+    guard("cha_flag_lookup", || {
+        // SAFETY: forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        // SAFETY: forwarded contract.
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        out_arg(out_id, "out_id")?;
+        let id = h.cha.flag_lookup(flag)?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_id = id };
+        Ok(())
+    })
+}
+
+/// `cha_flag_enabled` for a flag handle id from `cha_flag_lookup`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (an id this handle did not give).
+///
+/// # Safety
+/// As for `cha_flag_enabled`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_enabled_id(
+    h: *const cha_handle,
+    flag_id: u32,
+    user_id: *const c_char,
+    groups: *const *const c_char,
+    n_groups: usize,
+    out_enabled: *mut bool,
+) -> cha_status {
+    guard("cha_flag_enabled_id", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let user_id = unsafe { opt_str_arg(user_id, "user_id") }?;
+        out_arg(out_enabled, "out_enabled")?;
+        let enabled = unsafe {
+            with_groups(groups, n_groups, |groups| {
+                let ctx = Context {
+                    user_id,
+                    groups,
+                    ..Context::default()
+                };
+                h.cha.is_enabled_by_handle(flag_id, &ctx)
+            })
+        }?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_enabled = enabled };
+        Ok(())
+    })
+}
+
+/// Evaluates `flag` with full details, as JSON:
+/// `{"flag","enabled","variant","reason","rule","error"}` (+ `"payload"` for
+/// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH,
+/// SPLIT, SCHEDULE, PREREQUISITE_FAILED, DEFAULT, ERROR; errors:
+/// FLAG_NOT_FOUND, TYPE_MISMATCH, INVALID_CONTEXT. An unknown flag is not a
+/// failed call: it evaluates off with error FLAG_NOT_FOUND.
+///
+/// `context_json` may be NULL; otherwise an object with any of `user_id`,
+/// `session_id`, `groups`, `environment`, `app_name`, `current_time`
+/// (RFC 3339), `remote_address`, `properties`. `*out_json` is freed with
+/// `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (a bad context).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_evaluate(
+    h: *const cha_handle,
+    flag: *const c_char,
+    context_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_evaluate", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let context = unsafe { opt_str_arg(context_json, "context_json") }?;
+        out_arg(out_json, "out_json")?;
+        let evaluation = h.cha.evaluate_flag_json(flag, context)?;
+        let json = owned_string(serde_json::to_string(&evaluation)?)?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_json = json };
+        Ok(())
+    })
+}
+
+/// Changes `flag` with `updates_json` (an object of the fields of
+/// feature_flags.yml, e.g. `{"percentage": 50}`), creating the flag when it
+/// does not exist and the updates name a `type`. Validated and written in
+/// one transaction with an audit entry naming `actor`; every open handle
+/// sees the change within its refresh interval. On error nothing changes.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (not a JSON object, empty actor),
+/// CHA_ERR_NOT_FOUND (no such flag and no `type`), CHA_ERR_CONFIG (each
+/// invalid field named), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_update(
+    h: *mut cha_handle,
+    flag: *const c_char,
+    updates_json: *const c_char,
+    actor: *const c_char,
+) -> cha_status {
+    guard("cha_flag_update", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let updates = unsafe { str_arg(updates_json, "updates_json") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        let updates: serde_json::Value = serde_json::from_str(updates).map_err(|e| {
+            crate::Error::invalid_argument(format!("updates_json is not valid JSON: {e}"))
+        })?;
+        h.cha.update_flag(flag, &updates, actor).map(drop)
+    })
+}
+
+/// Runs `f` on the handle and hands its result to C as JSON in `*out_json`
+/// (freed with `cha_string_free`).
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+pub(crate) unsafe fn json_out<T: serde::Serialize>(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+    f: impl FnOnce(&crate::Cha) -> Result<T>,
+) -> Result<()> {
+    // SAFETY: forwarded contract.
+    let h = unsafe { ref_arg(h, "h") }?;
+    out_arg(out_json, "out_json")?;
+    let value = f(&h.cha)?;
+    let json = owned_string(serde_json::to_string(&value)?)?;
+    // SAFETY: checked non-NULL.
+    unsafe { *out_json = json };
+    Ok(())
+}
+
+/// The stored definition of `flag` with its version, as JSON:
+/// `{"definition": {...}, "version", "updated_at_ms", "updated_by"}`.
+/// Free `*out_json` with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_get(
+    h: *const cha_handle,
+    flag: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_get", || {
+        // SAFETY: forwarded contract.
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        // SAFETY: forwarded contract.
+        unsafe { json_out(h, out_json, |cha| cha.flag(flag)) }
+    })
+}
+
+/// Every stored flag, as a JSON array of what `cha_flag_get` returns, by
+/// name. Free `*out_json` with `cha_string_free`.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_list(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    // SAFETY: forwarded contract.
+    guard("cha_flag_list", || unsafe {
+        json_out(h, out_json, |cha| cha.flags())
+    })
+}
+
+/// Every change to `flag`, oldest first, as a JSON array of
+/// `{"id","at_ms","actor","action","kind","subject","version","before","after"}`.
+/// Free `*out_json` with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `flag` is NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_history(
+    h: *const cha_handle,
+    flag: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_history", || {
+        // SAFETY: forwarded contract.
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        // SAFETY: forwarded contract.
+        unsafe { json_out(h, out_json, |cha| cha.flag_history(flag)) }
+    })
+}
+
+/// Restores `flag` to its definition at `version` (from
+/// `cha_flag_history`) as a new version, recorded under `actor`. Writes
+/// `{"flag","version","changed","before","after"}` to `*out_json` (free it
+/// with `cha_string_free`).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+/// such flag or version), CHA_ERR_CONFIG (the old definition no longer fits),
+/// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_restore(
+    h: *mut cha_handle,
+    flag: *const c_char,
+    version: i64,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_restore", || {
+        // SAFETY (all): forwarded contract.
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        unsafe { json_out(h, out_json, |cha| cha.restore_flag(flag, version, actor)) }
+    })
+}
+
+/// A commented feature_flags.yml showing every flag type and field, as
+/// `create_config_template` in Python. `config_type` is
+/// "cha_intelligent_sizing" (the CHA flags) or "minimal"; NULL means the
+/// first. Free `*out_yaml` with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (an unknown config type).
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `out_yaml` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_config_template(
+    template_name: *const c_char,
+    config_type: *const c_char,
+    out_yaml: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_config_template", || {
+        // SAFETY (all): forwarded contract.
+        let name = unsafe { str_arg(template_name, "template_name") }?;
+        let config_type =
+            unsafe { opt_str_arg(config_type, "config_type") }?.unwrap_or("cha_intelligent_sizing");
+        out_arg(out_yaml, "out_yaml")?;
+        let yaml = owned_string(crate::config::create_config_template(name, config_type)?)?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_yaml = yaml };
+        Ok(())
+    })
+}

@@ -1,0 +1,284 @@
+//! Feature flags on the handle: evaluation from the live snapshot (no SQL,
+//! no allocation on the hot paths), and changes written in one transaction
+//! with an audit trail.
+
+use serde::Serialize;
+
+use super::Cha;
+use crate::error::{Error, Result};
+use crate::flags::{self, Context, FlagDefinition, Now, OwnedContext};
+use crate::store::{self, flags::AuditEntry};
+
+/// The outcome of one evaluation, owned: what `cha_flag_evaluate`, Python's
+/// `is_enabled` and `cha-deploy flags eval` report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagEvaluation {
+    pub flag: String,
+    pub enabled: bool,
+    pub variant: Option<String>,
+    pub reason: flags::Reason,
+    pub rule: String,
+    pub error: Option<flags::ErrorCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// A stored flag with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagRecord {
+    pub definition: FlagDefinition,
+    pub version: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+/// What a change to one flag did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagChange {
+    pub flag: String,
+    /// The flag's version after the change (unchanged if nothing changed).
+    pub version: i64,
+    pub changed: bool,
+    pub before: Option<FlagDefinition>,
+    pub after: FlagDefinition,
+}
+
+impl Cha {
+    /// Evaluates `flag` for `ctx` now, from the live snapshot. An unknown flag
+    /// is not an error here: it evaluates off with error `FLAG_NOT_FOUND`.
+    pub fn evaluate_flag(&self, flag: &str, ctx: &Context<'_>) -> FlagEvaluation {
+        let live = self.inner.live.load();
+        let e = live.flags.evaluate_name(flag, ctx, Now::System);
+        FlagEvaluation {
+            flag: flag.to_string(),
+            enabled: e.enabled,
+            variant: e.variant.map(str::to_string),
+            reason: e.reason,
+            rule: e.rule.to_string(),
+            error: e.error,
+            payload: e.payload.cloned(),
+        }
+    }
+
+    /// [`Cha::evaluate_flag`] with the context as the JSON object DESIGN.md
+    /// describes (`user_id`, `session_id`, `groups`, `environment`,
+    /// `app_name`, `current_time`, `remote_address`, `properties`).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a context that is not such an object.
+    pub fn evaluate_flag_json(
+        &self,
+        flag: &str,
+        context_json: Option<&str>,
+    ) -> Result<FlagEvaluation> {
+        let ctx = match context_json {
+            Some(text) => OwnedContext::from_json(text)?,
+            None => OwnedContext::default(),
+        };
+        Ok(ctx.with_context(|ctx| self.evaluate_flag(flag, ctx)))
+    }
+
+    /// Whether `flag` is on for `ctx`: the hot path. Never touches SQLite and
+    /// never allocates.
+    ///
+    /// # Errors
+    /// `NotFound` if no flag has that name.
+    pub fn is_enabled(&self, flag: &str, ctx: &Context<'_>) -> Result<bool> {
+        let live = self.inner.live.load();
+        let id = live
+            .flags
+            .lookup(flag)
+            .ok_or_else(|| flag_not_found(flag))?;
+        Ok(live.flags.evaluate(id, ctx, Now::System).enabled)
+    }
+
+    /// A handle id for `flag` that skips the name lookup in inner loops (see
+    /// [`Cha::is_enabled_by_handle`]). It stays valid for the life of this
+    /// handle, across reloads.
+    ///
+    /// # Errors
+    /// `NotFound` if no flag has that name now.
+    pub fn flag_lookup(&self, flag: &str) -> Result<u32> {
+        if self.inner.live.load().flags.lookup(flag).is_none() {
+            return Err(flag_not_found(flag));
+        }
+        Ok(self.inner.flag_handle(flag))
+    }
+
+    /// Whether the flag of handle `id` is on for `ctx`. A flag deleted since
+    /// the lookup evaluates off. Never touches SQLite, never allocates.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an id [`Cha::flag_lookup`] did not give.
+    pub fn is_enabled_by_handle(&self, id: u32, ctx: &Context<'_>) -> Result<bool> {
+        let live = self.inner.live.load();
+        match live.flag_handles.get(id as usize) {
+            Some(Some(flag)) => Ok(live.flags.evaluate(*flag, ctx, Now::System).enabled),
+            Some(None) => Ok(false),
+            None => Err(Error::invalid_argument(format!(
+                "flag handle {id} was not returned by cha_flag_lookup on this handle"
+            ))),
+        }
+    }
+
+    /// Changes flag `name` with `updates` (the YAML fields as a JSON object),
+    /// creating it when it does not exist and `updates` names a `type`. The
+    /// new definition is checked alone and with every other flag
+    /// (prerequisites), then written with an audit entry in one transaction,
+    /// and every open handle sees it within its refresh interval (this one
+    /// at once).
+    ///
+    /// # Errors
+    /// `Config` (every problem, by field), `InvalidArgument`, `NotFound`,
+    /// `Storage`, `Busy`. On error nothing is changed.
+    pub fn update_flag(
+        &self,
+        name: &str,
+        updates: &serde_json::Value,
+        actor: &str,
+    ) -> Result<FlagChange> {
+        check_actor(actor)?;
+        let change = self.inner.store.write(|tx| {
+            let before = stored_definition(tx, name)?;
+            let after = flags::apply_update(before.as_ref(), name, updates)?;
+            self.write_flag(tx, before, after, actor, "update")
+        })?;
+        self.inner.reload()?;
+        Ok(change)
+    }
+
+    /// Restores flag `name` to the definition it had at `version` (see
+    /// [`Cha::flag_history`]), as a new version.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown flag or version; `Config` if the old
+    /// definition no longer fits (a prerequisite was removed since).
+    pub fn restore_flag(&self, name: &str, version: i64, actor: &str) -> Result<FlagChange> {
+        check_actor(actor)?;
+        let change = self.inner.store.write(|tx| {
+            let history = store::flags::history(tx, "flag", name)?;
+            let entry = history
+                .iter()
+                .find(|e| e.version == Some(version))
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "flag `{name}` has no version {version} (versions: {})",
+                        history.iter().filter_map(|e| e.version).map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            let after: FlagDefinition = match &entry.after {
+                Some(v) => serde_json::from_value(v.clone())?,
+                None => {
+                    return Err(Error::invalid_argument(format!(
+                        "version {version} of flag `{name}` is its deletion; restore an earlier version"
+                    )));
+                }
+            };
+            let before = stored_definition(tx, name)?;
+            self.write_flag(tx, before, after, actor, "restore")
+        })?;
+        self.inner.reload()?;
+        Ok(change)
+    }
+
+    /// Validates `after` against the other stored flags and writes it.
+    fn write_flag(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        before: Option<FlagDefinition>,
+        after: FlagDefinition,
+        actor: &str,
+        action: &str,
+    ) -> Result<FlagChange> {
+        let mut set: Vec<FlagDefinition> = store::flags::load_flags(tx)?
+            .iter()
+            .filter(|f| f.name != after.name)
+            .map(|f| serde_json::from_str(&f.definition_json))
+            .collect::<Result<_, _>>()?;
+        set.push(after.clone());
+        flags::validate_set(&set)?;
+        let json = serde_json::to_string(&after)?;
+        let action = if before.is_none() { "create" } else { action };
+        let written = store::flags::put_flag(
+            tx,
+            &after.name,
+            &json,
+            actor,
+            action,
+            crate::clock::now_ms(),
+        )?;
+        let version = match written {
+            Some(v) => v,
+            None => store::flags::get_flag(tx, &after.name)?.map_or(0, |f| f.version),
+        };
+        Ok(FlagChange {
+            flag: after.name.clone(),
+            version,
+            changed: written.is_some(),
+            before,
+            after,
+        })
+    }
+
+    /// Every stored flag, by name.
+    pub fn flags(&self) -> Result<Vec<FlagRecord>> {
+        let conn = self.inner.store.conn();
+        store::flags::load_flags(&conn)?
+            .into_iter()
+            .map(record)
+            .collect()
+    }
+
+    /// The stored flag `name`.
+    ///
+    /// # Errors
+    /// `NotFound` if there is none.
+    pub fn flag(&self, name: &str) -> Result<FlagRecord> {
+        let conn = self.inner.store.conn();
+        let stored = store::flags::get_flag(&conn, name)?.ok_or_else(|| flag_not_found(name))?;
+        record(stored)
+    }
+
+    /// Every change to flag `name`, oldest first: actor, time, before, after.
+    ///
+    /// # Errors
+    /// `NotFound` if the flag never existed.
+    pub fn flag_history(&self, name: &str) -> Result<Vec<AuditEntry>> {
+        let conn = self.inner.store.conn();
+        let history = store::flags::history(&conn, "flag", name)?;
+        if history.is_empty() {
+            return Err(flag_not_found(name));
+        }
+        Ok(history)
+    }
+}
+
+fn record(stored: store::flags::StoredFlag) -> Result<FlagRecord> {
+    Ok(FlagRecord {
+        definition: serde_json::from_str(&stored.definition_json).map_err(|e| {
+            Error::storage(format!("stored flag `{}` cannot be read: {e}", stored.name))
+        })?,
+        version: stored.version,
+        updated_at_ms: stored.updated_at_ms,
+        updated_by: stored.updated_by,
+    })
+}
+
+fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<FlagDefinition>> {
+    store::flags::get_flag(conn, name)?
+        .map(|f| serde_json::from_str(&f.definition_json).map_err(Error::from))
+        .transpose()
+}
+
+pub(crate) fn flag_not_found(name: &str) -> Error {
+    Error::not_found(format!("flag `{name}` does not exist"))
+}
+
+pub(crate) fn check_actor(actor: &str) -> Result<()> {
+    if actor.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "actor is empty: say who makes the change",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The live configuration snapshot and the watcher thread that reloads it
+//! when another process (the CLI flipping a kill switch) changes the database.
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::Inner;
+use crate::error::Result;
+use crate::flags::{FlagDefinition, FlagId, FlagSet};
+use crate::store;
+
+/// One immutable, compiled configuration. Evaluations read it without locks.
+pub(crate) struct Live {
+    /// The configuration revision of the database it was built from.
+    pub revision: i64,
+    pub flags: Arc<FlagSet>,
+    /// The flag of each flag-handle id in this snapshot (None: deleted, or
+    /// not deployed yet).
+    pub flag_handles: Box<[Option<FlagId>]>,
+}
+
+impl Live {
+    pub fn empty() -> Live {
+        Live {
+            revision: -1,
+            flags: Arc::new(FlagSet::default()),
+            flag_handles: Box::new([]),
+        }
+    }
+
+    fn with_handles(revision: i64, flags: Arc<FlagSet>, names: &[Box<str>]) -> Live {
+        let flag_handles = names.iter().map(|n| flags.lookup(n)).collect();
+        Live {
+            revision,
+            flags,
+            flag_handles,
+        }
+    }
+}
+
+impl Inner {
+    /// Rebuilds the snapshot if the configuration revision in the database
+    /// differs from the live one. A configuration that no longer compiles
+    /// (written by another version) leaves the last good snapshot in place
+    /// and reports the error.
+    pub(crate) fn reload(&self) -> Result<()> {
+        // Holding the connection serialises reloads with each other and with writes.
+        let conn = self.store.conn();
+        let revision = store::flags::config_revision(&conn)?;
+        if revision == self.live.load().revision {
+            return Ok(());
+        }
+        let definitions = store::flags::load_flags(&conn)?
+            .into_iter()
+            .map(|f| {
+                serde_json::from_str::<FlagDefinition>(&f.definition_json).map_err(|e| {
+                    crate::Error::storage(format!("stored flag `{}` cannot be read: {e}", f.name))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let flags = Arc::new(FlagSet::compile(definitions)?);
+        let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
+        self.live
+            .store(Arc::new(Live::with_handles(revision, flags, &names)));
+        Ok(())
+    }
+
+    /// The id of a flag handle for `name`, registering it if new.
+    pub(crate) fn flag_handle(&self, name: &str) -> u32 {
+        let mut names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = names.iter().position(|n| &**n == name) {
+            return i as u32;
+        }
+        names.push(name.into());
+        let live = self.live.load();
+        self.live.store(Arc::new(Live::with_handles(
+            live.revision,
+            live.flags.clone(),
+            &names,
+        )));
+        (names.len() - 1) as u32
+    }
+}
+
+/// The background thread that polls the configuration revision every
+/// `refresh_interval_ms`. It holds only a weak reference, so it never keeps
+/// a closed handle alive.
+pub(crate) struct Watcher {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    pub fn spawn(inner: &Arc<Inner>) -> Watcher {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let weak: Weak<Inner> = Arc::downgrade(inner);
+        let interval = Duration::from_millis(inner.options.refresh_interval_ms);
+        let signal = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("cha-watcher".into())
+            .spawn(move || {
+                loop {
+                    let (lock, cvar) = &*signal;
+                    let stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let (stopped, _) = cvar
+                        .wait_timeout_while(stopped, interval, |s| !*s)
+                        .unwrap_or_else(|p| p.into_inner());
+                    if *stopped {
+                        return;
+                    }
+                    drop(stopped);
+                    let Some(inner) = weak.upgrade() else { return };
+                    // A failed reload (locked or unreadable database) keeps the
+                    // last good snapshot; the next tick tries again.
+                    let _ = inner.reload();
+                }
+            })
+            .ok();
+        Watcher { stop, thread }
+    }
+
+    /// Stops the thread and waits for it, unless called from the thread
+    /// itself (when it held the last reference to the handle).
+    pub fn stop(mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! [`Cha`], the handle: it owns the store, the live configuration snapshot
+//! and the watcher that keeps that snapshot current.
+
+pub(crate) mod flags;
+mod live;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::error::Result;
+use crate::options::OpenOptions;
+use crate::store::{Store, StoreInfo};
+
+pub(crate) use flags::check_actor;
+pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
+pub(crate) use live::Live;
+
+/// An open database: the one handle through which everything is done.
+///
+/// `Cha` is `Send + Sync`; one handle may be shared by many threads. Cloning
+/// is cheap and gives another reference to the same handle; the database
+/// is closed when the last reference goes.
+#[derive(Clone)]
+pub struct Cha {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    options: OpenOptions,
+    /// The compiled configuration every evaluation reads; replaced whole.
+    pub(crate) live: ArcSwap<Live>,
+    /// Names of the flag handles given out by [`Cha::flag_lookup`], indexed by
+    /// handle id. Ids stay valid across reloads: each snapshot maps them anew.
+    pub(crate) flag_handles: Mutex<Vec<Box<str>>>,
+    watcher: Mutex<Option<live::Watcher>>,
+}
+
+impl Cha {
+    /// Opens (creating if needed) the database at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Cha> {
+        Self::open_with_options(path, OpenOptions::default())
+    }
+
+    /// Opens the database at `path` with `options`, loads the deployed
+    /// configuration and starts watching for changes by other processes.
+    pub fn open_with_options(path: impl AsRef<Path>, options: OpenOptions) -> Result<Cha> {
+        options.validate()?;
+        let store = Store::open(path.as_ref(), &options)?;
+        let inner = Arc::new(Inner {
+            store,
+            options,
+            live: ArcSwap::from_pointee(Live::empty()),
+            flag_handles: Mutex::new(Vec::new()),
+            watcher: Mutex::new(None),
+        });
+        inner.reload()?;
+        let watcher = live::Watcher::spawn(&inner);
+        *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+        Ok(Cha { inner })
+    }
+
+    /// The path the handle was opened with.
+    pub fn path(&self) -> PathBuf {
+        self.inner.store.path().to_path_buf()
+    }
+
+    /// The options the handle was opened with.
+    pub fn options(&self) -> &OpenOptions {
+        &self.inner.options
+    }
+
+    /// Persists everything recorded so far. (Flag changes are written at
+    /// once; recorded metrics and observations are buffered.)
+    pub fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Flushes and closes this reference to the handle.
+    pub fn close(self) -> Result<()> {
+        self.flush()
+    }
+
+    /// Facts about the database file, for `doctor`.
+    pub fn info(&self) -> Result<StoreInfo> {
+        self.inner.store.info()
+    }
+
+    /// Reloads the configuration now if another process changed it, instead
+    /// of waiting up to `refresh_interval_ms` for the watcher.
+    pub fn refresh(&self) -> Result<()> {
+        self.inner.reload()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(watcher) = self
+            .watcher
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            watcher.stop();
+        }
+    }
+}
+
+/// Who is making a change when the caller does not say: the login name.
+pub fn default_actor() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Cha>();
+    }
+}

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod error;
+pub mod experiments;
 pub mod ffi;
 pub mod flags;
 pub(crate) mod handle;

@@ -1,0 +1,9 @@
+//! A/B experiments: the model, deterministic sticky assignment, and the
+//! analysis of recorded observations.
+
+pub mod model;
+
+pub use model::{
+    Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType, TargetDirection, TestType,
+    VariantDefinition,
+};

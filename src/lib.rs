@@ -17,7 +17,10 @@ pub mod options;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
-pub use handle::{Cha, FlagChange, FlagEvaluation, FlagRecord, default_actor};
+pub use handle::{
+    AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord, VariantAssignment,
+    default_actor,
+};
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::{SCHEMA_VERSION, StoreInfo};
 

@@ -7,3 +7,7 @@ pub use model::{
     Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType, TargetDirection, TestType,
     VariantDefinition,
 };
+
+pub mod assign;
+
+pub use assign::{AssignReason, Assignment, CompiledExperiment, ExperimentSet, MAX_UNIT_ID};

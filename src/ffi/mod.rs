@@ -9,10 +9,12 @@
 pub(crate) mod boundary;
 pub mod core;
 pub mod deploy;
+pub mod experiments;
 pub mod flags;
 pub mod status;
 
 pub use self::core::*;
 pub use self::deploy::*;
+pub use self::experiments::*;
 pub use self::flags::*;
 pub use self::status::*;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Inner;
 use crate::error::Result;
+use crate::experiments::{ExperimentDefinition, ExperimentSet, ExperimentStatus};
 use crate::flags::{FlagDefinition, FlagId, FlagSet};
 use crate::store;
 
@@ -18,6 +19,7 @@ pub(crate) struct Live {
     /// The flag of each flag-handle id in this snapshot (None: deleted, or
     /// not deployed yet).
     pub flag_handles: Box<[Option<FlagId>]>,
+    pub experiments: Arc<ExperimentSet>,
 }
 
 impl Live {
@@ -26,15 +28,16 @@ impl Live {
             revision: -1,
             flags: Arc::new(FlagSet::default()),
             flag_handles: Box::new([]),
+            experiments: Arc::new(ExperimentSet::default()),
         }
     }
 
-    fn with_handles(revision: i64, flags: Arc<FlagSet>, names: &[Box<str>]) -> Live {
-        let flag_handles = names.iter().map(|n| flags.lookup(n)).collect();
+    fn with_handles(&self, names: &[Box<str>]) -> Live {
         Live {
-            revision,
-            flags,
-            flag_handles,
+            revision: self.revision,
+            flags: self.flags.clone(),
+            flag_handles: names.iter().map(|n| self.flags.lookup(n)).collect(),
+            experiments: self.experiments.clone(),
         }
     }
 }
@@ -83,9 +86,10 @@ impl Inner {
     }
 }
 
-/// The background thread that polls the configuration revision every
-/// `refresh_interval_ms`. It holds only a weak reference, so it never keeps
-/// a closed handle alive.
+/// The background thread: it polls the configuration revision every
+/// `refresh_interval_ms` and persists the recorder's buffer every
+/// `flush_interval_ms`. It holds only a weak reference, so it never keeps a
+/// closed handle alive.
 pub(crate) struct Watcher {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
@@ -95,11 +99,15 @@ impl Watcher {
     pub fn spawn(inner: &Arc<Inner>) -> Watcher {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let weak: Weak<Inner> = Arc::downgrade(inner);
-        let interval = Duration::from_millis(inner.options.refresh_interval_ms);
+        let refresh = Duration::from_millis(inner.options.refresh_interval_ms);
+        let flush = Duration::from_millis(inner.options.flush_interval_ms);
+        let interval = refresh.min(flush);
         let signal = stop.clone();
         let thread = std::thread::Builder::new()
             .name("cha-watcher".into())
             .spawn(move || {
+                let start = std::time::Instant::now();
+                let (mut next_refresh, mut next_flush) = (refresh, flush);
                 loop {
                     let (lock, cvar) = &*signal;
                     let stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -111,9 +119,17 @@ impl Watcher {
                     }
                     drop(stopped);
                     let Some(inner) = weak.upgrade() else { return };
-                    // A failed reload (locked or unreadable database) keeps the
-                    // last good snapshot; the next tick tries again.
-                    let _ = inner.reload();
+                    let now = start.elapsed();
+                    // Failures (a locked database) keep the last good snapshot
+                    // and the buffered records; the next tick tries again.
+                    if now >= next_refresh {
+                        let _ = inner.reload();
+                        next_refresh = now + refresh;
+                    }
+                    if now >= next_flush {
+                        let _ = inner.recorder.flush(&inner.store);
+                        next_flush = now + flush;
+                    }
                 }
             })
             .ok();

@@ -1,8 +1,10 @@
 //! [`Cha`], the handle: it owns the store, the live configuration snapshot
 //! and the watcher that keeps that snapshot current.
 
+pub(crate) mod experiments;
 pub(crate) mod flags;
 mod live;
+mod recorder;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,7 @@ use crate::options::OpenOptions;
 use crate::store::{Store, StoreInfo};
 
 pub(crate) use flags::check_actor;
+pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub(crate) use live::Live;
 
@@ -35,6 +38,9 @@ pub(crate) struct Inner {
     /// Names of the flag handles given out by [`Cha::flag_lookup`], indexed by
     /// handle id. Ids stay valid across reloads: each snapshot maps them anew.
     pub(crate) flag_handles: Mutex<Vec<Box<str>>>,
+    /// C strings of variant names handed to C: they live until the handle closes.
+    pub(crate) interned: Mutex<std::collections::HashMap<Box<str>, Arc<std::ffi::CStr>>>,
+    pub(crate) recorder: recorder::Recorder,
     watcher: Mutex<Option<live::Watcher>>,
 }
 
@@ -54,6 +60,8 @@ impl Cha {
             options,
             live: ArcSwap::from_pointee(Live::empty()),
             flag_handles: Mutex::new(Vec::new()),
+            interned: Mutex::new(Default::default()),
+            recorder: recorder::Recorder::default(),
             watcher: Mutex::new(None),
         });
         inner.reload()?;
@@ -72,10 +80,10 @@ impl Cha {
         &self.inner.options
     }
 
-    /// Persists everything recorded so far. (Flag changes are written at
-    /// once; recorded metrics and observations are buffered.)
+    /// Persists everything recorded so far (exposures, observations);
+    /// configuration changes are written at once and need no flush.
     pub fn flush(&self) -> Result<()> {
-        Ok(())
+        self.inner.recorder.flush(&self.inner.store)
     }
 
     /// Flushes and closes this reference to the handle.

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[&str] = &[
     include_str!("schema_0001_foundation.sql"),
     include_str!("schema_0002_flags.sql"),
+    include_str!("schema_0003_experiments.sql"),
 ];
 
 /// The schema version this library writes and understands.

@@ -3,6 +3,7 @@
 //! Opening sets the pragmas DESIGN.md asks for and brings the schema up to date
 //! with forward-only migrations indexed by `PRAGMA user_version`.
 
+pub mod experiments;
 pub mod flags;
 mod migrations;
 

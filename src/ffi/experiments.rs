@@ -1,0 +1,146 @@
+//! A/B experiments through the C ABI.
+
+use std::ffi::c_char;
+
+use super::boundary::{guard, out_arg, ref_arg, str_arg};
+use super::core::cha_handle;
+use super::flags::json_out;
+use super::status::cha_status;
+use crate::error::Error;
+use crate::experiments::ExperimentStatus;
+
+/// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
+/// in every process and language) and sticky (a unit keeps its first variant
+/// when the weights change later). The unit's exposure is logged once, in
+/// the background. In memory only.
+///
+/// `*out_variant` receives the variant name, owned by the handle and valid
+/// until `cha_close` (do not free it), or NULL when the unit gets no variant:
+/// the experiment is not running, is paused and the unit is new, or the unit
+/// is outside its coverage (`cha_experiment_assignment` says which).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+/// (no such experiment), CHA_ERR_INVALID_ARGUMENT (empty or over-long unit id).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_variant` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_assign(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    out_variant: *mut *const c_char,
+) -> cha_status {
+    guard("cha_experiment_assign", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let unit = unsafe { str_arg(unit_id, "unit_id") }?;
+        out_arg(out_variant, "out_variant")?;
+        let assignment = h.cha.assign(experiment, unit)?;
+        let variant = assignment.variant.map_or(std::ptr::null(), |v| v.c_name.as_ptr());
+        // SAFETY: checked non-NULL; the name lives in the handle's interner.
+        unsafe { *out_variant = variant };
+        Ok(())
+    })
+}
+
+/// `cha_experiment_assign` with the details, as JSON:
+/// `{"experiment","unit","variant","reason","configuration"}`; reasons
+/// ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE; `configuration`
+/// is the variant's payload from ab_tests.yml. Free `*out_json` with
+/// `cha_string_free`.
+///
+/// # Safety
+/// As for `cha_experiment_assign`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_assignment(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_assignment", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let unit = unsafe { str_arg(unit_id, "unit_id") }?;
+        unsafe { json_out(h, out_json, |cha| cha.assignment(experiment, unit)) }
+    })
+}
+
+/// Records `value` of `metric` for `unit_id` in `experiment`. The unit is
+/// assigned (and exposed) as by `cha_experiment_assign`; a unit's several
+/// values of a metric combine by the metric's aggregation (mean, sum, count,
+/// proportion) into its one value. Buffered; persisted within
+/// flush_interval_ms or by `cha_flush`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+/// (experiment or metric), CHA_ERR_INVALID_ARGUMENT (NaN or infinite value,
+/// bad unit id, a unit without a variant).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_record(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    metric: *const c_char,
+    value: f64,
+) -> cha_status {
+    guard("cha_experiment_record", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let unit = unsafe { str_arg(unit_id, "unit_id") }?;
+        let metric = unsafe { str_arg(metric, "metric") }?;
+        h.cha.record(experiment, unit, metric, value)
+    })
+}
+
+/// Every stored experiment as a JSON array of
+/// `{"definition","version","updated_at_ms","updated_by"}`. Free `*out_json`
+/// with `cha_string_free`.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_list(h: *const cha_handle, out_json: *mut *mut c_char) -> cha_status {
+    // SAFETY: forwarded contract.
+    guard("cha_experiment_list", || unsafe { json_out(h, out_json, |cha| cha.experiments()) })
+}
+
+/// Sets the status of `experiment` to `status` ("draft", "running",
+/// "paused", "stopped", "completed"), recorded under `actor`. Writes the
+/// updated experiment as JSON to `*out_json` (free with `cha_string_free`).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_INVALID_ARGUMENT (unknown status, or leaving "completed"),
+/// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_set_status(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    status: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_set_status", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let status_text = unsafe { str_arg(status, "status") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        let status: ExperimentStatus = serde_json::from_value(serde_json::Value::String(status_text.into()))
+            .map_err(|_| {
+                Error::invalid_argument(format!(
+                    "status `{status_text}` is not one of draft, running, paused, stopped, completed"
+                ))
+            })?;
+        unsafe { json_out(h, out_json, |cha| cha.set_experiment_status(experiment, status, actor)) }
+    })
+}

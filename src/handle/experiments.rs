@@ -1,0 +1,233 @@
+//! A/B experiments on the handle: assignment from the live snapshot,
+//! observations through the recorder, analysis from stored sufficient
+//! statistics.
+
+use std::ffi::CStr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Cha;
+use crate::error::{Error, Result};
+use crate::experiments::{AssignReason, ExperimentDefinition, ExperimentStatus, MAX_UNIT_ID};
+use crate::store;
+
+/// The variant a unit got, or none and why.
+#[derive(Debug, Clone)]
+pub struct VariantAssignment {
+    pub experiment: Arc<str>,
+    pub variant: Option<AssignedVariant>,
+    pub reason: AssignReason,
+}
+
+/// A variant handed to a caller. `c_name` stays valid until the handle closes.
+#[derive(Debug, Clone)]
+pub struct AssignedVariant {
+    pub index: u16,
+    pub name: Arc<str>,
+    pub c_name: Arc<CStr>,
+}
+
+/// The JSON form of an assignment, with the variant's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssignmentReport {
+    pub experiment: String,
+    pub unit: String,
+    pub variant: Option<String>,
+    pub reason: AssignReason,
+    /// The variant's `configuration` payload (null without a variant).
+    pub configuration: Option<serde_json::Value>,
+}
+
+/// A stored experiment with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperimentRecord {
+    pub definition: ExperimentDefinition,
+    pub version: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+impl Cha {
+    /// Assigns `unit` to a variant of `experiment` (deterministic and
+    /// sticky) and buffers its exposure the first time this handle sees the
+    /// unit. In memory: no SQL.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown experiment; `InvalidArgument` for an empty
+    /// or over-long unit id.
+    pub fn assign(&self, experiment: &str, unit: &str) -> Result<VariantAssignment> {
+        check_unit(unit)?;
+        let live = self.inner.live.load();
+        let (compiled, _) = live.experiments.get(experiment).ok_or_else(|| experiment_not_found(experiment))?;
+        let assignment = compiled.assign(unit);
+        let variant = assignment.variant.map(|i| {
+            let v = &compiled.variants[i as usize];
+            AssignedVariant {
+                index: i,
+                name: v.name.clone(),
+                c_name: v.c_name.clone(),
+            }
+        });
+        if let Some(v) = &variant {
+            self.inner.recorder.expose(&compiled.id, unit, &v.name, crate::clock::now_ms());
+        }
+        Ok(VariantAssignment {
+            experiment: compiled.id.clone(),
+            variant,
+            reason: assignment.reason,
+        })
+    }
+
+    /// [`Cha::assign`] with the variant's configuration payload, for JSON.
+    pub fn assignment(&self, experiment: &str, unit: &str) -> Result<AssignmentReport> {
+        let a = self.assign(experiment, unit)?;
+        let live = self.inner.live.load();
+        let configuration = match (&a.variant, live.experiments.get(experiment)) {
+            (Some(v), Some((_, def))) => {
+                Some(serde_json::Value::Object(def.variants[v.index as usize].configuration.clone()))
+            }
+            _ => None,
+        };
+        Ok(AssignmentReport {
+            experiment: experiment.to_string(),
+            unit: unit.to_string(),
+            variant: a.variant.map(|v| v.name.to_string()),
+            reason: a.reason,
+            configuration,
+        })
+    }
+
+    /// Records `value` of `metric` for `unit` in `experiment`. The unit is
+    /// assigned (and exposed) as by [`Cha::assign`]; its observations of a
+    /// metric combine into one unit value by the metric's aggregation.
+    /// Buffered: persisted within `flush_interval_ms`, or by [`Cha::flush`].
+    ///
+    /// # Errors
+    /// `NotFound` (experiment or metric); `InvalidArgument` for a value that
+    /// is not finite, a bad unit id, or a unit without a variant (the
+    /// experiment is not running, or the unit is outside its coverage).
+    pub fn record(&self, experiment: &str, unit: &str, metric: &str, value: f64) -> Result<()> {
+        if !value.is_finite() {
+            return Err(Error::invalid_argument(format!(
+                "value of metric `{metric}` in experiment `{experiment}` is {value}; a finite number is needed"
+            )));
+        }
+        let assignment = self.assign(experiment, unit)?;
+        let live = self.inner.live.load();
+        let (compiled, def) = live.experiments.get(experiment).ok_or_else(|| experiment_not_found(experiment))?;
+        let index = compiled.metric(metric).ok_or_else(|| {
+            Error::not_found(format!(
+                "experiment `{experiment}` has no metric `{metric}` (metrics: {})",
+                compiled.metrics.join(", ")
+            ))
+        })?;
+        let Some(variant) = assignment.variant else {
+            return Err(Error::invalid_argument(format!(
+                "unit `{unit}` has no variant in experiment `{experiment}` ({}): its observation is not recorded",
+                assignment.reason.as_str()
+            )));
+        };
+        self.inner.recorder.observe(super::recorder::Observation {
+            experiment: compiled.id.clone(),
+            unit: unit.into(),
+            variant: variant.name,
+            metric: compiled.metrics[index].clone(),
+            aggregation: def.metrics[index].aggregation,
+            value,
+            at_ms: crate::clock::now_ms(),
+        });
+        Ok(())
+    }
+
+    /// Every stored experiment, by id.
+    pub fn experiments(&self) -> Result<Vec<ExperimentRecord>> {
+        let conn = self.inner.store.conn();
+        store::experiments::load_experiments(&conn)?
+            .into_iter()
+            .map(|s| {
+                Ok(ExperimentRecord {
+                    definition: serde_json::from_str(&s.definition_json).map_err(|e| {
+                        Error::storage(format!("stored experiment `{}` cannot be read: {e}", s.id))
+                    })?,
+                    version: s.version,
+                    updated_at_ms: s.updated_at_ms,
+                    updated_by: s.updated_by,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored experiment `id`.
+    ///
+    /// # Errors
+    /// `NotFound` if there is none.
+    pub fn experiment(&self, id: &str) -> Result<ExperimentRecord> {
+        self.experiments()?
+            .into_iter()
+            .find(|e| e.definition.id == id)
+            .ok_or_else(|| experiment_not_found(id))
+    }
+
+    /// Starts, pauses or stops experiment `id` (recorded under `actor`).
+    /// Starting sets `start_time` the first time.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidArgument` for a move out of `completed`.
+    pub fn set_experiment_status(&self, id: &str, status: ExperimentStatus, actor: &str) -> Result<ExperimentRecord> {
+        super::check_actor(actor)?;
+        self.inner.store.write(|tx| {
+            let mut def = self.experiment_in(tx, id)?;
+            if def.status == ExperimentStatus::Completed && status != ExperimentStatus::Completed {
+                return Err(Error::invalid_argument(format!(
+                    "experiment `{id}` is completed; a completed experiment cannot change status"
+                )));
+            }
+            def.status = status;
+            if status == ExperimentStatus::Running && def.start_time.is_none() {
+                def.start_time = Some(crate::config::time::format_rfc3339_ms(crate::clock::now_ms()));
+            }
+            put_definition(tx, &def, actor, status.as_str())
+        })?;
+        self.inner.reload()?;
+        self.experiment(id)
+    }
+
+    fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
+        let stored = store::experiments::load_experiments(conn)?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| experiment_not_found(id))?;
+        Ok(serde_json::from_str(&stored.definition_json)?)
+    }
+}
+
+/// Writes one experiment definition with its allocation fingerprint.
+pub(crate) fn put_definition(
+    tx: &rusqlite::Transaction<'_>,
+    def: &ExperimentDefinition,
+    actor: &str,
+    action: &str,
+) -> Result<Option<i64>> {
+    let json = serde_json::to_string(def)?;
+    let allocation = serde_json::to_string(&(
+        def.effective_seed(),
+        def.coverage,
+        def.variants.iter().map(|v| (&v.name, v.traffic_percentage)).collect::<Vec<_>>(),
+    ))?;
+    store::experiments::put_experiment(tx, &def.id, &json, &allocation, actor, action, crate::clock::now_ms())
+}
+
+fn check_unit(unit: &str) -> Result<()> {
+    if unit.is_empty() || unit.len() > MAX_UNIT_ID {
+        return Err(Error::invalid_argument(format!(
+            "unit id must have 1 to {MAX_UNIT_ID} bytes, not {}",
+            unit.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn experiment_not_found(id: &str) -> Error {
+    Error::not_found(format!("experiment `{id}` does not exist"))
+}

@@ -1,0 +1,267 @@
+//! Experiments, exposures and observations in SQL. Observations are written
+//! in batches; each batch also updates the per-unit aggregates and the
+//! per-variant sufficient statistics, so analysis reads a handful of rows.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::flags::{Change, record_change};
+use crate::error::Result;
+
+/// A stored experiment definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredExperiment {
+    pub id: String,
+    pub definition_json: String,
+    pub version: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+    pub allocation_changed: bool,
+}
+
+/// Every stored experiment, by id.
+pub fn load_experiments(conn: &Connection) -> Result<Vec<StoredExperiment>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
+         FROM experiments ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredExperiment {
+            id: r.get(0)?,
+            definition_json: r.get(1)?,
+            version: r.get(2)?,
+            updated_at_ms: r.get(3)?,
+            updated_by: r.get(4)?,
+            allocation_changed: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Writes an experiment's definition with an audit entry. `allocation_json`
+/// is its split of new units; when that changes while units are exposed,
+/// the experiment is marked so that exposed units get pinned. Returns the new
+/// version, or `None` if the definition is unchanged.
+pub fn put_experiment(
+    tx: &Transaction<'_>,
+    id: &str,
+    definition_json: &str,
+    allocation_json: &str,
+    actor: &str,
+    action: &str,
+    at_ms: i64,
+) -> Result<Option<i64>> {
+    let before: Option<(String, String, i64, bool)> = tx
+        .prepare_cached(
+            "SELECT definition_json, allocation_json, version, allocation_changed FROM experiments WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    if before.as_ref().is_some_and(|b| b.0 == definition_json) {
+        return Ok(None);
+    }
+    let version = last_version(tx, id)? + 1;
+    let exposed = || -> Result<bool> {
+        Ok(tx
+            .prepare_cached("SELECT 1 FROM exposures WHERE experiment = ?1 LIMIT 1")?
+            .exists([id])?)
+    };
+    let allocation_changed = match &before {
+        Some((_, old_allocation, _, already)) => *already || (old_allocation != allocation_json && exposed()?),
+        None => exposed()?,
+    };
+    tx.prepare_cached(
+        "INSERT INTO experiments (id, definition_json, version, updated_at_ms, updated_by, allocation_json, allocation_changed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET definition_json = ?2, version = ?3, updated_at_ms = ?4,
+             updated_by = ?5, allocation_json = ?6, allocation_changed = ?7",
+    )?
+    .execute(params![id, definition_json, version, at_ms, actor, allocation_json, allocation_changed])?;
+    record_change(
+        tx,
+        &Change {
+            at_ms,
+            actor,
+            action,
+            kind: "experiment",
+            subject: id,
+            version: Some(version),
+            before_json: before.as_ref().map(|b| b.0.as_str()),
+            after_json: Some(definition_json),
+        },
+    )?;
+    Ok(Some(version))
+}
+
+/// Removes an experiment's definition (its data stays for export).
+pub fn delete_experiment(tx: &Transaction<'_>, id: &str, actor: &str, action: &str, at_ms: i64) -> Result<bool> {
+    let Some(before): Option<String> = tx
+        .prepare_cached("SELECT definition_json FROM experiments WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    tx.prepare_cached("DELETE FROM experiments WHERE id = ?1")?.execute([id])?;
+    record_change(
+        tx,
+        &Change {
+            at_ms,
+            actor,
+            action,
+            kind: "experiment",
+            subject: id,
+            version: Some(last_version(tx, id)? + 1),
+            before_json: Some(&before),
+            after_json: None,
+        },
+    )?;
+    Ok(true)
+}
+
+fn last_version(conn: &Connection, id: &str) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(MAX(version), 0) FROM audit_log WHERE kind = 'experiment' AND subject = ?1",
+    )?;
+    Ok(stmt.query_row([id], |r| r.get(0))?)
+}
+
+/// Every exposed unit of `experiment` with its variant.
+pub fn exposed_units(conn: &Connection, experiment: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT unit, variant FROM exposures WHERE experiment = ?1")?;
+    let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One exposure to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExposure<'a> {
+    pub experiment: &'a str,
+    pub unit: &'a str,
+    pub variant: &'a str,
+    pub at_ms: i64,
+}
+
+/// Persists exposures; a unit already exposed keeps its first record.
+pub fn insert_exposures(tx: &Transaction<'_>, exposures: &[NewExposure<'_>]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO exposures (experiment, unit, variant, first_seen_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut count = tx.prepare_cached(
+        "INSERT INTO variant_exposures (experiment, variant, units, first_seen_ms) VALUES (?1, ?2, 1, ?3)
+         ON CONFLICT DO UPDATE SET units = units + 1, first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms)",
+    )?;
+    for e in exposures {
+        if insert.execute(params![e.experiment, e.unit, e.variant, e.at_ms])? == 1 {
+            count.execute(params![e.experiment, e.variant, e.at_ms])?;
+        }
+    }
+    Ok(())
+}
+
+/// One observation to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewObservation<'a> {
+    pub experiment: &'a str,
+    pub unit: &'a str,
+    pub variant: &'a str,
+    pub metric: &'a str,
+    pub value: f64,
+    pub at_ms: i64,
+}
+
+/// A unit's observations of one metric so far.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UnitTotals {
+    pub n: i64,
+    pub sum: f64,
+    /// How many of the observations were not zero.
+    pub nonzero: i64,
+}
+
+/// Inserts the raw observations of a batch.
+pub fn insert_observations(tx: &Transaction<'_>, observations: &[NewObservation<'_>]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO observations (experiment, unit, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for o in observations {
+        insert.execute(params![o.experiment, o.unit, o.metric, o.value, o.at_ms])?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to a unit's totals and returns them from before the change.
+pub fn add_unit_totals(
+    tx: &Transaction<'_>,
+    experiment: &str,
+    metric: &str,
+    unit: &str,
+    variant: &str,
+    delta: UnitTotals,
+) -> Result<UnitTotals> {
+    let after: (i64, f64, i64) = tx
+        .prepare_cached(
+            "INSERT INTO unit_metrics (experiment, metric, unit, variant, n, sum, nonzero)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,
+                 nonzero = nonzero + excluded.nonzero
+             RETURNING n, sum, nonzero",
+        )?
+        .query_row(
+            params![experiment, metric, unit, variant, delta.n, delta.sum, delta.nonzero],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+    let n = after.0 - delta.n;
+    Ok(UnitTotals {
+        n,
+        // A new unit had nothing; subtracting would leave rounding noise.
+        sum: if n == 0 { 0.0 } else { after.1 - delta.sum },
+        nonzero: after.2 - delta.nonzero,
+    })
+}
+
+/// Count, mean and M2 of the unit values of one variant and metric.
+pub type Moments = (u64, f64, f64);
+
+/// The stored moments of every variant and metric of `experiment`:
+/// `(variant, metric) → (n, mean, m2)`.
+pub fn variant_moments(conn: &Connection, experiment: &str) -> Result<HashMap<(String, String), Moments>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT variant, metric, n, mean, m2 FROM variant_metrics WHERE experiment = ?1")?;
+    let rows = stmt.query_map([experiment], |r| {
+        Ok(((r.get(0)?, r.get(1)?), (r.get::<_, i64>(2)? as u64, r.get(3)?, r.get(4)?)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Writes the moments of one variant and metric.
+pub fn put_variant_moments(
+    tx: &Transaction<'_>,
+    experiment: &str,
+    variant: &str,
+    metric: &str,
+    moments: Moments,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO variant_metrics (experiment, variant, metric, n, mean, m2) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET n = ?4, mean = ?5, m2 = ?6",
+    )?
+    .execute(params![experiment, variant, metric, moments.0 as i64, moments.1, moments.2])?;
+    Ok(())
+}
+
+/// Exposed units per variant of `experiment`.
+pub fn exposure_counts(conn: &Connection, experiment: &str) -> Result<HashMap<String, u64>> {
+    let mut stmt = conn.prepare_cached("SELECT variant, units FROM variant_exposures WHERE experiment = ?1")?;
+    let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// When `experiment` saw its first exposure, if any.
+pub fn first_exposure_ms(conn: &Connection, experiment: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(first_seen_ms) FROM variant_exposures WHERE experiment = ?1")?
+        .query_row([experiment], |r| r.get(0))?)
+}

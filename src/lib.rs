@@ -9,6 +9,7 @@ pub mod clock;
 pub mod error;
 pub mod ffi;
 pub mod options;
+pub mod stats;
 pub mod store;
 
 use std::path::{Path, PathBuf};

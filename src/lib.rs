@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod flags;
 pub(crate) mod handle;
 pub mod options;
+pub mod stats;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

@@ -19,8 +19,8 @@ pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use handle::{
-    AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord, VariantAssignment,
-    default_actor,
+    AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation,
+    FlagRecord, VariantAssignment, default_actor,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::{SCHEMA_VERSION, StoreInfo};

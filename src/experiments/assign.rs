@@ -100,7 +100,11 @@ impl CompiledExperiment {
             .map(|(i, v)| {
                 cumulative += v.traffic_percentage;
                 // The last variant closes the range exactly, whatever rounding did.
-                let upper = if i == last { BUCKETS } else { hundredths(cumulative) };
+                let upper = if i == last {
+                    BUCKETS
+                } else {
+                    hundredths(cumulative)
+                };
                 CompiledVariant {
                     name: v.name.as_str().into(),
                     c_name: intern(&v.name),
@@ -128,7 +132,10 @@ impl CompiledExperiment {
 
     /// The variant of `unit`, or none and why. Pure and allocation-free.
     pub fn assign(&self, unit: &str) -> Assignment {
-        let none = |reason| Assignment { variant: None, reason };
+        let none = |reason| Assignment {
+            variant: None,
+            reason,
+        };
         match self.status {
             ExperimentStatus::Running | ExperimentStatus::Paused => {}
             _ => return none(AssignReason::NotRunning),
@@ -146,7 +153,11 @@ impl CompiledExperiment {
             return none(AssignReason::OutsideCoverage);
         }
         let b = bucket(&self.seed, unit, BUCKETS);
-        let index = self.variants.iter().position(|v| b < v.upper).unwrap_or(self.variants.len() - 1);
+        let index = self
+            .variants
+            .iter()
+            .position(|v| b < v.upper)
+            .unwrap_or(self.variants.len() - 1);
         Assignment {
             variant: Some(index as u16),
             reason: AssignReason::Assigned,
@@ -189,9 +200,15 @@ impl ExperimentSet {
     ) -> ExperimentSet {
         let experiments = definitions
             .iter()
-            .map(|d| CompiledExperiment::compile(d, pins.get(&d.id).map_or(&[], Vec::as_slice), intern))
+            .map(|d| {
+                CompiledExperiment::compile(d, pins.get(&d.id).map_or(&[], Vec::as_slice), intern)
+            })
             .collect::<Box<[_]>>();
-        let index = definitions.iter().enumerate().map(|(i, d)| (d.id.as_str().into(), i)).collect();
+        let index = definitions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str().into(), i))
+            .collect();
         ExperimentSet {
             experiments,
             definitions: definitions.into_boxed_slice(),
@@ -217,7 +234,11 @@ mod tests {
     use crate::experiments::model::*;
     use std::ffi::CString;
 
-    pub(crate) fn definition(weights: &[f64], coverage: f64, status: ExperimentStatus) -> ExperimentDefinition {
+    pub(crate) fn definition(
+        weights: &[f64],
+        coverage: f64,
+        status: ExperimentStatus,
+    ) -> ExperimentDefinition {
         ExperimentDefinition {
             id: "pipe_sizing_comparison".into(),
             name: "Pipe sizing".into(),
@@ -254,7 +275,10 @@ mod tests {
 
     #[test]
     fn splits_follow_the_weights() {
-        let e = compile(&definition(&[50.0, 30.0, 20.0], 100.0, ExperimentStatus::Running), &[]);
+        let e = compile(
+            &definition(&[50.0, 30.0, 20.0], 100.0, ExperimentStatus::Running),
+            &[],
+        );
         let mut counts = [0u32; 3];
         for u in 0..100_000 {
             let a = e.assign(&format!("user-{u}"));
@@ -276,13 +300,20 @@ mod tests {
         }
         // The bucket is the flag engine's: the variant is fixed by murmur3("seed:unit").
         let unit = "engineer-42";
-        let expected = if bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 { 0 } else { 1 };
+        let expected = if bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 {
+            0
+        } else {
+            1
+        };
         assert_eq!(a.assign(unit).variant, Some(expected));
     }
 
     #[test]
     fn coverage_admits_its_share_without_skewing_the_split() {
-        let e = compile(&definition(&[50.0, 50.0], 20.0, ExperimentStatus::Running), &[]);
+        let e = compile(
+            &definition(&[50.0, 50.0], 20.0, ExperimentStatus::Running),
+            &[],
+        );
         let (mut inside, mut first) = (0u32, 0u32);
         for u in 0..100_000 {
             let a = e.assign(&format!("user-{u}"));
@@ -296,28 +327,50 @@ mod tests {
             }
         }
         assert!((f64::from(inside) - 20_000.0).abs() < 600.0, "{inside}");
-        assert!((f64::from(first) / f64::from(inside) - 0.5).abs() < 0.015, "{first}/{inside}");
+        assert!(
+            (f64::from(first) / f64::from(inside) - 0.5).abs() < 0.015,
+            "{first}/{inside}"
+        );
     }
 
     #[test]
     fn status_gates_new_units_and_pins_keep_old_ones() {
-        for status in [ExperimentStatus::Draft, ExperimentStatus::Stopped, ExperimentStatus::Completed] {
+        for status in [
+            ExperimentStatus::Draft,
+            ExperimentStatus::Stopped,
+            ExperimentStatus::Completed,
+        ] {
             let e = compile(&definition(&[50.0, 50.0], 100.0, status), &[]);
             assert_eq!(e.assign("u").reason, AssignReason::NotRunning);
         }
         let pins = vec![("old-unit".to_string(), "v1".to_string())];
-        let paused = compile(&definition(&[50.0, 50.0], 100.0, ExperimentStatus::Paused), &pins);
-        assert_eq!(paused.assign("old-unit"), Assignment { variant: Some(1), reason: AssignReason::Sticky });
+        let paused = compile(
+            &definition(&[50.0, 50.0], 100.0, ExperimentStatus::Paused),
+            &pins,
+        );
+        assert_eq!(
+            paused.assign("old-unit"),
+            Assignment {
+                variant: Some(1),
+                reason: AssignReason::Sticky
+            }
+        );
         assert_eq!(paused.assign("new-unit").reason, AssignReason::Paused);
         // After a reweighting to 100/0 a pinned unit stays in v1.
-        let reweighted = compile(&definition(&[100.0, 0.0], 100.0, ExperimentStatus::Running), &pins);
+        let reweighted = compile(
+            &definition(&[100.0, 0.0], 100.0, ExperimentStatus::Running),
+            &pins,
+        );
         assert_eq!(reweighted.assign("old-unit").variant, Some(1));
         assert_eq!(reweighted.assign("new-unit").variant, Some(0));
     }
 
     #[test]
     fn fractional_weights_close_the_range() {
-        let e = compile(&definition(&[33.33, 33.33, 33.34], 100.0, ExperimentStatus::Running), &[]);
+        let e = compile(
+            &definition(&[33.33, 33.33, 33.34], 100.0, ExperimentStatus::Running),
+            &[],
+        );
         assert_eq!(e.variants.last().unwrap().upper, BUCKETS);
         assert_eq!(e.variants[0].upper, 3333);
     }

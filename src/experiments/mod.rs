@@ -4,8 +4,8 @@
 pub mod model;
 
 pub use model::{
-    Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType, TargetDirection, TestType,
-    VariantDefinition,
+    Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType,
+    TargetDirection, TestType, VariantDefinition,
 };
 
 pub mod assign;

@@ -39,7 +39,9 @@ pub unsafe extern "C" fn cha_experiment_assign(
         let unit = unsafe { str_arg(unit_id, "unit_id") }?;
         out_arg(out_variant, "out_variant")?;
         let assignment = h.cha.assign(experiment, unit)?;
-        let variant = assignment.variant.map_or(std::ptr::null(), |v| v.c_name.as_ptr());
+        let variant = assignment
+            .variant
+            .map_or(std::ptr::null(), |v| v.c_name.as_ptr());
         // SAFETY: checked non-NULL; the name lives in the handle's interner.
         unsafe { *out_variant = variant };
         Ok(())
@@ -106,9 +108,14 @@ pub unsafe extern "C" fn cha_experiment_record(
 /// # Safety
 /// `h` is NULL or an open handle; `out_json` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cha_experiment_list(h: *const cha_handle, out_json: *mut *mut c_char) -> cha_status {
+pub unsafe extern "C" fn cha_experiment_list(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+) -> cha_status {
     // SAFETY: forwarded contract.
-    guard("cha_experiment_list", || unsafe { json_out(h, out_json, |cha| cha.experiments()) })
+    guard("cha_experiment_list", || unsafe {
+        json_out(h, out_json, |cha| cha.experiments())
+    })
 }
 
 /// Sets the status of `experiment` to `status` ("draft", "running",
@@ -135,12 +142,18 @@ pub unsafe extern "C" fn cha_experiment_set_status(
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
         let status_text = unsafe { str_arg(status, "status") }?;
         let actor = unsafe { str_arg(actor, "actor") }?;
-        let status: ExperimentStatus = serde_json::from_value(serde_json::Value::String(status_text.into()))
-            .map_err(|_| {
-                Error::invalid_argument(format!(
-                    "status `{status_text}` is not one of draft, running, paused, stopped, completed"
-                ))
-            })?;
-        unsafe { json_out(h, out_json, |cha| cha.set_experiment_status(experiment, status, actor)) }
+        let status: ExperimentStatus = serde_json::from_value(serde_json::Value::String(
+            status_text.into(),
+        ))
+        .map_err(|_| {
+            Error::invalid_argument(format!(
+                "status `{status_text}` is not one of draft, running, paused, stopped, completed"
+            ))
+        })?;
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.set_experiment_status(experiment, status, actor)
+            })
+        }
     })
 }

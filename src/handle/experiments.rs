@@ -59,7 +59,10 @@ impl Cha {
     pub fn assign(&self, experiment: &str, unit: &str) -> Result<VariantAssignment> {
         check_unit(unit)?;
         let live = self.inner.live.load();
-        let (compiled, _) = live.experiments.get(experiment).ok_or_else(|| experiment_not_found(experiment))?;
+        let (compiled, _) = live
+            .experiments
+            .get(experiment)
+            .ok_or_else(|| experiment_not_found(experiment))?;
         let assignment = compiled.assign(unit);
         let variant = assignment.variant.map(|i| {
             let v = &compiled.variants[i as usize];
@@ -70,7 +73,9 @@ impl Cha {
             }
         });
         if let Some(v) = &variant {
-            self.inner.recorder.expose(&compiled.id, unit, &v.name, crate::clock::now_ms());
+            self.inner
+                .recorder
+                .expose(&compiled.id, unit, &v.name, crate::clock::now_ms());
         }
         Ok(VariantAssignment {
             experiment: compiled.id.clone(),
@@ -84,9 +89,9 @@ impl Cha {
         let a = self.assign(experiment, unit)?;
         let live = self.inner.live.load();
         let configuration = match (&a.variant, live.experiments.get(experiment)) {
-            (Some(v), Some((_, def))) => {
-                Some(serde_json::Value::Object(def.variants[v.index as usize].configuration.clone()))
-            }
+            (Some(v), Some((_, def))) => Some(serde_json::Value::Object(
+                def.variants[v.index as usize].configuration.clone(),
+            )),
             _ => None,
         };
         Ok(AssignmentReport {
@@ -115,7 +120,10 @@ impl Cha {
         }
         let assignment = self.assign(experiment, unit)?;
         let live = self.inner.live.load();
-        let (compiled, def) = live.experiments.get(experiment).ok_or_else(|| experiment_not_found(experiment))?;
+        let (compiled, def) = live
+            .experiments
+            .get(experiment)
+            .ok_or_else(|| experiment_not_found(experiment))?;
         let index = compiled.metric(metric).ok_or_else(|| {
             Error::not_found(format!(
                 "experiment `{experiment}` has no metric `{metric}` (metrics: {})",
@@ -174,7 +182,12 @@ impl Cha {
     ///
     /// # Errors
     /// `NotFound`; `InvalidArgument` for a move out of `completed`.
-    pub fn set_experiment_status(&self, id: &str, status: ExperimentStatus, actor: &str) -> Result<ExperimentRecord> {
+    pub fn set_experiment_status(
+        &self,
+        id: &str,
+        status: ExperimentStatus,
+        actor: &str,
+    ) -> Result<ExperimentRecord> {
         super::check_actor(actor)?;
         self.inner.store.write(|tx| {
             let mut def = self.experiment_in(tx, id)?;
@@ -185,7 +198,9 @@ impl Cha {
             }
             def.status = status;
             if status == ExperimentStatus::Running && def.start_time.is_none() {
-                def.start_time = Some(crate::config::time::format_rfc3339_ms(crate::clock::now_ms()));
+                def.start_time = Some(crate::config::time::format_rfc3339_ms(
+                    crate::clock::now_ms(),
+                ));
             }
             put_definition(tx, &def, actor, status.as_str())
         })?;
@@ -213,9 +228,20 @@ pub(crate) fn put_definition(
     let allocation = serde_json::to_string(&(
         def.effective_seed(),
         def.coverage,
-        def.variants.iter().map(|v| (&v.name, v.traffic_percentage)).collect::<Vec<_>>(),
+        def.variants
+            .iter()
+            .map(|v| (&v.name, v.traffic_percentage))
+            .collect::<Vec<_>>(),
     ))?;
-    store::experiments::put_experiment(tx, &def.id, &json, &allocation, actor, action, crate::clock::now_ms())
+    store::experiments::put_experiment(
+        tx,
+        &def.id,
+        &json,
+        &allocation,
+        actor,
+        action,
+        crate::clock::now_ms(),
+    )
 }
 
 fn check_unit(unit: &str) -> Result<()> {

@@ -63,10 +63,47 @@ impl Inner {
             })
             .collect::<Result<Vec<_>>>()?;
         let flags = Arc::new(FlagSet::compile(definitions)?);
+        let experiments = Arc::new(self.load_experiments(&conn)?);
         let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
-        self.live
-            .store(Arc::new(Live::with_handles(revision, flags, &names)));
+        let live = Live {
+            revision,
+            flags,
+            flag_handles: Box::new([]),
+            experiments,
+        };
+        self.live.store(Arc::new(live.with_handles(&names)));
         Ok(())
+    }
+
+    /// Compiles the stored experiments, with the exposed units pinned where
+    /// the split changed since they were exposed, or the experiment is paused.
+    fn load_experiments(&self, conn: &rusqlite::Connection) -> Result<ExperimentSet> {
+        let mut definitions = Vec::new();
+        let mut pins = std::collections::HashMap::new();
+        for stored in store::experiments::load_experiments(conn)? {
+            let def: ExperimentDefinition =
+                serde_json::from_str(&stored.definition_json).map_err(|e| {
+                    crate::Error::storage(format!(
+                        "stored experiment `{}` cannot be read: {e}",
+                        stored.id
+                    ))
+                })?;
+            if stored.allocation_changed || def.status == ExperimentStatus::Paused {
+                pins.insert(
+                    def.id.clone(),
+                    store::experiments::exposed_units(conn, &def.id)?,
+                );
+            }
+            definitions.push(def);
+        }
+        let mut interned = self.interned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut intern = |name: &str| -> Arc<std::ffi::CStr> {
+            interned
+                .entry(name.into())
+                .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
+                .clone()
+        };
+        Ok(ExperimentSet::build(definitions, &pins, &mut intern))
     }
 
     /// The id of a flag handle for `name`, registering it if new.
@@ -77,11 +114,7 @@ impl Inner {
         }
         names.push(name.into());
         let live = self.live.load();
-        self.live.store(Arc::new(Live::with_handles(
-            live.revision,
-            live.flags.clone(),
-            &names,
-        )));
+        self.live.store(Arc::new(live.with_handles(&names)));
         (names.len() - 1) as u32
     }
 }

@@ -15,8 +15,8 @@ use crate::error::Result;
 use crate::options::OpenOptions;
 use crate::store::{Store, StoreInfo};
 
-pub(crate) use flags::check_actor;
 pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
+pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub(crate) use live::Live;
 

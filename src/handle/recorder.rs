@@ -84,12 +84,6 @@ impl Recorder {
         self.batch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether anything waits to be persisted.
-    pub fn is_empty(&self) -> bool {
-        let batch = self.lock();
-        batch.exposures.is_empty() && batch.observations.is_empty()
-    }
-
     /// Persists everything buffered in one transaction. On failure the batch
     /// goes back to the front of the buffer, to be tried again.
     pub fn flush(&self, store: &Store) -> Result<()> {
@@ -158,7 +152,10 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
     for ((experiment, metric, unit), (o, delta)) in &deltas {
         if loaded.insert(experiment) {
             for ((variant, m), (n, mean, m2)) in variant_moments(tx, experiment)? {
-                summaries.insert((experiment.to_string(), variant, m), Summary { n, mean, m2 });
+                summaries.insert(
+                    (experiment.to_string(), variant, m),
+                    Summary { n, mean, m2 },
+                );
             }
         }
         let before = sql::add_unit_totals(tx, experiment, metric, unit, &o.variant, *delta)?;
@@ -168,7 +165,11 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
             nonzero: before.nonzero + delta.nonzero,
         };
         let summary = summaries
-            .entry((experiment.to_string(), o.variant.to_string(), metric.to_string()))
+            .entry((
+                experiment.to_string(),
+                o.variant.to_string(),
+                metric.to_string(),
+            ))
             .or_default();
         if before.n > 0 {
             summary.remove(unit_value(o.aggregation, before));

@@ -83,6 +83,21 @@ impl Summary {
         self.m2 += delta * (x - self.mean);
     }
 
+    /// Takes one value back out (Welford's update in reverse): how a unit's
+    /// old value is replaced when new observations change it. Removing a
+    /// value that was never pushed gives a meaningless summary.
+    pub fn remove(&mut self, x: f64) {
+        if self.n <= 1 {
+            *self = Summary::EMPTY;
+            return;
+        }
+        let old_mean = self.mean;
+        self.n -= 1;
+        self.mean -= (x - old_mean) / self.n as f64;
+        // Rounding may leave a hair below zero for identical values.
+        self.m2 = (self.m2 - (x - old_mean) * (x - self.mean)).max(0.0);
+    }
+
     /// Combines `other` into `self`, as if all of its values had been pushed
     /// (Chan et al.'s pairwise update). Order does not matter beyond rounding.
     pub fn merge(&mut self, other: &Summary) {
@@ -133,6 +148,21 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_undoes_push() {
+        let values = [3.0, 1.5, 8.25, -2.0, 4.0, 4.0, 11.5];
+        let mut s = Summary::from_values(&values);
+        s.remove(8.25);
+        s.remove(-2.0);
+        let expected = Summary::from_values(&[3.0, 1.5, 4.0, 4.0, 11.5]);
+        assert_eq!(s.n, expected.n);
+        assert!((s.mean - expected.mean).abs() < 1e-12);
+        assert!((s.m2 - expected.m2).abs() < 1e-10);
+        let mut one = Summary::from_values(&[5.0]);
+        one.remove(5.0);
+        assert_eq!(one, Summary::EMPTY);
+    }
 
     /// Neumaier-compensated sum: the reference against which accuracy is judged.
     fn exact_sum(xs: impl Iterator<Item = f64>) -> f64 {

@@ -68,7 +68,9 @@ pub fn put_experiment(
             .exists([id])?)
     };
     let allocation_changed = match &before {
-        Some((_, old_allocation, _, already)) => *already || (old_allocation != allocation_json && exposed()?),
+        Some((_, old_allocation, _, already)) => {
+            *already || (old_allocation != allocation_json && exposed()?)
+        }
         None => exposed()?,
     };
     tx.prepare_cached(
@@ -95,7 +97,13 @@ pub fn put_experiment(
 }
 
 /// Removes an experiment's definition (its data stays for export).
-pub fn delete_experiment(tx: &Transaction<'_>, id: &str, actor: &str, action: &str, at_ms: i64) -> Result<bool> {
+pub fn delete_experiment(
+    tx: &Transaction<'_>,
+    id: &str,
+    actor: &str,
+    action: &str,
+    at_ms: i64,
+) -> Result<bool> {
     let Some(before): Option<String> = tx
         .prepare_cached("SELECT definition_json FROM experiments WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -103,7 +111,8 @@ pub fn delete_experiment(tx: &Transaction<'_>, id: &str, actor: &str, action: &s
     else {
         return Ok(false);
     };
-    tx.prepare_cached("DELETE FROM experiments WHERE id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM experiments WHERE id = ?1")?
+        .execute([id])?;
     record_change(
         tx,
         &Change {
@@ -129,7 +138,8 @@ fn last_version(conn: &Connection, id: &str) -> Result<i64> {
 
 /// Every exposed unit of `experiment` with its variant.
 pub fn exposed_units(conn: &Connection, experiment: &str) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare_cached("SELECT unit, variant FROM exposures WHERE experiment = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT unit, variant FROM exposures WHERE experiment = ?1")?;
     let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -182,7 +192,10 @@ pub struct UnitTotals {
 }
 
 /// Inserts the raw observations of a batch.
-pub fn insert_observations(tx: &Transaction<'_>, observations: &[NewObservation<'_>]) -> Result<()> {
+pub fn insert_observations(
+    tx: &Transaction<'_>,
+    observations: &[NewObservation<'_>],
+) -> Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO observations (experiment, unit, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -210,7 +223,15 @@ pub fn add_unit_totals(
              RETURNING n, sum, nonzero",
         )?
         .query_row(
-            params![experiment, metric, unit, variant, delta.n, delta.sum, delta.nonzero],
+            params![
+                experiment,
+                metric,
+                unit,
+                variant,
+                delta.n,
+                delta.sum,
+                delta.nonzero
+            ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
     let n = after.0 - delta.n;
@@ -227,11 +248,18 @@ pub type Moments = (u64, f64, f64);
 
 /// The stored moments of every variant and metric of `experiment`:
 /// `(variant, metric) → (n, mean, m2)`.
-pub fn variant_moments(conn: &Connection, experiment: &str) -> Result<HashMap<(String, String), Moments>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT variant, metric, n, mean, m2 FROM variant_metrics WHERE experiment = ?1")?;
+pub fn variant_moments(
+    conn: &Connection,
+    experiment: &str,
+) -> Result<HashMap<(String, String), Moments>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT variant, metric, n, mean, m2 FROM variant_metrics WHERE experiment = ?1",
+    )?;
     let rows = stmt.query_map([experiment], |r| {
-        Ok(((r.get(0)?, r.get(1)?), (r.get::<_, i64>(2)? as u64, r.get(3)?, r.get(4)?)))
+        Ok((
+            (r.get(0)?, r.get(1)?),
+            (r.get::<_, i64>(2)? as u64, r.get(3)?, r.get(4)?),
+        ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -254,8 +282,11 @@ pub fn put_variant_moments(
 
 /// Exposed units per variant of `experiment`.
 pub fn exposure_counts(conn: &Connection, experiment: &str) -> Result<HashMap<String, u64>> {
-    let mut stmt = conn.prepare_cached("SELECT variant, units FROM variant_exposures WHERE experiment = ?1")?;
-    let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT variant, units FROM variant_exposures WHERE experiment = ?1")?;
+    let rows = stmt.query_map([experiment], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

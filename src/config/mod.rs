@@ -5,6 +5,7 @@
 //! [`parse_yaml`], the field reader) is shared by every config file;
 //! [`feature_flags`] is the first user (`configs/feature_flags.yml`).
 
+pub mod ab_tests;
 pub mod feature_flags;
 pub mod node;
 pub mod reader;
@@ -12,6 +13,7 @@ pub mod time;
 
 use std::fmt;
 
+pub use ab_tests::{AbTestsConfig, load_ab_tests, parse_ab_tests, validate_experiment};
 pub use feature_flags::{
     FeatureFlagsConfig, FlagMigration, MigrationReport, create_config_template, load_feature_flags,
     parse_feature_flags,

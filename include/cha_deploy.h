@@ -30,8 +30,30 @@
 // kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
 #define MAX_CONFIG_BYTES (1 << 20)
 
-// The version this library writes and reads natively.
-#define CURRENT_VERSION 2
+// The version of `ab_tests.yml` this library reads and writes.
+#define CURRENT_VERSION 1
+
+// `significance_level` of a metric that does not set one.
+#define DEFAULT_SIGNIFICANCE_LEVEL 0.05
+
+// `power` of a metric that does not set one.
+#define DEFAULT_POWER 0.8
+
+// `minimum_detectable_effect` of a secondary or guardrail metric that does
+// not set one (a primary metric must).
+#define DEFAULT_MINIMUM_DETECTABLE_EFFECT 0.05
+
+// `minimum_sample_size` (units per variant) when absent: the seed's 1,000 users.
+#define DEFAULT_MINIMUM_SAMPLE_SIZE 1000
+
+// `minimum_duration_days` when absent: the seed's 7 days.
+#define DEFAULT_MINIMUM_DURATION_DAYS 7
+
+// `coverage` (percent of units) when absent.
+#define DEFAULT_COVERAGE 100.0
+
+// The longest unit id accepted, in bytes.
+#define MAX_UNIT_ID 1024
 
 // The number of buckets: percentages have two decimals.
 #define BUCKETS 10000
@@ -39,8 +61,25 @@
 // The longest flag name accepted.
 #define MAX_FLAG_NAME 128
 
+// The p-value below which a sample ratio is flagged as a mismatch. SRM checks
+// run on every experiment at every look, so the threshold is strict
+// (Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online
+// Controlled Experiments").
+#define SRM_THRESHOLD 0.001
+
 // The five kinds of flag of the seed's `FeatureFlagType`.
 typedef struct FlagType FlagType;
+
+// Count, mean and sum of squared deviations (M2) of a stream of values.
+//
+// This is what the store keeps per (experiment, variant, metric): values are
+// folded in one at a time with [`Summary::push`] (Welford 1962) and partial
+// summaries, say one per day or per process, are combined with
+// [`Summary::merge`] (Chan, Golub & LeVeque 1979). Both keep the deviation
+// form, so the variance stays accurate when the values are large and close
+// together (around 1e9 with a spread of 1e-3), where the textbook
+// Σx² − n·x̄² loses every digit.
+typedef struct Summary Summary;
 
 // An open database. Opaque to C: create it with `cha_open`, release it
 // with `cha_close`. One handle may be used from many threads at once.
@@ -76,6 +115,8 @@ typedef int32_t cha_status;
 
 // A bug inside the library (a caught panic); the handle stays usable.
 #define CHA_ERR_INTERNAL 8
+
+
 
 
 
@@ -153,6 +194,83 @@ void cha_string_free(char *s);
 // `h` is NULL or an open handle; `config_dir` is NULL or NUL-terminated;
 // `out_json` is NULL or writable.
 cha_status cha_deploy_all(cha_handle *h, const char *config_dir, char **out_json);
+
+// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
+// in every process and language) and sticky (a unit keeps its first variant
+// when the weights change later). The unit's exposure is logged once, in
+// the background. In memory only.
+//
+// `*out_variant` receives the variant name, owned by the handle and valid
+// until `cha_close` (do not free it), or NULL when the unit gets no variant:
+// the experiment is not running, is paused and the unit is new, or the unit
+// is outside its coverage (`cha_experiment_assignment` says which).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (no such experiment), CHA_ERR_INVALID_ARGUMENT (empty or over-long unit id).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_variant` is NULL or writable.
+cha_status cha_experiment_assign(cha_handle *h,
+                                 const char *experiment,
+                                 const char *unit_id,
+                                 const char **out_variant);
+
+// `cha_experiment_assign` with the details, as JSON:
+// `{"experiment","unit","variant","reason","configuration"}`; reasons
+// ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE; `configuration`
+// is the variant's payload from ab_tests.yml. Free `*out_json` with
+// `cha_string_free`.
+//
+// # Safety
+// As for `cha_experiment_assign`.
+cha_status cha_experiment_assignment(cha_handle *h,
+                                     const char *experiment,
+                                     const char *unit_id,
+                                     char **out_json);
+
+// Records `value` of `metric` for `unit_id` in `experiment`. The unit is
+// assigned (and exposed) as by `cha_experiment_assign`; a unit's several
+// values of a metric combine by the metric's aggregation (mean, sum, count,
+// proportion) into its one value. Buffered; persisted within
+// flush_interval_ms or by `cha_flush`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (experiment or metric), CHA_ERR_INVALID_ARGUMENT (NaN or infinite value,
+// bad unit id, a unit without a variant).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+cha_status cha_experiment_record(cha_handle *h,
+                                 const char *experiment,
+                                 const char *unit_id,
+                                 const char *metric,
+                                 double value);
+
+// Every stored experiment as a JSON array of
+// `{"definition","version","updated_at_ms","updated_by"}`. Free `*out_json`
+// with `cha_string_free`.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_experiment_list(const cha_handle *h, char **out_json);
+
+// Sets the status of `experiment` to `status` ("draft", "running",
+// "paused", "stopped", "completed"), recorded under `actor`. Writes the
+// updated experiment as JSON to `*out_json` (free with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (unknown status, or leaving "completed"),
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_set_status(cha_handle *h,
+                                     const char *experiment,
+                                     const char *status,
+                                     const char *actor,
+                                     char **out_json);
 
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.

@@ -101,13 +101,20 @@ fn query(s: &Scratch, sql: &str) -> Vec<Vec<String>> {
 fn assignment_is_deterministic_across_handles_and_carries_the_configuration() {
     let s = Scratch::new("determinism");
     let cha = open(&s);
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     let other = open(&s);
     for u in 0..200 {
         let unit = format!("engineer-{u}");
         let a = cha.assign("sizing", &unit).unwrap();
         let b = other.assign("sizing", &unit).unwrap();
-        assert_eq!(a.variant.as_ref().map(|v| v.name.clone()), b.variant.as_ref().map(|v| v.name.clone()));
+        assert_eq!(
+            a.variant.as_ref().map(|v| v.name.clone()),
+            b.variant.as_ref().map(|v| v.name.clone())
+        );
         assert_eq!(a.reason, AssignReason::Assigned);
     }
     let report = cha.assignment("sizing", "engineer-1").unwrap();
@@ -117,23 +124,39 @@ fn assignment_is_deterministic_across_handles_and_carries_the_configuration() {
         Some("intelligent") => assert_eq!(config["max_velocity_ms"], 2.0),
         other => panic!("{other:?}"),
     }
-    assert_eq!(cha.assign("nope", "u").unwrap_err().kind(), ErrorKind::NotFound);
-    assert_eq!(cha.assign("sizing", "").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        cha.assign("nope", "u").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        cha.assign("sizing", "").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
 }
 
 #[test]
 fn exposures_are_logged_once_per_unit_with_counts() {
     let s = Scratch::new("exposures");
     let cha = open(&s);
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     for _ in 0..3 {
         for u in 0..100 {
             cha.assign("sizing", &format!("u{u}")).unwrap();
         }
     }
     cha.flush().unwrap();
-    assert_eq!(query(&s, "SELECT COUNT(*) FROM exposures"), vec![vec!["100".to_string()]]);
-    let counts = query(&s, "SELECT SUM(units) FROM variant_exposures WHERE experiment = 'sizing'");
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM exposures"),
+        vec![vec!["100".to_string()]]
+    );
+    let counts = query(
+        &s,
+        "SELECT SUM(units) FROM variant_exposures WHERE experiment = 'sizing'",
+    );
     assert_eq!(counts, vec![vec!["100".to_string()]]);
     // A second handle exposing the same units adds nothing.
     let other = open(&s);
@@ -141,26 +164,57 @@ fn exposures_are_logged_once_per_unit_with_counts() {
         other.assign("sizing", &format!("u{u}")).unwrap();
     }
     other.close().unwrap();
-    assert_eq!(query(&s, "SELECT SUM(units) FROM variant_exposures"), vec![vec!["100".to_string()]]);
+    assert_eq!(
+        query(&s, "SELECT SUM(units) FROM variant_exposures"),
+        vec![vec!["100".to_string()]]
+    );
 }
 
 #[test]
 fn exposed_units_keep_their_variant_when_the_weights_change() {
     let s = Scratch::new("sticky");
     let cha = open(&s);
-    cha.deploy_all(s.config("a", &experiment((50.0, 50.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("a", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     let before: Vec<_> = (0..300)
-        .map(|u| cha.assign("sizing", &format!("u{u}")).unwrap().variant.unwrap().name)
+        .map(|u| {
+            cha.assign("sizing", &format!("u{u}"))
+                .unwrap()
+                .variant
+                .unwrap()
+                .name
+        })
         .collect();
     cha.flush().unwrap();
-    cha.deploy_all(s.config("b", &experiment((100.0, 0.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("b", &experiment((90.0, 10.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     for (u, variant) in before.iter().enumerate() {
         let a = cha.assign("sizing", &format!("u{u}")).unwrap();
         assert_eq!(&a.variant.unwrap().name, variant, "unit u{u} moved");
         assert_eq!(a.reason, AssignReason::Sticky);
     }
-    let new = cha.assign("sizing", "newcomer").unwrap();
-    assert_eq!(&*new.variant.unwrap().name, "traditional");
+    // New units follow the new weights.
+    let traditional = (0..2000)
+        .filter(|u| {
+            &*cha
+                .assign("sizing", &format!("new-{u}"))
+                .unwrap()
+                .variant
+                .unwrap()
+                .name
+                == "traditional"
+        })
+        .count();
+    assert!(
+        (1740..1860).contains(&traditional),
+        "{traditional} of 2000 at 90%"
+    );
     // Another process sees the same pins.
     let other = open(&s);
     let a = other.assign("sizing", "u7").unwrap();
@@ -171,29 +225,57 @@ fn exposed_units_keep_their_variant_when_the_weights_change() {
 fn status_and_coverage_decide_who_gets_a_variant() {
     let s = Scratch::new("status");
     let cha = open(&s);
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "draft", 100.0)), "t").unwrap();
-    assert_eq!(cha.assign("sizing", "u1").unwrap().reason, AssignReason::NotRunning);
-    cha.set_experiment_status("sizing", ExperimentStatus::Running, "ops").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "draft", 100.0)),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        cha.assign("sizing", "u1").unwrap().reason,
+        AssignReason::NotRunning
+    );
+    cha.set_experiment_status("sizing", ExperimentStatus::Running, "ops")
+        .unwrap();
     let first = cha.assign("sizing", "u1").unwrap();
     assert!(first.variant.is_some());
     cha.flush().unwrap();
-    let record = cha.set_experiment_status("sizing", ExperimentStatus::Paused, "ops").unwrap();
+    let record = cha
+        .set_experiment_status("sizing", ExperimentStatus::Paused, "ops")
+        .unwrap();
     assert!(record.definition.start_time.is_some());
-    assert_eq!(cha.assign("sizing", "u1").unwrap().reason, AssignReason::Sticky);
-    assert_eq!(cha.assign("sizing", "u2").unwrap().reason, AssignReason::Paused);
+    assert_eq!(
+        cha.assign("sizing", "u1").unwrap().reason,
+        AssignReason::Sticky
+    );
+    assert_eq!(
+        cha.assign("sizing", "u2").unwrap().reason,
+        AssignReason::Paused
+    );
     let e = cha.record("sizing", "u2", "cost", 1.0).unwrap_err();
     assert!(e.message().contains("PAUSED"), "{e}");
-    cha.set_experiment_status("sizing", ExperimentStatus::Completed, "ops").unwrap();
-    let e = cha.set_experiment_status("sizing", ExperimentStatus::Running, "ops").unwrap_err();
+    cha.set_experiment_status("sizing", ExperimentStatus::Completed, "ops")
+        .unwrap();
+    let e = cha
+        .set_experiment_status("sizing", ExperimentStatus::Running, "ops")
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 
     let s = Scratch::new("coverage");
     let cha = open(&s);
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "running", 10.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 10.0)),
+        "t",
+    )
+    .unwrap();
     let inside = (0..5000)
-        .filter(|u| cha.assign("sizing", &format!("u{u}")).unwrap().reason == AssignReason::Assigned)
+        .filter(|u| {
+            cha.assign("sizing", &format!("u{u}")).unwrap().reason == AssignReason::Assigned
+        })
         .count();
-    assert!((400..600).contains(&inside), "{inside} of 5000 at 10% coverage");
+    assert!(
+        (400..600).contains(&inside),
+        "{inside} of 5000 at 10% coverage"
+    );
 }
 
 #[test]
@@ -204,11 +286,25 @@ fn observations_form_unit_values_by_aggregation() {
         ..OpenOptions::default()
     };
     let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     // Two units in the same variant.
-    let variant = |u: &str| cha.assign("sizing", u).unwrap().variant.unwrap().name.to_string();
+    let variant = |u: &str| {
+        cha.assign("sizing", u)
+            .unwrap()
+            .variant
+            .unwrap()
+            .name
+            .to_string()
+    };
     let a = "unit-a";
-    let b = (0..100).map(|i| format!("unit-b{i}")).find(|u| variant(u) == variant(a)).unwrap();
+    let b = (0..100)
+        .map(|i| format!("unit-b{i}"))
+        .find(|u| variant(u) == variant(a))
+        .unwrap();
     for (unit, values) in [(a, &[1.0, 3.0][..]), (b.as_str(), &[10.0][..])] {
         for v in values {
             for metric in ["cost", "runs", "converted", "total"] {
@@ -226,15 +322,24 @@ fn observations_form_unit_values_by_aggregation() {
     let moments = |metric: &str| {
         let rows = query(
             &s,
-            &format!("SELECT n, mean, m2 FROM variant_metrics WHERE variant = '{v}' AND metric = '{metric}'"),
+            &format!(
+                "SELECT n, mean, m2 FROM variant_metrics WHERE variant = '{v}' AND metric = '{metric}'"
+            ),
         );
         let r = &rows[0];
-        (r[0].parse::<u64>().unwrap(), r[1].parse::<f64>().unwrap(), r[2].parse::<f64>().unwrap())
+        (
+            r[0].parse::<u64>().unwrap(),
+            r[1].parse::<f64>().unwrap(),
+            r[2].parse::<f64>().unwrap(),
+        )
     };
     // cost (mean): a = mean(1,3,8) = 4, b = 10 → mean 7, m2 = 18.
     let (n, mean, m2) = moments("cost");
     assert_eq!(n, 2);
-    assert!((mean - 7.0).abs() < 1e-12 && (m2 - 18.0).abs() < 1e-9, "{mean} {m2}");
+    assert!(
+        (mean - 7.0).abs() < 1e-12 && (m2 - 18.0).abs() < 1e-9,
+        "{mean} {m2}"
+    );
     // runs (count): a = 3, b = 1 → mean 2, m2 = 2.
     let (n, mean, m2) = moments("runs");
     assert_eq!((n, mean), (2, 2.0));
@@ -244,11 +349,20 @@ fn observations_form_unit_values_by_aggregation() {
     // total (sum): a = 12, b = 10 → mean 11, m2 = 2.
     let (_, mean, m2) = moments("total");
     assert!((mean - 11.0).abs() < 1e-12 && (m2 - 2.0).abs() < 1e-9);
-    assert_eq!(query(&s, "SELECT COUNT(*) FROM observations"), vec![vec!["16".to_string()]]);
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM observations"),
+        vec![vec!["16".to_string()]]
+    );
 
-    assert_eq!(cha.record("sizing", a, "nope", 1.0).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        cha.record("sizing", a, "nope", 1.0).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        assert_eq!(cha.record("sizing", a, "cost", bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            cha.record("sizing", a, "cost", bad).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 }
 
@@ -260,11 +374,22 @@ fn close_persists_what_is_buffered() {
         ..OpenOptions::default()
     };
     let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
-    cha.deploy_all(s.config("c", &experiment((50.0, 50.0), "running", 100.0)), "t").unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
     for u in 0..50 {
-        cha.record("sizing", &format!("u{u}"), "cost", f64::from(u)).unwrap();
+        cha.record("sizing", &format!("u{u}"), "cost", f64::from(u))
+            .unwrap();
     }
     cha.close().unwrap();
-    assert_eq!(query(&s, "SELECT COUNT(*) FROM observations"), vec![vec!["50".to_string()]]);
-    assert_eq!(query(&s, "SELECT COUNT(*) FROM exposures"), vec![vec!["50".to_string()]]);
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM observations"),
+        vec![vec!["50".to_string()]]
+    );
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM exposures"),
+        vec![vec!["50".to_string()]]
+    );
 }

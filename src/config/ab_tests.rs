@@ -74,7 +74,7 @@ use std::path::Path;
 
 use super::reader::{Fields, join};
 use super::time::parse_rfc3339_ms;
-use super::{ConfigError, Issues, Key, Node, Value, parse_yaml, read_config_file};
+use super::{ConfigError, Issues, Node, Value, parse_yaml, read_config_file};
 use crate::experiments::{
     Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType,
     TargetDirection, TestType, VariantDefinition,
@@ -209,7 +209,7 @@ pub fn parse_ab_tests(text: &str, file: &str) -> Result<AbTestsConfig, ConfigErr
         ),
         Some((_, Some(entries))) => {
             for (key, node) in entries {
-                let node = located_at_key(node, key);
+                let node = node.located_at(key);
                 let path = join("ab_tests", &key.name);
                 if let Some(def) = read_experiment(&key.name, &node, &path, &mut issues) {
                     experiments.push(def);
@@ -260,16 +260,6 @@ fn read_version(node: Option<&Node>, issues: &mut Issues) -> Option<i64> {
             None
         }
     }
-}
-
-/// A test's fields located at its key when the mapping itself has no
-/// location (empty or null), so that "missing `name`" points at the test.
-fn located_at_key(node: &Node, key: &Key) -> Node {
-    let mut node = node.clone();
-    if node.loc.is_none() || node.value == Value::Null {
-        node.loc = key.loc;
-    }
-    node
 }
 
 /// Reads and checks the test `id` from `node` (its fields, at `path`, e.g.

@@ -234,20 +234,10 @@ fn read_v2(root: &Node, issues: &mut Issues) -> Vec<FlagDefinition> {
         .iter()
         .filter_map(|(key, node)| {
             let path = join("flags", &key.name);
-            let node = with_loc(node, key);
+            let node = node.located_at(key);
             FlagDefinition::read(&key.name, &node, &path, issues)
         })
         .collect()
-}
-
-/// A flag's fields located at its key when the mapping itself has no
-/// location (an empty mapping), so that "missing `type`" points at the flag.
-fn with_loc(node: &Node, key: &Key) -> Node {
-    let mut node = node.clone();
-    if node.loc.is_none() || node.value == Value::Null {
-        node.loc = key.loc;
-    }
-    node
 }
 
 /// v1 field → v2 field, for plain renames.

@@ -50,6 +50,16 @@ impl Node {
     }
 
     /// What kind of value this is, for messages ("expected a number, found a string").
+    /// This node, located at `key` when it has no location of its own (an
+    /// empty or null mapping), so that "missing `type`" points at its key.
+    pub fn located_at(&self, key: &Key) -> Node {
+        let mut node = self.clone();
+        if node.loc.is_none() || node.value == Value::Null {
+            node.loc = key.loc;
+        }
+        node
+    }
+
     pub fn kind(&self) -> &'static str {
         match self.value {
             Value::Null => "null",

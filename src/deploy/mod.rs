@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::store;
 
 /// The config files a directory may hold, in the order they are applied.
-pub const KNOWN_FILES: &[&str] = &["feature_flags.yml"];
+pub const KNOWN_FILES: &[&str] = &["feature_flags.yml", "ab_tests.yml"];
 
 /// What a deployment did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,7 +21,8 @@ pub struct DeployReport {
     pub actor: String,
     pub at_ms: i64,
     pub files: Vec<DeployedFile>,
-    pub flags: FlagChanges,
+    pub flags: Changes,
+    pub experiments: Changes,
 }
 
 /// One config file that was deployed.
@@ -33,18 +34,34 @@ pub struct DeployedFile {
     pub migration: Option<MigrationReport>,
 }
 
-/// Flags by what the deployment did to them, each list sorted by name.
+/// Flags or experiments by what the deployment did to them, each list sorted
+/// by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FlagChanges {
+pub struct Changes {
     pub created: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: Vec<String>,
-    /// Stored flags the deployed file no longer has: the file is the truth.
+    /// Stored ones the deployed file no longer has: the file is the truth.
+    /// (A removed experiment's exposures and observations are kept.)
     pub removed: Vec<String>,
 }
 
+impl Changes {
+    fn sort(&mut self) {
+        for list in [
+            &mut self.created,
+            &mut self.updated,
+            &mut self.unchanged,
+            &mut self.removed,
+        ] {
+            list.sort();
+        }
+    }
+}
+
 impl Cha {
-    /// Deploys every known config file in `dir` (today `feature_flags.yml`):
+    /// Deploys every known config file in `dir` (`feature_flags.yml`,
+    /// `ab_tests.yml`):
     /// validates all of them, then applies them in one transaction recorded
     /// in the audit log under `actor`.
     ///
@@ -75,10 +92,15 @@ impl Cha {
         // Everything is read and validated before anything is written.
         let mut problems = ConfigError { issues: Vec::new() };
         let mut flag_config = None;
+        let mut test_config = None;
         for file in &present {
             match *file {
                 "feature_flags.yml" => match config::load_feature_flags(&dir.join(file)) {
                     Ok(c) => flag_config = Some(c),
+                    Err(e) => problems.issues.extend(e.issues),
+                },
+                "ab_tests.yml" => match config::load_ab_tests(&dir.join(file)) {
+                    Ok(c) => test_config = Some(c),
                     Err(e) => problems.issues.extend(e.issues),
                 },
                 _ => unreachable!("every known file has a loader"),
@@ -94,7 +116,8 @@ impl Cha {
             actor: actor.to_string(),
             at_ms,
             files: Vec::new(),
-            flags: FlagChanges::default(),
+            flags: Changes::default(),
+            experiments: Changes::default(),
         };
         self.inner.store.write(|tx| {
             if let Some(config) = &flag_config {
@@ -124,16 +147,36 @@ impl Cha {
                     report.flags.removed.push(s.name.clone());
                 }
             }
+            if let Some(config) = &test_config {
+                report.files.push(DeployedFile {
+                    file: "ab_tests.yml".into(),
+                    source_version: config.source_version,
+                    migration: None,
+                });
+                let stored = store::experiments::load_experiments(tx)?;
+                for def in &config.experiments {
+                    let existed = stored.iter().any(|s| s.id == def.id);
+                    let action = if existed { "deploy" } else { "create" };
+                    let list =
+                        match crate::handle::experiments::put_definition(tx, def, actor, action)? {
+                            None => &mut report.experiments.unchanged,
+                            Some(_) if existed => &mut report.experiments.updated,
+                            Some(_) => &mut report.experiments.created,
+                        };
+                    list.push(def.id.clone());
+                }
+                for s in stored
+                    .iter()
+                    .filter(|s| !config.experiments.iter().any(|d| d.id == s.id))
+                {
+                    store::experiments::delete_experiment(tx, &s.id, actor, "deploy", at_ms)?;
+                    report.experiments.removed.push(s.id.clone());
+                }
+            }
             Ok(())
         })?;
-        for list in [
-            &mut report.flags.created,
-            &mut report.flags.updated,
-            &mut report.flags.unchanged,
-            &mut report.flags.removed,
-        ] {
-            list.sort();
-        }
+        report.flags.sort();
+        report.experiments.sort();
         self.inner.reload()?;
         Ok(report)
     }

@@ -393,3 +393,75 @@ fn close_persists_what_is_buffered() {
         vec![vec!["50".to_string()]]
     );
 }
+
+#[test]
+fn a_flag_linked_to_an_experiment_follows_its_assignment() {
+    let s = Scratch::new("link");
+    let dir = s.config("c", &experiment((50.0, 50.0), "running", 100.0));
+    std::fs::write(
+        dir.join("feature_flags.yml"),
+        "version: 2\nflags:\n  sizing_method:\n    type: a_b_test\n    enabled: true\n    experiment: sizing\n",
+    )
+    .unwrap();
+    let cha = open(&s);
+    cha.deploy_all(&dir, "t").unwrap();
+    for u in 0..200 {
+        let unit = format!("engineer-{u}");
+        let e = cha.evaluate_flag("sizing_method", &cha_deploy::flags::Context::user(&unit));
+        let a = cha.assign("sizing", &unit).unwrap();
+        let variant = a.variant.unwrap().name.to_string();
+        assert_eq!(e.variant.as_deref(), Some(variant.as_str()));
+        assert_eq!(
+            e.enabled,
+            variant == "intelligent",
+            "the control arm is off"
+        );
+        let payload = e.payload.unwrap();
+        assert!(payload.get("pipe_sizing_method").is_some(), "{payload}");
+    }
+    // A flag check alone exposes the unit.
+    cha.evaluate_flag(
+        "sizing_method",
+        &cha_deploy::flags::Context::user("only-flag-checked"),
+    );
+    cha.flush().unwrap();
+    assert_eq!(
+        query(
+            &s,
+            "SELECT COUNT(*) FROM exposures WHERE unit = 'only-flag-checked'"
+        ),
+        vec![vec!["1".to_string()]]
+    );
+    // Once the experiment stops, the flag serves its default.
+    cha.set_experiment_status("sizing", ExperimentStatus::Stopped, "ops")
+        .unwrap();
+    let e = cha.evaluate_flag(
+        "sizing_method",
+        &cha_deploy::flags::Context::user("engineer-1"),
+    );
+    assert_eq!(
+        (e.enabled, e.reason),
+        (false, cha_deploy::flags::Reason::Default)
+    );
+    assert_eq!(e.rule, "experiment not running");
+
+    // A link to an experiment that does not exist is refused, by deploy and by update.
+    let bad = s.path("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("feature_flags.yml"),
+        "version: 2\nflags:\n  x:\n    type: a_b_test\n    experiment: missing_test\n",
+    )
+    .unwrap();
+    let e = cha.deploy_all(&bad, "t").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("missing_test"), "{e}");
+    let e = cha
+        .update_flag(
+            "y",
+            &serde_json::json!({"type": "a_b_test", "experiment": "missing_test"}),
+            "t",
+        )
+        .unwrap_err();
+    assert!(e.message().contains("no experiment `missing_test`"), "{e}");
+}

@@ -459,6 +459,21 @@ fn migrate_flag_v1(node: &Node, changes: &mut Vec<String>) -> Node {
             !foreign
         });
     }
+    // A version 1 flag could name its experiment and still split by its own
+    // variants; in version 2 a linked flag takes the experiment's variants.
+    // Keep the split the flag had.
+    if out.iter().any(|(k, _)| k.name == "variants") {
+        out.retain(|(k, v)| {
+            let link = k.name == "experiment";
+            if link {
+                changes.push(format!(
+                    "dropped experiment {} (the flag keeps its own variants; link it by removing them)",
+                    v.to_json()
+                ));
+            }
+            !link
+        });
+    }
     Node {
         value: Value::Map(out),
         loc: node.loc,

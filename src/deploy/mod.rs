@@ -109,6 +109,20 @@ impl Cha {
         if !problems.issues.is_empty() {
             return Err(problems.into());
         }
+        if let Some(flags) = &flag_config {
+            let experiments: Vec<String> = match &test_config {
+                Some(tests) => tests.experiments.iter().map(|e| e.id.clone()).collect(),
+                None => {
+                    let conn = self.inner.store.conn();
+                    store::experiments::load_experiments(&conn)?
+                        .into_iter()
+                        .map(|e| e.id)
+                        .collect()
+                }
+            };
+            crate::handle::flags::check_experiment_links(&flags.flags, &experiments)
+                .map_err(|e| e.context(dir.join("feature_flags.yml").display()))?;
+        }
 
         let at_ms = crate::clock::now_ms();
         let mut report = DeployReport {

@@ -36,6 +36,16 @@ pub enum AssignReason {
 }
 
 impl AssignReason {
+    /// Why a flag linked to the experiment got no variant, in a few words.
+    pub fn flag_rule(self) -> &'static str {
+        match self {
+            AssignReason::Assigned | AssignReason::Sticky => "experiment variant",
+            AssignReason::NotRunning => "experiment not running",
+            AssignReason::Paused => "experiment paused: new units get no variant",
+            AssignReason::OutsideCoverage => "outside the experiment's coverage",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AssignReason::Assigned => "ASSIGNED",
@@ -64,6 +74,8 @@ pub struct CompiledVariant {
     pub c_name: Arc<CStr>,
     /// Exclusive upper bucket of the variant's traffic share.
     upper: u32,
+    /// The variant's `configuration`, as the payload of a linked flag.
+    pub configuration: serde_json::Value,
 }
 
 /// One experiment ready for assignment.
@@ -72,6 +84,8 @@ pub struct CompiledExperiment {
     pub id: Arc<str>,
     pub status: ExperimentStatus,
     pub variants: Box<[CompiledVariant]>,
+    /// The index of the control variant.
+    pub control: u16,
     pub metrics: Box<[Arc<str>]>,
     seed: Box<str>,
     coverage: u32,
@@ -109,6 +123,7 @@ impl CompiledExperiment {
                     name: v.name.as_str().into(),
                     c_name: intern(&v.name),
                     upper,
+                    configuration: serde_json::Value::Object(v.configuration.clone()),
                 }
             })
             .collect::<Box<[_]>>();
@@ -123,6 +138,7 @@ impl CompiledExperiment {
             id: def.id.as_str().into(),
             status: def.status,
             variants,
+            control: def.control_index() as u16,
             metrics: def.metrics.iter().map(|m| m.name.as_str().into()).collect(),
             seed: def.effective_seed().into(),
             coverage: hundredths(def.coverage),

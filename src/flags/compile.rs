@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::evaluate::Context;
 use super::model::{FlagDefinition, FlagType, hundredths};
 use crate::config::time::parse_rfc3339_ms;
 use crate::config::{Issues, Node};
@@ -117,12 +118,24 @@ pub(crate) struct Window {
     pub missing_rule: Box<str>,
 }
 
+/// An a_b_test flag whose variants come from an experiment of ab_tests.yml:
+/// the handle asks the experiment for the unit's variant, so that a flag
+/// check and `cha_experiment_assign` always agree (and the unit is exposed).
+#[derive(Debug)]
+pub(crate) struct ExperimentLink {
+    pub experiment: Box<str>,
+    pub unit: Stickiness,
+    pub rule: Box<str>,
+    pub missing_rule: Box<str>,
+}
+
 #[derive(Debug)]
 pub(crate) enum Rule {
     Boolean,
     Percentage(Split),
     UserGroup(Groups),
     AbTest(AbTest),
+    Experiment(ExperimentLink),
     TimeBased(Window),
 }
 
@@ -228,6 +241,17 @@ impl FlagSet {
         self.definitions.get(id.0 as usize)
     }
 
+    /// The experiment that decides flag `id` for `ctx`, with the unit to
+    /// assign: `Some` only for an a_b_test flag linked to an experiment,
+    /// whose evaluation passed its kill switch and prerequisites (reason
+    /// `SPLIT`). The caller assigns the unit and uses that variant.
+    pub fn experiment_unit<'c>(&self, id: FlagId, ctx: &Context<'c>) -> Option<(&str, &'c str)> {
+        match &self.flags.get(id.0 as usize)?.rule {
+            Rule::Experiment(link) => Some((&link.experiment, ctx.unit(&link.unit)?)),
+            _ => None,
+        }
+    }
+
     /// The name of `id`, if the id belongs to this set.
     pub fn name(&self, id: FlagId) -> Option<&str> {
         self.flags.get(id.0 as usize).map(|f| &*f.name)
@@ -271,6 +295,15 @@ fn compile_flag(def: &FlagDefinition, index: &HashMap<Box<str>, FlagId>) -> Comp
                 allow_users: sorted(&def.allow_users),
                 exclude: rules("exclude_groups", &def.exclude_groups),
                 include: rules("include_groups", &def.include_groups),
+            })
+        }
+        FlagType::AbTest if def.variants.is_empty() && def.experiment.is_some() => {
+            let experiment = def.experiment.as_deref().unwrap_or_default();
+            Rule::Experiment(ExperimentLink {
+                experiment: experiment.into(),
+                unit,
+                rule: format!("experiment {experiment} by {unit_name}").into(),
+                missing_rule,
             })
         }
         FlagType::AbTest => {

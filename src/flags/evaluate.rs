@@ -256,7 +256,7 @@ impl FlagSet {
         let evaluation = self.evaluate(id, ctx, now);
         match self.flags.get(id.0 as usize) {
             Some(CompiledFlag {
-                rule: Rule::AbTest(_),
+                rule: Rule::AbTest(_) | Rule::Experiment(_),
                 ..
             })
             | None => evaluation,
@@ -339,6 +339,13 @@ impl FlagSet {
                     None => Evaluation::new(flag.default, Reason::Default, "no variant"),
                 }
             }
+            Rule::Experiment(link) => match ctx.unit(&link.unit) {
+                // The handle replaces this with the experiment's assignment.
+                Some(_) => Evaluation::new(flag.default, Reason::Split, &link.rule),
+                None => {
+                    Evaluation::error(flag.default, ErrorCode::InvalidContext, &link.missing_rule)
+                }
+            },
             Rule::TimeBased(window) => {
                 let now = now.ms();
                 if window.start_ms.is_some_and(|start| now < start) {

@@ -376,12 +376,22 @@ impl FlagDefinition {
                 Some("add e.g. `percentage: 25`".into()),
             ),
             FlagType::AbTest
-                if absent("variants")
-                    || matches!(node.get("variants"), Some(Node { value: Value::Seq(v), .. }) if v.is_empty()) => push(
+                if absent("experiment")
+                    && (absent("variants")
+                        || matches!(node.get("variants"), Some(Node { value: Value::Seq(v), .. }) if v.is_empty())) =>
+            {
+                push(
+                    issues,
+                    "variants",
+                    "an a_b_test flag needs an `experiment` of ab_tests.yml or its own `variants`".into(),
+                    Some("name the experiment (`experiment: pipe_sizing_comparison`), or list variants with name and weight".into()),
+                )
+            }
+            FlagType::AbTest if !absent("experiment") && !absent("variants") => push(
                 issues,
                 "variants",
-                "an a_b_test flag needs `variants`".into(),
-                Some("until experiments of ab_tests.yml are linked, list variants with name and weight".into()),
+                "an a_b_test flag linked to an `experiment` takes its variants from ab_tests.yml".into(),
+                Some("remove `variants` here, or remove `experiment` to keep the flag's own split".into()),
             ),
             FlagType::TimeBased
                 if absent("start_time") && absent("end_time") && absent("schedule") =>
@@ -686,7 +696,7 @@ mod tests {
             "type: a_b_test\ndescription: d\nenabled: true\ndefault: true\n\
              metadata: {component: c, risk_level: high, priority: 1, owner: o}\n\
              tags: [t]\nprerequisites: [g]\nstickiness: session_id\nseed: s\n\
-             experiment: e\nvariants:\n  - {name: a, weight: 50, enabled: false}\n  - {name: b, weight: 50, payload: {k: 1}}\n",
+             variants:\n  - {name: a, weight: 50, enabled: false}\n  - {name: b, weight: 50, payload: {k: 1}}\n",
         )
         .unwrap();
         assert_eq!(def.metadata.risk_level, Some(RiskLevel::High));

@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use super::Cha;
+use super::{Cha, Live};
 use crate::error::{Error, Result};
-use crate::flags::{self, Context, FlagDefinition, Now, OwnedContext};
+use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, Now, OwnedContext};
 use crate::store::{self, flags::AuditEntry};
 
 /// The outcome of one evaluation, owned: what `cha_flag_evaluate`, Python's
@@ -48,7 +48,10 @@ impl Cha {
     /// is not an error here: it evaluates off with error `FLAG_NOT_FOUND`.
     pub fn evaluate_flag(&self, flag: &str, ctx: &Context<'_>) -> FlagEvaluation {
         let live = self.inner.live.load();
-        let e = live.flags.evaluate_name(flag, ctx, Now::System);
+        let e = match live.flags.lookup(flag) {
+            Some(id) => self.evaluate_in(&live, id, ctx),
+            None => Evaluation::not_found(),
+        };
         FlagEvaluation {
             flag: flag.to_string(),
             enabled: e.enabled,
@@ -89,7 +92,51 @@ impl Cha {
             .flags
             .lookup(flag)
             .ok_or_else(|| flag_not_found(flag))?;
-        Ok(live.flags.evaluate(id, ctx, Now::System).enabled)
+        Ok(self.evaluate_in(&live, id, ctx).enabled)
+    }
+
+    /// Evaluates flag `id` of `live`; an a_b_test flag linked to an
+    /// experiment takes the unit's variant from the experiment (and exposes
+    /// the unit), so that a flag check and an assignment always agree. The
+    /// control variant is off.
+    fn evaluate_in<'l>(&self, live: &'l Live, id: FlagId, ctx: &Context<'_>) -> Evaluation<'l> {
+        let e = live.flags.evaluate(id, ctx, Now::System);
+        if e.reason != flags::Reason::Split {
+            return e;
+        }
+        let Some((experiment, unit)) = live.flags.experiment_unit(id, ctx) else {
+            return e;
+        };
+        let Some((compiled, _)) = live.experiments.get(experiment) else {
+            return Evaluation {
+                rule: "linked experiment not deployed",
+                ..e
+            };
+        };
+        let assignment = compiled.assign(unit);
+        match assignment.variant {
+            Some(index) => {
+                let variant = &compiled.variants[index as usize];
+                self.inner.recorder.expose(
+                    &compiled.id,
+                    unit,
+                    &variant.name,
+                    crate::clock::now_ms(),
+                );
+                Evaluation {
+                    enabled: index != compiled.control,
+                    variant: Some(&variant.name),
+                    payload: Some(&variant.configuration),
+                    rule: assignment.reason.flag_rule(),
+                    ..e
+                }
+            }
+            None => Evaluation {
+                reason: flags::Reason::Default,
+                rule: assignment.reason.flag_rule(),
+                ..e
+            },
+        }
     }
 
     /// A handle id for `flag` that skips the name lookup in inner loops (see
@@ -113,7 +160,7 @@ impl Cha {
     pub fn is_enabled_by_handle(&self, id: u32, ctx: &Context<'_>) -> Result<bool> {
         let live = self.inner.live.load();
         match live.flag_handles.get(id as usize) {
-            Some(Some(flag)) => Ok(live.flags.evaluate(*flag, ctx, Now::System).enabled),
+            Some(Some(flag)) => Ok(self.evaluate_in(&live, *flag, ctx).enabled),
             Some(None) => Ok(false),
             None => Err(Error::invalid_argument(format!(
                 "flag handle {id} was not returned by cha_flag_lookup on this handle"
@@ -197,6 +244,11 @@ impl Cha {
             .collect::<Result<_, _>>()?;
         set.push(after.clone());
         flags::validate_set(&set)?;
+        let experiments: Vec<String> = store::experiments::load_experiments(tx)?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        check_experiment_links(std::slice::from_ref(&after), &experiments)?;
         let json = serde_json::to_string(&after)?;
         let action = if before.is_none() { "create" } else { action };
         let written = store::flags::put_flag(
@@ -268,6 +320,33 @@ fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<F
     store::flags::get_flag(conn, name)?
         .map(|f| serde_json::from_str(&f.definition_json).map_err(Error::from))
         .transpose()
+}
+
+/// Checks that every flag linked to an experiment names one of `experiments`.
+pub(crate) fn check_experiment_links(
+    flags: &[FlagDefinition],
+    experiments: &[String],
+) -> Result<()> {
+    let broken: Vec<String> = flags
+        .iter()
+        .filter_map(|f| {
+            let linked = f.experiment.as_deref().filter(|_| f.variants.is_empty())?;
+            (!experiments.iter().any(|e| e == linked)).then(|| {
+                format!(
+                    "flags.{}.experiment: no experiment `{linked}` in ab_tests.yml",
+                    f.name
+                )
+            })
+        })
+        .collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "{} (deploy ab_tests.yml with it, or give the flag its own variants)",
+            broken.join("; ")
+        )))
+    }
 }
 
 pub(crate) fn flag_not_found(name: &str) -> Error {

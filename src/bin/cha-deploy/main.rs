@@ -5,6 +5,8 @@
 //! `cha_status` value of the error: 3 invalid argument, 4 not found,
 //! 5 configuration, 6 storage, 7 busy (database locked), 8 internal.
 
+mod demo;
+mod flags;
 mod output;
 
 use std::path::PathBuf;
@@ -42,6 +44,18 @@ enum Command {
     Version,
     /// Check the database: path, schema version, journal mode, size.
     Doctor,
+    /// Deploy a config directory (feature_flags.yml, …) in one transaction.
+    Deploy {
+        /// The directory holding the config files.
+        #[arg(long, default_value = "configs", value_name = "DIR")]
+        config_dir: PathBuf,
+        #[command(flatten)]
+        actor: flags::Actor,
+    },
+    /// Feature flags: list, show, eval, set, enable, disable, rollout,
+    /// history, restore, template.
+    #[command(subcommand)]
+    Flags(flags::FlagsCommand),
 }
 
 fn main() -> ExitCode {
@@ -70,7 +84,14 @@ fn exit_code(e: &Error) -> u8 {
 
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     match &cli.command {
-        Command::Demo => demo(out),
+        Command::Demo => demo::run(out),
+        Command::Deploy { config_dir, actor } => {
+            let cha = Cha::open(&cli.db)?;
+            let report = cha.deploy_all(config_dir, &actor.name())?;
+            out.print(&report, || deploy_text(&report));
+            cha.close()
+        }
+        Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Init => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;
@@ -128,28 +149,32 @@ fn rusqlite_version() -> String {
     cha_deploy::sqlite_version().to_string()
 }
 
-/// Until the full demo exists: show the tool's capabilities on a scratch database.
-fn demo(out: &Output) -> Result<(), Error> {
-    let dir = std::env::temp_dir().join(format!("cha-deploy-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::storage(format!("{}: {e}", dir.display())))?;
-    let db = dir.join("demo.db");
-    let cha = Cha::open(&db)?;
-    let info = cha.info()?;
-    cha.close()?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let v = serde_json::json!({"demo": "foundation", "database": info});
-    out.print(&v, || {
-        format!(
-            "cha-deploy {} demo\n\nOpened a scratch database {} (schema {}, journal {}).\n\n\
-             What the tool does today:\n  cha-deploy init      create or migrate the database (--db PATH or $CHA_DB)\n  \
-             cha-deploy doctor    check the database file\n  cha-deploy version   library, schema and SQLite versions\n\n\
-             Coming next: feature flags, A/B tests with a scipy-exact statistics engine,\n\
-             performance monitoring, user feedback, and deploy / status / report / rollback.",
-            cha_deploy::VERSION,
-            info.path,
-            info.schema_version,
-            info.journal_mode
-        )
-    });
-    Ok(())
+/// The deploy report: what happened to each flag, and any migration.
+fn deploy_text(r: &cha_deploy::deploy::DeployReport) -> String {
+    let files: Vec<String> = r
+        .files
+        .iter()
+        .map(|f| format!("{} (version {})", f.file, f.source_version))
+        .collect();
+    let mut text = format!(
+        "deployed {} from {} as {}",
+        files.join(", "),
+        r.config_dir,
+        r.actor
+    );
+    for (what, names) in [
+        ("created", &r.flags.created),
+        ("updated", &r.flags.updated),
+        ("unchanged", &r.flags.unchanged),
+        ("removed", &r.flags.removed),
+    ] {
+        text.push_str(&format!("\n  {what:<10} {:>3}", names.len()));
+        if !names.is_empty() && what != "unchanged" {
+            text.push_str(&format!("  {}", names.join(", ")));
+        }
+    }
+    for migration in r.files.iter().filter_map(|f| f.migration.as_ref()) {
+        text.push_str(&format!("\n{migration}"));
+    }
+    text
 }

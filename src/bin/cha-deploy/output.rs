@@ -1,6 +1,10 @@
-//! Printing: human text by default, stable JSON with `--json`.
+//! Printing: human text by default, stable JSON with `--json`, and the small
+//! presentational helpers the text uses (tables, times, one-line diffs).
+
+use std::io::Write;
 
 use serde::Serialize;
+use serde_json::Value;
 
 pub struct Output {
     json: bool,
@@ -11,15 +15,266 @@ impl Output {
         Output { json }
     }
 
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
     /// Prints `value` as pretty JSON with `--json`, else the text `human` makes.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("serialisable")
-            );
+        let text = if self.json {
+            serde_json::to_string_pretty(value).expect("serialisable")
         } else {
-            println!("{}", human());
+            human()
+        };
+        // A closed pipe (`cha-deploy flags list | head -3`) is not an error.
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+}
+
+/// A text table: a header row and aligned, left-justified columns separated
+/// by two spaces. The last column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(cell);
+            if i + 1 < widths.len() {
+                s.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// Unix milliseconds as RFC 3339 UTC to the second: `2026-01-05T09:30:00Z`.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A JSON value in YAML flow style, on one line: `[a, b]`, `{k: v}`.
+pub fn inline(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) if s.is_empty() => "\"\"".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        // 25.0 reads better as 25; the JSON form keeps the number as stored.
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", inline(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+    }
+}
+
+/// The fields of a flag definition in the order people read them (the
+/// order of `feature_flags.yml`); unknown fields follow, by name.
+const FIELD_ORDER: &[&str] = &[
+    "name",
+    "type",
+    "description",
+    "enabled",
+    "default",
+    "percentage",
+    "stickiness",
+    "seed",
+    "include_groups",
+    "exclude_groups",
+    "allow_users",
+    "deny_users",
+    "experiment",
+    "variants",
+    "start_time",
+    "end_time",
+    "schedule",
+    "prerequisites",
+    "metadata",
+    "tags",
+];
+
+/// The keys of the objects `values`, in [`FIELD_ORDER`], then by name.
+fn ordered_keys<'a>(values: &[&'a Value]) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = values
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys().map(String::as_str))
+        .collect();
+    keys.sort_by_key(|k| {
+        (
+            FIELD_ORDER
+                .iter()
+                .position(|f| f == k)
+                .unwrap_or(usize::MAX),
+            *k,
+        )
+    });
+    keys.dedup();
+    keys
+}
+
+/// A flag definition (as JSON) as aligned `field  value` lines; lists of
+/// objects (variants, schedule) get one line per item.
+pub fn fields(definition: &Value) -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    for key in ordered_keys(&[definition]) {
+        match &definition[key] {
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                for (i, item) in items.iter().enumerate() {
+                    let label = if i == 0 { key } else { "" };
+                    lines.push((label.to_string(), format!("- {}", inline(item))));
+                }
+            }
+            v => lines.push((key.to_string(), inline(v))),
+        }
+    }
+    lines
+}
+
+/// `label  value` lines with the values aligned.
+pub fn aligned(lines: &[(String, String)]) -> String {
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    lines
+        .iter()
+        .map(|(k, v)| format!("{k:width$}  {v}").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What changed between two versions of a flag, on one line:
+/// `enabled: true -> false; percentage: 25 -> 50`.
+pub fn diff(before: Option<&Value>, after: Option<&Value>) -> String {
+    const MAX: usize = 40;
+    let short = |v: Option<&Value>| match v {
+        None => "-".to_string(),
+        Some(v) => {
+            let s = inline(v);
+            if s.chars().count() > MAX {
+                format!("{}...", s.chars().take(MAX - 3).collect::<String>())
+            } else {
+                s
+            }
+        }
+    };
+    match (before, after) {
+        (None, None) => "no change".into(),
+        (None, Some(a)) => {
+            let enabled = if a["enabled"] == Value::Bool(true) {
+                "enabled"
+            } else {
+                "disabled"
+            };
+            format!("created: {}, {enabled}", short(a.get("type")))
+        }
+        (Some(_), None) => "deleted".into(),
+        (Some(b), Some(a)) => {
+            let mut changes = Vec::new();
+            changed_fields("", b, a, &short, &mut changes);
+            if changes.is_empty() {
+                "no change".into()
+            } else {
+                changes.join("; ")
+            }
+        }
+    }
+}
+
+/// `field: old -> new` for each field that differs, with the fields of
+/// nested objects (metadata) named by a dotted path.
+fn changed_fields(
+    prefix: &str,
+    b: &Value,
+    a: &Value,
+    short: &dyn Fn(Option<&Value>) -> String,
+    out: &mut Vec<String>,
+) {
+    for k in ordered_keys(&[b, a]) {
+        let (old, new) = (b.get(k), a.get(k));
+        if old == new {
+            continue;
+        }
+        let path = format!("{prefix}{k}");
+        match (old, new) {
+            (Some(o @ Value::Object(_)), Some(n @ Value::Object(_))) => {
+                changed_fields(&format!("{path}."), o, n, short, out)
+            }
+            _ => out.push(format!("{path}: {} -> {}", short(old), short(new))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc3339_formats_utc_seconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_767_571_200_000), "2026-01-05T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_999), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn diff_names_each_changed_field() {
+        let b = json!({"name": "f", "type": "percentage", "enabled": true, "percentage": 25});
+        let a = json!({"name": "f", "type": "percentage", "enabled": false, "percentage": 50});
+        assert_eq!(
+            diff(Some(&b), Some(&a)),
+            "enabled: true -> false; percentage: 25 -> 50"
+        );
+        assert_eq!(diff(None, Some(&a)), "created: percentage, disabled");
+        assert_eq!(diff(Some(&b), Some(&b)), "no change");
+        let b = json!({"metadata": {"owner": "a", "priority": 1}});
+        let a = json!({"metadata": {"owner": "b", "priority": 1}});
+        assert_eq!(diff(Some(&b), Some(&a)), "metadata.owner: a -> b");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "BB"], &[vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    BB\nxyz  1");
     }
 }

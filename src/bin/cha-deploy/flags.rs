@@ -1,0 +1,451 @@
+//! `cha-deploy flags …`: list, show, evaluate and change feature flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+use cha_deploy::config::time::parse_rfc3339_ms;
+use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
+use cha_deploy::store::flags::AuditEntry;
+use cha_deploy::{Cha, Error, FlagChange, FlagEvaluation, FlagRecord};
+
+use crate::output::{Output, aligned, diff, fields, inline, rfc3339, table};
+
+#[derive(Subcommand)]
+pub enum FlagsCommand {
+    /// Every flag: type, kill switch, rollout, version, last change.
+    List,
+    /// One flag's definition and bookkeeping.
+    Show { name: String },
+    /// Evaluate a flag for a user, groups and context, as the library would.
+    Eval {
+        name: String,
+        /// The user id (context `user_id`).
+        #[arg(long)]
+        user: Option<String>,
+        /// A group of the user; repeat for several (added to context `groups`).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// The full context as a JSON object: user_id, session_id, groups,
+        /// environment, app_name, current_time, remote_address, properties.
+        /// --user, --group and --at are applied on top of it.
+        #[arg(long, value_name = "JSON")]
+        context: Option<String>,
+        /// Evaluate at this instant (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+    },
+    /// Change fields of a flag (or create one by giving its `type`).
+    ///
+    /// UPDATES is either one JSON object ('{"percentage": 50, "enabled": true}')
+    /// or FIELD=VALUE pairs (percentage=50 enabled=true metadata.owner=ops).
+    /// A VALUE that parses as JSON is taken as JSON (50, true, null,
+    /// '["a","b"]'), anything else as a string; null resets a field.
+    Set {
+        name: String,
+        #[arg(required = true, value_name = "UPDATES")]
+        updates: Vec<String>,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Turn the kill switch on: the flag's rules decide again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Turn the kill switch off: the flag is off for everyone.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Set the rollout percentage of a percentage flag (0-100, steps of 0.01).
+    Rollout {
+        name: String,
+        #[arg(value_parser = parse_percent, value_name = "PERCENT")]
+        percent: f64,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Every change to a flag: version, time, actor, action, what changed.
+    History { name: String },
+    /// Bring back the definition a flag had at VERSION, as a new version.
+    Restore {
+        name: String,
+        version: i64,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Write a commented feature_flags.yml that shows every flag type.
+    Template {
+        /// cha_intelligent_sizing (every type and field) or minimal.
+        #[arg(long = "type", default_value = "cha_intelligent_sizing")]
+        config_type: String,
+        /// Write to FILE instead of stdout (an existing file is not replaced).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Who makes a change, for the audit history.
+#[derive(Args)]
+pub struct Actor {
+    /// Who makes the change (default: the login name).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl Actor {
+    pub fn name(&self) -> String {
+        self.actor.clone().unwrap_or_else(cha_deploy::default_actor)
+    }
+}
+
+/// `25`, `25.5` or `25%`.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim_end_matches('%')
+        .parse::<f64>()
+        .map_err(|_| format!("`{s}` is not a percentage such as 25 or 12.5"))
+}
+
+pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(), Error> {
+    if let FlagsCommand::Template {
+        config_type,
+        output,
+    } = cmd
+    {
+        return template(config_type, output.as_deref(), out);
+    }
+    // Reading or changing flags of a database that does not exist is a
+    // wrong --db or folder; opening would create an empty file there.
+    if !db.exists() {
+        return Err(Error::not_found(format!(
+            "{}: no such database (create it with `cha-deploy deploy --config-dir configs`, or choose one with --db or $CHA_DB)",
+            db.display()
+        )));
+    }
+    let cha = Cha::open(db)?;
+    match cmd {
+        FlagsCommand::List => {
+            let flags = cha.flags()?;
+            out.print(&flags, || list_text(&flags));
+        }
+        FlagsCommand::Show { name } => {
+            let record = cha.flag(name)?;
+            out.print(&record, || show_text(&record));
+        }
+        FlagsCommand::Eval {
+            name,
+            user,
+            groups,
+            context,
+            at,
+        } => {
+            let mut ctx = OwnedContext::from_json(context.as_deref().unwrap_or(""))?;
+            if let Some(user) = user {
+                ctx.user_id = Some(user.clone());
+            }
+            ctx.groups.extend(groups.iter().cloned());
+            if let Some(at) = at {
+                ctx.current_time_ms = Some(
+                    parse_rfc3339_ms(at)
+                        .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
+                );
+            }
+            let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
+            if e.error == Some(ErrorCode::FlagNotFound) {
+                return Err(Error::not_found(format!("flag `{name}` does not exist")));
+            }
+            out.print(&e, || eval_text(&e));
+        }
+        FlagsCommand::Set {
+            name,
+            updates,
+            actor,
+        } => {
+            let updates = parse_updates(updates)?;
+            change(out, cha.update_flag(name, &updates, &actor.name())?);
+        }
+        FlagsCommand::Enable { name, actor } | FlagsCommand::Disable { name, actor } => {
+            let on = matches!(cmd, FlagsCommand::Enable { .. });
+            change(
+                out,
+                cha.update_flag(name, &json!({"enabled": on}), &actor.name())?,
+            );
+        }
+        FlagsCommand::Rollout {
+            name,
+            percent,
+            actor,
+        } => change(
+            out,
+            cha.update_flag(name, &json!({"percentage": percent}), &actor.name())?,
+        ),
+        FlagsCommand::History { name } => {
+            let history = cha.flag_history(name)?;
+            out.print(&history, || history_text(&history));
+        }
+        FlagsCommand::Restore {
+            name,
+            version,
+            actor,
+        } => {
+            let c = cha.restore_flag(name, *version, &actor.name())?;
+            out.print(&c, || {
+                format!("{} [restored version {version}]", change_text(&c))
+            });
+        }
+        FlagsCommand::Template { .. } => unreachable!("handled above"),
+    }
+    cha.close()
+}
+
+/// UPDATES as one JSON object, or FIELD=VALUE pairs (a dotted FIELD sets a
+/// field of an object: `metadata.owner=ops`).
+fn parse_updates(args: &[String]) -> Result<Value, Error> {
+    if let [one] = args
+        && one.trim_start().starts_with('{')
+    {
+        return serde_json::from_str(one)
+            .map_err(|e| Error::invalid_argument(format!("updates are not valid JSON: {e}")));
+    }
+    let mut updates = Map::new();
+    for arg in args {
+        let (path, text) = arg.split_once('=').ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "`{arg}` is not FIELD=VALUE (e.g. percentage=50) or a JSON object"
+            ))
+        })?;
+        let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
+        let mut keys = path.split('.').peekable();
+        let mut map = &mut updates;
+        while let Some(key) = keys.next() {
+            if keys.peek().is_none() {
+                map.insert(key.to_string(), value);
+                break;
+            }
+            let entry = map
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            map = entry.as_object_mut().ok_or_else(|| {
+                Error::invalid_argument(format!("`{path}`: `{key}` is set twice"))
+            })?;
+        }
+    }
+    Ok(Value::Object(updates))
+}
+
+fn template(
+    config_type: &str,
+    output: Option<&std::path::Path>,
+    out: &Output,
+) -> Result<(), Error> {
+    let title = output
+        .and_then(|p| p.file_name())
+        .map_or("feature_flags.yml".into(), |n| n.to_string_lossy());
+    let text = cha_deploy::config::create_config_template(&title, config_type)?;
+    match output {
+        None if out.json() => out.print(
+            &json!({"config_type": config_type, "template": text}),
+            String::new,
+        ),
+        None => print!("{text}"),
+        Some(path) => {
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+            written.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::invalid_argument(format!(
+                    "{}: already exists; remove it or choose another --output",
+                    path.display()
+                )),
+                _ => Error::storage(format!("{}: {e}", path.display())),
+            })?;
+            out.print(
+                &json!({"config_type": config_type, "output": path, "bytes": text.len()}),
+                || {
+                    format!(
+                        "wrote {} ({config_type} template; deploy it with `cha-deploy deploy --config-dir {}`)",
+                        path.display(),
+                        path.parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .map_or(".".into(), |p| p.display().to_string())
+                    )
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints what a change did.
+fn change(out: &Output, c: FlagChange) {
+    out.print(&c, || change_text(&c));
+}
+
+pub fn change_text(c: &FlagChange) -> String {
+    if !c.changed {
+        return format!("{}: unchanged (version {})", c.flag, c.version);
+    }
+    let before = c.before.as_ref().map(to_value);
+    format!(
+        "{}: version {} ({})",
+        c.flag,
+        c.version,
+        diff(before.as_ref(), Some(&to_value(&c.after)))
+    )
+}
+
+fn to_value(def: &FlagDefinition) -> Value {
+    serde_json::to_value(def).expect("a definition serialises")
+}
+
+/// The rollout column of `flags list`: who gets the flag, in a few characters.
+fn rollout(d: &FlagDefinition) -> String {
+    let pct = |p: f64| format!("{p}%");
+    match d.flag_type {
+        FlagType::Boolean => "everyone".into(),
+        FlagType::Percentage => d.percentage.map_or("-".into(), pct),
+        FlagType::UserGroup => {
+            let mut s = d.include_groups.join(",");
+            if !d.allow_users.is_empty() {
+                s.push_str(&format!(" +{} users", d.allow_users.len()));
+            }
+            s
+        }
+        FlagType::AbTest => d
+            .variants
+            .iter()
+            .map(|v| v.weight.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        FlagType::TimeBased => match (d.schedule.first(), d.schedule.last()) {
+            (Some(first), Some(last)) => format!(
+                "ramp {}->{} ({} steps)",
+                pct(first.percentage),
+                pct(last.percentage),
+                d.schedule.len()
+            ),
+            _ => "time window".into(),
+        },
+    }
+}
+
+pub fn list_text(flags: &[FlagRecord]) -> String {
+    if flags.is_empty() {
+        return "no flags (deploy some with `cha-deploy deploy --config-dir configs`)".into();
+    }
+    let rows: Vec<Vec<String>> = flags
+        .iter()
+        .map(|f| {
+            let d = &f.definition;
+            vec![
+                d.name.clone(),
+                d.flag_type.as_str().into(),
+                if d.enabled { "yes" } else { "NO" }.into(),
+                rollout(d),
+                f.version.to_string(),
+                f.updated_by.clone(),
+                rfc3339(f.updated_at_ms),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "NAME",
+            "TYPE",
+            "ENABLED",
+            "ROLLOUT",
+            "VERSION",
+            "UPDATED BY",
+            "UPDATED AT",
+        ],
+        &rows,
+    )
+}
+
+fn show_text(r: &FlagRecord) -> String {
+    let mut lines = fields(&to_value(&r.definition));
+    lines.push(("version".into(), r.version.to_string()));
+    lines.push((
+        "updated".into(),
+        format!("{} by {}", rfc3339(r.updated_at_ms), r.updated_by),
+    ));
+    aligned(&lines)
+}
+
+/// ON / off, for a column or a headline.
+pub fn on_off(enabled: bool) -> &'static str {
+    if enabled { "ON" } else { "off" }
+}
+
+fn eval_text(e: &FlagEvaluation) -> String {
+    let mut lines = vec![
+        ("enabled".to_string(), on_off(e.enabled).to_string()),
+        ("reason".into(), e.reason.as_str().into()),
+        ("rule".into(), e.rule.clone()),
+        ("variant".into(), e.variant.clone().unwrap_or("-".into())),
+    ];
+    if let Some(payload) = &e.payload {
+        lines.push(("payload".into(), inline(payload)));
+    }
+    if let Some(code) = e.error {
+        lines.push(("error".into(), code.as_str().into()));
+    }
+    format!("{}\n{}", e.flag, indent(&aligned(&lines)))
+}
+
+pub fn history_text(history: &[AuditEntry]) -> String {
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .map(|h| {
+            vec![
+                h.version.map_or("-".into(), |v| v.to_string()),
+                rfc3339(h.at_ms),
+                h.actor.clone(),
+                h.action.clone(),
+                diff(h.before.as_ref(), h.after.as_ref()),
+            ]
+        })
+        .collect();
+    table(&["VERSION", "TIME", "ACTOR", "ACTION", "CHANGES"], &rows)
+}
+
+/// Every line of `text` indented by two spaces.
+pub fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_from_pairs_and_json() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_updates(&args(&[
+                "percentage=50",
+                "description=Pipe sizing",
+                "metadata.owner=ops",
+                "tags=[\"a\"]"
+            ]))
+            .unwrap(),
+            json!({"percentage": 50, "description": "Pipe sizing",
+                   "metadata": {"owner": "ops"}, "tags": ["a"]})
+        );
+        assert_eq!(
+            parse_updates(&args(&["{\"enabled\": false}"])).unwrap(),
+            json!({"enabled": false})
+        );
+        assert!(parse_updates(&args(&["percentage"])).is_err());
+        assert!(parse_updates(&args(&["{oops"])).is_err());
+    }
+}

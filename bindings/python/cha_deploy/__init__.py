@@ -8,7 +8,9 @@ then this package's folder, then the repository's ``target/release`` and
     import cha_deploy
 
     with cha_deploy.open("cha.db") as cha:
-        cha.flush()
+        cha.deploy_all("configs")
+        if cha.is_enabled("intelligent_pipe_sizing", user_id="planner-042"):
+            ...
 
 Every failed call raises a :class:`ChaError` subclass carrying the C status
 code and the library's message.
@@ -16,9 +18,11 @@ code and the library's message.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
-from typing import Any, Mapping, Optional, Union
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
 from ._managed import Managed
@@ -35,6 +39,7 @@ from .errors import (
     NullArgumentError,
     StorageError,
 )
+from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 
 #: The version of this package; the loaded library reports its own through
 #: :func:`version`, and the two are released together.
@@ -45,7 +50,12 @@ __all__ = [
     "version",
     "status_name",
     "open",
+    "create_config_template",
     "Cha",
+    "FeatureFlagEvaluation",
+    "FlagHandle",
+    "Reason",
+    "ErrorCode",
     "ChaError",
     "NullArgumentError",
     "InvalidUtf8Error",
@@ -71,6 +81,25 @@ def status_name(code: int) -> str:
     """The name of a C status code, e.g. ``"CHA_ERR_STORAGE"``, or
     ``"CHA_UNKNOWN_STATUS"``."""
     return _ffi.status_name(code)
+
+
+def create_config_template(
+    template_name: str, config_type: str = "cha_intelligent_sizing"
+) -> str:
+    """A commented feature_flags.yml that shows every flag type and field,
+    ready to edit and deploy with :meth:`Cha.deploy_all`.
+
+    Args:
+        template_name: a title for the file, written in its first comment.
+        config_type: ``"cha_intelligent_sizing"`` (the CHA flags) or
+            ``"minimal"`` (one flag).
+
+    Raises:
+        InvalidArgumentError: an unknown `config_type`.
+    """
+    return _ffi.config_template(
+        _ffi.encode(template_name, "template_name"), _ffi.encode(config_type, "config_type")
+    )
 
 
 def open(path: PathLike, **options: Any) -> "Cha":  # noqa: A001 - the module's verb
@@ -162,6 +191,235 @@ class Cha(Managed):
     def _release_quietly(self, handle: int) -> None:
         _ffi.close(handle)
 
+    # -- deployment --------------------------------------------------------
+
+    def deploy_all(self, config_dir: PathLike) -> Dict[str, Any]:
+        """Deploys every known config file in `config_dir` (today
+        ``feature_flags.yml``): all are validated first, then applied in one
+        transaction recorded under the login name of the process. The file is
+        the truth: stored flags it no longer has are removed.
+
+        Returns:
+            The report: ``{"config_dir", "actor", "at_ms", "files": [...],
+            "flags": {"created", "updated", "unchanged", "removed"}}``.
+
+        Raises:
+            ConfigError: a file is invalid; the message lists every problem,
+                each with file:line:column and field path. Nothing changed.
+            NotFoundError: no such directory, or no known file in it.
+            StorageError, BusyError: the database could not be written.
+        """
+        raw_dir = os.fsencode(config_dir)
+        with self._borrow() as handle:
+            return json.loads(_ffi.deploy_all(handle, raw_dir))
+
+    # -- feature flags -----------------------------------------------------
+
+    def is_enabled(
+        self,
+        flag_name: str,
+        user_id: Optional[str] = None,
+        user_groups: Optional[Sequence[str]] = None,
+        context: Optional[Mapping[str, Any]] = None,
+    ) -> FeatureFlagEvaluation:
+        """Evaluates `flag_name` now, with the details: the result is truthy
+        exactly when the flag is on.
+
+        Args:
+            flag_name: the flag.
+            user_id: the user; percentage and a_b_test flags split on it by
+                default. Without it they serve their ``default`` with reason
+                ``ERROR`` and error ``INVALID_CONTEXT``.
+            user_groups: the user's groups, for user_group flags.
+            context: more of the evaluation context: ``session_id``,
+                ``environment``, ``app_name``, ``remote_address``,
+                ``properties`` (a dict), ``current_time`` (an aware
+                ``datetime`` or an RFC 3339 string: evaluates as of then).
+                `user_id` and `user_groups`, when given, replace its
+                ``user_id`` and ``groups``.
+
+        An unknown flag is not an exception: it evaluates off with reason
+        ``ERROR`` and error ``FLAG_NOT_FOUND``.
+
+        Raises:
+            InvalidArgumentError: `context` is not a dict, has an unknown key
+                or a value of the wrong type, or a bad ``current_time``.
+        """
+        context_json = _context_json(user_id, user_groups, context)
+        raw_flag = _ffi.encode(flag_name, "flag")
+        with self._borrow() as handle:
+            text = _ffi.flag_evaluate(handle, raw_flag, context_json)
+        return FeatureFlagEvaluation.from_json(text)
+
+    def flag(self, name: str) -> FlagHandle:
+        """A :class:`FlagHandle` for `name`: the fast path for inner loops.
+
+        Raises:
+            NotFoundError: no flag has that name now.
+        """
+        raw = _ffi.encode(name, "flag")
+        with self._borrow() as handle:
+            flag_id = _ffi.flag_lookup(handle, raw)
+        return FlagHandle(self, name, flag_id)
+
+    def update_flag(
+        self, flag_name: str, updates: Mapping[str, Any], actor: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Changes `flag_name` with `updates`, the fields of feature_flags.yml
+        (``{"percentage": 50}``, ``{"enabled": False}``), creating the flag
+        when it does not exist and `updates` names a ``type``; a field set to
+        None goes back to its default. Validated and
+        written in one transaction with an audit entry; every open handle
+        sees the change within its refresh interval, this one at once.
+
+        Args:
+            actor: who makes the change, for the audit history; the login
+                name (``getpass.getuser()``) by default.
+
+        Returns:
+            ``{"flag", "version", "changed", "before", "after"}``: the flag's
+            version after the change, whether anything changed, and its
+            definition before (None when created) and after. (Read around the
+            change: a concurrent writer's change may show in it.)
+
+        Raises:
+            ConfigError: an invalid value (percentage 150, an unknown field, a
+                wrong type), each named. Nothing changed.
+            NotFoundError: no such flag and `updates` names no ``type``.
+            InvalidArgumentError: `updates` is not a dict, or `actor` is empty.
+        """
+        if not isinstance(updates, Mapping):
+            raise InvalidArgumentError(
+                InvalidArgumentError.STATUS,
+                f"updates must be a dict of feature_flags.yml fields such as "
+                f'{{"percentage": 50}}, not {type(updates).__name__}',
+            )
+        raw_flag = _ffi.encode(flag_name, "flag")
+        raw_updates = _ffi.encode(_to_json(dict(updates), "updates"), "updates")
+        raw_actor = _ffi.encode(_actor(actor), "actor")
+        with self._borrow() as handle:
+            try:
+                before: Optional[Dict[str, Any]] = json.loads(_ffi.flag_get(handle, raw_flag))
+            except NotFoundError:
+                before = None
+            _ffi.flag_update(handle, raw_flag, raw_updates, raw_actor)
+            after = json.loads(_ffi.flag_get(handle, raw_flag))
+        return {
+            "flag": flag_name,
+            "version": after["version"],
+            "changed": before is None or after["version"] != before["version"],
+            "before": None if before is None else before["definition"],
+            "after": after["definition"],
+        }
+
+    def get_flag(self, name: str) -> Dict[str, Any]:
+        """The stored flag `name`: ``{"definition": {...}, "version",
+        "updated_at_ms", "updated_by"}``.
+
+        Raises:
+            NotFoundError: no flag has that name.
+        """
+        raw = _ffi.encode(name, "flag")
+        with self._borrow() as handle:
+            return json.loads(_ffi.flag_get(handle, raw))
+
+    def list_flags(self) -> List[Dict[str, Any]]:
+        """Every stored flag, by name, each as :meth:`get_flag` gives it."""
+        with self._borrow() as handle:
+            return json.loads(_ffi.flag_list(handle))
+
+    def flag_history(self, name: str) -> List[Dict[str, Any]]:
+        """Every change to flag `name`, oldest first: ``{"id", "at_ms",
+        "actor", "action", "kind", "subject", "version", "before", "after"}``.
+
+        Raises:
+            NotFoundError: the flag never existed.
+        """
+        raw = _ffi.encode(name, "flag")
+        with self._borrow() as handle:
+            return json.loads(_ffi.flag_history(handle, raw))
+
+    def restore_flag(self, name: str, version: int, actor: Optional[str] = None) -> Dict[str, Any]:
+        """Restores flag `name` to its definition at `version` (a ``version``
+        of :meth:`flag_history`), as a new version.
+
+        Args:
+            actor: who restores, for the audit history; the login name by
+                default.
+
+        Returns:
+            ``{"flag", "version", "changed", "before", "after"}``.
+
+        Raises:
+            NotFoundError: no such flag or version.
+            ConfigError: the old definition no longer fits (e.g. a
+                prerequisite was removed since).
+        """
+        raw_name = _ffi.encode(name, "flag")
+        raw_actor = _ffi.encode(_actor(actor), "actor")
+        with self._borrow() as handle:
+            return json.loads(_ffi.flag_restore(handle, raw_name, version, raw_actor))
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<cha_deploy.Cha {self.path!r} {state}>"
+
+
+def _actor(actor: Optional[str]) -> str:
+    """`actor`, or the login name of the process (as the library's own
+    default actor, with ``"unknown"`` when there is none)."""
+    if actor is not None:
+        return actor
+    try:
+        return getpass.getuser() or "unknown"
+    except (KeyError, OSError):  # no login name, no passwd entry
+        return "unknown"
+
+
+def _to_json(value: Any, what: str) -> str:
+    """`value` as JSON; a value JSON cannot hold raises InvalidArgumentError."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(
+            InvalidArgumentError.STATUS, f"{what} cannot be sent as JSON: {e}"
+        ) from None
+
+
+def _rfc3339(moment: datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC, to the millisecond."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidArgumentError(
+            InvalidArgumentError.STATUS,
+            f"context.current_time: {moment.isoformat()} has no time zone; "
+            "give it one, e.g. datetime.now(timezone.utc)",
+        )
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _context_json(
+    user_id: Optional[str],
+    user_groups: Optional[Sequence[str]],
+    context: Optional[Mapping[str, Any]],
+) -> Optional[bytes]:
+    """The context JSON of :meth:`Cha.is_enabled`, or None for an empty one.
+    Only the shape is settled here; the library checks keys and values."""
+    if context is not None and not isinstance(context, Mapping):
+        raise InvalidArgumentError(
+            InvalidArgumentError.STATUS,
+            f"context must be a dict such as {{\"session_id\": \"s1\"}}, "
+            f"not {type(context).__name__}",
+        )
+    if isinstance(user_groups, (str, bytes)):
+        raise TypeError("user_groups must be a list of group names, not a single string")
+    fields: Dict[str, Any] = dict(context or {})
+    if user_id is not None:
+        fields["user_id"] = user_id
+    if user_groups is not None:
+        fields["groups"] = list(user_groups)
+    if isinstance(fields.get("current_time"), datetime):
+        fields["current_time"] = _rfc3339(fields["current_time"])
+    if not fields:
+        return None
+    return _ffi.encode(_to_json(fields, "context"), "context")

@@ -13,9 +13,9 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
-from .errors import LibraryNotFoundError, error_for_status
+from .errors import InvalidArgumentError, LibraryNotFoundError, error_for_status
 
 #: The environment variable that names the library file to load.
 LIBRARY_ENV = "CHA_DEPLOY_LIB"
@@ -66,6 +66,10 @@ def _find_library() -> Path:
 
 _HANDLE = ctypes.c_void_p  # cha_handle *, opaque
 _STATUS = ctypes.c_int32  # cha_status
+# char ** out-parameters: c_void_p, so that the pointer can be freed after reading.
+_OUT_STRING = ctypes.POINTER(ctypes.c_void_p)
+_OUT_BOOL = ctypes.POINTER(ctypes.c_bool)
+_GROUPS = ctypes.POINTER(ctypes.c_char_p)  # const char *const *
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -84,6 +88,34 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_close": (None, [_HANDLE]),
         # Takes c_void_p, not c_char_p: the pointer must reach C unchanged.
         "cha_string_free": (None, [ctypes.c_void_p]),
+        "cha_deploy_all": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_flag_lookup": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint32)],
+        ),
+        "cha_flag_enabled_id": (
+            _STATUS,
+            [_HANDLE, ctypes.c_uint32, ctypes.c_char_p, _GROUPS, ctypes.c_size_t, _OUT_BOOL],
+        ),
+        "cha_flag_evaluate": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_flag_update": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
+        ),
+        "cha_flag_get": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_flag_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_flag_history": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_flag_restore": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_config_template": (
+            _STATUS,
+            [ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -178,3 +210,97 @@ def flush(handle: int) -> None:
 def close(handle: int) -> None:
     """cha_close(handle): flushes and releases; the handle is invalid after."""
     lib().cha_close(handle)
+
+
+def encode(text: str, what: str) -> bytes:
+    """`text` as the NUL-terminated UTF-8 the C functions take.
+
+    Lone surrogates are passed through (``surrogatepass``) so that the
+    library, not this binding, reports them as InvalidUtf8Error naming the
+    argument; an embedded NUL, which C would silently cut the string at,
+    raises InvalidArgumentError naming `what`.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\0" in raw:
+        raise InvalidArgumentError(
+            InvalidArgumentError.STATUS, f"`{what}` contains a NUL character"
+        )
+    return raw
+
+
+def _string_result(function: Any, *args: Any) -> str:
+    """Calls `function(*args, &out)` and returns the ``char *`` it wrote to
+    ``out``, freed; ``out`` is written (and so freed) only on success."""
+    out = ctypes.c_void_p()
+    check(function(*args, ctypes.byref(out)))
+    text = take_string(out.value)
+    assert text is not None, f"{function.__name__} returned CHA_OK and NULL"
+    return text
+
+
+def _groups(groups: Iterable[bytes]) -> Tuple[Optional["ctypes.Array[ctypes.c_char_p]"], int]:
+    """A ``const char *const *`` array of `groups` and its length; NULL for none."""
+    items = list(groups)
+    if not items:
+        return None, 0
+    return (ctypes.c_char_p * len(items))(*items), len(items)
+
+
+def deploy_all(handle: int, config_dir: bytes) -> str:
+    """cha_deploy_all(handle, config_dir, &out); returns the report JSON."""
+    return _string_result(lib().cha_deploy_all, handle, config_dir)
+
+
+def flag_lookup(handle: int, flag: bytes) -> int:
+    """cha_flag_lookup(handle, flag, &out); returns the flag handle id."""
+    out = ctypes.c_uint32()
+    check(lib().cha_flag_lookup(handle, flag, ctypes.byref(out)))
+    return out.value
+
+
+def flag_enabled_id(
+    handle: int, flag_id: int, user_id: Optional[bytes], groups: Iterable[bytes]
+) -> bool:
+    """cha_flag_enabled_id(handle, flag_id, user_id, groups, n, &out)."""
+    array, count = _groups(groups)
+    out = ctypes.c_bool()
+    check(lib().cha_flag_enabled_id(handle, flag_id, user_id, array, count, ctypes.byref(out)))
+    return out.value
+
+
+def flag_evaluate(handle: int, flag: bytes, context_json: Optional[bytes]) -> str:
+    """cha_flag_evaluate(handle, flag, context_json, &out); returns the JSON."""
+    return _string_result(lib().cha_flag_evaluate, handle, flag, context_json)
+
+
+def flag_update(handle: int, flag: bytes, updates_json: bytes, actor: bytes) -> None:
+    """cha_flag_update(handle, flag, updates_json, actor)."""
+    check(lib().cha_flag_update(handle, flag, updates_json, actor))
+
+
+def flag_get(handle: int, flag: bytes) -> str:
+    """cha_flag_get(handle, flag, &out); returns the JSON."""
+    return _string_result(lib().cha_flag_get, handle, flag)
+
+
+def flag_list(handle: int) -> str:
+    """cha_flag_list(handle, &out); returns the JSON."""
+    return _string_result(lib().cha_flag_list, handle)
+
+
+def flag_history(handle: int, flag: bytes) -> str:
+    """cha_flag_history(handle, flag, &out); returns the JSON."""
+    return _string_result(lib().cha_flag_history, handle, flag)
+
+
+def flag_restore(handle: int, flag: bytes, version: int, actor: bytes) -> str:
+    """cha_flag_restore(handle, flag, version, actor, &out); returns the
+    JSON. A version outside int64 raises OverflowError (ctypes would wrap it)."""
+    if not -(2**63) <= version < 2**63:
+        raise OverflowError(f"version {version} does not fit an int64_t")
+    return _string_result(lib().cha_flag_restore, handle, flag, version, actor)
+
+
+def config_template(template_name: bytes, config_type: Optional[bytes]) -> str:
+    """cha_config_template(template_name, config_type, &out); returns the YAML."""
+    return _string_result(lib().cha_config_template, template_name, config_type)

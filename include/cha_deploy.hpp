@@ -7,13 +7,18 @@
  *
  *   cha::Handle  owns a cha_handle (move-only; the destructor closes it)
  *   cha::String  owns a `char *` returned by the library (cha_string_free)
+ *   cha::Flag    a pre-resolved flag (cha_flag_lookup) for inner loops
  *   cha::Error   the exception every failed call throws: status + message
  *
  * Example:
  *
  *   try {
  *       cha::Handle h = cha::Handle::open("cha.db");
- *       h.flush();
+ *       h.deploy_all("configs");
+ *       if (h.flag_enabled("intelligent_pipe_sizing", planner_id)) { ... }
+ *       cha::Flag sizing = h.flag_lookup("intelligent_pipe_sizing");
+ *       for (const auto &segment : segments)   // inner loop: no name lookup
+ *           if (sizing.enabled(planner_id, {"hydraulics_team"})) { ... }
  *       h.close();                      // or let the destructor do it
  *   } catch (const cha::Error &e) {
  *       std::cerr << e.status_name() << ": " << e.what() << "\n";
@@ -24,7 +29,10 @@
 
 #include "cha_deploy.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -120,6 +128,55 @@ private:
     char *ptr_ = nullptr;
 };
 
+/// A flag resolved once with Handle::flag_lookup, for simulation inner loops:
+/// `enabled` skips the name lookup (cha_flag_enabled_id). A plain value,
+/// cheap to copy; it does not own the handle and is valid while the Handle
+/// it came from is open. It stays valid across configuration changes; a
+/// flag removed since evaluates off.
+class Flag {
+public:
+    /// An empty flag; `enabled` on it throws CHA_ERR_NULL_ARGUMENT.
+    Flag() noexcept = default;
+
+    /// Wraps an id from cha_flag_lookup on `h`.
+    Flag(const cha_handle *h, uint32_t id) noexcept : h_(h), id_(id) {}
+
+    /// Whether the flag is on for `user_id` (NULL: anonymous) in the
+    /// `n_groups` groups at `groups`. Never allocates.
+    bool enabled(const char *user_id = nullptr, const char *const *groups = nullptr,
+                 size_t n_groups = 0) const {
+        bool on = false;
+        check(cha_flag_enabled_id(h_, id_, user_id, groups, n_groups, &on));
+        return on;
+    }
+
+    /// `enabled` with the groups in braces: `f.enabled(user, {"beta_testers"})`.
+    bool enabled(const char *user_id, std::initializer_list<const char *> groups) const {
+        return enabled(user_id, groups.begin(), groups.size());
+    }
+
+    bool enabled(const std::string &user_id, std::initializer_list<const char *> groups = {}) const {
+        return enabled(user_id.c_str(), groups.begin(), groups.size());
+    }
+
+    /// The flag handle id (for calling cha_flag_enabled_id directly).
+    uint32_t id() const noexcept { return id_; }
+
+private:
+    const cha_handle *h_ = nullptr;
+    uint32_t id_ = 0;
+};
+
+/// A commented feature_flags.yml showing every flag type and field
+/// (cha_config_template). `config_type` is "cha_intelligent_sizing" (the
+/// default, when NULL) or "minimal"; another throws CHA_ERR_INVALID_ARGUMENT.
+inline String config_template(const std::string &template_name,
+                              const char *config_type = nullptr) {
+    String yaml;
+    check(cha_config_template(template_name.c_str(), config_type, yaml.out()));
+    return yaml;
+}
+
 /// Owns an open database (cha_handle). Move-only; the destructor closes it.
 /// One handle may be used from many threads at once, but closing it (or
 /// destroying or moving the Handle) must not race with other uses.
@@ -185,6 +242,88 @@ public:
         Error error(flushed, message != nullptr ? message : cha_status_name(flushed));
         cha_close(std::exchange(h_, nullptr));
         throw error;
+    }
+
+    /// Deploys every known config file in `config_dir` (cha_deploy_all): all
+    /// or nothing. Returns the report as JSON. Throws CHA_ERR_CONFIG (every
+    /// problem, with file:line:column), CHA_ERR_NOT_FOUND, ...
+    String deploy_all(const std::string &config_dir) {
+        String report;
+        check(cha_deploy_all(h_, config_dir.c_str(), report.out()));
+        return report;
+    }
+
+    /// Whether `flag` is on for `user_id` (NULL: anonymous) in `groups`
+    /// (cha_flag_enabled). Throws CHA_ERR_NOT_FOUND for an unknown flag.
+    bool flag_enabled(const char *flag, const char *user_id = nullptr,
+                      const char *const *groups = nullptr, size_t n_groups = 0) const {
+        bool on = false;
+        check(cha_flag_enabled(h_, flag, user_id, groups, n_groups, &on));
+        return on;
+    }
+
+    bool flag_enabled(const std::string &flag, const std::string &user_id,
+                      std::initializer_list<const char *> groups = {}) const {
+        return flag_enabled(flag.c_str(), user_id.c_str(), groups.begin(), groups.size());
+    }
+
+    /// Resolves `flag` once for inner loops (cha_flag_lookup). Throws
+    /// CHA_ERR_NOT_FOUND for an unknown flag.
+    Flag flag_lookup(const std::string &flag) const {
+        uint32_t id = 0;
+        check(cha_flag_lookup(h_, flag.c_str(), &id));
+        return Flag(h_, id);
+    }
+
+    /// The full evaluation of `flag` as JSON (cha_flag_evaluate):
+    /// {"flag","enabled","variant","reason","rule","error"}. An unknown flag
+    /// is not an error: it evaluates off with error FLAG_NOT_FOUND. A bad
+    /// context throws CHA_ERR_INVALID_ARGUMENT.
+    String evaluate(const std::string &flag, const char *context_json = nullptr) const {
+        String json;
+        check(cha_flag_evaluate(h_, flag.c_str(), context_json, json.out()));
+        return json;
+    }
+
+    String evaluate(const std::string &flag, const std::string &context_json) const {
+        return evaluate(flag, context_json.c_str());
+    }
+
+    /// Changes (or, with a `type`, creates) `flag` with `updates_json`
+    /// (cha_flag_update), recorded under `actor`. Invalid updates change
+    /// nothing and throw CHA_ERR_CONFIG naming each field.
+    void update_flag(const std::string &flag, const std::string &updates_json,
+                     const std::string &actor) {
+        check(cha_flag_update(h_, flag.c_str(), updates_json.c_str(), actor.c_str()));
+    }
+
+    /// The stored definition of `flag` with its version, as JSON (cha_flag_get).
+    String flag_get(const std::string &flag) const {
+        String json;
+        check(cha_flag_get(h_, flag.c_str(), json.out()));
+        return json;
+    }
+
+    /// Every stored flag, as a JSON array (cha_flag_list).
+    String flag_list() const {
+        String json;
+        check(cha_flag_list(h_, json.out()));
+        return json;
+    }
+
+    /// Every change to `flag`, oldest first, as JSON (cha_flag_history).
+    String flag_history(const std::string &flag) const {
+        String json;
+        check(cha_flag_history(h_, flag.c_str(), json.out()));
+        return json;
+    }
+
+    /// Restores `flag` to its definition at `version` as a new version
+    /// (cha_flag_restore); returns what changed, as JSON.
+    String restore_flag(const std::string &flag, int64_t version, const std::string &actor) {
+        String json;
+        check(cha_flag_restore(h_, flag.c_str(), version, actor.c_str(), json.out()));
+        return json;
     }
 
     /// The C handle, for calling functions this wrapper does not cover yet.

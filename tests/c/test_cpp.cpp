@@ -1,7 +1,8 @@
 /*
  * test_cpp.cpp: the C++ wrapper include/cha_deploy.hpp: RAII handles that
- * close themselves, move-only ownership, and cha::Error exceptions that
- * carry the status and the library's message.
+ * close themselves, move-only ownership, cha::Error exceptions that carry
+ * the status and the library's message, and flags and deployment (the
+ * repository's configs/, found from __FILE__ as in test_flags.c).
  *
  * Run by tests/c_abi.rs as `test_cpp WORK_DIR`. Prints one line per failed
  * check and a summary; exits non-zero if any check failed.
@@ -9,6 +10,8 @@
 #include "cha_deploy.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <string>
 #include <sys/stat.h>
 #include <type_traits>
@@ -175,6 +178,119 @@ static void test_string() {
     CHECK(assigned.release() == nullptr);
 }
 
+/* configs/ of the repository holding this file (tests/c/test_cpp.cpp). */
+static std::string config_dir() {
+    const std::string file = __FILE__;
+    const std::string suffix = "tests/c/test_cpp.cpp";
+    if (file.size() < suffix.size() ||
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        return "configs";
+    }
+    return file.substr(0, file.size() - suffix.size()) + "configs";
+}
+
+static bool has(const cha::String &json, const char *needle) {
+    return json && std::strstr(json.get(), needle) != nullptr;
+}
+
+static void test_flags() {
+    cha::Handle h = cha::Handle::open(in_work_dir("flags.db"));
+    cha::String report = h.deploy_all(config_dir());
+    CHECK(has(report, "\"created\":[\"cost_optimisation\""));
+
+    CHECK(h.flag_enabled("flow_based_calculation"));
+    CHECK(h.flag_enabled("flow_based_calculation", "planner-1"));
+    CHECK(!h.flag_enabled("new_ui", "planner-017", {"beta_testers"}));
+    CHECK(h.flag_enabled("pressure_drop_check", std::string("planner-100"), {"beta_testers"}));
+    CHECK(!h.flag_enabled("pressure_drop_check", "planner-100", {"beta_testers",
+                                                                "external_consultants"}));
+    const char *groups[] = {"hydraulics_team"};
+    CHECK(h.flag_enabled("pressure_drop_check", "planner-100", groups, 1));
+    /* Anonymous: a 25% split serves its default. */
+    CHECK(!h.flag_enabled("intelligent_pipe_sizing"));
+    CHECK_THROWS(h.flag_enabled("no_such_flag", "u"), CHA_ERR_NOT_FOUND,
+                 "flag `no_such_flag` does not exist");
+    CHECK_THROWS(h.flag_enabled("pressure_drop_check", "u", nullptr, 2), CHA_ERR_NULL_ARGUMENT,
+                 "`groups`");
+
+    /* The pre-resolved flag agrees with the by-name call, user by user. */
+    cha::Flag sizing = h.flag_lookup("intelligent_pipe_sizing");
+    static_assert(std::is_trivially_copyable_v<cha::Flag>);
+    int on = 0;
+    int disagreements = 0;
+    for (int i = 0; i < 1000; i++) {
+        const std::string user = "planner-" + std::to_string(i);
+        bool by_id = sizing.enabled(user);
+        on += by_id;
+        disagreements += by_id != h.flag_enabled("intelligent_pipe_sizing", user);
+    }
+    CHECK(disagreements == 0);
+    CHECK(on > 200 && on < 300);
+    cha::Flag checks = h.flag_lookup("pressure_drop_check");
+    CHECK(checks.enabled("planner-100", {"beta_testers"}));
+    CHECK(!checks.enabled("kiosk-01", {"beta_testers"}));
+    CHECK(checks.enabled("planner-042"));
+    CHECK_THROWS(h.flag_lookup("no_such_flag"), CHA_ERR_NOT_FOUND, "no_such_flag");
+    CHECK_THROWS(cha::Flag().enabled("u"), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
+    CHECK_THROWS(cha::Flag(h.get(), 4242).enabled("u"), CHA_ERR_INVALID_ARGUMENT,
+                 "flag handle 4242");
+
+    cha::String json = h.evaluate("intelligent_pipe_sizing", R"({"user_id": "planner-1"})");
+    CHECK(has(json, "\"reason\":\"SPLIT\""));
+    CHECK(has(json, "\"rule\":\"25% by user_id\""));
+    json = h.evaluate("intelligent_pipe_sizing");
+    CHECK(has(json, "\"error\":\"INVALID_CONTEXT\""));
+    json = h.evaluate("no_such_flag", std::string(R"({"user_id": "u"})"));
+    CHECK(has(json, "\"error\":\"FLAG_NOT_FOUND\""));
+    CHECK_THROWS(h.evaluate("new_ui", "{not json"), CHA_ERR_INVALID_ARGUMENT, "cha_flag_evaluate");
+
+    /* Updates: invalid ones change nothing; the id follows valid ones. */
+    CHECK_THROWS(h.update_flag("intelligent_pipe_sizing", R"({"percentage": 150})", "cpp-test"),
+                 CHA_ERR_CONFIG, "intelligent_pipe_sizing.percentage");
+    CHECK_THROWS(h.update_flag("intelligent_pipe_sizing", "{", "cpp-test"),
+                 CHA_ERR_INVALID_ARGUMENT, "not valid JSON");
+    CHECK(has(h.flag_get("intelligent_pipe_sizing"), "\"percentage\":25.0"));
+    h.update_flag("intelligent_pipe_sizing", R"({"percentage": 100})", "cpp-test");
+    CHECK(sizing.enabled("planner-1"));
+    CHECK(sizing.enabled("planner-2"));
+    h.update_flag("intelligent_pipe_sizing", R"({"percentage": 0})", "cpp-test");
+    CHECK(!sizing.enabled("planner-1"));
+    CHECK(has(h.flag_get("intelligent_pipe_sizing"), "\"updated_by\":\"cpp-test\""));
+    cha::String history = h.flag_history("intelligent_pipe_sizing");
+    CHECK(has(history, "\"action\":\"create\""));
+    CHECK(has(history, "\"actor\":\"cpp-test\",\"action\":\"update\""));
+    cha::String restored = h.restore_flag("intelligent_pipe_sizing", 1, "cpp-test");
+    CHECK(has(restored, "\"changed\":true"));
+    CHECK(has(h.flag_get("intelligent_pipe_sizing"), "\"percentage\":25.0"));
+    CHECK(has(h.flag_list(), "\"name\":\"velocity_constraints\""));
+    CHECK_THROWS(h.restore_flag("intelligent_pipe_sizing", 99, "cpp-test"), CHA_ERR_NOT_FOUND,
+                 "no version 99");
+
+    /* A template deploys as it is. */
+    cha::String yaml = cha::config_template("Pilot network");
+    CHECK(yaml.view().find("type: a_b_test") != std::string_view::npos);
+    CHECK(cha::config_template("Pilot", "minimal").view().find("version: 2") !=
+          std::string_view::npos);
+    CHECK_THROWS(cha::config_template("Pilot", "maximal"), CHA_ERR_INVALID_ARGUMENT,
+                 "unknown config type `maximal`");
+    const std::string dir = in_work_dir("template");
+    CHECK(mkdir(dir.c_str(), 0700) == 0);
+    {
+        std::ofstream out(dir + "/feature_flags.yml");
+        out << yaml.view();
+    }
+    cha::Handle fresh = cha::Handle::open(in_work_dir("template.db"));
+    CHECK(has(fresh.deploy_all(dir), "\"intelligent_pipe_sizing\""));
+    CHECK(fresh.flag_enabled("flow_based_calculation"));
+    CHECK_THROWS(fresh.deploy_all(in_work_dir("missing")), CHA_ERR_NOT_FOUND, "missing");
+
+    /* A moved-from handle throws instead of crashing. */
+    cha::Handle moved = std::move(fresh);
+    CHECK_THROWS(fresh.flag_enabled("flow_based_calculation"), CHA_ERR_NULL_ARGUMENT,
+                 "argument `h` is NULL");
+    CHECK_THROWS(fresh.deploy_all(dir), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -189,6 +305,7 @@ int main(int argc, char **argv) {
         test_move();
         test_errors();
         test_string();
+        test_flags();
     } catch (const cha::Error &e) {
         failed++;
         std::fprintf(stderr, "unexpected cha::Error %s: %s\n", e.status_name(), e.what());

@@ -1,0 +1,519 @@
+//! Flag checks of cha-deploy against Unleash's yggdrasil engine, side by side
+//! in one run (see ../../BENCHMARKS.md):
+//!
+//! (a) a 25% rollout: `cha_flag_enabled` and `cha_flag_enabled_id` through
+//!     the C ABI against yggdrasil's native `is_enabled` on the equivalent
+//!     flexibleRollout (rollout 25, stickiness userId, groupId = flag name);
+//! (b) a boolean flag (target: under 20 ns);
+//! (c) a two-variant a_b_test split against yggdrasil's `get_variant`;
+//! (d) allocations per evaluation, counted by this binary's global allocator.
+//!
+//! The user changes every iteration (4096 precomputed ids). Each figure is
+//! the median of 25 samples of about 20 ms each, after a warm-up; the
+//! samples of an anchor and its rivals are taken in turns.
+//!
+//!     cargo bench --manifest-path benches/Cargo.toml
+//!
+//! A hand-written harness instead of criterion: the anchors and the ratios
+//! belong in one run and one table, and the counting allocator must see
+//! nothing but the code measured.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ffi::{CStr, CString, c_char};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cha_deploy::ffi::{
+    cha_close, cha_deploy_all, cha_flag_enabled, cha_flag_enabled_id, cha_flag_evaluate,
+    cha_flag_lookup, cha_handle, cha_last_error_message, cha_open, cha_string_free,
+};
+use unleash_yggdrasil::{ClientFeatures, Context, EngineState};
+
+// ---- counting allocator ------------------------------------------------
+
+/// Counts allocations made by the current thread only: the handle's watcher
+/// thread reads the database now and then, and must not be counted.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    // `try_with`: allocations during thread teardown are not counted.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator; counting has no effect on memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// ---- the flags, in both engines ------------------------------------------
+
+const USERS: usize = 4096;
+
+/// The cha-deploy flags: a 25% rollout, a boolean, a 50/50 two-variant split.
+const FEATURE_FLAGS_YML: &str = "\
+version: 2
+flags:
+  intelligent_pipe_sizing:
+    type: percentage
+    enabled: true
+    percentage: 25
+    stickiness: user_id
+  performance_monitoring:
+    type: boolean
+    enabled: true
+  cost_optimisation:
+    type: a_b_test
+    enabled: true
+    stickiness: user_id
+    variants:
+      - {name: traditional, weight: 50}
+      - {name: lifetime_cost, weight: 50}
+  pressure_drop_check:
+    type: user_group
+    enabled: true
+    include_groups: [beta_testers, hydraulics_team]
+    exclude_groups: [external_consultants]
+";
+
+/// The same flags as Unleash defines them: a flexibleRollout at 25 sticky on
+/// userId with the flag's name as groupId; a flag with the default strategy;
+/// a flag on for everyone (flexibleRollout 100) with two variants of equal
+/// weight sticky on userId.
+const UNLEASH_FEATURES_JSON: &str = r#"{
+  "version": 2,
+  "features": [
+    {
+      "name": "intelligent_pipe_sizing",
+      "enabled": true,
+      "strategies": [{
+        "name": "flexibleRollout",
+        "constraints": [],
+        "parameters": {"rollout": "25", "stickiness": "userId", "groupId": "intelligent_pipe_sizing"}
+      }]
+    },
+    {
+      "name": "performance_monitoring",
+      "enabled": true,
+      "strategies": [{"name": "default", "constraints": [], "parameters": {}}]
+    },
+    {
+      "name": "cost_optimisation",
+      "enabled": true,
+      "strategies": [{
+        "name": "flexibleRollout",
+        "constraints": [],
+        "parameters": {"rollout": "100", "stickiness": "userId", "groupId": "cost_optimisation"}
+      }],
+      "variants": [
+        {"name": "traditional", "weight": 500, "stickiness": "userId", "weightType": "variable"},
+        {"name": "lifetime_cost", "weight": 500, "stickiness": "userId", "weightType": "variable"}
+      ]
+    }
+  ]
+}"#;
+
+/// A fresh folder holding the database and the config directory.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("cha-deploy-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("configs")).expect("create the scratch folder");
+        std::fs::write(dir.join("configs/feature_flags.yml"), FEATURE_FLAGS_YML)
+            .expect("write the config");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn c_path(path: &std::path::Path) -> CString {
+    CString::new(path.to_str().expect("a UTF-8 temp path")).unwrap()
+}
+
+fn last_error() -> String {
+    // SAFETY: NULL or a NUL-terminated string owned by the library.
+    let message = cha_last_error_message();
+    if message.is_null() {
+        "(no message)".into()
+    } else {
+        // SAFETY: non-NULL, NUL-terminated.
+        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+    }
+}
+
+/// An open handle with the bench flags deployed, closed on drop.
+struct Handle(*mut cha_handle);
+
+impl Handle {
+    fn open(scratch: &Scratch) -> Handle {
+        let db = c_path(&scratch.0.join("bench.db"));
+        let configs = c_path(&scratch.0.join("configs"));
+        let mut h = std::ptr::null_mut();
+        // SAFETY: valid strings and out-pointers.
+        unsafe {
+            assert_eq!(cha_open(db.as_ptr(), &mut h), 0, "cha_open: {}", last_error());
+            let mut report = std::ptr::null_mut();
+            assert_eq!(
+                cha_deploy_all(h, configs.as_ptr(), &mut report),
+                0,
+                "cha_deploy_all: {}",
+                last_error()
+            );
+            cha_string_free(report);
+        }
+        Handle(h)
+    }
+
+    fn lookup(&self, flag: &CStr) -> u32 {
+        let mut id = 0;
+        // SAFETY: an open handle, a valid string and out-pointer.
+        let status = unsafe { cha_flag_lookup(self.0, flag.as_ptr(), &mut id) };
+        assert_eq!(status, 0, "cha_flag_lookup: {}", last_error());
+        id
+    }
+
+    #[inline(always)]
+    fn enabled(&self, flag: &CStr, user: &CStr) -> bool {
+        let mut on = false;
+        // SAFETY: an open handle, valid strings and out-pointer.
+        let status = unsafe {
+            cha_flag_enabled(self.0, flag.as_ptr(), user.as_ptr(), std::ptr::null(), 0, &mut on)
+        };
+        debug_assert_eq!(status, 0);
+        on
+    }
+
+    #[inline(always)]
+    fn enabled_in(&self, flag: &CStr, user: &CStr, groups: &[*const c_char]) -> bool {
+        let mut on = false;
+        // SAFETY: an open handle, valid strings and out-pointer.
+        let status = unsafe {
+            cha_flag_enabled(self.0, flag.as_ptr(), user.as_ptr(), groups.as_ptr(), groups.len(), &mut on)
+        };
+        debug_assert_eq!(status, 0);
+        on
+    }
+
+    #[inline(always)]
+    fn enabled_id(&self, id: u32, user: &CStr) -> bool {
+        let mut on = false;
+        // SAFETY: an open handle, a valid string and out-pointer.
+        let status = unsafe {
+            cha_flag_enabled_id(self.0, id, user.as_ptr(), std::ptr::null(), 0, &mut on)
+        };
+        debug_assert_eq!(status, 0);
+        on
+    }
+
+    /// `cha_flag_evaluate`: the detailed answer as JSON, allocated and freed.
+    #[inline(always)]
+    fn evaluate_json(&self, flag: &CStr, context: &CStr) -> usize {
+        let mut json = std::ptr::null_mut();
+        // SAFETY: an open handle, valid strings and out-pointer.
+        unsafe {
+            let status = cha_flag_evaluate(self.0, flag.as_ptr(), context.as_ptr(), &mut json);
+            debug_assert_eq!(status, 0);
+            let len = CStr::from_ptr(json).to_bytes().len();
+            cha_string_free(json);
+            len
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: open, and used by no other thread.
+        unsafe { cha_close(self.0) }
+    }
+}
+
+// ---- measuring -----------------------------------------------------------
+
+const WARM_UP: Duration = Duration::from_millis(200);
+const SAMPLE: Duration = Duration::from_millis(20);
+const SAMPLES: usize = 25;
+
+/// The median and the fastest sample, in ns per operation.
+#[derive(Clone, Copy)]
+struct Timing {
+    median_ns: f64,
+    min_ns: f64,
+}
+
+/// A benchmark: runs `op(i)` for i in 0..n and says how long that took.
+type Bench<'a> = Box<dyn FnMut(usize) -> Duration + 'a>;
+
+/// Wraps `op` (one operation for iteration `i`) into a [`Bench`]; the loop
+/// is compiled per benchmark, so the only indirect call is per sample.
+fn bench<'a>(mut op: impl FnMut(usize) -> u64 + 'a) -> Bench<'a> {
+    Box::new(move |n| {
+        let start = Instant::now();
+        let mut acc = 0u64;
+        for i in 0..n {
+            acc = acc.wrapping_add(op(i));
+        }
+        black_box(acc);
+        start.elapsed()
+    })
+}
+
+/// Times the benchmarks of one group (an anchor and its rivals): each is
+/// warmed up and sized to about SAMPLE per sample, then the samples are
+/// taken in turns (anchor, rival, rival, anchor, …), so that whatever else
+/// the machine does slows all of them alike and the ratios stay fair.
+fn measure_group(benches: &mut [Bench<'_>]) -> Vec<Timing> {
+    let sizes: Vec<usize> = benches
+        .iter_mut()
+        .map(|run| {
+            let mut n = 1000;
+            let warm_up = Instant::now();
+            while warm_up.elapsed() < WARM_UP {
+                if run(n) < SAMPLE / 2 {
+                    n *= 2;
+                }
+            }
+            let took = run(n).as_secs_f64();
+            ((n as f64) * SAMPLE.as_secs_f64() / took).max(1000.0) as usize
+        })
+        .collect();
+    let mut per_op = vec![Vec::with_capacity(SAMPLES); benches.len()];
+    for _ in 0..SAMPLES {
+        for (k, run) in benches.iter_mut().enumerate() {
+            per_op[k].push(run(sizes[k]).as_secs_f64() * 1e9 / sizes[k] as f64);
+        }
+    }
+    per_op
+        .into_iter()
+        .map(|mut samples| {
+            samples.sort_by(f64::total_cmp);
+            Timing {
+                median_ns: samples[SAMPLES / 2],
+                min_ns: samples[0],
+            }
+        })
+        .collect()
+}
+
+/// Allocations per call of `op` on this thread, over `n` calls after a warm-up.
+fn allocations_per_op(n: usize, mut op: impl FnMut(usize) -> u64) -> f64 {
+    for i in 0..1000 {
+        black_box(op(i));
+    }
+    let before = allocations();
+    for i in 0..n {
+        black_box(op(i));
+    }
+    (allocations() - before) as f64 / n as f64
+}
+
+struct Row {
+    group: &'static str,
+    name: &'static str,
+    timing: Timing,
+    /// The anchor's median divided by this row's (None for the anchor itself).
+    ratio_to: Option<f64>,
+}
+
+fn main() -> ExitCode {
+    // Setup allocates freely; only the measured loops are counted.
+    let scratch = Scratch::new();
+    let h = Handle::open(&scratch);
+
+    let users: Vec<CString> = (0..USERS)
+        .map(|i| CString::new(format!("planner-{i:06}")).unwrap())
+        .collect();
+    let contexts_json: Vec<CString> = (0..USERS)
+        .map(|i| CString::new(format!("{{\"user_id\":\"planner-{i:06}\"}}")).unwrap())
+        .collect();
+    let unleash_contexts: Vec<Context> = (0..USERS)
+        .map(|i| Context {
+            user_id: Some(format!("planner-{i:06}")),
+            ..Context::default()
+        })
+        .collect();
+    let user = |i: usize| users[i % USERS].as_c_str();
+    let unleash_context = |i: usize| &unleash_contexts[i % USERS];
+
+    let rollout = c"intelligent_pipe_sizing";
+    let boolean = c"performance_monitoring";
+    let split = c"cost_optimisation";
+    let groups_flag = c"pressure_drop_check";
+    let rollout_id = h.lookup(rollout);
+    let boolean_id = h.lookup(boolean);
+    let split_id = h.lookup(split);
+
+    // The engine alone, for the variant name without JSON (the C ABI has no
+    // such call yet: cha_flag_evaluate answers in JSON).
+    let engine = cha_deploy::config::parse_feature_flags(FEATURE_FLAGS_YML, "bench")
+        .expect("the bench config parses")
+        .compile()
+        .expect("the bench config compiles");
+    let engine_split = engine.lookup("cost_optimisation").unwrap();
+    let now = cha_deploy::flags::Now::System;
+    let engine_context = |i: usize| cha_deploy::flags::Context::user(unleash_contexts[i % USERS].user_id.as_deref().unwrap());
+
+    let yggdrasil = EngineState::default();
+    let features: ClientFeatures =
+        serde_json::from_str(UNLEASH_FEATURES_JSON).expect("the Unleash features parse");
+    if let Some(warnings) = yggdrasil.apply_client_features(features) {
+        eprintln!("yggdrasil warnings: {warnings:?}");
+    }
+    let no_external = None;
+
+    // Both engines must agree on what they compute before they are timed.
+    let share = |f: &dyn Fn(usize) -> bool| (0..USERS).filter(|&i| f(i)).count() as f64 / USERS as f64;
+    let ours_on = share(&|i| h.enabled_id(rollout_id, user(i)));
+    let theirs_on = share(&|i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external));
+    let ours_variant = share(&|i| {
+        engine.evaluate_variant(engine_split, &engine_context(i), now).variant == Some("lifetime_cost")
+    });
+    let theirs_variant = share(&|i| {
+        yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name == "lifetime_cost"
+    });
+    let boolean_on = share(&|i| h.enabled_id(boolean_id, user(i)));
+    println!("sanity: 25% rollout on for {:.1}% (cha-deploy) and {:.1}% (yggdrasil) of {USERS} users",
+             ours_on * 100.0, theirs_on * 100.0);
+    println!("sanity: variant lifetime_cost for {:.1}% (cha-deploy) and {:.1}% (yggdrasil); boolean on for {:.0}%",
+             ours_variant * 100.0, theirs_variant * 100.0, boolean_on * 100.0);
+    assert!((0.22..0.28).contains(&ours_on) && (0.22..0.28).contains(&theirs_on));
+    assert!((0.45..0.55).contains(&ours_variant) && (0.45..0.55).contains(&theirs_variant));
+    assert_eq!(boolean_on, 1.0);
+
+    let started = Instant::now();
+    let mut rows = Vec::new();
+
+    // Each group: the anchor first, then cha-deploy's calls.
+    let engine_boolean = engine.lookup("performance_monitoring").unwrap();
+    let groups: Vec<(&'static str, Vec<(&'static str, Bench<'_>)>)> = vec![
+        ("a", vec![
+            ("yggdrasil is_enabled, flexibleRollout 25% (anchor)",
+             bench(|i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external) as u64)),
+            ("cha_flag_enabled (C ABI, by name)", bench(|i| h.enabled(rollout, user(i)) as u64)),
+            ("cha_flag_enabled_id (C ABI, pre-resolved)", bench(|i| h.enabled_id(rollout_id, user(i)) as u64)),
+        ]),
+        ("b", vec![
+            ("yggdrasil is_enabled, default strategy (anchor)",
+             bench(|i| yggdrasil.is_enabled("performance_monitoring", unleash_context(i), &no_external) as u64)),
+            ("cha_flag_enabled (C ABI, by name)", bench(|i| h.enabled(boolean, user(i)) as u64)),
+            ("cha_flag_enabled_id (C ABI, pre-resolved)", bench(|i| h.enabled_id(boolean_id, user(i)) as u64)),
+            ("FlagSet::is_enabled (Rust engine, no C boundary, no snapshot load)",
+             bench(|i| engine.is_enabled(engine_boolean, &engine_context(i), now) as u64)),
+        ]),
+        ("c", vec![
+            ("yggdrasil get_variant, 2 variants (anchor)",
+             bench(|i| yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name.len() as u64)),
+            ("cha_flag_enabled_id on the a_b_test flag (C ABI)", bench(|i| h.enabled_id(split_id, user(i)) as u64)),
+            ("FlagSet::evaluate_variant (Rust engine, variant name)",
+             bench(|i| engine.evaluate_variant(engine_split, &engine_context(i), now).variant.map_or(0, str::len) as u64)),
+            ("cha_flag_evaluate (C ABI, JSON in and out)",
+             bench(|i| h.evaluate_json(split, &contexts_json[i % USERS]) as u64)),
+        ]),
+    ];
+    for (group, benches) in groups {
+        let (names, mut runs): (Vec<_>, Vec<_>) = benches.into_iter().unzip();
+        let timings = measure_group(&mut runs);
+        let anchor = timings[0].median_ns;
+        for (k, (name, timing)) in names.into_iter().zip(timings).enumerate() {
+            rows.push(Row { group, name, timing, ratio_to: (k > 0).then_some(anchor) });
+        }
+    }
+
+    let elapsed = started.elapsed();
+
+    // (d) allocations per evaluation
+    let beta = [c"beta_testers".as_ptr()];
+    let many: Vec<CString> = (0..17).map(|g| CString::new(format!("team-{g:02}")).unwrap()).collect();
+    let many: Vec<*const c_char> = many.iter().map(|g| g.as_ptr()).collect();
+    const N: usize = 100_000;
+    let allocation_rows: Vec<(&str, f64, bool)> = vec![
+        ("cha_flag_enabled, 25% rollout", allocations_per_op(N, |i| h.enabled(rollout, user(i)) as u64), true),
+        ("cha_flag_enabled_id, 25% rollout", allocations_per_op(N, |i| h.enabled_id(rollout_id, user(i)) as u64), true),
+        ("cha_flag_enabled, boolean", allocations_per_op(N, |i| h.enabled(boolean, user(i)) as u64), true),
+        ("cha_flag_enabled_id, boolean", allocations_per_op(N, |i| h.enabled_id(boolean_id, user(i)) as u64), true),
+        ("cha_flag_enabled_id, a_b_test", allocations_per_op(N, |i| h.enabled_id(split_id, user(i)) as u64), true),
+        ("cha_flag_enabled, user_group, 1 group", allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &beta) as u64), true),
+        ("cha_flag_enabled, user_group, 17 groups (over the 16 kept on the stack)", allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &many) as u64), false),
+        ("FlagSet::evaluate_variant", allocations_per_op(N, |i| engine.evaluate_variant(engine_split, &engine_context(i), now).variant.map_or(0, str::len) as u64), true),
+        ("cha_flag_evaluate (JSON)", allocations_per_op(N / 10, |i| h.evaluate_json(split, &contexts_json[i % USERS]) as u64), false),
+        ("yggdrasil is_enabled, flexibleRollout", allocations_per_op(N, |i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external) as u64), false),
+        ("yggdrasil get_variant", allocations_per_op(N, |i| yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name.len() as u64), false),
+    ];
+
+    drop(h);
+
+    println!();
+    println!("| | benchmark | median ns/op | fastest sample ns/op | anchor / this |");
+    println!("|---|---|---:|---:|---:|");
+    for row in &rows {
+        let ratio = row.ratio_to.map_or("anchor".to_string(), |anchor| format!("{:.1}×", anchor / row.timing.median_ns));
+        println!("| {} | {} | {:.1} | {:.1} | {} |", row.group, row.name, row.timing.median_ns, row.timing.min_ns, ratio);
+    }
+    println!();
+    println!("| | evaluation | allocations per call | must be 0 |");
+    println!("|---|---|---:|---|");
+    let mut failures = Vec::new();
+    for (name, per_call, must_be_zero) in &allocation_rows {
+        println!("| d | {name} | {per_call:.3} | {} |", if *must_be_zero { "yes" } else { "no" });
+        if *must_be_zero && *per_call != 0.0 {
+            failures.push(*name);
+        }
+    }
+    println!();
+    println!("timed benchmarks took {:.1} s", elapsed.as_secs_f64());
+
+    let target = |group: &str, name_part: &str| rows.iter().find(|r| r.group == group && r.name.contains(name_part)).unwrap();
+    let anchor = target("a", "anchor").timing.median_ns;
+    let rollout_ratio = anchor / target("a", "cha_flag_enabled_id").timing.median_ns;
+    let rollout_ratio_by_name = anchor / target("a", "cha_flag_enabled (").timing.median_ns;
+    let boolean_ns = target("b", "cha_flag_enabled_id").timing.median_ns;
+    let boolean_ns_by_name = target("b", "cha_flag_enabled (").timing.median_ns;
+    println!(
+        "targets: 25% rollout ≥3× yggdrasil: {:.1}× by id, {:.1}× by name; boolean < 20 ns: {:.1} ns by id, {:.1} ns by name; no allocation: {}",
+        rollout_ratio,
+        rollout_ratio_by_name,
+        boolean_ns,
+        boolean_ns_by_name,
+        if failures.is_empty() { "yes".to_string() } else { format!("NO ({})", failures.join(", ")) }
+    );
+    // Timings vary by machine and are reported, not enforced; an allocation
+    // on the hot path is a defect on every machine.
+    if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -129,15 +129,19 @@ fn deploy_reports_created_then_unchanged() {
     let s = Scratch::new("deploy");
     let text = s.ok(&["deploy", "--config-dir", &configs(), "--actor", "ci"]);
     assert!(
-        text.starts_with("deployed feature_flags.yml (version 2) from "),
+        text.starts_with("deployed feature_flags.yml (version 2), ab_tests.yml (version 1) from "),
         "{text}"
     );
     assert!(text.contains(" as ci\n"), "{text}");
     assert!(
-        text.contains("  created     10  cost_optimisation, flow_based_calculation"),
+        text.contains("\nflags\n  created     10  cost_optimisation, flow_based_calculation"),
         "{text}"
     );
     assert!(text.contains("  unchanged    0"), "{text}");
+    assert!(
+        text.contains("\nexperiments\n  created      3  flow_calculation_comparison, network_analysis_comparison, pipe_sizing_comparison"),
+        "{text}"
+    );
 
     let report = s.json(&["deploy", "--config-dir", &configs()]);
     assert_eq!(report["actor"], "night-shift", "the login name by default");

@@ -162,15 +162,25 @@ fn deploy_text(r: &cha_deploy::deploy::DeployReport) -> String {
         r.config_dir,
         r.actor
     );
-    for (what, names) in [
-        ("created", &r.flags.created),
-        ("updated", &r.flags.updated),
-        ("unchanged", &r.flags.unchanged),
-        ("removed", &r.flags.removed),
-    ] {
-        text.push_str(&format!("\n  {what:<10} {:>3}", names.len()));
-        if !names.is_empty() && what != "unchanged" {
-            text.push_str(&format!("  {}", names.join(", ")));
+    for (kind, changes) in [("flags", &r.flags), ("experiments", &r.experiments)] {
+        let total = changes.created.len()
+            + changes.updated.len()
+            + changes.unchanged.len()
+            + changes.removed.len();
+        if total == 0 {
+            continue;
+        }
+        text.push_str(&format!("\n{kind}"));
+        for (what, names) in [
+            ("created", &changes.created),
+            ("updated", &changes.updated),
+            ("unchanged", &changes.unchanged),
+            ("removed", &changes.removed),
+        ] {
+            text.push_str(&format!("\n  {what:<10} {:>3}", names.len()));
+            if !names.is_empty() && what != "unchanged" {
+                text.push_str(&format!("  {}", names.join(", ")));
+            }
         }
     }
     for migration in r.files.iter().filter_map(|f| f.migration.as_ref()) {

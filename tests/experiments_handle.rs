@@ -313,11 +313,18 @@ fn observations_form_unit_values_by_aggregation() {
         }
     }
     cha.flush().unwrap();
+    assert_eq!(cha.fold_observations().unwrap(), 12);
     // A later batch changes unit a's value again: its old value is replaced.
     for metric in ["cost", "runs", "converted", "total"] {
         cha.record("sizing", a, metric, 8.0).unwrap();
     }
     cha.flush().unwrap();
+    assert_eq!(
+        cha.fold_observations().unwrap(),
+        4,
+        "every raw row is folded once"
+    );
+    assert_eq!(cha.fold_observations().unwrap(), 0);
     let v = variant(a);
     let moments = |metric: &str| {
         let rows = query(

@@ -120,7 +120,7 @@ impl Cha {
         }
         let assignment = self.assign(experiment, unit)?;
         let live = self.inner.live.load();
-        let (compiled, def) = live
+        let (compiled, _) = live
             .experiments
             .get(experiment)
             .ok_or_else(|| experiment_not_found(experiment))?;
@@ -141,11 +141,17 @@ impl Cha {
             unit: unit.into(),
             variant: variant.name,
             metric: compiled.metrics[index].clone(),
-            aggregation: def.metrics[index].aggregation,
             value,
             at_ms: crate::clock::now_ms(),
         });
         Ok(())
+    }
+
+    /// Folds the persisted observations not yet folded into the per-variant
+    /// statistics that analysis reads (the background thread does this every
+    /// flush interval; analysis does it first). Returns how many it folded.
+    pub fn fold_observations(&self) -> Result<usize> {
+        super::recorder::fold(&self.inner.store, usize::MAX)
     }
 
     /// Every stored experiment, by id.

@@ -160,7 +160,10 @@ impl Watcher {
                         next_refresh = now + refresh;
                     }
                     if now >= next_flush {
-                        let _ = inner.recorder.flush(&inner.store);
+                        if inner.recorder.flush(&inner.store).is_ok() {
+                            // Bounded, so that a backlog never delays a refresh for long.
+                            let _ = super::recorder::fold(&inner.store, 100_000);
+                        }
                         next_flush = now + flush;
                     }
                 }

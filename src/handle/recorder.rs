@@ -2,6 +2,10 @@
 //! and a batch is persisted in one transaction every `flush_interval_ms`
 //! (and on `flush` and close). A crash loses at most one interval of records
 //! and never corrupts the file.
+//!
+//! Persisted observations are then folded into the sufficient statistics
+//! that analysis reads ([`fold`]): by the background thread, and by
+//! analysis itself for whatever is still pending.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -32,7 +36,6 @@ pub(crate) struct Observation {
     pub unit: Box<str>,
     pub variant: Arc<str>,
     pub metric: Arc<str>,
-    pub aggregation: Aggregation,
     pub value: f64,
     pub at_ms: i64,
 }
@@ -105,9 +108,9 @@ impl Recorder {
     }
 }
 
-/// Writes a batch: exposures, raw observations, then for each unit and
-/// metric touched, its new unit value replaces its old one in the variant's
-/// summary (the unit is the unit of analysis).
+/// Writes a batch: exposures, then the raw observations. Folding them into
+/// the statistics happens apart ([`fold`]), so recording costs about what a
+/// bare insert of the same rows costs.
 fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
     let exposures: Vec<NewExposure<'_>> = batch
         .exposures
@@ -120,9 +123,6 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
         })
         .collect();
     sql::insert_exposures(tx, &exposures)?;
-    if batch.observations.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<NewObservation<'_>> = batch
         .observations
         .iter()
@@ -135,30 +135,70 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
             at_ms: o.at_ms,
         })
         .collect();
-    sql::insert_observations(tx, &rows)?;
+    sql::insert_observations(tx, &rows)
+}
 
+/// How many raw observations one fold transaction takes, so that the write
+/// lock is never held for long.
+const FOLD_CHUNK: usize = 20_000;
+
+/// Folds every persisted observation not yet folded (by any process) into
+/// the per-unit totals and the per-variant summaries, in chunks of one
+/// transaction each, stopping after about `limit` rows; each raw row is read
+/// exactly once. Returns how many rows were folded.
+pub(crate) fn fold(store: &Store, limit: usize) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let folded = store.write(fold_chunk)?;
+        total += folded;
+        if folded < FOLD_CHUNK || total >= limit {
+            return Ok(total);
+        }
+    }
+}
+
+/// Folds up to [`FOLD_CHUNK`] observations: for each unit and metric touched,
+/// its new unit value replaces its old one in the variant's summary (the
+/// unit is the unit of analysis).
+fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
+    let after = sql::folded_to(tx)?;
+    let pending = sql::pending_observations(tx, after, FOLD_CHUNK)?;
+    let Some(last) = pending.last().map(|o| o.id) else {
+        return Ok(0);
+    };
+    // The aggregation of each metric, from the stored definitions.
+    let mut aggregations: HashMap<(String, String), Aggregation> = HashMap::new();
+    for stored in sql::load_experiments(tx)? {
+        let def: crate::experiments::ExperimentDefinition =
+            serde_json::from_str(&stored.definition_json)?;
+        for m in def.metrics {
+            aggregations.insert((def.id.clone(), m.name), m.aggregation);
+        }
+    }
     // One totals update per unit and metric, however many observations it had.
-    let mut deltas: HashMap<(&str, &str, &str), (&Observation, UnitTotals)> = HashMap::new();
-    for o in &batch.observations {
+    let mut deltas: HashMap<(&str, &str, &str), (&str, UnitTotals)> = HashMap::new();
+    for o in &pending {
         let entry = deltas
             .entry((&o.experiment, &o.metric, &o.unit))
-            .or_insert((o, UnitTotals::default()));
+            .or_insert((&o.variant, UnitTotals::default()));
         entry.1.n += 1;
         entry.1.sum += o.value;
         entry.1.nonzero += i64::from(o.value != 0.0);
     }
     let mut summaries: HashMap<(String, String, String), Summary> = HashMap::new();
     let mut loaded: HashSet<&str> = HashSet::new();
-    for ((experiment, metric, unit), (o, delta)) in &deltas {
+    for ((experiment, metric, unit), (variant, delta)) in &deltas {
+        // A metric removed from the definition since: its rows stay raw.
+        let Some(&aggregation) = aggregations.get(&(experiment.to_string(), metric.to_string()))
+        else {
+            continue;
+        };
         if loaded.insert(experiment) {
-            for ((variant, m), (n, mean, m2)) in variant_moments(tx, experiment)? {
-                summaries.insert(
-                    (experiment.to_string(), variant, m),
-                    Summary { n, mean, m2 },
-                );
+            for ((v, m), (n, mean, m2)) in variant_moments(tx, experiment)? {
+                summaries.insert((experiment.to_string(), v, m), Summary { n, mean, m2 });
             }
         }
-        let before = sql::add_unit_totals(tx, experiment, metric, unit, &o.variant, *delta)?;
+        let before = sql::add_unit_totals(tx, experiment, metric, unit, variant, *delta)?;
         let after = UnitTotals {
             n: before.n + delta.n,
             sum: before.sum + delta.sum,
@@ -167,19 +207,20 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
         let summary = summaries
             .entry((
                 experiment.to_string(),
-                o.variant.to_string(),
+                variant.to_string(),
                 metric.to_string(),
             ))
             .or_default();
         if before.n > 0 {
-            summary.remove(unit_value(o.aggregation, before));
+            summary.remove(unit_value(aggregation, before));
         }
-        summary.push(unit_value(o.aggregation, after));
+        summary.push(unit_value(aggregation, after));
     }
     for ((experiment, variant, metric), s) in summaries {
         put_variant_moments(tx, &experiment, &variant, &metric, (s.n, s.mean, s.m2))?;
     }
-    Ok(())
+    sql::set_folded_to(tx, last)?;
+    Ok(pending.len())
 }
 
 /// A unit's one value of a metric, from its observations so far.

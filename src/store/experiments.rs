@@ -191,18 +191,82 @@ pub struct UnitTotals {
     pub nonzero: i64,
 }
 
-/// Inserts the raw observations of a batch.
+/// Appends the raw observations of a batch.
 pub fn insert_observations(
     tx: &Transaction<'_>,
     observations: &[NewObservation<'_>],
 ) -> Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO observations (experiment, unit, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for o in observations {
-        insert.execute(params![o.experiment, o.unit, o.metric, o.value, o.at_ms])?;
+        insert.execute(params![
+            o.experiment,
+            o.unit,
+            o.variant,
+            o.metric,
+            o.value,
+            o.at_ms
+        ])?;
     }
     Ok(())
+}
+
+/// A raw observation not yet folded into the statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingObservation {
+    pub id: i64,
+    pub experiment: String,
+    pub unit: String,
+    pub variant: String,
+    pub metric: String,
+    pub value: f64,
+}
+
+/// The id of the last observation folded into the statistics.
+pub fn folded_to(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'observations_folded_to'",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Records that every observation up to `id` is folded.
+pub fn set_folded_to(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'observations_folded_to'")?
+        .execute([id.to_string()])?;
+    Ok(())
+}
+
+/// Up to `limit` observations after id `after`, in id order.
+pub fn pending_observations(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<PendingObservation>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, experiment, unit, variant, metric, value FROM observations WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit as i64], |r| {
+        Ok(PendingObservation {
+            id: r.get(0)?,
+            experiment: r.get(1)?,
+            unit: r.get(2)?,
+            variant: r.get(3)?,
+            metric: r.get(4)?,
+            value: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many observations wait to be folded.
+pub fn pending_count(conn: &Connection) -> Result<i64> {
+    let after = folded_to(conn)?;
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM observations WHERE id > ?1")?
+        .query_row([after], |r| r.get(0))?)
 }
 
 /// Adds `delta` to a unit's totals and returns them from before the change.

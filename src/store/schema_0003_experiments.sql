@@ -32,15 +32,20 @@ CREATE TABLE variant_exposures (
     PRIMARY KEY (experiment, variant)
 ) STRICT, WITHOUT ROWID;
 
--- Raw observations, kept for export and re-analysis.
+-- Raw observations, kept for export and re-analysis. Recording only appends
+-- here; the rows are then folded, once each and in id order, into
+-- unit_metrics and variant_metrics (AUTOINCREMENT: ids never go back, so the
+-- fold's watermark in meta is safe).
 CREATE TABLE observations (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     experiment TEXT NOT NULL,
     unit       TEXT NOT NULL,
+    variant    TEXT NOT NULL,
     metric     TEXT NOT NULL,
     value      REAL NOT NULL,
     at_ms      INTEGER NOT NULL
 ) STRICT;
+INSERT INTO meta (key, value) VALUES ('observations_folded_to', '0');
 
 -- Each unit's observations of a metric so far, from which its one value (the
 -- unit of analysis) follows by the metric's aggregation.

@@ -116,13 +116,32 @@ impl Drop for Inner {
     }
 }
 
-/// Who is making a change when the caller does not say: the login name.
+/// Who is making a change when the caller does not say: the login name, found
+/// as Python's `getpass.getuser()` finds it (LOGNAME, USER, LNAME, USERNAME,
+/// then the password database), so that every surface records the same actor.
 pub fn default_actor() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
+    ["LOGNAME", "USER", "LNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(password_entry_name)
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The name of this process's user in /etc/passwd (Linux: the owner of
+/// /proc/self is the process's real user).
+fn password_entry_name() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() > 2 && fields[2] == uid).then(|| fields[0].to_string())
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 #[cfg(test)]

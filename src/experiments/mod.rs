@@ -11,3 +11,9 @@ pub use model::{
 pub mod assign;
 
 pub use assign::{AssignReason, Assignment, CompiledExperiment, ExperimentSet, MAX_UNIT_ID};
+
+pub mod analyze;
+pub mod plan;
+
+pub use analyze::{AnalysisInput, AnalysisOptions, AnalysisReport, Correction, analyze};
+pub use plan::{SamplePlan, plan_for_metric, plan_sample_size};

@@ -272,6 +272,52 @@ cha_status cha_experiment_set_status(cha_handle *h,
                                      const char *actor,
                                      char **out_json);
 
+// Analyses `experiment` (`analyze_test_results`) with the default options
+// (Holm correction, fixed-horizon tests): per metric and variant against
+// control, n, mean, variance, Welch t-test with CI, relative lift with a
+// delta-method CI, Cohen's d, Hedges' g, power and units still needed; the
+// sample-ratio check; and a conclusion with its reasons. Cost does not grow
+// with the number of observations. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_analyze(cha_handle *h, const char *experiment, char **out_json);
+
+// `cha_experiment_analyze` with options as JSON (NULL for the defaults):
+// `{"correction": "holm" | "benjamini_hochberg", "sequential": true,
+// "mixture_variance": {"metric": tau2}}`. An unknown option is
+// CHA_ERR_INVALID_ARGUMENT.
+//
+// # Safety
+// As for `cha_experiment_analyze`; `options_json` is NULL or NUL-terminated.
+cha_status cha_experiment_analyze_with_options(cha_handle *h,
+                                               const char *experiment,
+                                               const char *options_json,
+                                               char **out_json);
+
+// Units each variant of `experiment` needs for `metric` given its
+// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE,
+// significance level and power (statsmodels TTestIndPower.solve_power).
+// Writes `{"per_variant","per_treatment_variant","total","nobs1",
+// "effect_size",...}` to `*out_json` (free with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (sd ≤ 0, mean 0, NaN).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_plan(const cha_handle *h,
+                               const char *experiment,
+                               const char *metric,
+                               double baseline_mean,
+                               double baseline_sd,
+                               char **out_json);
+
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.
 //

@@ -472,3 +472,107 @@ fn a_flag_linked_to_an_experiment_follows_its_assignment() {
         .unwrap_err();
     assert!(e.message().contains("no experiment `missing_test`"), "{e}");
 }
+
+/// A deterministic pseudo-random stream in [0, 1) (SplitMix64), so the test
+/// data are the same on every machine.
+fn uniform(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[test]
+fn analysis_reads_the_folded_statistics_and_matches_welch() {
+    let s = Scratch::new("analysis");
+    let options = OpenOptions {
+        flush_interval_ms: 3_600_000,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    let mut rng = 7u64;
+    let mut values: std::collections::HashMap<String, Vec<f64>> = Default::default();
+    for u in 0..4000 {
+        let unit = format!("network-{u}");
+        let variant = cha
+            .assign("sizing", &unit)
+            .unwrap()
+            .variant
+            .unwrap()
+            .name
+            .to_string();
+        // Intelligent sizing: cost efficiency 5% better on average.
+        let base = if variant == "intelligent" {
+            105.0
+        } else {
+            100.0
+        };
+        let value = base + 20.0 * (uniform(&mut rng) - 0.5);
+        cha.record("sizing", &unit, "cost", value).unwrap();
+        values.entry(variant).or_default().push(value);
+        if u % 2 == 0 {
+            cha.record("sizing", &unit, "runs", 1.0).unwrap();
+        }
+    }
+    cha.flush().unwrap();
+    let report = cha
+        .analyze_experiment("sizing", Default::default())
+        .unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    let cost = &json["metrics"][0];
+    assert_eq!(cost["name"], "cost");
+    let comparison = &cost["comparisons"][0];
+    let control = cha_deploy::stats::Summary::from_values(&values["traditional"]);
+    let treatment = cha_deploy::stats::Summary::from_values(&values["intelligent"]);
+    let welch = cha_deploy::stats::welch(&control, &treatment, 0.05).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
+    assert!(
+        close(comparison["difference"]["t"].as_f64().unwrap(), welch.t),
+        "{comparison}"
+    );
+    assert!(close(
+        comparison["difference"]["p_value"].as_f64().unwrap(),
+        welch.p_value
+    ));
+    assert!(close(
+        comparison["difference"]["df"].as_f64().unwrap(),
+        welch.df
+    ));
+    assert_eq!(cost["control"]["n"], control.n);
+    assert_eq!(
+        json["variants"][0]["exposures"].as_u64().unwrap()
+            + json["variants"][1]["exposures"].as_u64().unwrap(),
+        4000
+    );
+    // Units that never ran count as 0 runs: every exposed unit is in the count metric.
+    let runs = &json["metrics"][1];
+    assert_eq!(runs["control"]["n"], json["variants"][0]["exposures"]);
+    assert!((runs["control"]["mean"].as_f64().unwrap() - 0.5).abs() < 0.05);
+    // The minimum duration (7 days) has not passed: keep running, not ship.
+    assert_eq!(json["conclusion"], "keep_running", "{}", json["reasons"]);
+    assert_eq!(comparison["verdict"], "better");
+    assert_eq!(
+        cha.analyze_experiment("nope", Default::default())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+
+    let plan = cha.plan_experiment("sizing", "cost", 100.0, 5.8).unwrap();
+    let expected =
+        cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05, 0.8, 1.0).unwrap();
+    assert_eq!(plan.per_variant, expected.ceil() as u64);
+    assert_eq!(
+        cha.plan_experiment("sizing", "nope", 1.0, 1.0)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0).is_err());
+}

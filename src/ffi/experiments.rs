@@ -2,12 +2,12 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, out_arg, ref_arg, str_arg};
+use super::boundary::{guard, opt_str_arg, out_arg, ref_arg, str_arg};
 use super::core::cha_handle;
 use super::flags::json_out;
 use super::status::cha_status;
 use crate::error::Error;
-use crate::experiments::ExperimentStatus;
+use crate::experiments::{AnalysisOptions, ExperimentStatus};
 
 /// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 /// in every process and language) and sticky (a unit keeps its first variant
@@ -153,6 +153,99 @@ pub unsafe extern "C" fn cha_experiment_set_status(
         unsafe {
             json_out(h, out_json, |cha| {
                 cha.set_experiment_status(experiment, status, actor)
+            })
+        }
+    })
+}
+
+/// Analyses `experiment` (`analyze_test_results`) with the default options
+/// (Holm correction, fixed-horizon tests): per metric and variant against
+/// control, n, mean, variance, Welch t-test with CI, relative lift with a
+/// delta-method CI, Cohen's d, Hedges' g, power and units still needed; the
+/// sample-ratio check; and a conclusion with its reasons. Cost does not grow
+/// with the number of observations. Free `*out_json` with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_analyze(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_analyze", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.analyze_experiment(experiment, AnalysisOptions::default())
+            })
+        }
+    })
+}
+
+/// `cha_experiment_analyze` with options as JSON (NULL for the defaults):
+/// `{"correction": "holm" | "benjamini_hochberg", "sequential": true,
+/// "mixture_variance": {"metric": tau2}}`. An unknown option is
+/// CHA_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for `cha_experiment_analyze`; `options_json` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_analyze_with_options(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_analyze_with_options", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
+            Some(text) => serde_json::from_str::<AnalysisOptions>(text)
+                .map_err(|e| Error::invalid_argument(format!("analysis options: {e}")))?,
+            None => AnalysisOptions::default(),
+        };
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.analyze_experiment(experiment, options)
+            })
+        }
+    })
+}
+
+/// Units each variant of `experiment` needs for `metric` given its
+/// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE,
+/// significance level and power (statsmodels TTestIndPower.solve_power).
+/// Writes `{"per_variant","per_treatment_variant","total","nobs1",
+/// "effect_size",...}` to `*out_json` (free with `cha_string_free`).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_INVALID_ARGUMENT (sd ≤ 0, mean 0, NaN).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_plan(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    metric: *const c_char,
+    baseline_mean: f64,
+    baseline_sd: f64,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_plan", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let metric = unsafe { str_arg(metric, "metric") }?;
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.plan_experiment(experiment, metric, baseline_mean, baseline_sd)
             })
         }
     })

@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use super::Cha;
 use crate::error::{Error, Result};
-use crate::experiments::{AssignReason, ExperimentDefinition, ExperimentStatus, MAX_UNIT_ID};
+use crate::experiments::{
+    Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason,
+    ExperimentDefinition, ExperimentStatus, MAX_UNIT_ID, SamplePlan,
+};
+use crate::stats::Summary;
 use crate::store;
 
 /// The variant a unit got, or none and why.
@@ -152,6 +156,101 @@ impl Cha {
     /// flush interval; analysis does it first). Returns how many it folded.
     pub fn fold_observations(&self) -> Result<usize> {
         super::recorder::fold(&self.inner.store, usize::MAX)
+    }
+
+    /// Analyses experiment `id` (`analyze_test_results`): folds whatever
+    /// observations are still pending, then reads one summary per variant
+    /// and metric, so the cost does not grow with the number of
+    /// observations. Units exposed but never observed count as 0 for count,
+    /// sum and proportion metrics (they ran no calculation, summed nothing,
+    /// did not convert), and are left out of mean metrics.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown experiment; `Storage`, `Busy`.
+    pub fn analyze_experiment(&self, id: &str, options: AnalysisOptions) -> Result<AnalysisReport> {
+        self.fold_observations()?;
+        let def = self.experiment(id)?.definition;
+        let conn = self.inner.store.conn();
+        let moments = store::experiments::variant_moments(&conn, id)?;
+        let counts = store::experiments::exposure_counts(&conn, id)?;
+        let first_exposure_ms = store::experiments::first_exposure_ms(&conn, id)?;
+        drop(conn);
+        let exposures: Vec<u64> = def
+            .variants
+            .iter()
+            .map(|v| counts.get(&v.name).copied().unwrap_or(0))
+            .collect();
+        let summaries: Vec<Vec<Summary>> = def
+            .variants
+            .iter()
+            .zip(&exposures)
+            .map(|(v, &exposed)| {
+                def.metrics
+                    .iter()
+                    .map(|m| {
+                        let (n, mean, m2) = moments
+                            .get(&(v.name.clone(), m.name.clone()))
+                            .copied()
+                            .unwrap_or((0, 0.0, 0.0));
+                        let mut summary = Summary { n, mean, m2 };
+                        if m.aggregation != Aggregation::Mean && exposed > n {
+                            summary.merge(&Summary {
+                                n: exposed - n,
+                                mean: 0.0,
+                                m2: 0.0,
+                            });
+                        }
+                        summary
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(crate::experiments::analyze(&AnalysisInput {
+            definition: &def,
+            summaries: &summaries,
+            exposures: &exposures,
+            first_exposure_ms,
+            now_ms: crate::clock::now_ms(),
+            options,
+        }))
+    }
+
+    /// Units each variant of experiment `id` needs for `metric`, given the
+    /// metric's unit-level baseline mean and standard deviation (from a pilot
+    /// or from history): the metric's MDE, significance level and power, equal
+    /// arms.
+    ///
+    /// # Errors
+    /// `NotFound` (experiment or metric); `InvalidArgument` for a baseline
+    /// the plan cannot use (sd ≤ 0, mean 0, not finite).
+    pub fn plan_experiment(
+        &self,
+        id: &str,
+        metric: &str,
+        baseline_mean: f64,
+        baseline_sd: f64,
+    ) -> Result<SamplePlan> {
+        let def = self.experiment(id)?.definition;
+        let m = def
+            .metrics
+            .iter()
+            .find(|m| m.name == metric)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "experiment `{id}` has no metric `{metric}` (metrics: {})",
+                    def.metrics
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        Ok(crate::experiments::plan_for_metric(
+            m,
+            baseline_mean,
+            baseline_sd,
+            def.variants.len() as u32,
+        )?)
     }
 
     /// Every stored experiment, by id.

@@ -19,7 +19,9 @@ fn configs() -> PathBuf {
 #[test]
 #[ignore = "run by killed_while_recording_the_database_stays_sound"]
 fn crash_child() {
-    let Some(db) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(db) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let options = OpenOptions {
         flush_interval_ms: 20,
         ..OpenOptions::default()
@@ -30,7 +32,13 @@ fn crash_child() {
     loop {
         for _ in 0..500 {
             let unit = format!("network-{recorded}");
-            cha.record("pipe_sizing_comparison", &unit, "pipe_cost_efficiency", recorded as f64).unwrap();
+            cha.record(
+                "pipe_sizing_comparison",
+                &unit,
+                "pipe_cost_efficiency",
+                recorded as f64,
+            )
+            .unwrap();
             recorded += 1;
         }
         cha.flush().unwrap();
@@ -47,7 +55,10 @@ fn killed_while_recording_the_database_stays_sound() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("cha.db");
-    Cha::open(&db).unwrap().deploy_all(configs(), "test").unwrap();
+    Cha::open(&db)
+        .unwrap()
+        .deploy_all(configs(), "test")
+        .unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--ignored", "--nocapture"])
@@ -57,7 +68,10 @@ fn killed_while_recording_the_database_stays_sound() {
     let progress = db.with_extension("flushed");
     let start = Instant::now();
     while !progress.exists() || start.elapsed() < Duration::from_millis(500) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the child never flushed");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the child never flushed"
+        );
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the child ended early: {status}");
         }
@@ -68,10 +82,17 @@ fn killed_while_recording_the_database_stays_sound() {
     let flushed: u64 = std::fs::read_to_string(&progress).unwrap().parse().unwrap();
 
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
-    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM observations", [], |r| r.get(0)).unwrap();
-    assert!(rows as u64 >= flushed, "{rows} rows persisted but {flushed} were flushed before the kill");
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM observations", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        rows as u64 >= flushed,
+        "{rows} rows persisted but {flushed} were flushed before the kill"
+    );
     // Nothing half-written: every observation has its exposure.
     let orphans: i64 = conn
         .query_row(
@@ -85,7 +106,9 @@ fn killed_while_recording_the_database_stays_sound() {
     drop(conn);
     // The database opens and analyses normally afterwards.
     let cha = Cha::open(&db).unwrap();
-    let report = cha.analyze_experiment("pipe_sizing_comparison", Default::default()).unwrap();
+    let report = cha
+        .analyze_experiment("pipe_sizing_comparison", Default::default())
+        .unwrap();
     let n: u64 = report.variants.iter().map(|v| v.exposures).sum();
     assert!(n >= flushed);
     cha.close().unwrap();

@@ -15,7 +15,14 @@ fn the_c_example_sizes_networks_and_prints_the_analysis() {
     let work = TempDir::new("example-c");
     let exe = work.path().join("pipe_sizing");
     run(Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined", "-g"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsanitize=address,undefined",
+            "-g",
+        ])
         .arg("-I")
         .arg(repo_root().join("include"))
         .arg(repo_root().join("examples/pipe_sizing.c"))

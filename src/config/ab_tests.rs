@@ -74,7 +74,7 @@ use std::path::Path;
 
 use super::reader::{Fields, join};
 use super::time::parse_rfc3339_ms;
-use super::{ConfigError, Issues, Node, Value, parse_yaml, read_config_file};
+use super::{ConfigError, Issues, Node, Value, parse_yaml};
 use crate::experiments::{
     Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType,
     TargetDirection, TestType, VariantDefinition,
@@ -158,15 +158,7 @@ const MDE_HINT: &str = "the smallest relative change worth acting on, e.g. 0.05 
 /// Every problem at once: unreadable file, invalid YAML, unknown version,
 /// invalid fields.
 pub fn load_ab_tests(path: &Path) -> Result<AbTestsConfig, ConfigError> {
-    let file = path.display().to_string();
-    match read_config_file(path) {
-        Ok(text) => parse_ab_tests(&text, &file),
-        Err(e) => {
-            let mut issues = Issues::new(file);
-            issues.push(None, "", e.message().to_owned(), None);
-            Err(issues.finish(()).unwrap_err())
-        }
-    }
+    super::load_file(path, parse_ab_tests)
 }
 
 /// Parses and validates A/B-test YAML `text`; `file` names it in messages.

@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::reader::join;
-use super::{ConfigError, Issues, Key, Node, Value, parse_yaml, read_config_file};
+use super::{ConfigError, Issues, Key, Node, Value, parse_yaml};
 use crate::flags::compile::check_set;
 use crate::flags::{FlagDefinition, FlagSet, FlagType};
 
@@ -96,15 +96,7 @@ impl std::fmt::Display for MigrationReport {
 /// Every problem at once: unreadable file, invalid YAML, unknown version,
 /// invalid fields, unknown prerequisites, cycles.
 pub fn load_feature_flags(path: &Path) -> Result<FeatureFlagsConfig, ConfigError> {
-    let file = path.display().to_string();
-    match read_config_file(path) {
-        Ok(text) => parse_feature_flags(&text, &file),
-        Err(e) => {
-            let mut issues = Issues::new(file);
-            issues.push(None, "", e.message().to_owned(), None);
-            Err(issues.finish(()).unwrap_err())
-        }
-    }
+    super::load_file(path, parse_feature_flags)
 }
 
 /// Parses and validates feature-flag YAML `text`; `file` names it in messages.

@@ -193,6 +193,23 @@ pub fn parse_yaml(text: &str, file: &str) -> Result<Node, ConfigError> {
     }
 }
 
+/// Reads the config file at `path` and parses it with `parse` (which gets the
+/// text and the file name for messages); an unreadable file is one issue.
+pub(crate) fn load_file<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str, &str) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let file = path.display().to_string();
+    match read_config_file(path) {
+        Ok(text) => parse(&text, &file),
+        Err(e) => {
+            let mut issues = Issues::new(file);
+            issues.push(None, "", e.message().to_owned(), None);
+            Err(issues.finish(()).unwrap_err())
+        }
+    }
+}
+
 /// Reads the file at `path` (at most [`MAX_CONFIG_BYTES`]) as UTF-8 text.
 pub(crate) fn read_config_file(path: &std::path::Path) -> crate::Result<String> {
     use std::io::Read;

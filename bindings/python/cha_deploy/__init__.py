@@ -39,6 +39,9 @@ from .errors import (
     NullArgumentError,
     StorageError,
 )
+from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
+from .experiments import analysis_options as _analysis_options
+from .experiments import number as _number
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 
 #: The version of this package; the loaded library reports its own through
@@ -56,6 +59,10 @@ __all__ = [
     "FlagHandle",
     "Reason",
     "ErrorCode",
+    "Assignment",
+    "AssignReason",
+    "ExperimentStatus",
+    "Correction",
     "ChaError",
     "NullArgumentError",
     "InvalidUtf8Error",
@@ -194,14 +201,16 @@ class Cha(Managed):
     # -- deployment --------------------------------------------------------
 
     def deploy_all(self, config_dir: PathLike) -> Dict[str, Any]:
-        """Deploys every known config file in `config_dir` (today
-        ``feature_flags.yml``): all are validated first, then applied in one
-        transaction recorded under the login name of the process. The file is
-        the truth: stored flags it no longer has are removed.
+        """Deploys every known config file in `config_dir`
+        (``feature_flags.yml``, ``ab_tests.yml``): all are validated first,
+        then applied in one transaction recorded under the login name of the
+        process. The files are the truth: stored flags and tests they no
+        longer have are removed.
 
         Returns:
             The report: ``{"config_dir", "actor", "at_ms", "files": [...],
-            "flags": {"created", "updated", "unchanged", "removed"}}``.
+            "flags": {"created", "updated", "unchanged", "removed"},
+            "experiments": {...the same four lists...}}``.
 
         Raises:
             ConfigError: a file is invalid; the message lists every problem,
@@ -359,6 +368,203 @@ class Cha(Managed):
         raw_actor = _ffi.encode(_actor(actor), "actor")
         with self._borrow() as handle:
             return json.loads(_ffi.flag_restore(handle, raw_name, version, raw_actor))
+
+    # -- A/B experiments ---------------------------------------------------
+
+    def assign(self, experiment: str, unit_id: str) -> Optional[str]:
+        """The variant of `experiment` for `unit_id`, or None when the unit
+        gets none: the fast path, for inner loops (no JSON). Use
+        :meth:`assignment` for the reason and the variant's configuration.
+
+        Deterministic (the same in every process and language) and sticky:
+        once exposed, a unit keeps its variant when the split changes. The
+        first assignment of a unit logs its exposure, in the background.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        with self._borrow() as handle:
+            variant = _ffi.experiment_assign(handle, raw_experiment, raw_unit)
+        return None if variant is None else variant.decode("utf-8")
+
+    def assignment(self, experiment: str, unit_id: str) -> Assignment:
+        """:meth:`assign` with the details: the variant, why (an
+        :class:`AssignReason`) and the variant's ``configuration`` from
+        ab_tests.yml. Logs the exposure as :meth:`assign` does.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        with self._borrow() as handle:
+            text = _ffi.experiment_assignment(handle, raw_experiment, raw_unit)
+        return Assignment.from_json(text)
+
+    def record(self, experiment: str, unit_id: str, metric: str, value: float) -> None:
+        """Records `value` of `metric` for `unit_id` in `experiment`.
+
+        The unit is assigned (and exposed) as by :meth:`assign`. A unit is
+        the unit of analysis: its several values of one metric combine into
+        its one value by the metric's ``aggregation`` (mean, sum, count, or
+        proportion: 1 if any value is non-zero). Buffered: persisted within
+        ``flush_interval_ms``, by :meth:`flush` or on :meth:`close`.
+
+        Raises:
+            NotFoundError: no such test, or the test has no such metric.
+            InvalidArgumentError: `value` is NaN or infinite, `unit_id` is
+                empty or too long, or the unit has no variant (the test is
+                not running, or the unit is outside its coverage).
+            TypeError: `value` is not a number.
+        """
+        raw_value = _number(value, "value")
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_metric = _ffi.encode(metric, "metric")
+        with self._borrow() as handle:
+            _ffi.experiment_record(handle, raw_experiment, raw_unit, raw_metric, raw_value)
+
+    def list_experiments(self) -> List[Dict[str, Any]]:
+        """Every stored test, by id: ``{"definition": {...}, "version",
+        "updated_at_ms", "updated_by"}``, the definition in ab_tests.yml's
+        fields (with ``id``)."""
+        with self._borrow() as handle:
+            return json.loads(_ffi.experiment_list(handle))
+
+    def get_experiment(self, experiment_id: str) -> Dict[str, Any]:
+        """The stored test `experiment_id`, as :meth:`list_experiments` gives it.
+
+        Raises:
+            NotFoundError: no test has that id.
+        """
+        for record in self.list_experiments():
+            if record["definition"]["id"] == experiment_id:
+                return record
+        raise NotFoundError(
+            NotFoundError.STATUS, f"experiment `{experiment_id}` does not exist"
+        )
+
+    def set_experiment_status(
+        self,
+        experiment_id: str,
+        status: Union[ExperimentStatus, str],
+        actor: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Sets the status of test `experiment_id` (an
+        :class:`ExperimentStatus` or its name), as a new version recorded
+        under `actor`; every open handle sees it within its refresh interval,
+        this one at once. Starting sets ``start_time`` the first time.
+
+        Args:
+            actor: who makes the change, for the audit history; the login
+                name by default.
+
+        Returns:
+            The test after the change, as :meth:`get_experiment` gives it.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: an unknown status, a move out of
+                ``completed``, or an empty `actor`.
+        """
+        name = status.value if isinstance(status, ExperimentStatus) else status
+        raw_id = _ffi.encode(experiment_id, "experiment")
+        raw_status = _ffi.encode(name, "status")
+        raw_actor = _ffi.encode(_actor(actor), "actor")
+        with self._borrow() as handle:
+            text = _ffi.experiment_set_status(handle, raw_id, raw_status, raw_actor)
+        return json.loads(text)
+
+    def start_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``running``: new units enter."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.RUNNING, actor)
+
+    def pause_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``paused``: units already in the
+        test keep their variant, new units get none."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.PAUSED, actor)
+
+    def stop_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``stopped``: no unit gets a variant."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.STOPPED, actor)
+
+    def analyze_test_results(
+        self,
+        test_id: str,
+        correction: Union[Correction, str] = Correction.HOLM,
+        sequential: bool = False,
+        mixture_variance: Optional[Mapping[str, float]] = None,
+    ) -> Dict[str, Any]:
+        """Analyses test `test_id`: per metric, every variant against the
+        control (n, mean, variance; Welch's t-test with its interval; the
+        relative lift with a delta-method interval; Cohen's d and Hedges' g;
+        achieved power and the units still needed at the metric's MDE), the
+        sample-ratio check, guardrails, and a conclusion with its reasons.
+        Everything recorded so far through any handle counts, once persisted
+        (:meth:`flush` first to include this handle's buffer). Its cost does
+        not grow with the number of observations.
+
+        Args:
+            correction: across primary and secondary metrics, ``"holm"``
+                (Holm–Bonferroni, default) or ``"benjamini_hochberg"``.
+            sequential: add always-valid (mSPRT) intervals and decide on
+                them, so that looking every day is safe.
+            mixture_variance: the mSPRT mixture variance tau^2 per metric name
+                (squared metric units); by default (MDE x |control mean|)^2.
+
+        Returns:
+            The report, a dict with stable keys: ``experiment_id``,
+            ``status``, ``control``, ``duration_days``, ``variants``,
+            ``sample_ratio``, ``metrics`` (each with ``control`` and
+            ``comparisons``: ``difference`` {estimate, std_error, t, df,
+            p_value, ci_lower, ci_upper}, ``relative_lift``, ``effect_size``,
+            ``power``, ``sequential``, ``p_adjusted``, ``verdict``, ...),
+            ``conclusion`` (``ship``, ``keep_running``, ``stop``,
+            ``invalid``, ``no_difference``), ``recommendation``, ``reasons``,
+            ``winner``, ``additional_units_per_variant``,
+            ``additional_days`` and ``business_impact``. Numbers that cannot
+            be computed are None, with a ``status`` saying why.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: an unknown correction or option value.
+        """
+        options = _analysis_options(correction, sequential, mixture_variance)
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_options = _ffi.encode(_to_json(options, "analysis options"), "options")
+        with self._borrow() as handle:
+            return json.loads(_ffi.experiment_analyze(handle, raw_id, raw_options))
+
+    def plan_sample_size(
+        self, test_id: str, metric: str, baseline_mean: float, baseline_sd: float
+    ) -> Dict[str, Any]:
+        """Units each variant of test `test_id` needs for `metric`, given the
+        metric's unit-level `baseline_mean` and `baseline_sd` (from a pilot
+        or history), at the metric's MDE, significance level and power
+        (statsmodels ``TTestIndPower().solve_power``, equal arms).
+
+        Returns:
+            ``{"per_variant", "per_treatment_variant", "total", "nobs1",
+            "effect_size", "absolute_effect", "baseline_mean", "baseline_sd",
+            "minimum_detectable_effect", "alpha", "power", "ratio",
+            "n_variants"}``.
+
+        Raises:
+            NotFoundError: no such test, or the test has no such metric.
+            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, or
+                a value that is not finite.
+            TypeError: a baseline is not a number.
+        """
+        mean = _number(baseline_mean, "baseline_mean")
+        sd = _number(baseline_sd, "baseline_sd")
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_metric = _ffi.encode(metric, "metric")
+        with self._borrow() as handle:
+            return json.loads(_ffi.experiment_plan(handle, raw_id, raw_metric, mean, sd))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

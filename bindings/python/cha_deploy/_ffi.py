@@ -70,6 +70,8 @@ _STATUS = ctypes.c_int32  # cha_status
 _OUT_STRING = ctypes.POINTER(ctypes.c_void_p)
 _OUT_BOOL = ctypes.POINTER(ctypes.c_bool)
 _GROUPS = ctypes.POINTER(ctypes.c_char_p)  # const char *const *
+# const char ** out-parameter of a string the handle owns (never freed here).
+_OUT_BORROWED = ctypes.POINTER(ctypes.c_char_p)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -115,6 +117,31 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_config_template": (
             _STATUS,
             [ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_experiment_assign": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_BORROWED],
+        ),
+        "cha_experiment_assignment": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_experiment_record": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double],
+        ),
+        "cha_experiment_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_experiment_set_status": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_experiment_analyze_with_options": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_experiment_plan": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, _OUT_STRING],
         ),
     }
     for name, (restype, argtypes) in signatures.items():
@@ -304,3 +331,52 @@ def flag_restore(handle: int, flag: bytes, version: int, actor: bytes) -> str:
 def config_template(template_name: bytes, config_type: Optional[bytes]) -> str:
     """cha_config_template(template_name, config_type, &out); returns the YAML."""
     return _string_result(lib().cha_config_template, template_name, config_type)
+
+
+def experiment_assign(handle: int, experiment: bytes, unit_id: bytes) -> Optional[bytes]:
+    """cha_experiment_assign(handle, experiment, unit_id, &out); returns the
+    variant name (owned by the handle, copied here), or None for no variant."""
+    out = ctypes.c_char_p()
+    check(lib().cha_experiment_assign(handle, experiment, unit_id, ctypes.byref(out)))
+    return out.value
+
+
+def experiment_assignment(handle: int, experiment: bytes, unit_id: bytes) -> str:
+    """cha_experiment_assignment(handle, experiment, unit_id, &out); returns the JSON."""
+    return _string_result(lib().cha_experiment_assignment, handle, experiment, unit_id)
+
+
+def experiment_record(
+    handle: int, experiment: bytes, unit_id: bytes, metric: bytes, value: float
+) -> None:
+    """cha_experiment_record(handle, experiment, unit_id, metric, value)."""
+    check(lib().cha_experiment_record(handle, experiment, unit_id, metric, value))
+
+
+def experiment_list(handle: int) -> str:
+    """cha_experiment_list(handle, &out); returns the JSON."""
+    return _string_result(lib().cha_experiment_list, handle)
+
+
+def experiment_set_status(handle: int, experiment: bytes, status: bytes, actor: bytes) -> str:
+    """cha_experiment_set_status(handle, experiment, status, actor, &out);
+    returns the experiment's JSON after the change."""
+    return _string_result(lib().cha_experiment_set_status, handle, experiment, status, actor)
+
+
+def experiment_analyze(handle: int, experiment: bytes, options_json: Optional[bytes]) -> str:
+    """cha_experiment_analyze_with_options(handle, experiment, options_json,
+    &out); returns the report JSON. None options are the defaults."""
+    return _string_result(
+        lib().cha_experiment_analyze_with_options, handle, experiment, options_json
+    )
+
+
+def experiment_plan(
+    handle: int, experiment: bytes, metric: bytes, baseline_mean: float, baseline_sd: float
+) -> str:
+    """cha_experiment_plan(handle, experiment, metric, mean, sd, &out);
+    returns the plan JSON."""
+    return _string_result(
+        lib().cha_experiment_plan, handle, experiment, metric, baseline_mean, baseline_sd
+    )

@@ -576,3 +576,54 @@ fn analysis_reads_the_folded_statistics_and_matches_welch() {
     );
     assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0).is_err());
 }
+
+#[test]
+fn a_pause_keeps_units_whose_exposure_was_still_buffered() {
+    let s = Scratch::new("pause-buffered");
+    let options = OpenOptions {
+        flush_interval_ms: 3_600_000,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    let before: Vec<_> = (0..50)
+        .map(|u| {
+            cha.assign("sizing", &format!("u{u}"))
+                .unwrap()
+                .variant
+                .unwrap()
+                .name
+        })
+        .collect();
+    // No flush: the exposures are only in the buffer when the pause comes.
+    cha.set_experiment_status("sizing", ExperimentStatus::Paused, "ops")
+        .unwrap();
+    for (u, variant) in before.iter().enumerate() {
+        let a = cha.assign("sizing", &format!("u{u}")).unwrap();
+        assert_eq!(a.variant.map(|v| v.name), Some(variant.clone()), "u{u}");
+    }
+}
+
+#[test]
+fn analysis_options_naming_no_metric_or_a_bad_variance_are_refused() {
+    let s = Scratch::new("options");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    for options in [
+        r#"{"mixture_variance": {"cots": 1.0}}"#,
+        r#"{"mixture_variance": {"cost": -1.0}}"#,
+    ] {
+        let options: cha_deploy::experiments::AnalysisOptions =
+            serde_json::from_str(options).unwrap();
+        let e = cha.analyze_experiment("sizing", options).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
+}

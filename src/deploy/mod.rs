@@ -124,6 +124,9 @@ impl Cha {
                 .map_err(|e| e.context(dir.join("feature_flags.yml").display()))?;
         }
 
+        // Buffered exposures are stored first, so that units exposed until
+        // now keep their variant if this deployment changes a split.
+        self.flush()?;
         let at_ms = crate::clock::now_ms();
         let mut report = DeployReport {
             config_dir: dir.display().to_string(),

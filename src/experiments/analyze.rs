@@ -423,6 +423,7 @@ fn status_of(e: &StatsError) -> String {
             format!("invalid_argument: `{name}` {rule}")
         }
         StatsError::NoSolution(why) => format!("no_solution: {why}"),
+        StatsError::ReachedAtMinimum { .. } => "power_reached_at_minimum_size".into(),
     }
 }
 

@@ -91,7 +91,11 @@ pub fn plan_sample_size(
     }
     let absolute_effect = minimum_detectable_effect * baseline_mean.abs();
     let effect_size = absolute_effect / baseline_sd;
-    let nobs1 = stats::ttest_ind_required_nobs1(effect_size, alpha, power, ratio)?;
+    // A huge effect needs only the smallest sample the test allows.
+    let nobs1 = match stats::ttest_ind_required_nobs1(effect_size, alpha, power, ratio) {
+        Err(StatsError::ReachedAtMinimum { nobs1 }) => nobs1,
+        other => other?,
+    };
     let per_variant = nobs1.ceil() as u64;
     let per_treatment_variant = (nobs1 * ratio).ceil() as u64;
     Ok(SamplePlan {
@@ -197,5 +201,12 @@ mod tests {
             plan_sample_size(1.0, 1.0, 0.05, 0.05, 0.01, 1.0, 2),
             Err(StatsError::NoSolution(_))
         ));
+    }
+
+    #[test]
+    fn a_huge_effect_needs_the_smallest_sample() {
+        // d = 10: two units per arm already have the power.
+        let plan = plan_sample_size(100.0, 0.5, 0.05, 0.05, 0.8, 1.0, 2).unwrap();
+        assert_eq!((plan.per_variant, plan.total), (2, 4));
     }
 }

@@ -170,6 +170,18 @@ impl Cha {
     pub fn analyze_experiment(&self, id: &str, options: AnalysisOptions) -> Result<AnalysisReport> {
         self.fold_observations()?;
         let def = self.experiment(id)?.definition;
+        for (metric, tau2) in &options.mixture_variance {
+            if !def.metrics.iter().any(|m| &m.name == metric) {
+                return Err(Error::invalid_argument(format!(
+                    "analysis options: mixture_variance names `{metric}`, not a metric of experiment `{id}`"
+                )));
+            }
+            if !(tau2.is_finite() && *tau2 > 0.0) {
+                return Err(Error::invalid_argument(format!(
+                    "analysis options: mixture_variance of `{metric}` is {tau2}; a positive number is needed"
+                )));
+            }
+        }
         let conn = self.inner.store.conn();
         let moments = store::experiments::variant_moments(&conn, id)?;
         let counts = store::experiments::exposure_counts(&conn, id)?;
@@ -294,6 +306,9 @@ impl Cha {
         actor: &str,
     ) -> Result<ExperimentRecord> {
         super::check_actor(actor)?;
+        // Exposures still buffered must be stored first: a pause keeps
+        // exactly the units whose exposure is stored.
+        self.flush()?;
         self.inner.store.write(|tx| {
             let mut def = self.experiment_in(tx, id)?;
             if def.status == ExperimentStatus::Completed && status != ExperimentStatus::Completed {

@@ -48,6 +48,9 @@ pub enum StatsError {
     /// A solver found no value meeting the request (e.g. a power no sample
     /// size can reach).
     NoSolution(&'static str),
+    /// The target power is already reached at the smallest sample size the
+    /// test allows, `nobs1` (the effect is huge next to the spread).
+    ReachedAtMinimum { nobs1: f64 },
 }
 
 impl StatsError {
@@ -73,6 +76,10 @@ impl fmt::Display for StatsError {
             }
             StatsError::InvalidArgument { name, rule } => write!(f, "`{name}` {rule}"),
             StatsError::NoSolution(why) => write!(f, "no solution: {why}"),
+            StatsError::ReachedAtMinimum { nobs1 } => write!(
+                f,
+                "the target power is already reached at the smallest sample size ({nobs1} per arm)"
+            ),
         }
     }
 }

@@ -91,9 +91,7 @@ fn solve_nobs(
     let f = |n: f64| power(n) - target;
     let (mut a, mut fa) = (low, f(low));
     if fa >= 0.0 {
-        return Err(StatsError::NoSolution(
-            "the target power is already reached at the smallest sample size",
-        ));
+        return Err(StatsError::ReachedAtMinimum { nobs1: low });
     }
     let mut b = guess.max(low * 2.0);
     let mut fb = f(b);
@@ -229,5 +227,9 @@ mod tests {
             Err(StatsError::NoSolution(_))
         ));
         assert!(ttest_ind_power(0.5, 1.0, 0.05, 1.0).is_err());
+        assert_eq!(
+            ttest_ind_required_nobs1(20.0, 0.05, 0.8, 1.0),
+            Err(StatsError::ReachedAtMinimum { nobs1: 2.0 })
+        );
     }
 }

@@ -371,11 +371,8 @@ class AssignmentTest(DeployedTestCase):
         for unit in self.UNITS[:20]:
             self.assertEqual(self.cha.assignment(PIPE, unit).reason, AssignReason.NOT_RUNNING)
 
-    @unittest.expectedFailure
     def test_pause_keeps_units_whose_exposure_is_still_buffered(self) -> None:
-        # Library bug: the pins of a paused test are read from persisted
-        # exposures only, so units this very handle exposed moments before
-        # lose their variant. Remove expectedFailure once it is fixed.
+        # The pause stores this handle's buffered exposures before pinning.
         exposed = {u: self.cha.assign(PIPE, u) for u in self.UNITS[:50]}
         self.cha.pause_experiment(PIPE, actor="test")
         self.assertEqual({u: self.cha.assign(PIPE, u) for u in exposed}, exposed)
@@ -619,6 +616,8 @@ class AnalysisTest(unittest.TestCase):
             {"mixture_variance": {"pipe_cost_efficiency": math.nan}},
             {"mixture_variance": {"pipe_cost_efficiency": "wide"}},
             {"mixture_variance": [1.0]},
+            {"mixture_variance": {"pipe_cost_efficncy": 1.0}},
+            {"mixture_variance": {"pipe_cost_efficiency": -1.0}},
         ]
         for options in bad:
             with self.subTest(options=options):

@@ -318,6 +318,22 @@ cha_status cha_experiment_plan(const cha_handle *h,
                                double baseline_sd,
                                char **out_json);
 
+// Writes every raw observation of `experiment` to the file `path` as CSV
+// (header `id,unit,variant,metric,value,at_ms`; the file is created or
+// replaced), for re-analysis elsewhere, and the row count to `*out_rows`.
+// Buffered records are flushed first.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_STORAGE (including a file that cannot be written).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_rows` is NULL or writable.
+cha_status cha_experiment_export(cha_handle *h,
+                                 const char *experiment,
+                                 const char *path,
+                                 uint64_t *out_rows);
+
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.
 //

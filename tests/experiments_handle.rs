@@ -627,3 +627,37 @@ fn analysis_options_naming_no_metric_or_a_bad_variance_are_refused() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     }
 }
+
+#[test]
+fn raw_observations_export_as_csv() {
+    let s = Scratch::new("export");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    cha.record("sizing", "plain", "cost", 1.5).unwrap();
+    cha.record("sizing", "with,comma \"quoted\"", "cost", -0.25)
+        .unwrap();
+    let mut out = Vec::new();
+    assert_eq!(cha.export_observations("sizing", &mut out).unwrap(), 2);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,unit,variant,metric,value,at_ms");
+    assert!(
+        lines[1].starts_with("1,plain,") && lines[1].contains(",cost,1.5,"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("2,\"with,comma \"\"quoted\"\"\","),
+        "{text}"
+    );
+    assert!(lines[2].contains(",cost,-0.25,"), "{text}");
+    assert_eq!(
+        cha.export_observations("nope", &mut Vec::new())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+}

@@ -250,3 +250,39 @@ pub unsafe extern "C" fn cha_experiment_plan(
         }
     })
 }
+
+/// Writes every raw observation of `experiment` to the file `path` as CSV
+/// (header `id,unit,variant,metric,value,at_ms`; the file is created or
+/// replaced), for re-analysis elsewhere, and the row count to `*out_rows`.
+/// Buffered records are flushed first.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_STORAGE (including a file that cannot be written).
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_rows` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_export(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    path: *const c_char,
+    out_rows: *mut u64,
+) -> cha_status {
+    guard("cha_experiment_export", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let path = unsafe { str_arg(path, "path") }?;
+        out_arg(out_rows, "out_rows")?;
+        let file = std::fs::File::create(path)
+            .map_err(|e| Error::storage(format!("cannot write {path}: {e}")))?;
+        let mut out = std::io::BufWriter::new(file);
+        let rows = h.cha.export_observations(experiment, &mut out)?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| Error::storage(format!("cannot write {path}: {e}")))?;
+        // SAFETY: checked non-NULL.
+        unsafe { *out_rows = rows };
+        Ok(())
+    })
+}

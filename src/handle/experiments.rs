@@ -265,6 +265,39 @@ impl Cha {
         )?)
     }
 
+    /// Writes every raw observation of experiment `id` to `out` as CSV
+    /// (RFC 4180, header `id,unit,variant,metric,value,at_ms`), in the order
+    /// they were recorded, for re-analysis elsewhere. Returns the row count.
+    /// Records still buffered are flushed first.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown experiment; `Storage` (also for a failed
+    /// write to `out`).
+    pub fn export_observations(&self, id: &str, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.flush()?;
+        self.experiment(id)?;
+        let io = |e: std::io::Error| Error::storage(format!("writing the export of `{id}`: {e}"));
+        writeln!(out, "id,unit,variant,metric,value,at_ms").map_err(io)?;
+        let mut rows = 0;
+        let conn = self.inner.store.conn();
+        store::experiments::for_each_observation(
+            &conn,
+            id,
+            |row, unit, variant, metric, value, at_ms| {
+                rows += 1;
+                writeln!(
+                    out,
+                    "{row},{},{},{},{value:?},{at_ms}",
+                    csv(unit),
+                    csv(variant),
+                    csv(metric)
+                )
+                .map_err(io)
+            },
+        )?;
+        Ok(rows)
+    }
+
     /// Every stored experiment, by id.
     pub fn experiments(&self) -> Result<Vec<ExperimentRecord>> {
         let conn = self.inner.store.conn();
@@ -362,6 +395,15 @@ pub(crate) fn put_definition(
         action,
         crate::clock::now_ms(),
     )
+}
+
+/// A CSV field: quoted when it holds a comma, a quote or a line break.
+fn csv(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
 }
 
 fn check_unit(unit: &str) -> Result<()> {

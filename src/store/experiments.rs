@@ -360,3 +360,32 @@ pub fn first_exposure_ms(conn: &Connection, experiment: &str) -> Result<Option<i
         .prepare_cached("SELECT MIN(first_seen_ms) FROM variant_exposures WHERE experiment = ?1")?
         .query_row([experiment], |r| r.get(0))?)
 }
+
+/// Calls `f` with every raw observation of `experiment`, in id order, with
+/// `(id, unit, variant, metric, value, at_ms)`.
+pub fn for_each_observation(
+    conn: &Connection,
+    experiment: &str,
+    mut f: impl FnMut(i64, &str, &str, &str, f64, i64) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, unit, variant, metric, value, at_ms FROM observations WHERE experiment = ?1 ORDER BY id",
+    )?;
+    let mut rows = stmt.query([experiment])?;
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| -> Result<&str> {
+            r.get_ref(i)?
+                .as_str()
+                .map_err(|e| crate::Error::storage(format!("observation column {i}: {e}")))
+        };
+        f(
+            r.get(0)?,
+            text(1)?,
+            text(2)?,
+            text(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        )?;
+    }
+    Ok(())
+}

@@ -539,6 +539,21 @@ class Cha(Managed):
         with self._borrow() as handle:
             return json.loads(_ffi.experiment_analyze(handle, raw_id, raw_options))
 
+    def export_observations(self, test_id: str, path: "os.PathLike[str] | str") -> int:
+        """Writes every raw observation of test `test_id` to the file `path`
+        as CSV (header ``id,unit,variant,metric,value,at_ms``; created or
+        replaced), for re-analysis elsewhere, and returns the row count.
+        Buffered records are flushed first.
+
+        Raises:
+            NotFoundError: no such test.
+            StorageError: the file cannot be written.
+        """
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_path = _ffi.encode(os.fspath(path), "path")
+        with self._borrow() as handle:
+            return _ffi.experiment_export(handle, raw_id, raw_path)
+
     def plan_sample_size(
         self, test_id: str, metric: str, baseline_mean: float, baseline_sd: float
     ) -> Dict[str, Any]:

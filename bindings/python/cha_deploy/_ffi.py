@@ -143,6 +143,10 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, _OUT_STRING],
         ),
+        "cha_experiment_export": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)],
+        ),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -380,3 +384,10 @@ def experiment_plan(
     return _string_result(
         lib().cha_experiment_plan, handle, experiment, metric, baseline_mean, baseline_sd
     )
+
+
+def experiment_export(handle: int, experiment: bytes, path: bytes) -> int:
+    """cha_experiment_export(handle, experiment, path, &rows); returns the row count."""
+    rows = ctypes.c_uint64(0)
+    check(lib().cha_experiment_export(handle, experiment, path, ctypes.byref(rows)))
+    return rows.value

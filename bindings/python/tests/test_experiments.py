@@ -755,6 +755,25 @@ class StatusTest(DeployedTestCase):
 # -- closed handles ----------------------------------------------------------------------
 
 
+class ExportTest(DeployedTestCase):
+    def test_raw_observations_export_as_csv(self) -> None:
+        import csv
+
+        self.cha.record(PIPE, "net-a", "pipe_cost_efficiency", 1.5)
+        self.cha.record(PIPE, 'net,"b"', "pipe_cost_efficiency", -0.25)
+        path = self.dir / "export.csv"
+        self.assertEqual(self.cha.export_observations(PIPE, path), 2)
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([r["unit"] for r in rows], ["net-a", 'net,"b"'])
+        self.assertEqual([float(r["value"]) for r in rows], [1.5, -0.25])
+        self.assertEqual({r["metric"] for r in rows}, {"pipe_cost_efficiency"})
+        with self.assertRaises(cha_deploy.NotFoundError):
+            self.cha.export_observations("no_such_test", path)
+        with self.assertRaises(cha_deploy.StorageError):
+            self.cha.export_observations(PIPE, self.dir / "missing" / "x.csv")
+
+
 class ClosedTest(DeployedTestCase):
     def test_every_experiment_method_on_a_closed_handle_raises(self) -> None:
         self.cha.close()

@@ -312,7 +312,7 @@ fn text(t: &Tour) -> String {
     let pre = &t.prerequisite;
     let on_user = &t.after_restore.user_id;
     let mut s = format!(
-        "cha-deploy {} demo: feature flags of the CHA pipe-sizing system\n\
+        "cha-deploy {} demo: feature flags and A/B tests of the CHA pipe-sizing system\n\
          (on a scratch database in a temporary folder, removed at the end)\n",
         cha_deploy::VERSION
     );
@@ -321,8 +321,9 @@ fn text(t: &Tour) -> String {
         "1. Deploy the config directory",
         "cha-deploy deploy --config-dir configs",
         &format!(
-            "{} flags from {}/feature_flags.yml, validated, in one transaction.",
+            "{} flags and {} A/B tests from {}, validated, in one transaction.",
             created.len(),
+            t.deploy.experiments.created.len(),
             t.deploy.config_dir
         ),
     );

@@ -1288,6 +1288,15 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
     report
 }
 
+/// A unit enum's JSON name (`not_harmed`, `primary`), so the table and the
+/// JSON use the same words.
+fn snake_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "-".into(),
+    }
+}
+
 impl AnalysisReport {
     /// A plain-text table per metric with the interval and the verdict, for
     /// the CLI's human output.
@@ -1333,9 +1342,9 @@ impl AnalysisReport {
         for m in &self.metrics {
             let _ = writeln!(
                 out,
-                "\n{} ({:?}, {}{})",
+                "\n{} ({}, {}{})",
                 m.name,
-                m.metric_type,
+                snake_name(&m.metric_type),
                 match m.target_direction {
                     TargetDirection::Increase => "higher is better",
                     TargetDirection::Decrease => "lower is better",
@@ -1376,7 +1385,7 @@ impl AnalysisReport {
                     _ => "-".into(),
                 };
                 let verdict = if c.status == OK {
-                    format!("{:?}", c.verdict).to_lowercase()
+                    snake_name(&c.verdict)
                 } else {
                     c.status.clone()
                 };

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use cha_deploy::config::time::parse_rfc3339_ms;
 use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
 use cha_deploy::store::flags::AuditEntry;
-use cha_deploy::{Cha, Error, FlagChange, FlagEvaluation, FlagRecord};
+use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};
 
 use crate::output::{Output, aligned, diff, fields, inline, rfc3339, table};
 
@@ -118,15 +118,7 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
     {
         return template(config_type, output.as_deref(), out);
     }
-    // Reading or changing flags of a database that does not exist is a
-    // wrong --db or folder; opening would create an empty file there.
-    if !db.exists() {
-        return Err(Error::not_found(format!(
-            "{}: no such database (create it with `cha-deploy deploy --config-dir configs`, or choose one with --db or $CHA_DB)",
-            db.display()
-        )));
-    }
-    let cha = Cha::open(db)?;
+    let cha = crate::open_existing(db)?;
     match cmd {
         FlagsCommand::List => {
             let flags = cha.flags()?;

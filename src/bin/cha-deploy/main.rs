@@ -5,6 +5,7 @@
 //! `cha_status` value of the error: 3 invalid argument, 4 not found,
 //! 5 configuration, 6 storage, 7 busy (database locked), 8 internal.
 
+mod ab;
 mod demo;
 mod flags;
 mod output;
@@ -56,6 +57,10 @@ enum Command {
     /// history, restore, template.
     #[command(subcommand)]
     Flags(flags::FlagsCommand),
+    /// A/B tests: list, show, assign, record, analyze, plan, start, pause,
+    /// stop.
+    #[command(subcommand)]
+    Ab(ab::AbCommand),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +97,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
             cha.close()
         }
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
+        Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Init => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;
@@ -143,6 +149,19 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
             cha.close()
         }
     }
+}
+
+/// Opens a database that must exist already: reading or changing flags or
+/// tests of a missing file is a wrong --db or folder, and opening would
+/// create an empty file there.
+pub fn open_existing(db: &std::path::Path) -> Result<Cha, Error> {
+    if !db.exists() {
+        return Err(Error::not_found(format!(
+            "{}: no such database (create it with `cha-deploy deploy --config-dir configs`, or choose one with --db or $CHA_DB)",
+            db.display()
+        )));
+    }
+    Cha::open(db)
 }
 
 fn rusqlite_version() -> String {

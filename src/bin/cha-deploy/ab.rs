@@ -1,0 +1,454 @@
+//! `cha-deploy ab …`: list, show, assign, record, analyse, plan and start,
+//! pause or stop A/B tests.
+
+use clap::{Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::Value;
+
+use cha_deploy::experiments::{
+    AnalysisOptions, Correction, ExperimentStatus, SamplePlan, VariantDefinition,
+};
+use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
+
+use crate::flags::{Actor, indent};
+use crate::output::{Output, aligned, inline, rfc3339, table};
+
+#[derive(Subcommand)]
+pub enum AbCommand {
+    /// Every test: type, status, variants with their traffic, metrics, version.
+    List,
+    /// One test's definition: variants, metrics, sample size, duration, coverage.
+    Show { id: String },
+    /// The variant a unit gets (and logs its exposure), with its configuration.
+    Assign { id: String, unit: String },
+    /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
+    Record {
+        id: String,
+        unit: String,
+        metric: String,
+        #[arg(allow_negative_numbers = true)]
+        value: f64,
+    },
+    /// Analyse a test: per metric each variant against the control, with
+    /// the interval and the verdict, then the recommendation.
+    Analyze {
+        id: String,
+        /// The correction across primary and secondary metrics.
+        #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
+        correction: CorrectionArg,
+        /// Always-valid (sequential) intervals: safe to look every day.
+        #[arg(long)]
+        sequential: bool,
+    },
+    /// Units each variant needs to detect METRIC's minimum effect.
+    Plan {
+        id: String,
+        metric: String,
+        /// The metric's mean per unit today (from a pilot or from history).
+        #[arg(long, allow_negative_numbers = true, value_name = "X")]
+        baseline_mean: f64,
+        /// The metric's standard deviation per unit today.
+        #[arg(long, allow_negative_numbers = true, value_name = "Y")]
+        baseline_sd: f64,
+    },
+    /// Set a test running: new units get a variant (start_time is set the first time).
+    Start {
+        id: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Pause a test: units already in it keep their variant, new units get none.
+    Pause {
+        id: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Stop a test: no unit gets a variant any more.
+    Stop {
+        id: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+/// `--correction holm|bh`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CorrectionArg {
+    /// Holm–Bonferroni (family-wise error rate).
+    Holm,
+    /// Benjamini–Hochberg (false discovery rate).
+    #[value(alias = "benjamini-hochberg")]
+    Bh,
+}
+
+impl From<CorrectionArg> for Correction {
+    fn from(c: CorrectionArg) -> Self {
+        match c {
+            CorrectionArg::Holm => Correction::Holm,
+            CorrectionArg::Bh => Correction::BenjaminiHochberg,
+        }
+    }
+}
+
+/// What `ab record` did.
+#[derive(Serialize)]
+struct Recorded {
+    experiment: String,
+    unit: String,
+    variant: Option<String>,
+    metric: String,
+    value: f64,
+}
+
+/// A sample-size plan for one metric of one test.
+#[derive(Serialize)]
+struct MetricPlan {
+    experiment: String,
+    metric: String,
+    unit: Option<String>,
+    minimum_sample_size: u64,
+    #[serde(flatten)]
+    plan: SamplePlan,
+}
+
+/// A status change: the status before, and the stored test after.
+#[derive(Serialize)]
+struct StatusChange {
+    before: ExperimentStatus,
+    #[serde(flatten)]
+    record: ExperimentRecord,
+}
+
+pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Error> {
+    let cha = crate::open_existing(db)?;
+    match cmd {
+        AbCommand::List => {
+            let tests = cha.experiments()?;
+            out.print(&tests, || list_text(&tests));
+        }
+        AbCommand::Show { id } => {
+            let record = cha.experiment(id)?;
+            out.print(&record, || show_text(&record));
+        }
+        AbCommand::Assign { id, unit } => {
+            let a = cha.assignment(id, unit)?;
+            out.print(&a, || assignment_text(&a));
+        }
+        AbCommand::Record {
+            id,
+            unit,
+            metric,
+            value,
+        } => {
+            let variant = cha.assignment(id, unit)?.variant;
+            cha.record(id, unit, metric, *value)?;
+            // Persist now: the process ends here, and a later `ab analyze`
+            // must see the value.
+            cha.flush()?;
+            let r = Recorded {
+                experiment: id.clone(),
+                unit: unit.clone(),
+                variant,
+                metric: metric.clone(),
+                value: *value,
+            };
+            out.print(&r, || {
+                format!(
+                    "recorded {} = {} for {} ({}) in {}",
+                    r.metric,
+                    r.value,
+                    r.unit,
+                    r.variant.as_deref().unwrap_or("-"),
+                    r.experiment
+                )
+            });
+        }
+        AbCommand::Analyze {
+            id,
+            correction,
+            sequential,
+        } => {
+            let options = AnalysisOptions {
+                correction: (*correction).into(),
+                sequential: *sequential,
+                ..AnalysisOptions::default()
+            };
+            let report = cha.analyze_experiment(id, options)?;
+            out.print(&report, || report.to_table().trim_end().to_string());
+        }
+        AbCommand::Plan {
+            id,
+            metric,
+            baseline_mean,
+            baseline_sd,
+        } => {
+            let def = cha.experiment(id)?.definition;
+            let plan = cha.plan_experiment(id, metric, *baseline_mean, *baseline_sd)?;
+            let p = MetricPlan {
+                experiment: id.clone(),
+                metric: metric.clone(),
+                unit: def
+                    .metrics
+                    .iter()
+                    .find(|m| &m.name == metric)
+                    .and_then(|m| m.unit.clone()),
+                minimum_sample_size: def.minimum_sample_size,
+                plan,
+            };
+            out.print(&p, || plan_text(&p));
+        }
+        AbCommand::Start { id, actor } => {
+            status(&cha, out, id, ExperimentStatus::Running, actor)?;
+        }
+        AbCommand::Pause { id, actor } => {
+            status(&cha, out, id, ExperimentStatus::Paused, actor)?;
+        }
+        AbCommand::Stop { id, actor } => {
+            status(&cha, out, id, ExperimentStatus::Stopped, actor)?;
+        }
+    }
+    cha.close()
+}
+
+fn status(
+    cha: &Cha,
+    out: &Output,
+    id: &str,
+    to: ExperimentStatus,
+    actor: &Actor,
+) -> Result<(), Error> {
+    let before = cha.experiment(id)?.definition.status;
+    let record = cha.set_experiment_status(id, to, &actor.name())?;
+    let c = StatusChange { before, record };
+    out.print(&c, || {
+        format!(
+            "{}: {} -> {} (version {}, by {})",
+            id,
+            c.before.as_str(),
+            c.record.definition.status.as_str(),
+            c.record.version,
+            c.record.updated_by
+        )
+    });
+    Ok(())
+}
+
+/// A serde enum's name (`pipe_sizing`, `primary`, …).
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => "-".into(),
+    }
+}
+
+/// A number for people: at most `digits` decimals, no trailing zeros.
+fn num(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// 0.05 as `5%`.
+fn percent(fraction: f64) -> String {
+    format!("{}%", num(100.0 * fraction, 2))
+}
+
+fn split(variants: &[VariantDefinition]) -> String {
+    variants
+        .iter()
+        .map(|v| format!("{} {}%", v.name, num(v.traffic_percentage, 2)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn list_text(tests: &[ExperimentRecord]) -> String {
+    if tests.is_empty() {
+        return "no A/B tests (deploy some with `cha-deploy deploy --config-dir configs`)".into();
+    }
+    let rows: Vec<Vec<String>> = tests
+        .iter()
+        .map(|t| {
+            let d = &t.definition;
+            vec![
+                d.id.clone(),
+                d.name.clone(),
+                name_of(&d.test_type),
+                d.status.as_str().into(),
+                split(&d.variants),
+                d.metrics.len().to_string(),
+                t.version.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID", "NAME", "TYPE", "STATUS", "VARIANTS", "METRICS", "VERSION",
+        ],
+        &rows,
+    )
+}
+
+fn show_text(r: &ExperimentRecord) -> String {
+    let d = &r.definition;
+    let mut lines = vec![
+        ("id".to_string(), d.id.clone()),
+        ("name".into(), d.name.clone()),
+    ];
+    if !d.description.is_empty() {
+        lines.push(("description".into(), d.description.clone()));
+    }
+    lines.extend([
+        ("type".into(), name_of(&d.test_type)),
+        ("status".into(), d.status.as_str().into()),
+        ("control".into(), d.variants[d.control_index()].name.clone()),
+        (
+            "minimum sample".into(),
+            format!("{} units per variant", d.minimum_sample_size),
+        ),
+        (
+            "minimum duration".into(),
+            format!("{} days", d.minimum_duration_days),
+        ),
+        (
+            "coverage".into(),
+            format!("{}% of units", num(d.coverage, 2)),
+        ),
+        ("seed".into(), d.effective_seed().into()),
+        (
+            "start time".into(),
+            d.start_time.clone().unwrap_or("-".into()),
+        ),
+        ("version".into(), r.version.to_string()),
+        (
+            "updated".into(),
+            format!("{} by {}", rfc3339(r.updated_at_ms), r.updated_by),
+        ),
+    ]);
+    let variants: Vec<Vec<String>> = d
+        .variants
+        .iter()
+        .map(|v| {
+            vec![
+                v.name.clone(),
+                format!("{}%", num(v.traffic_percentage, 2)),
+                inline(&Value::Object(v.configuration.clone())),
+            ]
+        })
+        .collect();
+    let metrics: Vec<Vec<String>> = d
+        .metrics
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                name_of(&m.metric_type),
+                name_of(&m.aggregation),
+                name_of(&m.target_direction),
+                percent(m.minimum_detectable_effect),
+                num(m.significance_level, 4),
+                percent(m.power),
+                m.unit.clone().unwrap_or("-".into()),
+            ]
+        })
+        .collect();
+    format!(
+        "{}\nvariants\n{}\nmetrics\n{}",
+        aligned(&lines),
+        indent(&table(&["NAME", "TRAFFIC", "CONFIGURATION"], &variants)),
+        indent(&table(
+            &[
+                "NAME",
+                "TYPE",
+                "AGGREGATION",
+                "DIRECTION",
+                "MDE",
+                "ALPHA",
+                "POWER",
+                "UNIT"
+            ],
+            &metrics
+        ))
+    )
+}
+
+pub fn assignment_text(a: &AssignmentReport) -> String {
+    let lines = vec![
+        (
+            "variant".to_string(),
+            a.variant.clone().unwrap_or("-".into()),
+        ),
+        ("reason".into(), a.reason.as_str().into()),
+        (
+            "configuration".into(),
+            a.configuration.as_ref().map_or("-".into(), inline),
+        ),
+    ];
+    format!(
+        "{} / {}\n{}",
+        a.experiment,
+        a.unit,
+        indent(&aligned(&lines))
+    )
+}
+
+fn plan_text(p: &MetricPlan) -> String {
+    let s = &p.plan;
+    let unit = p
+        .unit
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    let lines = vec![
+        (
+            "baseline".to_string(),
+            format!(
+                "mean {}{unit}, sd {}{unit}",
+                num(s.baseline_mean, 6),
+                num(s.baseline_sd, 6)
+            ),
+        ),
+        (
+            "effect".into(),
+            format!(
+                "{} of the mean = {}{unit} (Cohen's d {})",
+                percent(s.minimum_detectable_effect),
+                num(s.absolute_effect, 6),
+                num(s.effect_size, 4)
+            ),
+        ),
+        (
+            "test".into(),
+            format!(
+                "two-sided t-test, alpha {}, power {}, {} variants",
+                num(s.alpha, 4),
+                percent(s.power),
+                s.n_variants
+            ),
+        ),
+        (
+            "units needed".into(),
+            format!("{} per variant, {} in total", s.per_variant, s.total),
+        ),
+        (
+            "configured".into(),
+            format!(
+                "minimum_sample_size {} per variant{}",
+                p.minimum_sample_size,
+                if p.minimum_sample_size < s.per_variant {
+                    " (below the plan)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    ];
+    format!(
+        "{} / {}\n{}",
+        p.experiment,
+        p.metric,
+        indent(&aligned(&lines))
+    )
+}

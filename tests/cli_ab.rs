@@ -1,0 +1,680 @@
+//! `cha-deploy ab …` run as an operator would: the built binary in a
+//! scratch folder, one process per command.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use cha_deploy::Cha;
+
+const TEST: &str = "pipe_sizing_comparison";
+const METRIC: &str = "pipe_cost_efficiency";
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("cha-cli-ab-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// Runs the binary here with `args`; `$CHA_DB` unset, `$USER` fixed.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cha-deploy"))
+            .args(args)
+            .current_dir(&self.0)
+            .env_remove("CHA_DB")
+            .env("USER", "night-shift")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Runs with `--json` and expects success; returns the parsed output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    }
+
+    /// Runs and expects failure with `code` and a one-line error; returns it.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout on error");
+        if code != 2 {
+            assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+            assert!(err.starts_with("cha-deploy: error: "), "{err}");
+        }
+        err
+    }
+
+    /// Deploys the repository's configs/ into ./cha.db as `ci`.
+    fn deployed(name: &str) -> Scratch {
+        let s = Scratch::new(name);
+        s.ok(&["deploy", "--config-dir", &configs(), "--actor", "ci"]);
+        s
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("cha.db")
+    }
+
+    /// The variant the library gives `unit` in `test` on this database.
+    fn variant(&self, test: &str, unit: &str) -> Option<String> {
+        let cha = Cha::open(self.db()).unwrap();
+        let v = cha.assignment(test, unit).unwrap().variant;
+        cha.close().unwrap();
+        v
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn configs() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("configs")
+        .display()
+        .to_string()
+}
+
+/// The cells of a text-table row (columns are two or more spaces apart).
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The line of `text` that starts with `start` (after indentation).
+fn line<'a>(text: &'a str, start: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with `{start}` in\n{text}"))
+}
+
+// ---- list and show -----------------------------------------------------------
+
+#[test]
+fn list_shows_every_test_with_its_split() {
+    let s = Scratch::deployed("list");
+    let text = s.ok(&["ab", "list"]);
+    assert_eq!(
+        cells(text.lines().next().unwrap()),
+        [
+            "ID", "NAME", "TYPE", "STATUS", "VARIANTS", "METRICS", "VERSION"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, TEST)),
+        [
+            TEST,
+            "Pipe Sizing Method Comparison",
+            "pipe_sizing",
+            "running",
+            "traditional 50%, intelligent 50%",
+            "4",
+            "1"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, "network_analysis_comparison"))[3..5],
+        ["draft", "segment_by_segment 70%, network_solver 30%"]
+    );
+    assert_eq!(text.lines().count(), 4, "{text}");
+
+    let tests = s.json(&["ab", "list"]);
+    let ids: Vec<&str> = tests
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["definition"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "flow_calculation_comparison",
+            "network_analysis_comparison",
+            TEST
+        ]
+    );
+    assert_eq!(tests[2]["version"], 1);
+    assert_eq!(tests[2]["updated_by"], "ci");
+    assert_eq!(
+        tests[2]["definition"]["variants"][1]["traffic_percentage"],
+        50.0
+    );
+
+    let empty = Scratch::new("list-empty");
+    empty.ok(&["init"]);
+    assert!(empty.ok(&["ab", "list"]).starts_with("no A/B tests"));
+    assert_eq!(empty.json(&["ab", "list"]), json!([]));
+}
+
+#[test]
+fn show_gives_the_definition() {
+    let s = Scratch::deployed("show");
+    let text = s.ok(&["ab", "show", "flow_calculation_comparison"]);
+    for (field, value) in [
+        ("type", "flow_calculation"),
+        ("status", "running"),
+        ("control", "peak_load_sum"),
+        ("minimum sample", "1000 units per variant"),
+        ("minimum duration", "7 days"),
+        ("coverage", "50% of units"),
+        ("start time", "2026-11-09T08:00:00Z"),
+        ("version", "1"),
+    ] {
+        assert_eq!(
+            line(&text, &format!("{field}  ")),
+            format!("{field:<16}  {value}"),
+            "{text}"
+        );
+    }
+    assert!(
+        line(&text, "updated").ends_with(" by ci"),
+        "{}",
+        line(&text, "updated")
+    );
+    let variant = cells(line(&text, "flow_based"));
+    assert_eq!(variant[..2], ["flow_based", "50%"]);
+    assert!(
+        variant[2].contains("flow_calculation_method: flow_based")
+            && variant[2].contains("simultaneity_model: winter"),
+        "{variant:?}"
+    );
+    assert_eq!(
+        cells(text.lines().find(|l| l.contains("AGGREGATION")).unwrap()),
+        [
+            "NAME",
+            "TYPE",
+            "AGGREGATION",
+            "DIRECTION",
+            "MDE",
+            "ALPHA",
+            "POWER",
+            "UNIT"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, "flow_deviation_pct")),
+        [
+            "flow_deviation_pct",
+            "primary",
+            "mean",
+            "decrease",
+            "10%",
+            "0.05",
+            "80%",
+            "%"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, "calculation_failures")),
+        [
+            "calculation_failures",
+            "guardrail",
+            "proportion",
+            "decrease",
+            "10%",
+            "0.05",
+            "80%",
+            "-"
+        ]
+    );
+
+    let record = s.json(&["ab", "show", TEST]);
+    let d = &record["definition"];
+    assert_eq!(d["id"], TEST);
+    assert_eq!(d["minimum_sample_size"], 1000);
+    assert_eq!(d["minimum_duration_days"], 7);
+    assert_eq!(d["coverage"], 100.0);
+    assert_eq!(
+        d["variants"][1]["configuration"]["max_velocity_ms"],
+        json!(2.0)
+    );
+    assert_eq!(d["metrics"][0]["unit"], "kW/kEUR");
+
+    assert!(s.fails(&["ab", "show", "nope"], 4).contains("`nope`"));
+}
+
+// ---- assign and record -------------------------------------------------------
+
+#[test]
+fn assign_gives_the_variant_and_its_configuration() {
+    let s = Scratch::deployed("assign");
+    let expected = s.variant(TEST, "engineer-7").unwrap();
+    let text = s.ok(&["ab", "assign", TEST, "engineer-7"]);
+    assert_eq!(text.lines().next().unwrap(), format!("{TEST} / engineer-7"));
+    assert_eq!(
+        cells(line(&text, "variant")),
+        ["variant", expected.as_str()]
+    );
+    assert_eq!(cells(line(&text, "reason")), ["reason", "ASSIGNED"]);
+    let method = if expected == "intelligent" {
+        "pipe_sizing_method: intelligent"
+    } else {
+        "pipe_sizing_method: fixed_diameter"
+    };
+    assert!(line(&text, "configuration").contains(method), "{text}");
+
+    let a = s.json(&["ab", "assign", TEST, "engineer-7"]);
+    assert_eq!(a["experiment"], TEST);
+    assert_eq!(a["unit"], "engineer-7");
+    assert_eq!(a["variant"], expected.as_str());
+    assert_eq!(a["reason"], "ASSIGNED");
+    assert_eq!(
+        a["configuration"]["enable_intelligent_sizing"],
+        expected == "intelligent"
+    );
+
+    // A draft test gives no variant: an answer, not an error.
+    let a = s.json(&["ab", "assign", "network_analysis_comparison", "engineer-7"]);
+    assert_eq!(a["variant"], Value::Null);
+    assert_eq!(a["reason"], "NOT_RUNNING");
+    assert_eq!(a["configuration"], Value::Null);
+    let text = s.ok(&["ab", "assign", "network_analysis_comparison", "engineer-7"]);
+    assert_eq!(cells(line(&text, "variant")), ["variant", "-"]);
+    assert_eq!(cells(line(&text, "reason")), ["reason", "NOT_RUNNING"]);
+
+    assert!(
+        s.fails(&["ab", "assign", "nope", "engineer-7"], 4)
+            .contains("experiment `nope` does not exist")
+    );
+    s.fails(&["ab", "assign", TEST, ""], 3);
+}
+
+#[test]
+fn record_rejects_what_cannot_be_recorded() {
+    let s = Scratch::deployed("record-errors");
+    let record = |unit: &str, metric: &str, value: &str| {
+        vec![
+            "ab".to_string(),
+            "record".into(),
+            TEST.into(),
+            unit.into(),
+            metric.into(),
+            value.into(),
+        ]
+    };
+    let fails = |args: Vec<String>, code| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.fails(&args, code)
+    };
+    assert!(fails(record("e1", METRIC, "NaN"), 3).contains("NaN; a finite number is needed"));
+    fails(record("e1", METRIC, "inf"), 3);
+    assert!(fails(record("e1", "cost", "1"), 4).contains("has no metric `cost`"));
+    fails(record("e1", METRIC, "cheap"), 2);
+    let err = s.fails(
+        &[
+            "ab",
+            "record",
+            "network_analysis_comparison",
+            "e1",
+            "pump_head_m",
+            "12",
+        ],
+        3,
+    );
+    assert!(
+        err.contains("has no variant") && err.contains("NOT_RUNNING"),
+        "{err}"
+    );
+    s.fails(&["ab", "record", "nope", "e1", METRIC, "1"], 4);
+
+    // Negative values are values, not options.
+    let text = s.ok(&["ab", "record", TEST, "e1", "pressure_drop_pa_per_m", "-3.5"]);
+    let variant = s.variant(TEST, "e1").unwrap();
+    assert_eq!(
+        text.trim_end(),
+        format!("recorded pressure_drop_pa_per_m = -3.5 for e1 ({variant}) in {TEST}")
+    );
+    let r = s.json(&["ab", "record", TEST, "e1", METRIC, "41.25"]);
+    assert_eq!(
+        r,
+        json!({"experiment": TEST, "unit": "e1", "variant": variant,
+               "metric": METRIC, "value": 41.25})
+    );
+
+    let missing = Scratch::new("record-no-db");
+    missing.fails(&["ab", "record", TEST, "e1", METRIC, "1"], 4);
+    assert!(!missing.db().exists(), "no empty database is created");
+}
+
+// ---- analyze -------------------------------------------------------------------
+
+#[test]
+fn values_recorded_by_one_process_are_analysed_by_another() {
+    let s = Scratch::deployed("record-analyze");
+    let mut sums: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
+    for i in 0..12 {
+        let unit = format!("engineer-{i}");
+        let value = 40.0 + i as f64;
+        s.ok(&["ab", "record", TEST, &unit, METRIC, &value.to_string()]);
+        let entry = sums.entry(s.variant(TEST, &unit).unwrap()).or_default();
+        entry.0 += 1;
+        entry.1 += value;
+    }
+    // Two values of one unit combine into its mean (aggregation: mean).
+    s.ok(&["ab", "record", TEST, "engineer-0", METRIC, "50"]);
+    let first = s.variant(TEST, "engineer-0").unwrap();
+    sums.get_mut(&first).unwrap().1 += (40.0 + 50.0) / 2.0 - 40.0;
+
+    let report = s.json(&["ab", "analyze", TEST]);
+    assert_eq!(report["experiment_id"], TEST);
+    assert_eq!(report["correction"], "holm");
+    assert_eq!(report["sequential"], false);
+    let m = &report["metrics"][0];
+    assert_eq!(m["name"], METRIC);
+    let arms = [&m["control"], &m["comparisons"][0]["treatment"]];
+    for arm in arms {
+        let (n, sum) = sums[arm["variant"].as_str().unwrap()];
+        assert_eq!(arm["n"], n, "{arm}");
+        let mean = arm["mean"].as_f64().unwrap();
+        assert!((mean - sum / n as f64).abs() < 1e-9, "{arm}");
+    }
+    let exposed: u64 = report["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["exposures"].as_u64().unwrap())
+        .sum();
+    assert_eq!(exposed, 12);
+    assert_eq!(report["conclusion"], "keep_running");
+
+    let text = s.ok(&["ab", "analyze", TEST]);
+    assert!(
+        text.starts_with(&format!(
+            "Pipe Sizing Method Comparison ({TEST}) [running], control traditional"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "\n{METRIC} (primary, higher is better, kW/kEUR)\n"
+        )),
+        "{text}"
+    );
+    let header = cells(line(&text, "variant "));
+    assert_eq!(
+        header,
+        [
+            "variant",
+            "n",
+            "mean",
+            "difference",
+            "95% CI",
+            "lift",
+            "p adj",
+            "power",
+            "verdict"
+        ]
+    );
+    let treatment = m["comparisons"][0]["variant"].as_str().unwrap();
+    let row = cells(line(&text, treatment));
+    assert_eq!(row[1], sums[treatment].0.to_string());
+    assert!(row[4].starts_with('['), "the interval: {row:?}");
+    assert!(
+        ["better", "worse", "inconclusive"].contains(row.last().unwrap()),
+        "{row:?}"
+    );
+    assert!(text.contains("\nrecommendation: keep running: "), "{text}");
+    assert!(text.contains("\n  - "), "reasons: {text}");
+}
+
+#[test]
+fn analyze_options_and_errors() {
+    let s = Scratch::deployed("analyze-options");
+    for i in 0..8 {
+        let unit = format!("u{i}");
+        s.ok(&[
+            "ab",
+            "record",
+            TEST,
+            &unit,
+            METRIC,
+            &format!("{}", 30 + i * i),
+        ]);
+    }
+    let bh = s.json(&["ab", "analyze", TEST, "--correction", "bh", "--sequential"]);
+    assert_eq!(bh["correction"], "benjamini_hochberg");
+    assert_eq!(bh["sequential"], true);
+    assert!(bh["metrics"][0]["comparisons"][0]["sequential"].is_object());
+    let holm = s.json(&["ab", "analyze", TEST, "--correction", "holm"]);
+    assert_eq!(holm["correction"], "holm");
+    assert_eq!(
+        holm["metrics"][0]["comparisons"][0]["sequential"],
+        Value::Null
+    );
+
+    s.fails(&["ab", "analyze", TEST, "--correction", "bonferroni"], 2);
+    assert!(
+        s.fails(&["ab", "analyze", "nope"], 4)
+            .contains("experiment `nope` does not exist")
+    );
+    // A test nobody took part in is analysed, not an error.
+    let empty = s.json(&["ab", "analyze", "flow_calculation_comparison"]);
+    assert_eq!(empty["duration_days"], Value::Null);
+    assert_eq!(empty["sample_ratio"]["status"], "skipped");
+}
+
+// ---- plan ------------------------------------------------------------------------
+
+#[test]
+fn plan_gives_the_units_per_variant() {
+    let s = Scratch::deployed("plan");
+    let args = [
+        "ab",
+        "plan",
+        TEST,
+        METRIC,
+        "--baseline-mean",
+        "40",
+        "--baseline-sd",
+        "8",
+    ];
+    // d = 0.05 × 40 / 8 = 0.25: the textbook 252.1 per arm, so 253.
+    let text = s.ok(&args);
+    assert_eq!(text.lines().next().unwrap(), format!("{TEST} / {METRIC}"));
+    assert_eq!(
+        cells(line(&text, "units needed")),
+        ["units needed", "253 per variant, 506 in total"]
+    );
+    assert_eq!(
+        cells(line(&text, "effect")),
+        ["effect", "5% of the mean = 2 kW/kEUR (Cohen's d 0.25)"]
+    );
+    assert!(line(&text, "configured").contains("minimum_sample_size 1000"));
+
+    let p = s.json(&args);
+    assert_eq!(p["experiment"], TEST);
+    assert_eq!(p["metric"], METRIC);
+    assert_eq!(p["per_variant"], 253);
+    assert_eq!(p["total"], 506);
+    assert_eq!(p["effect_size"], 0.25);
+    assert_eq!(p["alpha"], 0.05);
+    assert_eq!(p["power"], 0.8);
+    assert_eq!(p["n_variants"], 2);
+
+    // A negative baseline is a number, not an option.
+    let negative = s.json(&[
+        "ab",
+        "plan",
+        TEST,
+        METRIC,
+        "--baseline-mean",
+        "-40",
+        "--baseline-sd",
+        "8",
+    ]);
+    assert_eq!(negative["per_variant"], 253);
+
+    let plan = |metric: &str, sd: &str| {
+        vec![
+            "ab",
+            "plan",
+            TEST,
+            metric,
+            "--baseline-mean",
+            "40",
+            "--baseline-sd",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([sd.to_string()])
+        .collect::<Vec<_>>()
+    };
+    let fails = |args: Vec<String>, code| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.fails(&args, code)
+    };
+    assert!(fails(plan(METRIC, "0"), 3).contains("baseline_sd"));
+    fails(plan(METRIC, "NaN"), 3);
+    assert!(fails(plan("cost", "8"), 4).contains("has no metric `cost`"));
+    s.fails(&["ab", "plan", TEST, METRIC, "--baseline-mean", "40"], 2);
+}
+
+// ---- start, pause, stop ------------------------------------------------------------
+
+#[test]
+fn status_changes_decide_who_gets_a_variant() {
+    let s = Scratch::deployed("status");
+    let early = s.json(&["ab", "assign", TEST, "early-bird"]);
+    let early_variant = early["variant"].as_str().unwrap().to_string();
+
+    let text = s.ok(&["ab", "pause", TEST, "--actor", "ops"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("{TEST}: running -> paused (version 2, by ops)")
+    );
+    // Units already in keep their variant; new ones get none.
+    let a = s.json(&["ab", "assign", TEST, "early-bird"]);
+    assert_eq!(a["variant"], early_variant.as_str());
+    let a = s.json(&["ab", "assign", TEST, "late-comer"]);
+    assert_eq!(a["variant"], Value::Null);
+    assert_eq!(a["reason"], "PAUSED");
+    let err = s.fails(&["ab", "record", TEST, "late-comer", METRIC, "1"], 3);
+    assert!(err.contains("PAUSED"), "{err}");
+
+    let c = s.json(&["ab", "stop", TEST]);
+    assert_eq!(c["before"], "paused");
+    assert_eq!(c["definition"]["status"], "stopped");
+    assert_eq!(c["version"], 3);
+    assert_eq!(c["updated_by"], "night-shift", "the login name by default");
+    for unit in ["early-bird", "late-comer"] {
+        let a = s.json(&["ab", "assign", TEST, unit]);
+        assert_eq!(a["variant"], Value::Null);
+        assert_eq!(a["reason"], "NOT_RUNNING");
+    }
+
+    let text = s.ok(&["ab", "start", TEST, "--actor", "ops"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("{TEST}: stopped -> running (version 4, by ops)")
+    );
+    let a = s.json(&["ab", "assign", TEST, "early-bird"]);
+    assert_eq!(a["variant"], early_variant.as_str());
+    assert!(a["variant"].is_string());
+
+    // Starting a draft sets its start time.
+    let c = s.json(&["ab", "start", "network_analysis_comparison"]);
+    assert_eq!(c["before"], "draft");
+    assert!(c["definition"]["start_time"].is_string(), "{c}");
+    assert!(s.ok(&["ab", "list"]).lines().any(|l| cells(l)[..4]
+        == [
+            "network_analysis_comparison",
+            "Network Analysis Comparison",
+            "network_analysis",
+            "running"
+        ]));
+
+    s.fails(&["ab", "pause", "nope"], 4);
+    s.fails(&["ab", "start", TEST, "--actor", ""], 3);
+}
+
+// ---- config errors and the demo -------------------------------------------------------
+
+#[test]
+fn an_invalid_test_config_exits_5() {
+    let s = Scratch::new("config");
+    let dir = s.0.join("configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let yml = std::fs::read_to_string(Path::new(&configs()).join("ab_tests.yml"))
+        .unwrap()
+        .replacen("traffic_percentage: 50.0", "traffic_percentage: 40.0", 1);
+    std::fs::write(dir.join("ab_tests.yml"), yml).unwrap();
+    let o = s.run(&["deploy", "--config-dir", "configs"]);
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ab_tests.yml"));
+}
+
+#[test]
+fn demo_ends_with_an_ab_test() {
+    let s = Scratch::new("demo");
+    let text = s.ok(&["demo"]);
+    for needle in [
+        "6. A/B test: which sizing does an engineer get in pipe_sizing_comparison?",
+        "$ cha-deploy ab assign pipe_sizing_comparison engineer-0001",
+        "intelligent: {enable_intelligent_sizing: true",
+        "traditional: {default_diameter_mm: 100",
+        "7. Record results and analyse",
+        "$ cha-deploy ab analyze pipe_sizing_comparison",
+        "pipe_cost_efficiency (primary, higher is better, kW/kEUR)",
+        "recommendation: keep running: 7 more days needed",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in\n{text}");
+    }
+    assert!(
+        text.lines().all(|l| l.len() < 140 && !l.ends_with(' ')),
+        "{text}"
+    );
+
+    let tour = s.json(&["demo"]);
+    let ab = &tour["ab"];
+    assert_eq!(ab["experiment"], TEST);
+    assert_eq!(ab["assignments"].as_array().unwrap().len(), 4);
+    assert!(ab["recorded"].as_u64().unwrap() >= 2000);
+    let a = &ab["analysis"];
+    assert_eq!(a["conclusion"], "keep_running");
+    assert_eq!(a["additional_units_per_variant"], Value::Null);
+    assert!(a["additional_days"].as_f64().unwrap() > 6.9);
+    let primary = &a["metrics"][0]["comparisons"][0];
+    assert_eq!(primary["variant"], "intelligent");
+    assert_eq!(primary["verdict"], "better");
+    let lift = primary["relative_lift"]["estimate"].as_f64().unwrap();
+    assert!((0.02..0.08).contains(&lift), "about 5%: {lift}");
+    for v in a["variants"].as_array().unwrap() {
+        assert!(v["exposures"].as_u64().unwrap() >= 1000, "{v}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&s.0).unwrap().count(),
+        0,
+        "the working folder is untouched"
+    );
+}

@@ -678,3 +678,33 @@ fn demo_ends_with_an_ab_test() {
         "the working folder is untouched"
     );
 }
+
+#[test]
+fn export_writes_the_raw_observations_as_csv() {
+    let s = Scratch::new("export");
+    s.ok(&["deploy", "--config-dir", &configs()]);
+    s.ok(&[
+        "ab",
+        "record",
+        TEST,
+        "net-1",
+        "pipe_cost_efficiency",
+        "41.5",
+    ]);
+    s.ok(&["ab", "record", TEST, "net-2", "pipe_cost_efficiency", "-2"]);
+    let csv = s.ok(&["ab", "export", TEST]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,unit,variant,metric,value,at_ms");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with("1,net-1,") && lines[1].contains(",pipe_cost_efficiency,41.5,"),
+        "{csv}"
+    );
+    let text = s.ok(&["ab", "export", TEST, "--output", "obs.csv"]);
+    assert!(
+        text.starts_with("wrote 2 observations of pipe_sizing_comparison to obs.csv"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(s.0.join("obs.csv")).unwrap(), csv);
+    s.fails(&["ab", "export", "nope"], 4);
+}

@@ -788,6 +788,21 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A duration in days, read as a person would say it: "2.5 days",
+/// "3.2 hours", "12 minutes", "under a minute".
+fn fmt_duration(days: f64) -> String {
+    let minutes = days * 24.0 * 60.0;
+    if days >= 1.0 {
+        format!("{} days", fmt_sig(days, 3))
+    } else if minutes >= 60.0 {
+        format!("{} hours", fmt_sig(minutes / 60.0, 2))
+    } else if minutes >= 1.0 {
+        plural(minutes.floor() as u64, "minute", "minutes")
+    } else {
+        "under a minute".to_string()
+    }
+}
+
 /// Whole days for a sentence ("3 more days").
 fn fmt_days(days: f64) -> String {
     let whole = days.ceil().max(1.0) as u64;
@@ -961,8 +976,8 @@ fn conclude(report: &mut AnalysisReport, control_index: usize) {
     if days_short > 0.0 {
         requirements.push(match report.duration_days {
             Some(d) => format!(
-                "The experiment has run {} days of the minimum {}.",
-                fmt_sig(d, 3),
+                "The experiment has run {} of the minimum {} days.",
+                fmt_duration(d),
                 report.minimum_duration_days
             ),
             None => format!(
@@ -1310,7 +1325,7 @@ impl AnalysisReport {
             self.status.as_str(),
             self.control,
             match self.duration_days {
-                Some(d) => format!("running {} days", fmt_sig(d, 3)),
+                Some(d) => format!("running {}", fmt_duration(d)),
                 None => "no exposures yet".into(),
             }
         );
@@ -1472,6 +1487,10 @@ mod tests {
         assert_eq!(fmt_p(2.5e-7), "2.5e-7");
         assert_eq!(fmt_days(0.2), "1 more day");
         assert_eq!(fmt_days(3.75), "4 more days");
+        assert_eq!(fmt_duration(2.5), "2.50 days");
+        assert_eq!(fmt_duration(0.25), "6.0 hours");
+        assert_eq!(fmt_duration(0.01), "14 minutes");
+        assert_eq!(fmt_duration(0.0000026), "under a minute");
     }
 
     #[test]

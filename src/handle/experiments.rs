@@ -158,8 +158,8 @@ impl Cha {
         super::recorder::fold(&self.inner.store, usize::MAX)
     }
 
-    /// Analyses experiment `id` (`analyze_test_results`): folds whatever
-    /// observations are still pending, then reads one summary per variant
+    /// Analyses experiment `id` (`analyze_test_results`): flushes this
+    /// handle's buffer and folds whatever observations are still pending, then reads one summary per variant
     /// and metric, so the cost does not grow with the number of
     /// observations. Units exposed but never observed count as 0 for count,
     /// sum and proportion metrics (they ran no calculation, summed nothing,
@@ -168,6 +168,9 @@ impl Cha {
     /// # Errors
     /// `NotFound` for an unknown experiment; `Storage`, `Busy`.
     pub fn analyze_experiment(&self, id: &str, options: AnalysisOptions) -> Result<AnalysisReport> {
+        // This handle's buffered records first, so a record-then-analyze
+        // sequence sees its own values.
+        self.flush()?;
         self.fold_observations()?;
         let def = self.experiment(id)?.definition;
         for (metric, tau2) in &options.mixture_variance {

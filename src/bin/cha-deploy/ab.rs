@@ -69,6 +69,13 @@ pub enum AbCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Write every raw observation of a test as CSV, for re-analysis elsewhere.
+    Export {
+        id: String,
+        /// The file to write (created or replaced); standard output without it.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// `--correction holm|bh`.
@@ -122,6 +129,27 @@ struct StatusChange {
 pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Error> {
     let cha = crate::open_existing(db)?;
     match cmd {
+        AbCommand::Export { id, output } => {
+            let rows = match output {
+                Some(path) => {
+                    let io = |e: std::io::Error| {
+                        Error::storage(format!("cannot write {}: {e}", path.display()))
+                    };
+                    let mut file =
+                        std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+                    let rows = cha.export_observations(id, &mut file)?;
+                    std::io::Write::flush(&mut file).map_err(io)?;
+                    rows
+                }
+                None => cha.export_observations(id, &mut std::io::stdout().lock())?,
+            };
+            if let Some(path) = output {
+                let v = serde_json::json!({"experiment": id, "rows": rows, "output": path});
+                out.print(&v, || {
+                    format!("wrote {rows} observations of {id} to {}", path.display())
+                });
+            }
+        }
         AbCommand::List => {
             let tests = cha.experiments()?;
             out.print(&tests, || list_text(&tests));

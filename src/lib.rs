@@ -4,6 +4,29 @@
 //! user feedback and deployments in one SQLite file. [`Cha`] is the handle;
 //! the C ABI (`ffi`), the Python package and the `cha-deploy` CLI all go
 //! through it, so they cannot disagree.
+//!
+//! ```
+//! use cha_deploy::{Cha, flags::Context};
+//!
+//! # let dir = std::env::temp_dir().join(format!("cha-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! let cha = Cha::open(dir.join("cha.db"))?;
+//! cha.deploy_all(concat!(env!("CARGO_MANIFEST_DIR"), "/configs"), "ops")?;
+//!
+//! // A flag check: in memory, no SQL, no allocation.
+//! let planner = Context { user_id: Some("planner-042"), ..Context::default() };
+//! let on = cha.is_enabled("intelligent_pipe_sizing", &planner)?;
+//!
+//! // An A/B test: a sticky variant, then an observation of its metric.
+//! let variant = cha.assign("pipe_sizing_comparison", "network-17")?.variant;
+//! cha.record("pipe_sizing_comparison", "network-17", "pipe_cost_efficiency", 0.87)?;
+//! let report = cha.analyze_experiment("pipe_sizing_comparison", Default::default())?;
+//! assert_eq!(report.experiment_id, "pipe_sizing_comparison");
+//! # let _ = (on, variant);
+//! cha.close()?;
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), cha_deploy::Error>(())
+//! ```
 
 pub mod clock;
 pub mod config;

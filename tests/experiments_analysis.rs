@@ -57,6 +57,7 @@ fn experiment(variants: &[(&str, f64)], metrics: Vec<MetricDefinition>) -> Exper
         coverage: 100.0,
         seed: None,
         start_time: None,
+        retention_days: None,
     }
 }
 

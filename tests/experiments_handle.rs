@@ -661,3 +661,55 @@ fn raw_observations_export_as_csv() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
+    let s = Scratch::new("retention");
+    let cha = open(&s);
+    let body = experiment((50.0, 50.0), "running", 100.0) + "    retention_days: 1\n";
+    cha.deploy_all(s.config("c", &body), "t").unwrap();
+    for u in 0..20 {
+        cha.record("sizing", &format!("u{u}"), "cost", f64::from(u))
+            .unwrap();
+    }
+    cha.flush().unwrap();
+    // Ten rows from two days ago, ten from now.
+    let conn = rusqlite::Connection::open(s.path("cha.db")).unwrap();
+    conn.execute(
+        "UPDATE observations SET at_ms = at_ms - 2 * 86400000 WHERE id <= 10",
+        [],
+    )
+    .unwrap();
+    let before = cha
+        .analyze_experiment("sizing", Default::default())
+        .unwrap();
+    assert_eq!(cha.prune_observations().unwrap(), 10);
+    assert_eq!(cha.prune_observations().unwrap(), 0);
+    assert_eq!(
+        query(&s, "SELECT COUNT(*), MIN(id) FROM observations"),
+        vec![vec!["10".to_string(), "11".to_string()]]
+    );
+    let after = cha
+        .analyze_experiment("sizing", Default::default())
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&before.metrics).unwrap(),
+        serde_json::to_value(&after.metrics).unwrap(),
+        "the statistics keep what the raw rows held"
+    );
+    // New rows still get new ids and are folded once.
+    cha.record("sizing", "late", "cost", 1.0).unwrap();
+    cha.flush().unwrap();
+    assert_eq!(cha.fold_observations().unwrap(), 1);
+    // A retention of 0 days is refused.
+    let e = cha
+        .deploy_all(
+            s.config(
+                "zero",
+                &(experiment((50.0, 50.0), "running", 100.0) + "    retention_days: 0\n"),
+            ),
+            "t",
+        )
+        .unwrap_err();
+    assert!(e.message().contains("retention_days"), "{e}");
+}

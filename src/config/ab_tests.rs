@@ -34,6 +34,7 @@
 //!     coverage: 100
 //!     seed: ...                    # optional
 //!     start_time: 2026-11-02T08:00:00Z   # optional, RFC 3339
+//!     retention_days: 365          # optional: raw observations kept this long
 //! ```
 //!
 //! # Defaults
@@ -53,6 +54,7 @@
 //! | `coverage` | 100 (every unit enters) |
 //! | `seed` | the test id |
 //! | `start_time` | none |
+//! | `retention_days` | none: raw observations are kept for export and re-analysis |
 //!
 //! Every other field is required.
 //!
@@ -317,6 +319,7 @@ pub fn read_experiment(
     let coverage = f.number("coverage", issues).unwrap_or(DEFAULT_COVERAGE);
     let seed = f.str("seed", issues).map(str::to_owned);
     let start_time = f.str("start_time", issues).map(str::to_owned);
+    let retention_days = f.unsigned("retention_days", issues);
     f.finish(issues);
     let def = ExperimentDefinition {
         id: id.to_owned(),
@@ -332,6 +335,7 @@ pub fn read_experiment(
         coverage,
         seed,
         start_time,
+        retention_days,
     };
     check_experiment(&def, node, path, &unreadable, issues);
     Some(def)
@@ -528,6 +532,14 @@ fn check_experiment(
         && let Err(m) = parse_rfc3339_ms(start)
     {
         push(issues, "start_time", m, None);
+    }
+    if def.retention_days == Some(0) {
+        push(
+            issues,
+            "retention_days",
+            "retention_days is 0, which would drop every observation at once".into(),
+            Some("keep raw observations at least a day, or leave `retention_days` out to keep them all".into()),
+        );
     }
 }
 

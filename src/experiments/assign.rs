@@ -278,6 +278,7 @@ mod tests {
             coverage,
             seed: None,
             start_time: None,
+            retention_days: None,
         }
     }
 

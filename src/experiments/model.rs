@@ -142,6 +142,11 @@ pub struct ExperimentDefinition {
     /// When the experiment started running (RFC 3339), for the duration rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
+    /// Days raw observations are kept once folded into the statistics; the
+    /// analysis is unaffected. None (the default): kept for export and
+    /// re-analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 impl ExperimentDefinition {

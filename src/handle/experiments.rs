@@ -301,6 +301,15 @@ impl Cha {
         Ok(rows)
     }
 
+    /// Applies every experiment's `retention_days` now (the background thread
+    /// does it hourly): deletes raw observations older than that which are
+    /// already folded into the statistics. Returns how many rows went.
+    pub fn prune_observations(&self) -> Result<usize> {
+        self.flush()?;
+        self.fold_observations()?;
+        super::recorder::prune(&self.inner.store, crate::clock::now_ms())
+    }
+
     /// Every stored experiment, by id.
     pub fn experiments(&self) -> Result<Vec<ExperimentRecord>> {
         let conn = self.inner.store.conn();

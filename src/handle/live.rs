@@ -141,6 +141,7 @@ impl Watcher {
             .spawn(move || {
                 let start = std::time::Instant::now();
                 let (mut next_refresh, mut next_flush) = (refresh, flush);
+                let mut next_prune: Option<Duration> = None;
                 loop {
                     let (lock, cvar) = &*signal;
                     let stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -163,6 +164,11 @@ impl Watcher {
                         if inner.recorder.flush(&inner.store).is_ok() {
                             // Bounded, so that a backlog never delays a refresh for long.
                             let _ = super::recorder::fold(&inner.store, 100_000);
+                        }
+                        // Retention scans the raw rows: once an hour is plenty.
+                        if next_prune.is_none_or(|t| now >= t) {
+                            let _ = super::recorder::prune(&inner.store, crate::clock::now_ms());
+                            next_prune = Some(now + Duration::from_secs(3600));
                         }
                         next_flush = now + flush;
                     }

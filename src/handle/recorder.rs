@@ -224,6 +224,25 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
     Ok(pending.len())
 }
 
+/// Applies each experiment's `retention_days`: deletes raw observations older
+/// than that which are already folded (the statistics keep them). Returns
+/// how many rows went. The fold's watermark is untouched, and AUTOINCREMENT
+/// ids never come back, so nothing is folded twice or skipped.
+pub(crate) fn prune(store: &Store, now_ms: i64) -> Result<usize> {
+    store.write(|tx| {
+        let mut pruned = 0;
+        for stored in sql::load_experiments(tx)? {
+            let def: crate::experiments::ExperimentDefinition =
+                serde_json::from_str(&stored.definition_json)?;
+            if let Some(days) = def.retention_days {
+                let before_ms = now_ms - i64::from(days) * 86_400_000;
+                pruned += sql::prune_observations(tx, &def.id, before_ms)?;
+            }
+        }
+        Ok(pruned)
+    })
+}
+
 /// A unit's one value of a metric, from its observations so far.
 fn unit_value(aggregation: Aggregation, t: UnitTotals) -> f64 {
     match aggregation {

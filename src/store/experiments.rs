@@ -389,3 +389,14 @@ pub fn for_each_observation(
     }
     Ok(())
 }
+
+/// Deletes the raw observations of `experiment` recorded before `before_ms`
+/// that are already folded into the statistics. Returns how many went.
+pub fn prune_observations(tx: &Transaction<'_>, experiment: &str, before_ms: i64) -> Result<usize> {
+    let folded = folded_to(tx)?;
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM observations WHERE id <= ?1 AND experiment = ?2 AND at_ms < ?3",
+        )?
+        .execute(params![folded, experiment, before_ms])?)
+}

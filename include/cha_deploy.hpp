@@ -10,12 +10,21 @@
  *   cha::Flag    a pre-resolved flag (cha_flag_lookup) for inner loops
  *   cha::Error   the exception every failed call throws: status + message
  *
+ * Experiments: Handle::assign (the variant name, owned by the handle, or
+ * nullptr), assignment, record, analyze, plan, set_experiment_status and
+ * experiment_list wrap the cha_experiment_* functions.
+ *
  * Example:
  *
  *   try {
  *       cha::Handle h = cha::Handle::open("cha.db");
  *       h.deploy_all("configs");
  *       if (h.flag_enabled("intelligent_pipe_sizing", planner_id)) { ... }
+ *       const char *method = h.assign("pipe_sizing_comparison", planner_id);
+ *       if (method != nullptr) {        // nullptr: not in the experiment
+ *           ... size the network with `method` ...
+ *           h.record("pipe_sizing_comparison", planner_id, "sizing_time_ms", 812.0);
+ *       }
  *       cha::Flag sizing = h.flag_lookup("intelligent_pipe_sizing");
  *       for (const auto &segment : segments)   // inner loop: no name lookup
  *           if (sizing.enabled(planner_id, {"hydraulics_team"})) { ... }
@@ -323,6 +332,94 @@ public:
     String restore_flag(const std::string &flag, int64_t version, const std::string &actor) {
         String json;
         check(cha_flag_restore(h_, flag.c_str(), version, actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// The variant of `unit_id` in `experiment` (cha_experiment_assign):
+    /// deterministic and sticky; the unit's exposure is logged once. Returns
+    /// the variant name, owned by the handle and valid until it closes (do
+    /// not free it), or nullptr when the unit gets no variant (the experiment
+    /// is not running, or the unit is outside its coverage: `assignment`
+    /// says which). In memory only. Throws CHA_ERR_NOT_FOUND for an unknown
+    /// experiment, CHA_ERR_INVALID_ARGUMENT for an empty or over-long unit id.
+    const char *assign(const char *experiment, const char *unit_id) {
+        const char *variant = nullptr;
+        check(cha_experiment_assign(h_, experiment, unit_id, &variant));
+        return variant;
+    }
+
+    const char *assign(const std::string &experiment, const std::string &unit_id) {
+        return assign(experiment.c_str(), unit_id.c_str());
+    }
+
+    /// `assign` with the details, as JSON (cha_experiment_assignment):
+    /// {"experiment","unit","variant","reason","configuration"}, reasons
+    /// ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE.
+    String assignment(const std::string &experiment, const std::string &unit_id) {
+        String json;
+        check(cha_experiment_assignment(h_, experiment.c_str(), unit_id.c_str(), json.out()));
+        return json;
+    }
+
+    /// Records `value` of `metric` for `unit_id` in `experiment`
+    /// (cha_experiment_record); the unit is assigned as by `assign`. Buffered:
+    /// persisted within flush_interval_ms or by `flush`. Throws
+    /// CHA_ERR_NOT_FOUND (experiment or metric) and CHA_ERR_INVALID_ARGUMENT
+    /// (a value that is not finite, a unit without a variant).
+    void record(const char *experiment, const char *unit_id, const char *metric, double value) {
+        check(cha_experiment_record(h_, experiment, unit_id, metric, value));
+    }
+
+    void record(const std::string &experiment, const std::string &unit_id,
+                const std::string &metric, double value) {
+        record(experiment.c_str(), unit_id.c_str(), metric.c_str(), value);
+    }
+
+    /// The analysis of `experiment` as JSON (cha_experiment_analyze, or
+    /// cha_experiment_analyze_with_options when `options_json` is given,
+    /// e.g. R"({"correction": "benjamini_hochberg"})"). An unknown option
+    /// throws CHA_ERR_INVALID_ARGUMENT.
+    String analyze(const std::string &experiment, const char *options_json = nullptr) {
+        String json;
+        check(options_json == nullptr
+                  ? cha_experiment_analyze(h_, experiment.c_str(), json.out())
+                  : cha_experiment_analyze_with_options(h_, experiment.c_str(), options_json,
+                                                        json.out()));
+        return json;
+    }
+
+    String analyze(const std::string &experiment, const std::string &options_json) {
+        return analyze(experiment, options_json.c_str());
+    }
+
+    /// Units each variant of `experiment` needs for `metric` given its
+    /// unit-level baseline mean and standard deviation, as JSON
+    /// (cha_experiment_plan): {"per_variant","total","nobs1","effect_size",...}.
+    /// Throws CHA_ERR_INVALID_ARGUMENT for sd <= 0, mean 0 or NaN.
+    String plan(const std::string &experiment, const std::string &metric, double baseline_mean,
+                double baseline_sd) const {
+        String json;
+        check(cha_experiment_plan(h_, experiment.c_str(), metric.c_str(), baseline_mean,
+                                  baseline_sd, json.out()));
+        return json;
+    }
+
+    /// Sets the status of `experiment` ("draft", "running", "paused",
+    /// "stopped", "completed") under `actor` (cha_experiment_set_status);
+    /// returns the updated experiment as JSON. Leaving "completed" or an
+    /// unknown status throws CHA_ERR_INVALID_ARGUMENT.
+    String set_experiment_status(const std::string &experiment, const std::string &status,
+                                 const std::string &actor) {
+        String json;
+        check(cha_experiment_set_status(h_, experiment.c_str(), status.c_str(), actor.c_str(),
+                                        json.out()));
+        return json;
+    }
+
+    /// Every stored experiment, as a JSON array (cha_experiment_list).
+    String experiment_list() const {
+        String json;
+        check(cha_experiment_list(h_, json.out()));
         return json;
     }
 

@@ -1,8 +1,9 @@
 /*
  * test_cpp.cpp: the C++ wrapper include/cha_deploy.hpp: RAII handles that
  * close themselves, move-only ownership, cha::Error exceptions that carry
- * the status and the library's message, and flags and deployment (the
- * repository's configs/, found from __FILE__ as in test_flags.c).
+ * the status and the library's message, flags and deployment, and A/B
+ * experiments (the repository's configs/, found from __FILE__ as in
+ * test_flags.c).
  *
  * Run by tests/c_abi.rs as `test_cpp WORK_DIR`. Prints one line per failed
  * check and a summary; exits non-zero if any check failed.
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <sys/stat.h>
 #include <type_traits>
@@ -291,6 +293,115 @@ static void test_flags() {
     CHECK_THROWS(fresh.deploy_all(dir), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
 }
 
+static void test_experiments() {
+    cha::Handle h = cha::Handle::open(in_work_dir("experiments.db"));
+    CHECK(has(h.deploy_all(config_dir()), "\"pipe_sizing_comparison\"]"));
+    CHECK(has(h.experiment_list(), "{\"definition\":{\"id\":\"pipe_sizing_comparison\""));
+    const std::string e = "pipe_sizing_comparison";
+
+    /* assign: a name owned by the handle, one pointer per variant, the same
+     * from the const char * and the std::string overloads. */
+    const char *first = h.assign(e.c_str(), "planner-1");
+    CHECK(first != nullptr);
+    CHECK(first != nullptr && (std::strcmp(first, "traditional") == 0 ||
+                               std::strcmp(first, "intelligent") == 0));
+    CHECK(h.assign(e, std::string("planner-1")) == first);
+    int traditional = 0;
+    for (int i = 0; i < 1000; i++) {
+        const char *v = h.assign(e, "planner-" + std::to_string(i));
+        traditional += v != nullptr && std::strcmp(v, "traditional") == 0;
+    }
+    CHECK(traditional > 430 && traditional < 570);
+
+    cha::String json = h.assignment(e, "planner-1");
+    CHECK(has(json, "\"reason\":\"ASSIGNED\""));
+    CHECK(has(json, "\"configuration\":{"));
+    /* Outside a 50% coverage, and a draft experiment: nullptr and a reason. */
+    int outside = 0;
+    for (int i = 0; i < 100; i++) {
+        const std::string unit = "planner-" + std::to_string(i);
+        if (h.assign("flow_calculation_comparison", unit.c_str()) == nullptr) {
+            outside++;
+            CHECK(has(h.assignment("flow_calculation_comparison", unit),
+                      "\"variant\":null,\"reason\":\"OUTSIDE_COVERAGE\""));
+        }
+    }
+    CHECK(outside > 30 && outside < 70);
+    CHECK(h.assign("network_analysis_comparison", "planner-1") == nullptr);
+    CHECK(has(h.assignment("network_analysis_comparison", "planner-1"),
+              "\"reason\":\"NOT_RUNNING\""));
+
+    CHECK_THROWS(h.assign("no_such_test", "u"), CHA_ERR_NOT_FOUND,
+                 "experiment `no_such_test` does not exist");
+    CHECK_THROWS(h.assign(e, ""), CHA_ERR_INVALID_ARGUMENT, "unit id must have 1 to 1024 bytes");
+    CHECK_THROWS(h.assign(e.c_str(), nullptr), CHA_ERR_NULL_ARGUMENT, "argument `unit_id` is NULL");
+    CHECK_THROWS(h.assignment("no_such_test", "u"), CHA_ERR_NOT_FOUND, "no_such_test");
+
+    /* record, flush, analyze: every unit's mean is 11.5 (its values combine
+     * by the metric's aggregation, mean). */
+    for (int i = 0; i < 200; i++) {
+        const std::string unit = "planner-" + std::to_string(i);
+        h.record(e, unit, "pipe_cost_efficiency", 10.0);
+        h.record(e.c_str(), unit.c_str(), "pipe_cost_efficiency", 13.0);
+    }
+    CHECK_THROWS(h.record(e, "planner-1", "no_such_metric", 1.0), CHA_ERR_NOT_FOUND,
+                 "has no metric `no_such_metric`");
+    CHECK_THROWS(h.record(e, "planner-1", "pipe_cost_efficiency", std::numeric_limits<double>::quiet_NaN()),
+                 CHA_ERR_INVALID_ARGUMENT, "a finite number is needed");
+    CHECK_THROWS(h.record("network_analysis_comparison", "planner-1", "pump_head_m", 1.0),
+                 CHA_ERR_INVALID_ARGUMENT, "NOT_RUNNING");
+    h.flush();
+    cha::String analysis = h.analyze(e);
+    CHECK(has(analysis, "{\"experiment_id\":\"pipe_sizing_comparison\""));
+    CHECK(has(analysis, "{\"name\":\"pipe_cost_efficiency\",\"metric_type\":\"primary\""));
+    CHECK(has(analysis, "\"correction\":\"holm\""));
+    CHECK(has(analysis, "\"conclusion\":\"keep_running\""));
+    CHECK(has(analysis, "\"control\":{\"variant\":\"traditional\",\"n\":98,\"mean\":11.5,"));
+    CHECK(has(analysis, "\"treatment\":{\"variant\":\"intelligent\",\"n\":102,\"mean\":11.5,"));
+    analysis = h.analyze(e, R"({"correction": "benjamini_hochberg"})");
+    CHECK(has(analysis, "\"correction\":\"benjamini_hochberg\""));
+    analysis = h.analyze(e, std::string(R"({"sequential": true})"));
+    CHECK(has(analysis, "\"sequential\":true"));
+    CHECK_THROWS(h.analyze(e, R"({"colour": "red"})"), CHA_ERR_INVALID_ARGUMENT,
+                 "unknown field `colour`");
+    CHECK_THROWS(h.analyze("no_such_test"), CHA_ERR_NOT_FOUND, "no_such_test");
+
+    /* plan: d = 0.5 needs 64 units per arm. */
+    cha::String plan = h.plan(e, "pipe_cost_efficiency", 100.0, 10.0);
+    CHECK(has(plan, "\"per_variant\":64,"));
+    CHECK(has(plan, "\"total\":128,"));
+    CHECK_THROWS(h.plan(e, "pipe_cost_efficiency", 100.0, 0.0), CHA_ERR_INVALID_ARGUMENT,
+                 "cha_experiment_plan");
+    CHECK_THROWS(h.plan(e, "no_such_metric", 100.0, 10.0), CHA_ERR_NOT_FOUND, "no_such_metric");
+
+    /* set_experiment_status */
+    cha::String status = h.set_experiment_status("network_analysis_comparison", "running",
+                                                 "cpp-test");
+    CHECK(has(status, "\"status\":\"running\""));
+    CHECK(has(status, "\"updated_by\":\"cpp-test\""));
+    int in = 0;
+    for (int i = 0; i < 100; i++) {
+        in += h.assign("network_analysis_comparison", "planner-" + std::to_string(i)) != nullptr;
+    }
+    CHECK(in > 5 && in < 40); /* 20% coverage */
+    h.set_experiment_status("network_analysis_comparison", "completed", "cpp-test");
+    CHECK_THROWS(h.set_experiment_status("network_analysis_comparison", "running", "cpp-test"),
+                 CHA_ERR_INVALID_ARGUMENT, "is completed");
+    CHECK_THROWS(h.set_experiment_status(e, "archived", "cpp-test"), CHA_ERR_INVALID_ARGUMENT,
+                 "status `archived`");
+
+    /* The variant name stays valid while the handle is open; a moved-from
+     * handle throws instead of crashing. */
+    cha::Handle moved = std::move(h);
+    CHECK(moved.assign(e, "planner-1") == first);
+    CHECK(std::strcmp(first, "traditional") == 0 || std::strcmp(first, "intelligent") == 0);
+    CHECK_THROWS(h.assign(e, "planner-1"), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
+    CHECK_THROWS(h.record(e, "planner-1", "pipe_cost_efficiency", 1.0), CHA_ERR_NULL_ARGUMENT,
+                 "argument `h` is NULL");
+    CHECK_THROWS(h.analyze(e), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
+    CHECK_THROWS(h.experiment_list(), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -306,6 +417,7 @@ int main(int argc, char **argv) {
         test_errors();
         test_string();
         test_flags();
+        test_experiments();
     } catch (const cha::Error &e) {
         failed++;
         std::fprintf(stderr, "unexpected cha::Error %s: %s\n", e.status_name(), e.what());

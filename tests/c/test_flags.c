@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cha_deploy.h"
+#include "murmur3.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -120,48 +121,6 @@ static const char *path_in_work_dir(char *buf, size_t size, const char *name) {
 }
 
 /* ---- the documented bucketing, computed independently ---------------- */
-
-static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-
-/* MurmurHash3 x86 32-bit, after the reference implementation. */
-static uint32_t murmur3_32(const unsigned char *data, size_t len, uint32_t seed) {
-    const uint32_t c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
-    uint32_t h = seed;
-    size_t blocks = len / 4;
-    for (size_t i = 0; i < blocks; i++) {
-        uint32_t k = (uint32_t)data[4 * i] | (uint32_t)data[4 * i + 1] << 8 |
-                     (uint32_t)data[4 * i + 2] << 16 | (uint32_t)data[4 * i + 3] << 24;
-        k *= c1;
-        k = rotl32(k, 15);
-        k *= c2;
-        h ^= k;
-        h = rotl32(h, 13);
-        h = h * 5 + 0xe6546b64u;
-    }
-    const unsigned char *tail = data + blocks * 4;
-    uint32_t k = 0;
-    switch (len & 3) {
-    case 3:
-        k ^= (uint32_t)tail[2] << 16;
-        /* fall through */
-    case 2:
-        k ^= (uint32_t)tail[1] << 8;
-        /* fall through */
-    case 1:
-        k ^= tail[0];
-        k *= c1;
-        k = rotl32(k, 15);
-        k *= c2;
-        h ^= k;
-    }
-    h ^= (uint32_t)len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
 
 /* The bucket (0..9999) of `unit` for a flag seeded with `seed`. */
 static uint32_t bucket_of(const char *seed, const char *unit) {

@@ -18,7 +18,7 @@ const STACK_GROUPS: usize = 16;
 /// Inlined, with the conversion of groups kept out of line, so that the
 /// common call without groups keeps its arguments in registers: through a
 /// call, the captured user id went via the stack in a way the CPU could not
-/// forward, a stall as long as a boolean evaluation.
+/// forward, a stall of several nanoseconds.
 ///
 /// # Safety
 /// `groups` is NULL (only with `n_groups == 0`) or points to `n_groups`

@@ -62,8 +62,8 @@ thread_local! {
 impl Inner {
     /// Calls `f` with the live snapshot: the flag checks' way to read it.
     ///
-    /// Why not `self.live.load()`: that costs two atomic read-modify-writes
-    /// on arc-swap's debt list, more than the rest of a boolean check. A
+    /// Why not `self.live.load()`: that takes and releases a slot of
+    /// arc-swap's debt list, two atomic read-modify-writes per check. A
     /// thread's `arc_swap::Cache` only compares the shared pointer with the
     /// one it holds, a plain load, and loads again when they differ, so a
     /// new snapshot (another process's change, reloaded by the watcher) is

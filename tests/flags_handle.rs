@@ -237,6 +237,71 @@ fn a_change_in_one_handle_reaches_another_within_the_refresh_interval() {
 }
 
 #[test]
+fn the_hot_checks_see_a_change_in_another_handle_within_the_refresh_interval() {
+    // is_enabled and is_enabled_by_handle read a snapshot cached per thread;
+    // the cache must still notice the watcher's reload.
+    let s = Scratch::new("cross-hot");
+    let writer = deployed(&s);
+    let options = OpenOptions {
+        refresh_interval_ms: 50,
+        ..OpenOptions::default()
+    };
+    let reader = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    let ctx = Context::user("engineer-7");
+    let id = reader.flag_lookup("performance_monitoring").unwrap();
+    assert!(reader.is_enabled("performance_monitoring", &ctx).unwrap());
+    assert!(reader.is_enabled_by_handle(id, &ctx).unwrap());
+    writer
+        .update_flag("performance_monitoring", &json!({"enabled": false}), "ops")
+        .unwrap();
+    let start = Instant::now();
+    while reader.is_enabled("performance_monitoring", &ctx).unwrap()
+        || reader.is_enabled_by_handle(id, &ctx).unwrap()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the change never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn each_handle_answers_from_its_own_configuration_in_one_thread() {
+    // More handles than a thread caches snapshots for, used in turns, then
+    // closed and replaced by new ones (which may reuse their addresses).
+    let s = Scratch::new("many");
+    let ctx = Context::user("u");
+    for round in 0..2 {
+        let handles: Vec<Cha> = (0..7)
+            .map(|i| {
+                let cha = Cha::open(s.path(&format!("cha-{round}-{i}.db"))).unwrap();
+                cha.deploy_all(configs(), "test").unwrap();
+                if (i + round) % 2 == 1 {
+                    cha.update_flag("performance_monitoring", &json!({"enabled": false}), "ops")
+                        .unwrap();
+                }
+                cha
+            })
+            .collect();
+        for _ in 0..3 {
+            for (i, cha) in handles.iter().enumerate() {
+                let id = cha.flag_lookup("performance_monitoring").unwrap();
+                let expected = (i + round) % 2 == 0;
+                assert_eq!(
+                    cha.is_enabled("performance_monitoring", &ctx).unwrap(),
+                    expected
+                );
+                assert_eq!(cha.is_enabled_by_handle(id, &ctx).unwrap(), expected);
+            }
+        }
+        for cha in handles {
+            cha.close().unwrap();
+        }
+    }
+}
+
+#[test]
 fn flag_handles_survive_reloads() {
     let s = Scratch::new("handles");
     let cha = deployed(&s);

@@ -108,6 +108,37 @@ pub fn hash_unit(seed: &str, unit: &str) -> u32 {
     hasher.finish()
 }
 
+/// A seed with the hash of `"{seed}:"` already taken: bucketing a unit then
+/// hashes only the unit's bytes. Flags keep one per seed, because the seed
+/// (by default the flag's name) is often longer than the unit, and hashing
+/// it again on every evaluation was a large part of a percentage check.
+#[derive(Debug, Clone, Copy)]
+pub struct SeededHash(Murmur3);
+
+impl SeededHash {
+    /// The hasher for units of `seed`.
+    pub fn new(seed: &str) -> SeededHash {
+        let mut hasher = Murmur3::new(0);
+        hasher.write(seed.as_bytes());
+        hasher.write(b":");
+        SeededHash(hasher)
+    }
+
+    /// [`bucket`]`(seed, unit, buckets)`, with the seed's part done.
+    #[inline]
+    pub fn bucket(&self, unit: &str, buckets: u32) -> u32 {
+        let mut hasher = self.0;
+        hasher.write(unit.as_bytes());
+        hasher.finish() % buckets
+    }
+
+    /// [`in_rollout`]`(seed, unit, hundredths)`, with the seed's part done.
+    #[inline]
+    pub fn in_rollout(&self, unit: &str, hundredths: u32) -> bool {
+        self.bucket(unit, BUCKETS) < hundredths
+    }
+}
+
 /// The bucket (`0..buckets`) of `unit` for a flag seeded with `seed`.
 /// `bucket(seed, unit, BUCKETS)` is the flag engine's; `bucket(.., 100) + 1`
 /// is Unleash's `normalizedValue`.
@@ -165,6 +196,20 @@ mod tests {
             }
         }
         assert_eq!(hash_unit("intelligent_pipe_sizing", "user-000123"), whole);
+    }
+
+    #[test]
+    fn a_seeded_hash_buckets_as_the_whole_key() {
+        for seed in ["", "s", "abc", "seed", "intelligent_pipe_sizing"] {
+            let seeded = SeededHash::new(seed);
+            for unit in ["", "u", "u1", "user-000123", "planner-000042"] {
+                assert_eq!(seeded.bucket(unit, BUCKETS), bucket(seed, unit, BUCKETS));
+                assert_eq!(seeded.bucket(unit, 100), bucket(seed, unit, 100));
+            }
+        }
+        let seeded = SeededHash::new("seed");
+        let b = bucket("seed", "u1", BUCKETS);
+        assert!(seeded.in_rollout("u1", b + 1) && !seeded.in_rollout("u1", b));
     }
 
     #[test]

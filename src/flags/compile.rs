@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::bucket::SeededHash;
 use super::evaluate::Context;
 use super::model::{FlagDefinition, FlagType, hundredths};
 use crate::config::time::parse_rfc3339_ms;
@@ -56,7 +57,7 @@ impl Stickiness {
 /// A percentage split: `hundredths` of 10,000 buckets are on.
 #[derive(Debug)]
 pub(crate) struct Split {
-    pub seed: Box<str>,
+    pub seed: SeededHash,
     pub unit: Stickiness,
     pub hundredths: u32,
     /// "25% by user_id"
@@ -94,7 +95,7 @@ pub(crate) struct CompiledVariant {
 
 #[derive(Debug)]
 pub(crate) struct AbTest {
-    pub seed: Box<str>,
+    pub seed: SeededHash,
     pub unit: Stickiness,
     pub variants: Box<[CompiledVariant]>,
     pub missing_rule: Box<str>,
@@ -113,7 +114,7 @@ pub(crate) struct Window {
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
     pub steps: Box<[Step]>,
-    pub seed: Box<str>,
+    pub seed: SeededHash,
     pub unit: Stickiness,
     pub missing_rule: Box<str>,
 }
@@ -162,15 +163,21 @@ pub(crate) struct CompiledFlag {
 pub struct FlagSet {
     pub(crate) flags: Box<[CompiledFlag]>,
     definitions: Box<[FlagDefinition]>,
-    index: HashMap<Box<str>, FlagId>,
+    index: NameIndex,
 }
+
+/// Flag names to ids. foldhash instead of the default SipHash: a by-name
+/// check hashes the name on every call, and SipHash took longer than the
+/// rest of a boolean check. The keys are the configured names, so the
+/// flooding that SipHash guards against cannot happen here.
+type NameIndex = HashMap<Box<str>, FlagId, foldhash::fast::RandomState>;
 
 impl Default for FlagSet {
     fn default() -> Self {
         FlagSet {
             flags: Box::new([]),
             definitions: Box::new([]),
-            index: HashMap::new(),
+            index: NameIndex::default(),
         }
     }
 }
@@ -201,7 +208,7 @@ impl FlagSet {
     /// Compiles definitions that passed validation.
     pub(crate) fn build(mut definitions: Vec<FlagDefinition>) -> FlagSet {
         definitions.sort_by(|a, b| a.name.cmp(&b.name));
-        let index: HashMap<Box<str>, FlagId> = definitions
+        let index: NameIndex = definitions
             .iter()
             .enumerate()
             .map(|(i, d)| (d.name.as_str().into(), FlagId(i as u32)))
@@ -258,8 +265,8 @@ impl FlagSet {
     }
 }
 
-fn compile_flag(def: &FlagDefinition, index: &HashMap<Box<str>, FlagId>) -> CompiledFlag {
-    let seed: Box<str> = def.effective_seed().into();
+fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
+    let seed = SeededHash::new(def.effective_seed());
     let unit_name = def.stickiness.as_deref().unwrap_or("user_id");
     let unit = Stickiness::parse(def.stickiness.as_deref());
     let missing_rule: Box<str> = format!("context has no {unit_name}").into();

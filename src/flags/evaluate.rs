@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::bucket::{BUCKETS, bucket, in_rollout};
+use super::bucket::BUCKETS;
 use super::compile::{CompiledFlag, FlagId, FlagSet, Rule, Stickiness};
 
 /// Who and where a flag is evaluated for. Every field is optional; an empty
@@ -291,7 +291,7 @@ impl FlagSet {
                 (0, _) => Evaluation::new(false, Reason::Split, &split.rule),
                 (BUCKETS.., _) => Evaluation::new(true, Reason::Split, &split.rule),
                 (h, Some(unit)) => {
-                    Evaluation::new(in_rollout(&split.seed, unit, h), Reason::Split, &split.rule)
+                    Evaluation::new(split.seed.in_rollout(unit, h), Reason::Split, &split.rule)
                 }
                 (_, None) => {
                     Evaluation::error(flag.default, ErrorCode::InvalidContext, &split.missing_rule)
@@ -328,7 +328,7 @@ impl FlagSet {
                         &test.missing_rule,
                     );
                 };
-                let b = bucket(&test.seed, unit, BUCKETS);
+                let b = test.seed.bucket(unit, BUCKETS);
                 match test.variants.iter().find(|v| b < v.upper) {
                     Some(v) => Evaluation {
                         variant: Some(&v.name),
@@ -370,7 +370,7 @@ impl FlagSet {
                     (0, _) => Evaluation::new(false, Reason::Schedule, &step.rule),
                     (BUCKETS.., _) => Evaluation::new(true, Reason::Schedule, &step.rule),
                     (h, Some(unit)) => Evaluation::new(
-                        in_rollout(&window.seed, unit, h),
+                        window.seed.in_rollout(unit, h),
                         Reason::Schedule,
                         &step.rule,
                     ),

@@ -1,9 +1,12 @@
 //! The live configuration snapshot and the watcher thread that reloads it
 //! when another process (the CLI flipping a kill switch) changes the database.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use super::Inner;
 use crate::error::Result;
@@ -42,7 +45,52 @@ impl Live {
     }
 }
 
+/// How many handles' snapshots a thread keeps cached at once.
+const CACHED_HANDLES: usize = 4;
+
+type SnapshotCache = arc_swap::Cache<Arc<ArcSwap<Live>>, Arc<Live>>;
+
+thread_local! {
+    /// Each thread's cached snapshots, most recently added first. A cache
+    /// keeps its snapshot (and the handle's `ArcSwap`, not the handle) alive
+    /// until the handle changes configuration and the thread checks a flag
+    /// again, the slot is reused, or the thread ends.
+    static SNAPSHOTS: RefCell<[Option<SnapshotCache>; CACHED_HANDLES]> =
+        const { RefCell::new([const { None }; CACHED_HANDLES]) };
+}
+
 impl Inner {
+    /// Calls `f` with the live snapshot: the flag checks' way to read it.
+    ///
+    /// Why not `self.live.load()`: that takes and releases a slot of
+    /// arc-swap's debt list, two atomic read-modify-writes per check. A
+    /// thread's `arc_swap::Cache` only compares the shared pointer with the
+    /// one it holds, a plain load, and loads again when they differ, so a
+    /// new snapshot (another process's change, reloaded by the watcher) is
+    /// still seen on the next call.
+    pub(crate) fn with_live<R>(&self, f: impl Fn(&Live) -> R) -> R {
+        SNAPSHOTS
+            .try_with(|slots| {
+                // Busy only if `f` itself checks a flag: then go uncached.
+                let mut slots = slots.try_borrow_mut().ok()?;
+                let found = slots.iter().position(|slot| {
+                    slot.as_ref()
+                        .is_some_and(|cache| std::ptr::eq(cache.arc_swap(), &*self.live))
+                });
+                let index = found.unwrap_or_else(|| {
+                    slots.rotate_right(1);
+                    slots[0] = Some(arc_swap::Cache::new(self.live.clone()));
+                    0
+                });
+                let cache = slots[index].as_mut()?;
+                Some(f(cache.load()))
+            })
+            .ok()
+            .flatten()
+            // The thread is ending (its cache is gone), or the cache is busy.
+            .unwrap_or_else(|| f(&self.live.load()))
+    }
+
     /// Rebuilds the snapshot if the configuration revision in the database
     /// differs from the live one. A configuration that no longer compiles
     /// (written by another version) leaves the last good snapshot in place

@@ -34,7 +34,10 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     options: OpenOptions,
     /// The compiled configuration every evaluation reads; replaced whole.
-    pub(crate) live: ArcSwap<Live>,
+    /// In an `Arc` of its own so that the per-thread snapshot caches of the
+    /// flag checks (see [`Inner::with_live`]) can hold it without holding
+    /// the handle (and its database connection) open.
+    pub(crate) live: Arc<ArcSwap<Live>>,
     /// Names of the flag handles given out by [`Cha::flag_lookup`], indexed by
     /// handle id. Ids stay valid across reloads: each snapshot maps them anew.
     pub(crate) flag_handles: Mutex<Vec<Box<str>>>,
@@ -58,7 +61,7 @@ impl Cha {
         let inner = Arc::new(Inner {
             store,
             options,
-            live: ArcSwap::from_pointee(Live::empty()),
+            live: Arc::new(ArcSwap::from_pointee(Live::empty())),
             flag_handles: Mutex::new(Vec::new()),
             interned: Mutex::new(Default::default()),
             recorder: recorder::Recorder::default(),

@@ -320,7 +320,8 @@ cha_status cha_experiment_plan(const cha_handle *h,
 
 // Writes every raw observation of `experiment` to the file `path` as CSV
 // (header `id,unit,variant,metric,value,at_ms`; the file is created or
-// replaced), for re-analysis elsewhere, and the row count to `*out_rows`.
+// replaced once the export is complete, never left truncated), for
+// re-analysis elsewhere, and the row count to `*out_rows`.
 // Buffered records are flushed first.
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,

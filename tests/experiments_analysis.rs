@@ -79,6 +79,7 @@ fn run(
         first_exposure_ms: Some(NOW_MS - (days * DAY_MS as f64) as i64),
         now_ms: NOW_MS,
         options,
+        split_changed: false,
     })
 }
 
@@ -353,6 +354,7 @@ fn sample_ratio_is_skipped_with_a_reason_while_counts_are_tiny() {
         first_exposure_ms: None,
         now_ms: NOW_MS,
         options: AnalysisOptions::default(),
+        split_changed: false,
     });
     assert_eq!(report.duration_days, None);
     assert_eq!(report.conclusion, ConclusionKind::KeepRunning);
@@ -1031,6 +1033,7 @@ fn timing_three_variants_five_metrics_at_a_million_units() {
             first_exposure_ms: Some(NOW_MS - 10 * DAY_MS),
             now_ms: NOW_MS,
             options,
+            split_changed: false,
         };
         let report = analyze(&input);
         assert_all_finite(&report);

@@ -713,3 +713,199 @@ fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
         .unwrap_err();
     assert!(e.message().contains("retention_days"), "{e}");
 }
+
+#[test]
+fn a_handle_dropped_without_close_persists_its_buffer() {
+    let s = Scratch::new("drop");
+    let options = OpenOptions {
+        flush_interval_ms: 3_600_000,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    for u in 0..30 {
+        cha.record("sizing", &format!("u{u}"), "cost", 1.0).unwrap();
+    }
+    drop(cha);
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM observations"),
+        vec![vec!["30".to_string()]]
+    );
+}
+
+#[test]
+fn a_refused_observation_exposes_nobody() {
+    let s = Scratch::new("refused");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    assert!(cha.record("sizing", "u1", "no_such_metric", 1.0).is_err());
+    assert!(cha.record("sizing", "u2", "cost", f64::NAN).is_err());
+    cha.flush().unwrap();
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM exposures"),
+        vec![vec!["0".to_string()]]
+    );
+}
+
+#[test]
+fn units_buffered_by_one_handle_stay_sticky_when_another_changes_the_split() {
+    let s = Scratch::new("cross-sticky");
+    let options = OpenOptions {
+        flush_interval_ms: 3_600_000,
+        refresh_interval_ms: 50,
+        ..OpenOptions::default()
+    };
+    let a = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    a.deploy_all(
+        s.config("one", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    let before: Vec<_> = (0..200)
+        .map(|u| {
+            a.assign("sizing", &format!("u{u}"))
+                .unwrap()
+                .variant
+                .unwrap()
+                .name
+        })
+        .collect();
+    // Another handle reweights while A's exposures are still in A's buffer.
+    let b = open(&s);
+    b.deploy_all(
+        s.config("two", &experiment((10.0, 90.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    while a.assign("sizing", "u0").unwrap().reason != AssignReason::Sticky {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "A never pinned its units"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for (u, variant) in before.iter().enumerate() {
+        assert_eq!(
+            &a.assign("sizing", &format!("u{u}"))
+                .unwrap()
+                .variant
+                .unwrap()
+                .name,
+            variant,
+            "u{u}"
+        );
+    }
+    // Observations land in the arm the exposure records, whichever handle records them.
+    for u in 0..200 {
+        b.record("sizing", &format!("u{u}"), "cost", 1.0).unwrap();
+    }
+    b.flush().unwrap();
+    let report = b.analyze_experiment("sizing", Default::default()).unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    for (i, v) in json["variants"].as_array().unwrap().iter().enumerate() {
+        let n = if i == 0 {
+            &json["metrics"][0]["control"]["n"]
+        } else {
+            &json["metrics"][0]["comparisons"][0]["treatment"]["n"]
+        };
+        assert_eq!(n, &v["exposures"], "{}", v["name"]);
+    }
+    assert_eq!(
+        json["sample_ratio"]["status"], "skipped",
+        "the counts mix two splits"
+    );
+}
+
+#[test]
+fn a_deploy_keeps_a_completed_test_completed_and_its_start_time() {
+    let s = Scratch::new("completed");
+    let cha = open(&s);
+    let dir = s.config("c", &experiment((50.0, 50.0), "running", 100.0));
+    cha.deploy_all(&dir, "t").unwrap();
+    cha.set_experiment_status("sizing", ExperimentStatus::Paused, "ops")
+        .unwrap();
+    cha.set_experiment_status("sizing", ExperimentStatus::Running, "ops")
+        .unwrap();
+    let started = cha.experiment("sizing").unwrap().definition.start_time;
+    assert!(started.is_some());
+    cha.set_experiment_status("sizing", ExperimentStatus::Completed, "ops")
+        .unwrap();
+    cha.deploy_all(&dir, "t").unwrap();
+    let def = cha.experiment("sizing").unwrap().definition;
+    assert_eq!(
+        def.status,
+        ExperimentStatus::Completed,
+        "completed is final"
+    );
+    assert_eq!(def.start_time, started);
+}
+
+#[test]
+fn an_export_of_an_unknown_test_leaves_the_file_alone() {
+    let s = Scratch::new("export-file");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    let file = s.path("keep.csv");
+    std::fs::write(&file, "precious").unwrap();
+    assert_eq!(
+        cha.export_observations_to_file("nope", &file)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+    cha.record("sizing", "u1", "cost", 2.0).unwrap();
+    assert_eq!(cha.export_observations_to_file("sizing", &file).unwrap(), 1);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("id,unit,variant,metric,value,at_ms\n1,u1,")
+    );
+}
+
+#[test]
+fn removing_an_experiment_a_stored_flag_follows_is_refused() {
+    let s = Scratch::new("orphan-link");
+    let dir = s.config("c", &experiment((50.0, 50.0), "running", 100.0));
+    std::fs::write(
+        dir.join("feature_flags.yml"),
+        "version: 2\nflags:\n  sizing_method:\n    type: a_b_test\n    enabled: true\n    experiment: sizing\n",
+    )
+    .unwrap();
+    let cha = open(&s);
+    cha.deploy_all(&dir, "t").unwrap();
+    // An ab_tests.yml without `sizing`, alone: the stored flag would dangle.
+    let other = s.config(
+        "other",
+        &experiment((50.0, 50.0), "running", 100.0).replace("  sizing:", "  other_test:"),
+    );
+    let e = cha.deploy_all(&other, "t").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("no experiment `sizing`"), "{e}");
+    assert!(cha.experiment("sizing").is_ok(), "nothing changed");
+    // And a flag may not depend on an experiment-decided flag.
+    let e = cha
+        .update_flag(
+            "needs_it",
+            &serde_json::json!({"type": "boolean", "prerequisites": ["sizing_method"]}),
+            "t",
+        )
+        .unwrap_err();
+    assert!(
+        e.message().contains("decided by experiment `sizing`"),
+        "{e}"
+    );
+}

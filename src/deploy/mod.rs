@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::Cha;
 use crate::config::{self, ConfigError, MigrationReport};
 use crate::error::{Error, Result};
+use crate::experiments::{ExperimentDefinition, ExperimentStatus};
 use crate::store;
 
 /// The config files a directory may hold, in the order they are applied.
@@ -109,20 +110,6 @@ impl Cha {
         if !problems.issues.is_empty() {
             return Err(problems.into());
         }
-        if let Some(flags) = &flag_config {
-            let experiments: Vec<String> = match &test_config {
-                Some(tests) => tests.experiments.iter().map(|e| e.id.clone()).collect(),
-                None => {
-                    let conn = self.inner.store.conn();
-                    store::experiments::load_experiments(&conn)?
-                        .into_iter()
-                        .map(|e| e.id)
-                        .collect()
-                }
-            };
-            crate::handle::flags::check_experiment_links(&flags.flags, &experiments)
-                .map_err(|e| e.context(dir.join("feature_flags.yml").display()))?;
-        }
 
         // Buffered exposures are stored first, so that units exposed until
         // now keep their variant if this deployment changes a split.
@@ -172,7 +159,9 @@ impl Cha {
                 });
                 let stored = store::experiments::load_experiments(tx)?;
                 for def in &config.experiments {
-                    let existed = stored.iter().any(|s| s.id == def.id);
+                    let before = stored.iter().find(|s| s.id == def.id);
+                    let existed = before.is_some();
+                    let def = &with_runtime_state(def, before)?;
                     let action = if existed { "deploy" } else { "create" };
                     let list =
                         match crate::handle::experiments::put_definition(tx, def, actor, action)? {
@@ -190,11 +179,43 @@ impl Cha {
                     report.experiments.removed.push(s.id.clone());
                 }
             }
+            // Every flag linked to an experiment must still find it, whichever
+            // of the two files this deployment brought.
+            let flags = store::flags::load_flags(tx)?
+                .iter()
+                .map(|f| serde_json::from_str(&f.definition_json))
+                .collect::<Result<Vec<crate::flags::FlagDefinition>, _>>()?;
+            let experiments: Vec<String> = store::experiments::load_experiments(tx)?
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            crate::handle::flags::check_experiment_links(&flags, &experiments)
+                .map_err(|e| e.context(dir.display()))?;
             Ok(())
         })?;
         report.flags.sort();
         report.experiments.sort();
-        self.inner.reload()?;
+        self.inner.reload_after_commit();
         Ok(report)
     }
+}
+
+/// The file's definition of an experiment, with what only the running
+/// system knows kept from the stored one: the time it started (when the file
+/// gives none), and the `completed` status, which is final.
+fn with_runtime_state(
+    def: &ExperimentDefinition,
+    stored: Option<&store::experiments::StoredExperiment>,
+) -> Result<ExperimentDefinition> {
+    let mut def = def.clone();
+    if let Some(stored) = stored {
+        let before: ExperimentDefinition = serde_json::from_str(&stored.definition_json)?;
+        if def.start_time.is_none() {
+            def.start_time = before.start_time;
+        }
+        if before.status == ExperimentStatus::Completed {
+            def.status = ExperimentStatus::Completed;
+        }
+    }
+    Ok(def)
 }

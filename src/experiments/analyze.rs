@@ -121,6 +121,9 @@ pub struct AnalysisInput<'a> {
     pub now_ms: i64,
     /// How to analyse.
     pub options: AnalysisOptions,
+    /// Whether the split changed while units were exposed: the sample-ratio
+    /// check is then skipped, since pinned units follow the old split.
+    pub split_changed: bool,
 }
 
 /// The analysis of one experiment: the JSON that C (`cha_experiment_analyze`),
@@ -704,7 +707,11 @@ fn compare(
 }
 
 /// The sample-ratio check over the variants with a positive share.
-fn sample_ratio(def: &ExperimentDefinition, exposures: &[u64]) -> SampleRatioReport {
+fn sample_ratio(
+    def: &ExperimentDefinition,
+    exposures: &[u64],
+    split_changed: bool,
+) -> SampleRatioReport {
     let skipped = |reason: String| SampleRatioReport {
         status: SampleRatioStatus::Skipped,
         reason: Some(reason),
@@ -723,6 +730,15 @@ fn sample_ratio(def: &ExperimentDefinition, exposures: &[u64]) -> SampleRatioRep
         .unzip();
     if observed.len() < 2 {
         return skipped("fewer than two variants receive traffic".into());
+    }
+    if split_changed {
+        // Units exposed before the change keep their variant, so the counts
+        // mix two splits and no single expected ratio applies.
+        return skipped(
+            "the split changed while units were exposed (they keep their first variant): \
+             the counts mix two splits"
+                .into(),
+        );
     }
     let total: u64 = observed.iter().sum();
     if total == 0 {
@@ -1289,7 +1305,7 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
         correction: input.options.correction,
         sequential: input.options.sequential,
         variants,
-        sample_ratio: sample_ratio(def, &exposures),
+        sample_ratio: sample_ratio(def, &exposures, input.split_changed),
         metrics,
         conclusion: ConclusionKind::KeepRunning,
         recommendation: String::new(),

@@ -38,10 +38,9 @@ pub unsafe extern "C" fn cha_experiment_assign(
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
         let unit = unsafe { str_arg(unit_id, "unit_id") }?;
         out_arg(out_variant, "out_variant")?;
-        let assignment = h.cha.assign(experiment, unit)?;
-        let variant = assignment
-            .variant
-            .map_or(std::ptr::null(), |v| v.c_name.as_ptr());
+        let variant = h.cha.assign_with(experiment, unit, |_, variant, _| {
+            variant.map_or(std::ptr::null(), |(_, v)| v.c_name.as_ptr())
+        })?;
         // SAFETY: checked non-NULL; the name lives in the handle's interner.
         unsafe { *out_variant = variant };
         Ok(())
@@ -253,7 +252,8 @@ pub unsafe extern "C" fn cha_experiment_plan(
 
 /// Writes every raw observation of `experiment` to the file `path` as CSV
 /// (header `id,unit,variant,metric,value,at_ms`; the file is created or
-/// replaced), for re-analysis elsewhere, and the row count to `*out_rows`.
+/// replaced once the export is complete, never left truncated), for
+/// re-analysis elsewhere, and the row count to `*out_rows`.
 /// Buffered records are flushed first.
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
@@ -275,12 +275,9 @@ pub unsafe extern "C" fn cha_experiment_export(
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
         let path = unsafe { str_arg(path, "path") }?;
         out_arg(out_rows, "out_rows")?;
-        let file = std::fs::File::create(path)
-            .map_err(|e| Error::storage(format!("cannot write {path}: {e}")))?;
-        let mut out = std::io::BufWriter::new(file);
-        let rows = h.cha.export_observations(experiment, &mut out)?;
-        std::io::Write::flush(&mut out)
-            .map_err(|e| Error::storage(format!("cannot write {path}: {e}")))?;
+        let rows = h
+            .cha
+            .export_observations_to_file(experiment, std::path::Path::new(path))?;
         // SAFETY: checked non-NULL.
         unsafe { *out_rows = rows };
         Ok(())

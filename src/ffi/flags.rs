@@ -52,18 +52,28 @@ unsafe fn with_some_groups<R>(
     }
     // SAFETY: the caller's contract: n_groups readable pointers.
     let pointers = unsafe { std::slice::from_raw_parts(groups, n_groups) };
-    let convert = |p: &*const c_char| {
+    let convert = |i: usize, p: &*const c_char| {
         // SAFETY: each is NULL or NUL-terminated, by contract.
-        unsafe { str_arg(*p, "groups[i]") }
+        unsafe { str_arg(*p, "groups") }.map_err(|e| {
+            // Name the element (only on the error path: no cost otherwise).
+            let message = e
+                .message()
+                .replacen("`groups`", &format!("`groups[{i}]`"), 1);
+            crate::Error::new(e.kind(), message)
+        })
     };
     if n_groups <= STACK_GROUPS {
         let mut buffer = [""; STACK_GROUPS];
-        for (slot, p) in buffer.iter_mut().zip(pointers) {
-            *slot = convert(p)?;
+        for (i, (slot, p)) in buffer.iter_mut().zip(pointers).enumerate() {
+            *slot = convert(i, p)?;
         }
         f(&buffer[..n_groups])
     } else {
-        let all = pointers.iter().map(convert).collect::<Result<Vec<_>>>()?;
+        let all = pointers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| convert(i, p))
+            .collect::<Result<Vec<_>>>()?;
         f(&all)
     }
 }

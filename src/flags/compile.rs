@@ -418,6 +418,21 @@ pub(crate) fn check_set(definitions: &[FlagDefinition], root: Option<&Node>, iss
                     format!("prerequisite `{p}` is not a flag"),
                     hint.map(|h| format!("did you mean `{h}`?")),
                 );
+            } else if let Some(experiment) = position
+                .get(p.as_str())
+                .map(|&i| &definitions[i])
+                .filter(|d| d.variants.is_empty())
+                .and_then(|d| d.experiment.as_deref())
+            {
+                // Such a flag is decided by the experiment's sticky
+                // assignment, which the pure engine cannot see.
+                let path = format!("flags.{}.prerequisites[{k}]", def.name);
+                issues.push(
+                    locate(&path),
+                    &path,
+                    format!("prerequisite `{p}` is decided by experiment `{experiment}` and cannot be a prerequisite"),
+                    Some("require the experiment's variant in code, or give the prerequisite its own variants".into()),
+                );
             }
         }
     }

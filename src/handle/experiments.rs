@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::Cha;
 use crate::error::{Error, Result};
+use crate::experiments::assign::CompiledVariant;
 use crate::experiments::{
-    Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason,
+    Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason, CompiledExperiment,
     ExperimentDefinition, ExperimentStatus, MAX_UNIT_ID, SamplePlan,
 };
 use crate::stats::Summary;
@@ -61,30 +62,42 @@ impl Cha {
     /// `NotFound` for an unknown experiment; `InvalidArgument` for an empty
     /// or over-long unit id.
     pub fn assign(&self, experiment: &str, unit: &str) -> Result<VariantAssignment> {
-        check_unit(unit)?;
-        let live = self.inner.live.load();
-        let (compiled, _) = live
-            .experiments
-            .get(experiment)
-            .ok_or_else(|| experiment_not_found(experiment))?;
-        let assignment = compiled.assign(unit);
-        let variant = assignment.variant.map(|i| {
-            let v = &compiled.variants[i as usize];
-            AssignedVariant {
-                index: i,
-                name: v.name.clone(),
-                c_name: v.c_name.clone(),
+        self.assign_with(experiment, unit, |compiled, variant, reason| {
+            VariantAssignment {
+                experiment: compiled.id.clone(),
+                variant: variant.map(|(index, v)| AssignedVariant {
+                    index,
+                    name: v.name.clone(),
+                    c_name: v.c_name.clone(),
+                }),
+                reason,
             }
-        });
-        if let Some(v) = &variant {
-            self.inner
-                .recorder
-                .expose(&compiled.id, unit, &v.name, crate::clock::now_ms());
-        }
-        Ok(VariantAssignment {
-            experiment: compiled.id.clone(),
-            variant,
-            reason: assignment.reason,
+        })
+    }
+
+    /// Assigns and exposes `unit`, then hands the outcome to `f` without
+    /// copying anything: the C ABI's path, which needs only the variant's
+    /// interned C string.
+    pub(crate) fn assign_with<R>(
+        &self,
+        experiment: &str,
+        unit: &str,
+        f: impl Fn(&CompiledExperiment, Option<(u16, &CompiledVariant)>, AssignReason) -> R,
+    ) -> Result<R> {
+        check_unit(unit)?;
+        self.inner.with_live(|live| {
+            let (compiled, _) = live
+                .experiments
+                .get(experiment)
+                .ok_or_else(|| experiment_not_found(experiment))?;
+            let assignment = compiled.assign(unit);
+            let variant = assignment
+                .variant
+                .map(|i| (i, &compiled.variants[i as usize]));
+            if let Some((_, v)) = variant {
+                self.inner.recorder.expose(&compiled.id, unit, &v.name);
+            }
+            Ok(f(compiled, variant, assignment.reason))
         })
     }
 
@@ -122,32 +135,35 @@ impl Cha {
                 "value of metric `{metric}` in experiment `{experiment}` is {value}; a finite number is needed"
             )));
         }
-        let assignment = self.assign(experiment, unit)?;
-        let live = self.inner.live.load();
-        let (compiled, _) = live
-            .experiments
-            .get(experiment)
-            .ok_or_else(|| experiment_not_found(experiment))?;
-        let index = compiled.metric(metric).ok_or_else(|| {
-            Error::not_found(format!(
-                "experiment `{experiment}` has no metric `{metric}` (metrics: {})",
-                compiled.metrics.join(", ")
-            ))
+        check_unit(unit)?;
+        // Everything is checked before the unit is exposed: a refused
+        // observation leaves no trace.
+        let observation = self.inner.with_live(|live| {
+            let (compiled, _) = live
+                .experiments
+                .get(experiment)
+                .ok_or_else(|| experiment_not_found(experiment))?;
+            let index = compiled
+                .metric(metric)
+                .ok_or_else(|| no_such_metric(experiment, metric, compiled.metrics.iter().map(|m| &**m)))?;
+            let assignment = compiled.assign(unit);
+            let Some(variant) = assignment.variant.map(|i| &compiled.variants[i as usize]) else {
+                return Err(Error::invalid_argument(format!(
+                    "unit `{unit}` has no variant in experiment `{experiment}` ({}): its observation is not recorded",
+                    assignment.reason.as_str()
+                )));
+            };
+            self.inner.recorder.expose(&compiled.id, unit, &variant.name);
+            Ok(super::recorder::Observation {
+                experiment: compiled.id.clone(),
+                unit: unit.into(),
+                variant: variant.name.clone(),
+                metric: compiled.metrics[index].clone(),
+                value,
+                at_ms: crate::clock::now_ms(),
+            })
         })?;
-        let Some(variant) = assignment.variant else {
-            return Err(Error::invalid_argument(format!(
-                "unit `{unit}` has no variant in experiment `{experiment}` ({}): its observation is not recorded",
-                assignment.reason.as_str()
-            )));
-        };
-        self.inner.recorder.observe(super::recorder::Observation {
-            experiment: compiled.id.clone(),
-            unit: unit.into(),
-            variant: variant.name,
-            metric: compiled.metrics[index].clone(),
-            value,
-            at_ms: crate::clock::now_ms(),
-        });
+        self.inner.recorder.observe(observation);
         Ok(())
     }
 
@@ -172,7 +188,20 @@ impl Cha {
         // sequence sees its own values.
         self.flush()?;
         self.fold_observations()?;
-        let def = self.experiment(id)?.definition;
+        // One read transaction: a fold by another process cannot slip in
+        // between the counts and the summaries.
+        let (stored, moments, counts, first_exposure_ms) = {
+            let mut conn = self.inner.store.conn();
+            let tx = conn.transaction()?;
+            let stored = store::experiments::get_experiment(&tx, id)?
+                .ok_or_else(|| experiment_not_found(id))?;
+            let moments = store::experiments::variant_moments(&tx, id)?;
+            let counts = store::experiments::exposure_counts(&tx, id)?;
+            let first = store::experiments::first_exposure_ms(&tx, id)?;
+            (stored, moments, counts, first)
+        };
+        let split_changed = stored.allocation_changed;
+        let def = record(stored)?.definition;
         for (metric, tau2) in &options.mixture_variance {
             if !def.metrics.iter().any(|m| &m.name == metric) {
                 return Err(Error::invalid_argument(format!(
@@ -185,11 +214,6 @@ impl Cha {
                 )));
             }
         }
-        let conn = self.inner.store.conn();
-        let moments = store::experiments::variant_moments(&conn, id)?;
-        let counts = store::experiments::exposure_counts(&conn, id)?;
-        let first_exposure_ms = store::experiments::first_exposure_ms(&conn, id)?;
-        drop(conn);
         let exposures: Vec<u64> = def
             .variants
             .iter()
@@ -227,6 +251,7 @@ impl Cha {
             first_exposure_ms,
             now_ms: crate::clock::now_ms(),
             options,
+            split_changed,
         }))
     }
 
@@ -251,14 +276,7 @@ impl Cha {
             .iter()
             .find(|m| m.name == metric)
             .ok_or_else(|| {
-                Error::not_found(format!(
-                    "experiment `{id}` has no metric `{metric}` (metrics: {})",
-                    def.metrics
-                        .iter()
-                        .map(|m| m.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                no_such_metric(id, metric, def.metrics.iter().map(|m| m.name.as_str()))
             })?;
         Ok(crate::experiments::plan_for_metric(
             m,
@@ -310,21 +328,41 @@ impl Cha {
         super::recorder::prune(&self.inner.store, crate::clock::now_ms())
     }
 
+    /// [`Cha::export_observations`] into the file `path`, created or
+    /// replaced only once the export is complete (written beside it, then
+    /// renamed), so a failed export never leaves a truncated file.
+    ///
+    /// # Errors
+    /// As [`Cha::export_observations`]; `Storage` if the file cannot be written.
+    pub fn export_observations_to_file(&self, id: &str, path: &std::path::Path) -> Result<u64> {
+        self.experiment(id)?;
+        let io =
+            |e: std::io::Error| Error::storage(format!("cannot write {}: {e}", path.display()));
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(format!(".partial-{}", std::process::id()));
+        let partial = std::path::PathBuf::from(partial);
+        let written = (|| {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io)?);
+            let rows = self.export_observations(id, &mut out)?;
+            out.into_inner()
+                .map_err(|e| io(e.into_error()))?
+                .sync_all()
+                .map_err(io)?;
+            std::fs::rename(&partial, path).map_err(io)?;
+            Ok(rows)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        written
+    }
+
     /// Every stored experiment, by id.
     pub fn experiments(&self) -> Result<Vec<ExperimentRecord>> {
         let conn = self.inner.store.conn();
         store::experiments::load_experiments(&conn)?
             .into_iter()
-            .map(|s| {
-                Ok(ExperimentRecord {
-                    definition: serde_json::from_str(&s.definition_json).map_err(|e| {
-                        Error::storage(format!("stored experiment `{}` cannot be read: {e}", s.id))
-                    })?,
-                    version: s.version,
-                    updated_at_ms: s.updated_at_ms,
-                    updated_by: s.updated_by,
-                })
-            })
+            .map(record)
             .collect()
     }
 
@@ -333,10 +371,8 @@ impl Cha {
     /// # Errors
     /// `NotFound` if there is none.
     pub fn experiment(&self, id: &str) -> Result<ExperimentRecord> {
-        self.experiments()?
-            .into_iter()
-            .find(|e| e.definition.id == id)
-            .ok_or_else(|| experiment_not_found(id))
+        let stored = store::experiments::get_experiment(&self.inner.store.conn(), id)?;
+        record(stored.ok_or_else(|| experiment_not_found(id))?)
     }
 
     /// Starts, pauses or stops experiment `id` (recorded under `actor`).
@@ -369,17 +405,27 @@ impl Cha {
             }
             put_definition(tx, &def, actor, status.as_str())
         })?;
-        self.inner.reload()?;
+        self.inner.reload_after_commit();
         self.experiment(id)
     }
 
     fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
-        let stored = store::experiments::load_experiments(conn)?
-            .into_iter()
-            .find(|e| e.id == id)
+        let stored = store::experiments::get_experiment(conn, id)?
             .ok_or_else(|| experiment_not_found(id))?;
-        Ok(serde_json::from_str(&stored.definition_json)?)
+        Ok(record(stored)?.definition)
     }
+}
+
+/// A stored experiment, parsed.
+fn record(s: store::experiments::StoredExperiment) -> Result<ExperimentRecord> {
+    Ok(ExperimentRecord {
+        definition: serde_json::from_str(&s.definition_json).map_err(|e| {
+            Error::storage(format!("stored experiment `{}` cannot be read: {e}", s.id))
+        })?,
+        version: s.version,
+        updated_at_ms: s.updated_at_ms,
+        updated_by: s.updated_by,
+    })
 }
 
 /// Writes one experiment definition with its allocation fingerprint.
@@ -416,6 +462,18 @@ fn csv(field: &str) -> std::borrow::Cow<'_, str> {
     } else {
         field.into()
     }
+}
+
+/// Not found: `experiment` has no metric `metric` (the message lists its metrics).
+fn no_such_metric<'a>(
+    experiment: &str,
+    metric: &str,
+    metrics: impl Iterator<Item = &'a str>,
+) -> Error {
+    Error::not_found(format!(
+        "experiment `{experiment}` has no metric `{metric}` (metrics: {})",
+        metrics.collect::<Vec<_>>().join(", ")
+    ))
 }
 
 fn check_unit(unit: &str) -> Result<()> {

@@ -127,12 +127,9 @@ impl Cha {
         match assignment.variant {
             Some(index) => {
                 let variant = &compiled.variants[index as usize];
-                self.inner.recorder.expose(
-                    &compiled.id,
-                    unit,
-                    &variant.name,
-                    crate::clock::now_ms(),
-                );
+                self.inner
+                    .recorder
+                    .expose(&compiled.id, unit, &variant.name);
                 Evaluation {
                     enabled: index != compiled.control,
                     variant: Some(&variant.name),
@@ -203,7 +200,7 @@ impl Cha {
             let after = flags::apply_update(before.as_ref(), name, updates)?;
             self.write_flag(tx, before, after, actor, "update")
         })?;
-        self.inner.reload()?;
+        self.inner.reload_after_commit();
         Ok(change)
     }
 
@@ -237,7 +234,7 @@ impl Cha {
             let before = stored_definition(tx, name)?;
             self.write_flag(tx, before, after, actor, "restore")
         })?;
-        self.inner.reload()?;
+        self.inner.reload_after_commit();
         Ok(change)
     }
 

@@ -91,6 +91,21 @@ impl Inner {
             .unwrap_or_else(|| f(&self.live.load()))
     }
 
+    /// Reloads after this handle committed a change. The change is stored
+    /// whatever happens here, so a failed reload (a locked database) is not
+    /// the caller's error: the background thread tries again within
+    /// `refresh_interval_ms`.
+    pub(crate) fn reload_after_commit(&self) {
+        let _ = self.reload();
+    }
+
+    /// Whether the configuration revision in the database differs from the
+    /// live snapshot's (one small read).
+    pub(crate) fn config_changed(&self) -> Result<bool> {
+        let revision = store::flags::config_revision(&self.store.conn())?;
+        Ok(revision != self.live.load().revision)
+    }
+
     /// Rebuilds the snapshot if the configuration revision in the database
     /// differs from the live one. A configuration that no longer compiles
     /// (written by another version) leaves the last good snapshot in place
@@ -205,7 +220,13 @@ impl Watcher {
                     // Failures (a locked database) keep the last good snapshot
                     // and the buffered records; the next tick tries again.
                     if now >= next_refresh {
-                        let _ = inner.reload();
+                        // On a change, stored exposures first: a reload that
+                        // finds a changed split pins every unit stored by then,
+                        // this handle's included.
+                        if inner.config_changed().unwrap_or(true) {
+                            let _ = inner.recorder.flush(&inner.store);
+                            let _ = inner.reload();
+                        }
                         next_refresh = now + refresh;
                     }
                     if now >= next_flush {

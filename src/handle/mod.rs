@@ -102,6 +102,8 @@ impl Cha {
     /// Reloads the configuration now if another process changed it, instead
     /// of waiting up to `refresh_interval_ms` for the watcher.
     pub fn refresh(&self) -> Result<()> {
+        // Buffered exposures first, so a changed split pins them too.
+        self.flush()?;
         self.inner.reload()
     }
 }
@@ -116,6 +118,9 @@ impl Drop for Inner {
         {
             watcher.stop();
         }
+        // The last reference persists what is left (a `Cha` dropped without
+        // `close`); `close` itself reports a failure, this cannot.
+        let _ = self.recorder.flush(&self.store);
     }
 }
 

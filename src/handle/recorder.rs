@@ -7,9 +7,8 @@
 //! that analysis reads ([`fold`]): by the background thread, and by
 //! analysis itself for whatever is still pending.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
@@ -48,6 +47,12 @@ struct Batch {
 
 const SEEN_SHARDS: usize = 16;
 
+/// The hash of (experiment, unit) for the exposed set: foldhash's quality
+/// variant, fixed so that it is the same in every run (SipHash costs twice
+/// as much on this path).
+const SEEN_HASH: foldhash::quality::FixedState =
+    foldhash::quality::FixedState::with_seed(0x6368_615f_7365_656e);
+
 /// The buffer, plus which units this handle has already logged an exposure
 /// for, so that an exposure is buffered once per unit, not once per call.
 #[derive(Default)]
@@ -62,11 +67,11 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Buffers the exposure of `unit` unless this handle already did.
-    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>, at_ms: i64) {
-        let mut hasher = DefaultHasher::new();
-        (&**experiment, unit).hash(&mut hasher);
-        let key = hasher.finish();
+    /// Buffers the exposure of `unit` unless this handle already did. The
+    /// clock is read only for a new unit: a repeat costs one hash and one
+    /// uncontended shard lock.
+    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>) {
+        let key = SEEN_HASH.hash_one((&**experiment, unit));
         let shard = &self.seen[(key as usize) % SEEN_SHARDS];
         if !shard.lock().unwrap_or_else(|p| p.into_inner()).insert(key) {
             return;
@@ -75,7 +80,7 @@ impl Recorder {
             experiment: experiment.clone(),
             unit: unit.into(),
             variant: variant.clone(),
-            at_ms,
+            at_ms: crate::clock::now_ms(),
         });
     }
 
@@ -147,6 +152,10 @@ const FOLD_CHUNK: usize = 20_000;
 /// transaction each, stopping after about `limit` rows; each raw row is read
 /// exactly once. Returns how many rows were folded.
 pub(crate) fn fold(store: &Store, limit: usize) -> Result<usize> {
+    // A read first: with nothing pending, no write lock is taken.
+    if !sql::has_pending(&store.conn())? {
+        return Ok(0);
+    }
     let mut total = 0;
     loop {
         let folded = store.write(fold_chunk)?;
@@ -199,6 +208,11 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
                 summaries.insert((experiment.to_string(), v, m), Summary { n, mean, m2 });
             }
         }
+        // The stored exposure is the authority on a unit's variant: a process
+        // that bucketed the unit differently (its snapshot lagged a change
+        // of the split) cannot split the unit's values across two arms.
+        let stored = sql::exposure_variant(tx, experiment, unit)?;
+        let variant = stored.as_deref().unwrap_or(variant);
         let before = sql::add_unit_totals(tx, experiment, metric, unit, variant, *delta)?;
         let after = UnitTotals {
             n: before.n + delta.n,

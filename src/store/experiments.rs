@@ -1,6 +1,7 @@
-//! Experiments, exposures and observations in SQL. Observations are written
-//! in batches; each batch also updates the per-unit aggregates and the
-//! per-variant sufficient statistics, so analysis reads a handful of rows.
+//! Experiments, exposures and observations in SQL. Observations are appended
+//! in batches; the fold (handle::recorder) later turns them into per-unit
+//! totals and per-variant sufficient statistics, so analysis reads a handful
+//! of rows.
 
 use std::collections::HashMap;
 
@@ -39,6 +40,26 @@ pub fn load_experiments(conn: &Connection) -> Result<Vec<StoredExperiment>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The stored experiment `id`, if any.
+pub fn get_experiment(conn: &Connection, id: &str) -> Result<Option<StoredExperiment>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
+         FROM experiments WHERE id = ?1",
+    )?;
+    Ok(stmt
+        .query_row([id], |r| {
+            Ok(StoredExperiment {
+                id: r.get(0)?,
+                definition_json: r.get(1)?,
+                version: r.get(2)?,
+                updated_at_ms: r.get(3)?,
+                updated_by: r.get(4)?,
+                allocation_changed: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
 /// Writes an experiment's definition with an audit entry. `allocation_json`
 /// is its split of new units; when that changes while units are exposed,
 /// the experiment is marked so that exposed units get pinned. Returns the new
@@ -67,10 +88,11 @@ pub fn put_experiment(
             .prepare_cached("SELECT 1 FROM exposures WHERE experiment = ?1 LIMIT 1")?
             .exists([id])?)
     };
+    // Once the split of an existing experiment changes, its exposed units are
+    // pinned from then on, even if none is stored yet: another process may
+    // still hold exposures in its buffer, stored at its next flush.
     let allocation_changed = match &before {
-        Some((_, old_allocation, _, already)) => {
-            *already || (old_allocation != allocation_json && exposed()?)
-        }
+        Some((_, old_allocation, _, already)) => *already || old_allocation != allocation_json,
         None => exposed()?,
     };
     tx.prepare_cached(
@@ -142,6 +164,14 @@ pub fn exposed_units(conn: &Connection, experiment: &str) -> Result<Vec<(String,
         conn.prepare_cached("SELECT unit, variant FROM exposures WHERE experiment = ?1")?;
     let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The variant `unit` was first exposed to in `experiment`, if it was.
+pub fn exposure_variant(conn: &Connection, experiment: &str, unit: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT variant FROM exposures WHERE experiment = ?1 AND unit = ?2")?
+        .query_row([experiment, unit], |r| r.get(0))
+        .optional()?)
 }
 
 /// One exposure to persist.
@@ -261,12 +291,12 @@ pub fn pending_observations(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// How many observations wait to be folded.
-pub fn pending_count(conn: &Connection) -> Result<i64> {
+/// Whether any observation waits to be folded.
+pub fn has_pending(conn: &Connection) -> Result<bool> {
     let after = folded_to(conn)?;
     Ok(conn
-        .prepare_cached("SELECT COUNT(*) FROM observations WHERE id > ?1")?
-        .query_row([after], |r| r.get(0))?)
+        .prepare_cached("SELECT 1 FROM observations WHERE id > ?1 LIMIT 1")?
+        .exists([after])?)
 }
 
 /// Adds `delta` to a unit's totals and returns them from before the change.

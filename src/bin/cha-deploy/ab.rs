@@ -131,16 +131,7 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
     match cmd {
         AbCommand::Export { id, output } => {
             let rows = match output {
-                Some(path) => {
-                    let io = |e: std::io::Error| {
-                        Error::storage(format!("cannot write {}: {e}", path.display()))
-                    };
-                    let mut file =
-                        std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-                    let rows = cha.export_observations(id, &mut file)?;
-                    std::io::Write::flush(&mut file).map_err(io)?;
-                    rows
-                }
+                Some(path) => cha.export_observations_to_file(id, path)?,
                 None => cha.export_observations(id, &mut std::io::stdout().lock())?,
             };
             if let Some(path) = output {

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::model::{ExperimentDefinition, ExperimentStatus};
-use crate::flags::bucket::{BUCKETS, Murmur3, bucket};
+use crate::flags::bucket::{BUCKETS, SeededHash};
+use crate::flags::model::hundredths;
 
 /// Why a unit has (or has no) variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -87,7 +88,10 @@ pub struct CompiledExperiment {
     /// The index of the control variant.
     pub control: u16,
     pub metrics: Box<[Arc<str>]>,
-    seed: Box<str>,
+    /// The hash state after "{seed}:" and after "{seed}:coverage:", computed
+    /// once, so an assignment hashes only the unit.
+    split_hash: SeededHash,
+    coverage_hash: SeededHash,
     coverage: u32,
     /// Exposed units whose variant must not follow a changed split, and
     /// (while paused) every unit in the experiment.
@@ -140,7 +144,8 @@ impl CompiledExperiment {
             variants,
             control: def.control_index() as u16,
             metrics: def.metrics.iter().map(|m| m.name.as_str().into()).collect(),
-            seed: def.effective_seed().into(),
+            split_hash: SeededHash::new(def.effective_seed()),
+            coverage_hash: SeededHash::new(&format!("{}:coverage", def.effective_seed())),
             coverage: hundredths(def.coverage),
             pins,
         }
@@ -165,10 +170,10 @@ impl CompiledExperiment {
         if self.status == ExperimentStatus::Paused {
             return none(AssignReason::Paused);
         }
-        if self.coverage < BUCKETS && coverage_bucket(&self.seed, unit) >= self.coverage {
+        if self.coverage < BUCKETS && self.coverage_hash.bucket(unit, BUCKETS) >= self.coverage {
             return none(AssignReason::OutsideCoverage);
         }
-        let b = bucket(&self.seed, unit, BUCKETS);
+        let b = self.split_hash.bucket(unit, BUCKETS);
         let index = self
             .variants
             .iter()
@@ -184,18 +189,6 @@ impl CompiledExperiment {
     pub fn metric(&self, name: &str) -> Option<usize> {
         self.metrics.iter().position(|m| &**m == name)
     }
-}
-
-fn hundredths(percent: f64) -> u32 {
-    (percent * 100.0).round().clamp(0.0, f64::from(BUCKETS)) as u32
-}
-
-fn coverage_bucket(seed: &str, unit: &str) -> u32 {
-    let mut h = Murmur3::new(0);
-    h.write(seed.as_bytes());
-    h.write(b":coverage:");
-    h.write(unit.as_bytes());
-    h.finish() % BUCKETS
 }
 
 /// The compiled experiments of one configuration.
@@ -317,11 +310,12 @@ mod tests {
         }
         // The bucket is the flag engine's: the variant is fixed by murmur3("seed:unit").
         let unit = "engineer-42";
-        let expected = if bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 {
-            0
-        } else {
-            1
-        };
+        let expected =
+            if crate::flags::bucket::bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 {
+                0
+            } else {
+                1
+            };
         assert_eq!(a.assign(unit).variant, Some(expected));
     }
 

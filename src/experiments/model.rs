@@ -139,7 +139,9 @@ pub struct ExperimentDefinition {
     /// reshuffles new units only: exposed units keep their variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<String>,
-    /// When the experiment started running (RFC 3339), for the duration rule.
+    /// When the experiment was first started (RFC 3339), set by
+    /// `set_experiment_status`; for people. The minimum-duration rule counts
+    /// from the first exposure, which the store records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     /// Days raw observations are kept once folded into the statistics; the

@@ -504,9 +504,9 @@ class Cha(Managed):
         relative lift with a delta-method interval; Cohen's d and Hedges' g;
         achieved power and the units still needed at the metric's MDE), the
         sample-ratio check, guardrails, and a conclusion with its reasons.
-        Everything recorded so far through any handle counts, once persisted
-        (:meth:`flush` first to include this handle's buffer). Its cost does
-        not grow with the number of observations.
+        Everything this handle recorded counts (its buffer is flushed first),
+        and so does what other handles have persisted. Its cost does not
+        grow with the number of observations.
 
         Args:
             correction: across primary and secondary metrics, ``"holm"``

@@ -22,6 +22,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cha_deploy.h"
+#include "harness.h"
 #include "murmur3.h"
 
 #include <math.h> /* NAN and INFINITY only: no -lm */
@@ -32,69 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int passed;
-static int failed;
-
-static const char *last_error_or(const char *fallback) {
-    const char *message = cha_last_error_message();
-    return message ? message : fallback;
-}
-
-/* Counts a check; on failure prints where, what, and the last error. */
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n    last error: %s\n",     \
-                    __FILE__, __LINE__, #cond, last_error_or("(NULL)"));         \
-        }                                                                        \
-    } while (0)
-
-/* Checks that `call` returns `expected`, naming both codes on failure. */
-#define CHECK_STATUS(call, expected)                                             \
-    do {                                                                         \
-        cha_status status_ = (call);                                             \
-        if (status_ == (expected)) {                                             \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n"               \
-                    "    last error: %s\n", __FILE__, __LINE__, #call,           \
-                    cha_status_name(status_), cha_status_name(expected),         \
-                    last_error_or("(NULL)"));                                    \
-        }                                                                        \
-    } while (0)
-
-/* Checks that the last error message exists and contains `needle`. */
-#define CHECK_MESSAGE_HAS(needle)                                                \
-    do {                                                                         \
-        const char *message_ = cha_last_error_message();                         \
-        if (message_ != NULL && strstr(message_, (needle)) != NULL) {            \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: last error should contain \"%s\"\n"          \
-                    "    last error: %s\n", __FILE__, __LINE__, (needle),        \
-                    message_ ? message_ : "(NULL)");                             \
-        }                                                                        \
-    } while (0)
-
-/* Checks that the string `text` (a JSON answer) contains `needle`. */
-#define CHECK_HAS(text, needle)                                                  \
-    do {                                                                         \
-        const char *text_ = (text);                                              \
-        if (text_ != NULL && strstr(text_, (needle)) != NULL) {                  \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: %s should contain \"%s\"\n    it is: %s\n",  \
-                    __FILE__, __LINE__, #text, (needle),                         \
-                    text_ ? text_ : "(NULL)");                                   \
-        }                                                                        \
-    } while (0)
 
 /* |x|, without libm: c_abi.rs links the shared library without -lm. */
 static double abs_of(double x) { return x < 0 ? -x : x; }
@@ -1286,6 +1224,5 @@ int main(int argc, char **argv) {
     test_pointers_and_sticky();
     test_many_threads();
 
-    printf("test_experiments: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return harness_summary("test_experiments");
 }

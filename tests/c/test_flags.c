@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cha_deploy.h"
+#include "harness.h"
 #include "murmur3.h"
 
 #include <errno.h>
@@ -29,69 +30,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static int passed;
-static int failed;
-
-static const char *last_error_or(const char *fallback) {
-    const char *message = cha_last_error_message();
-    return message ? message : fallback;
-}
-
-/* Counts a check; on failure prints where, what, and the last error. */
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n    last error: %s\n",     \
-                    __FILE__, __LINE__, #cond, last_error_or("(NULL)"));         \
-        }                                                                        \
-    } while (0)
-
-/* Checks that `call` returns `expected`, naming both codes on failure. */
-#define CHECK_STATUS(call, expected)                                             \
-    do {                                                                         \
-        cha_status status_ = (call);                                             \
-        if (status_ == (expected)) {                                             \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s\n"               \
-                    "    last error: %s\n", __FILE__, __LINE__, #call,           \
-                    cha_status_name(status_), cha_status_name(expected),         \
-                    last_error_or("(NULL)"));                                    \
-        }                                                                        \
-    } while (0)
-
-/* Checks that the last error message exists and contains `needle`. */
-#define CHECK_MESSAGE_HAS(needle)                                                \
-    do {                                                                         \
-        const char *message_ = cha_last_error_message();                         \
-        if (message_ != NULL && strstr(message_, (needle)) != NULL) {            \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: last error should contain \"%s\"\n"          \
-                    "    last error: %s\n", __FILE__, __LINE__, (needle),        \
-                    message_ ? message_ : "(NULL)");                             \
-        }                                                                        \
-    } while (0)
-
-/* Checks that the string `text` (a JSON answer) contains `needle`. */
-#define CHECK_HAS(text, needle)                                                  \
-    do {                                                                         \
-        const char *text_ = (text);                                              \
-        if (text_ != NULL && strstr(text_, (needle)) != NULL) {                  \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            fprintf(stderr, "%s:%d: %s should contain \"%s\"\n    it is: %s\n",  \
-                    __FILE__, __LINE__, #text, (needle),                         \
-                    text_ ? text_ : "(NULL)");                                   \
-        }                                                                        \
-    } while (0)
 
 /* Values no real result has: an out-pointer must keep them after a failure. */
 static char untouched_text[] = "untouched";
@@ -1058,6 +996,5 @@ int main(int argc, char **argv) {
     test_many_threads(h);
     cha_close(h);
 
-    printf("test_flags: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return harness_summary("test_flags");
 }

@@ -196,7 +196,8 @@ impl CompiledExperiment {
 pub struct ExperimentSet {
     experiments: Box<[CompiledExperiment]>,
     definitions: Box<[ExperimentDefinition]>,
-    index: HashMap<Box<str>, usize>,
+    /// Experiment ids to positions; foldhash, as for the flag-name index.
+    index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
 }
 
 impl ExperimentSet {

@@ -138,7 +138,7 @@ impl Cha {
         check_unit(unit)?;
         // Everything is checked before the unit is exposed: a refused
         // observation leaves no trace.
-        let observation = self.inner.with_live(|live| {
+        self.inner.with_live(|live| {
             let (compiled, _) = live
                 .experiments
                 .get(experiment)
@@ -154,17 +154,11 @@ impl Cha {
                 )));
             };
             self.inner.recorder.expose(&compiled.id, unit, &variant.name);
-            Ok(super::recorder::Observation {
-                experiment: compiled.id.clone(),
-                unit: unit.into(),
-                variant: variant.name.clone(),
-                metric: compiled.metrics[index].clone(),
-                value,
-                at_ms: crate::clock::now_ms(),
-            })
-        })?;
-        self.inner.recorder.observe(observation);
-        Ok(())
+            self.inner
+                .recorder
+                .observe(&compiled.id, unit, &variant.name, &compiled.metrics[index], value);
+            Ok(())
+        })
     }
 
     /// Folds the persisted observations not yet folded into the per-variant

@@ -8,7 +8,7 @@
 //! analysis itself for whatever is still pending.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
@@ -21,28 +21,78 @@ use crate::store::experiments::{
 
 /// An exposure waiting to be persisted.
 #[derive(Debug)]
-pub(crate) struct Exposure {
-    pub experiment: Arc<str>,
-    pub unit: Box<str>,
-    pub variant: Arc<str>,
-    pub at_ms: i64,
+struct Exposure {
+    experiment: Arc<str>,
+    unit: TextRange,
+    variant: Arc<str>,
+    at_ms: i64,
 }
 
 /// An observation waiting to be persisted.
 #[derive(Debug)]
-pub(crate) struct Observation {
-    pub experiment: Arc<str>,
-    pub unit: Box<str>,
-    pub variant: Arc<str>,
-    pub metric: Arc<str>,
-    pub value: f64,
-    pub at_ms: i64,
+struct Observation {
+    experiment: Arc<str>,
+    unit: TextRange,
+    variant: Arc<str>,
+    metric: Arc<str>,
+    value: f64,
+    at_ms: i64,
 }
 
+/// Where a unit id sits in the batch's text.
+#[derive(Debug, Clone, Copy)]
+struct TextRange {
+    start: usize,
+    len: usize,
+}
+
+/// Records waiting to be persisted. Unit ids are appended to one shared
+/// `text` instead of each getting its own allocation: buffering a record
+/// then costs a copy, not an allocator call.
 #[derive(Debug, Default)]
 struct Batch {
+    text: String,
     exposures: Vec<Exposure>,
     observations: Vec<Observation>,
+}
+
+impl Batch {
+    fn push_text(&mut self, unit: &str) -> TextRange {
+        let start = self.text.len();
+        self.text.push_str(unit);
+        TextRange {
+            start,
+            len: unit.len(),
+        }
+    }
+
+    fn text(&self, r: TextRange) -> &str {
+        &self.text[r.start..r.start + r.len]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exposures.is_empty() && self.observations.is_empty()
+    }
+
+    /// Appends `other` after this batch's records, keeping their order.
+    fn append(&mut self, other: Batch) {
+        let shift = self.text.len();
+        self.text.push_str(&other.text);
+        let moved = |r: TextRange| TextRange {
+            start: r.start + shift,
+            len: r.len,
+        };
+        self.exposures
+            .extend(other.exposures.into_iter().map(|e| Exposure {
+                unit: moved(e.unit),
+                ..e
+            }));
+        self.observations
+            .extend(other.observations.into_iter().map(|o| Observation {
+                unit: moved(o.unit),
+                ..o
+            }));
+    }
 }
 
 const SEEN_SHARDS: usize = 16;
@@ -53,6 +103,26 @@ const SEEN_SHARDS: usize = 16;
 const SEEN_HASH: foldhash::quality::FixedState =
     foldhash::quality::FixedState::with_seed(0x6368_615f_7365_656e);
 
+/// The exposed set's keys are hashes already: hashing them again would only
+/// cost time.
+#[derive(Default)]
+struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; fold anything else in, just in case.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
 /// The buffer, plus which units this handle has already logged an exposure
 /// for, so that an exposure is buffered once per unit, not once per call.
 #[derive(Default)]
@@ -61,7 +131,7 @@ pub(crate) struct Recorder {
     /// Hashes of (experiment, unit), sharded to keep threads apart. A 64-bit
     /// hash collision (p ≈ 3e-8 at a million units) would drop one duplicate
     /// exposure from this process's log, never an observation.
-    seen: [Mutex<HashSet<u64>>; SEEN_SHARDS],
+    seen: [Mutex<HashSet<u64, BuildHasherDefault<AlreadyHashed>>>; SEEN_SHARDS],
     /// Serialises flushes so that batches land in order.
     flushing: Mutex<()>,
 }
@@ -76,16 +146,37 @@ impl Recorder {
         if !shard.lock().unwrap_or_else(|p| p.into_inner()).insert(key) {
             return;
         }
-        self.lock().exposures.push(Exposure {
+        let at_ms = crate::clock::now_ms();
+        let mut batch = self.lock();
+        let unit = batch.push_text(unit);
+        batch.exposures.push(Exposure {
             experiment: experiment.clone(),
-            unit: unit.into(),
+            unit,
             variant: variant.clone(),
-            at_ms: crate::clock::now_ms(),
+            at_ms,
         });
     }
 
-    pub fn observe(&self, observation: Observation) {
-        self.lock().observations.push(observation);
+    /// Buffers one observation of `unit`.
+    pub fn observe(
+        &self,
+        experiment: &Arc<str>,
+        unit: &str,
+        variant: &Arc<str>,
+        metric: &Arc<str>,
+        value: f64,
+    ) {
+        let at_ms = crate::clock::now_ms();
+        let mut batch = self.lock();
+        let unit = batch.push_text(unit);
+        batch.observations.push(Observation {
+            experiment: experiment.clone(),
+            unit,
+            variant: variant.clone(),
+            metric: metric.clone(),
+            value,
+            at_ms,
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
@@ -97,7 +188,7 @@ impl Recorder {
     pub fn flush(&self, store: &Store) -> Result<()> {
         let _order = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         let batch = std::mem::take(&mut *self.lock());
-        if batch.exposures.is_empty() && batch.observations.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
         match store.write(|tx| persist(tx, &batch)) {
@@ -105,8 +196,7 @@ impl Recorder {
             Err(e) => {
                 let mut current = self.lock();
                 let newer = std::mem::replace(&mut *current, batch);
-                current.exposures.extend(newer.exposures);
-                current.observations.extend(newer.observations);
+                current.append(newer);
                 Err(e)
             }
         }
@@ -122,7 +212,7 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
         .iter()
         .map(|e| NewExposure {
             experiment: &e.experiment,
-            unit: &e.unit,
+            unit: batch.text(e.unit),
             variant: &e.variant,
             at_ms: e.at_ms,
         })
@@ -133,7 +223,7 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
         .iter()
         .map(|o| NewObservation {
             experiment: &o.experiment,
-            unit: &o.unit,
+            unit: batch.text(o.unit),
             variant: &o.variant,
             metric: &o.metric,
             value: o.value,

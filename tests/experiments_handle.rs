@@ -909,3 +909,34 @@ fn removing_an_experiment_a_stored_flag_follows_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn more_units_than_the_exposure_cache_are_still_stored_once() {
+    let s = Scratch::new("many-units");
+    let options = OpenOptions {
+        flush_interval_ms: 3_600_000,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(s.path("cha.db"), options).unwrap();
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    // 70,000 units (the cache keeps 65,536 slots), each assigned three times
+    // with a flush in between: evicted units are buffered again, stored once.
+    for round in 0..3 {
+        for u in 0..70_000 {
+            cha.assign("sizing", &format!("unit-{u}")).unwrap();
+        }
+        cha.flush().unwrap();
+        assert_eq!(
+            query(
+                &s,
+                "SELECT COUNT(*), (SELECT SUM(units) FROM variant_exposures) FROM exposures"
+            ),
+            vec![vec!["70000".to_string(), "70000".to_string()]],
+            "round {round}"
+        );
+    }
+}

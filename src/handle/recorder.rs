@@ -8,7 +8,8 @@
 //! analysis itself for whatever is still pending.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
@@ -95,7 +96,9 @@ impl Batch {
     }
 }
 
-const SEEN_SHARDS: usize = 16;
+/// Slots of the recently-exposed cache: 2^16 × 8 bytes = 512 KiB, so a
+/// lookup stays in the CPU cache however many units there are.
+const SEEN_SLOTS: usize = 1 << 16;
 
 /// The hash of (experiment, unit) for the exposed set: foldhash's quality
 /// variant, fixed so that it is the same in every run (SipHash costs twice
@@ -103,49 +106,43 @@ const SEEN_SHARDS: usize = 16;
 const SEEN_HASH: foldhash::quality::FixedState =
     foldhash::quality::FixedState::with_seed(0x6368_615f_7365_656e);
 
-/// The exposed set's keys are hashes already: hashing them again would only
-/// cost time.
-#[derive(Default)]
-struct AlreadyHashed(u64);
-
-impl Hasher for AlreadyHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed; fold anything else in, just in case.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
-/// The buffer, plus which units this handle has already logged an exposure
-/// for, so that an exposure is buffered once per unit, not once per call.
-#[derive(Default)]
+/// The buffer, plus a cache of the units exposed lately, so that a unit
+/// assigned in a loop is buffered once, not once per call.
 pub(crate) struct Recorder {
     batch: Mutex<Batch>,
-    /// Hashes of (experiment, unit), sharded to keep threads apart. A 64-bit
-    /// hash collision (p ≈ 3e-8 at a million units) would drop one duplicate
-    /// exposure from this process's log, never an observation.
-    seen: [Mutex<HashSet<u64, BuildHasherDefault<AlreadyHashed>>>; SEEN_SHARDS],
+    /// A direct-mapped cache of the (experiment, unit) hashes exposed
+    /// lately, so that repeats are not buffered again. Bounded and lock-free:
+    /// a unit whose slot was taken since, or two threads racing on a new
+    /// unit, only buffer a duplicate, which the store drops (an exposure is
+    /// stored once per unit, with its first time). Memory does not grow with
+    /// the number of units.
+    seen: Box<[AtomicU64]>,
     /// Serialises flushes so that batches land in order.
     flushing: Mutex<()>,
 }
 
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            batch: Mutex::default(),
+            seen: (0..SEEN_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            flushing: Mutex::default(),
+        }
+    }
+}
+
 impl Recorder {
-    /// Buffers the exposure of `unit` unless this handle already did. The
+    /// Buffers the exposure of `unit` unless this handle did so lately. The
     /// clock is read only for a new unit: a repeat costs one hash and one
-    /// uncontended shard lock.
+    /// cached load.
     pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>) {
-        let key = SEEN_HASH.hash_one((&**experiment, unit));
-        let shard = &self.seen[(key as usize) % SEEN_SHARDS];
-        if !shard.lock().unwrap_or_else(|p| p.into_inner()).insert(key) {
+        // 0 marks an empty slot.
+        let key = SEEN_HASH.hash_one((&**experiment, unit)).max(1);
+        let slot = &self.seen[(key as usize) & (SEEN_SLOTS - 1)];
+        if slot.load(Ordering::Relaxed) == key {
             return;
         }
+        slot.store(key, Ordering::Relaxed);
         let at_ms = crate::clock::now_ms();
         let mut batch = self.lock();
         let unit = batch.push_text(unit);

@@ -143,7 +143,7 @@ impl Recorder {
             return;
         }
         slot.store(key, Ordering::Relaxed);
-        let at_ms = crate::clock::now_ms();
+        let at_ms = crate::clock::now_ms_coarse();
         let mut batch = self.lock();
         let unit = batch.push_text(unit);
         batch.exposures.push(Exposure {
@@ -163,7 +163,7 @@ impl Recorder {
         metric: &Arc<str>,
         value: f64,
     ) {
-        let at_ms = crate::clock::now_ms();
+        let at_ms = crate::clock::now_ms_coarse();
         let mut batch = self.lock();
         let unit = batch.push_text(unit);
         batch.observations.push(Observation {

@@ -78,6 +78,40 @@ unsafe fn with_some_groups<R>(
     }
 }
 
+/// The shared body of the two hot checks: the handle, the user and the groups
+/// as a context, then `check`, its answer written to `*out_enabled`.
+/// Inlined into each export, so that nothing is copied through the stack.
+///
+/// # Safety
+/// As for `cha_flag_enabled`.
+#[inline(always)]
+unsafe fn check_enabled(
+    h: *const cha_handle,
+    user_id: *const c_char,
+    groups: *const *const c_char,
+    n_groups: usize,
+    out_enabled: *mut bool,
+    check: impl Fn(&crate::Cha, &Context<'_>) -> Result<bool>,
+) -> Result<()> {
+    // SAFETY (all): forwarded contract.
+    let h = unsafe { ref_arg(h, "h") }?;
+    let user_id = unsafe { opt_str_arg(user_id, "user_id") }?;
+    out_arg(out_enabled, "out_enabled")?;
+    let enabled = unsafe {
+        with_groups(groups, n_groups, |groups| {
+            let ctx = Context {
+                user_id,
+                groups,
+                ..Context::default()
+            };
+            check(&h.cha, &ctx)
+        })
+    }?;
+    // SAFETY: checked non-NULL.
+    unsafe { *out_enabled = enabled };
+    Ok(())
+}
+
 /// Whether `flag` is on for the user `user_id` in `groups`, now. The
 /// hot path: reads the live snapshot only, never the database.
 ///
@@ -101,24 +135,14 @@ pub unsafe extern "C" fn cha_flag_enabled(
     out_enabled: *mut bool,
 ) -> cha_status {
     guard("cha_flag_enabled", || {
-        // SAFETY (all four): forwarded contract.
-        let h = unsafe { ref_arg(h, "h") }?;
+        // SAFETY: forwarded contract.
         let flag = unsafe { str_arg(flag, "flag") }?;
-        let user_id = unsafe { opt_str_arg(user_id, "user_id") }?;
-        out_arg(out_enabled, "out_enabled")?;
-        let enabled = unsafe {
-            with_groups(groups, n_groups, |groups| {
-                let ctx = Context {
-                    user_id,
-                    groups,
-                    ..Context::default()
-                };
-                h.cha.is_enabled(flag, &ctx)
+        // SAFETY: forwarded contract.
+        unsafe {
+            check_enabled(h, user_id, groups, n_groups, out_enabled, |cha, ctx| {
+                cha.is_enabled(flag, ctx)
             })
-        }?;
-        // SAFETY: checked non-NULL.
-        unsafe { *out_enabled = enabled };
-        Ok(())
+        }
     })
 }
 
@@ -168,23 +192,12 @@ pub unsafe extern "C" fn cha_flag_enabled_id(
     out_enabled: *mut bool,
 ) -> cha_status {
     guard("cha_flag_enabled_id", || {
-        // SAFETY (all): forwarded contract.
-        let h = unsafe { ref_arg(h, "h") }?;
-        let user_id = unsafe { opt_str_arg(user_id, "user_id") }?;
-        out_arg(out_enabled, "out_enabled")?;
-        let enabled = unsafe {
-            with_groups(groups, n_groups, |groups| {
-                let ctx = Context {
-                    user_id,
-                    groups,
-                    ..Context::default()
-                };
-                h.cha.is_enabled_by_handle(flag_id, &ctx)
+        // SAFETY: forwarded contract.
+        unsafe {
+            check_enabled(h, user_id, groups, n_groups, out_enabled, |cha, ctx| {
+                cha.is_enabled_by_handle(flag_id, ctx)
             })
-        }?;
-        // SAFETY: checked non-NULL.
-        unsafe { *out_enabled = enabled };
-        Ok(())
+        }
     })
 }
 

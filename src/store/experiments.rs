@@ -21,22 +21,26 @@ pub struct StoredExperiment {
     pub allocation_changed: bool,
 }
 
+/// The columns `id, definition_json, version, updated_at_ms, updated_by,
+/// allocation_changed` of a row.
+fn stored_experiment(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExperiment> {
+    Ok(StoredExperiment {
+        id: r.get(0)?,
+        definition_json: r.get(1)?,
+        version: r.get(2)?,
+        updated_at_ms: r.get(3)?,
+        updated_by: r.get(4)?,
+        allocation_changed: r.get(5)?,
+    })
+}
+
 /// Every stored experiment, by id.
 pub fn load_experiments(conn: &Connection) -> Result<Vec<StoredExperiment>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
          FROM experiments ORDER BY id",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(StoredExperiment {
-            id: r.get(0)?,
-            definition_json: r.get(1)?,
-            version: r.get(2)?,
-            updated_at_ms: r.get(3)?,
-            updated_by: r.get(4)?,
-            allocation_changed: r.get(5)?,
-        })
-    })?;
+    let rows = stmt.query_map([], stored_experiment)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -46,18 +50,7 @@ pub fn get_experiment(conn: &Connection, id: &str) -> Result<Option<StoredExperi
         "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
          FROM experiments WHERE id = ?1",
     )?;
-    Ok(stmt
-        .query_row([id], |r| {
-            Ok(StoredExperiment {
-                id: r.get(0)?,
-                definition_json: r.get(1)?,
-                version: r.get(2)?,
-                updated_at_ms: r.get(3)?,
-                updated_by: r.get(4)?,
-                allocation_changed: r.get(5)?,
-            })
-        })
-        .optional()?)
+    Ok(stmt.query_row([id], stored_experiment).optional()?)
 }
 
 /// Writes an experiment's definition with an audit entry. `allocation_json`

@@ -42,20 +42,24 @@ pub struct Change<'a> {
     pub after_json: Option<&'a str>,
 }
 
+/// The columns `name, definition_json, version, updated_at_ms, updated_by`
+/// of a row.
+fn stored_flag(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredFlag> {
+    Ok(StoredFlag {
+        name: r.get(0)?,
+        definition_json: r.get(1)?,
+        version: r.get(2)?,
+        updated_at_ms: r.get(3)?,
+        updated_by: r.get(4)?,
+    })
+}
+
 /// Every stored flag, by name.
 pub fn load_flags(conn: &Connection) -> Result<Vec<StoredFlag>> {
     let mut stmt = conn.prepare_cached(
         "SELECT name, definition_json, version, updated_at_ms, updated_by FROM flags ORDER BY name",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(StoredFlag {
-            name: r.get(0)?,
-            definition_json: r.get(1)?,
-            version: r.get(2)?,
-            updated_at_ms: r.get(3)?,
-            updated_by: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map([], stored_flag)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -64,17 +68,7 @@ pub fn get_flag(conn: &Connection, name: &str) -> Result<Option<StoredFlag>> {
     let mut stmt = conn.prepare_cached(
         "SELECT name, definition_json, version, updated_at_ms, updated_by FROM flags WHERE name = ?1",
     )?;
-    Ok(stmt
-        .query_row([name], |r| {
-            Ok(StoredFlag {
-                name: r.get(0)?,
-                definition_json: r.get(1)?,
-                version: r.get(2)?,
-                updated_at_ms: r.get(3)?,
-                updated_by: r.get(4)?,
-            })
-        })
-        .optional()?)
+    Ok(stmt.query_row([name], stored_flag).optional()?)
 }
 
 /// Writes a flag's new definition, bumps its version and records the change

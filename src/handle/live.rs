@@ -23,6 +23,9 @@ pub(crate) struct Live {
     /// not deployed yet).
     pub flag_handles: Box<[Option<FlagId>]>,
     pub experiments: Arc<ExperimentSet>,
+    /// The last experiment change the experiments were built from: a flag
+    /// flip reuses them (their pins can be many rows to read).
+    pub experiments_change: i64,
 }
 
 impl Live {
@@ -32,6 +35,7 @@ impl Live {
             flags: Arc::new(FlagSet::default()),
             flag_handles: Box::new([]),
             experiments: Arc::new(ExperimentSet::default()),
+            experiments_change: -1,
         }
     }
 
@@ -41,6 +45,7 @@ impl Live {
             flags: self.flags.clone(),
             flag_handles: names.iter().map(|n| self.flags.lookup(n)).collect(),
             experiments: self.experiments.clone(),
+            experiments_change: self.experiments_change,
         }
     }
 }
@@ -126,13 +131,20 @@ impl Inner {
             })
             .collect::<Result<Vec<_>>>()?;
         let flags = Arc::new(FlagSet::compile(definitions)?);
-        let experiments = Arc::new(self.load_experiments(&conn)?);
+        let experiments_change = store::flags::last_change_of(&conn, "experiment")?;
+        let current = self.live.load();
+        let experiments = if experiments_change == current.experiments_change {
+            current.experiments.clone()
+        } else {
+            Arc::new(self.load_experiments(&conn)?)
+        };
         let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
         let live = Live {
             revision,
             flags,
             flag_handles: Box::new([]),
             experiments,
+            experiments_change,
         };
         self.live.store(Arc::new(live.with_handles(&names)));
         Ok(())

@@ -173,6 +173,14 @@ pub fn config_revision(conn: &Connection) -> Result<i64> {
     Ok(stmt.query_row([], |r| r.get(0))?)
 }
 
+/// The last change to anything of `kind` (an audit-log id; 0 for none): lets a
+/// reload skip rebuilding what did not change.
+pub fn last_change_of(conn: &Connection, kind: &str) -> Result<i64> {
+    let mut stmt =
+        conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_log WHERE kind = ?1")?;
+    Ok(stmt.query_row([kind], |r| r.get(0))?)
+}
+
 /// The audit-log rows of one subject, oldest first.
 pub fn history(conn: &Connection, kind: &str, subject: &str) -> Result<Vec<AuditEntry>> {
     let mut stmt = conn.prepare_cached(

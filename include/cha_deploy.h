@@ -255,6 +255,17 @@ cha_status cha_experiment_record(cha_handle *h,
 // `h` is NULL or an open handle; `out_json` is NULL or writable.
 cha_status cha_experiment_list(const cha_handle *h, char **out_json);
 
+// The stored `experiment` as JSON:
+// `{"definition","version","updated_at_ms","updated_by"}`. Free `*out_json`
+// with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+//
+// # Safety
+// `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_get(const cha_handle *h, const char *experiment, char **out_json);
+
 // Sets the status of `experiment` to `status` ("draft", "running",
 // "paused", "stopped", "completed"), recorded under `actor`. Writes the
 // updated experiment as JSON to `*out_json` (free with `cha_string_free`).
@@ -421,6 +432,22 @@ cha_status cha_flag_update(cha_handle *h,
                            const char *flag,
                            const char *updates_json,
                            const char *actor);
+
+// `cha_flag_update` that also says what it did: writes
+// `{"flag","version","changed","before","after"}` (the definitions before,
+// null for a new flag, and after) to `*out_json`, taken in the same
+// transaction as the change. Free it with `cha_string_free`.
+//
+// Errors: as `cha_flag_update`.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_change(cha_handle *h,
+                           const char *flag,
+                           const char *updates_json,
+                           const char *actor,
+                           char **out_json);
 
 // The stored definition of `flag` with its version, as JSON:
 // `{"definition": {...}, "version", "updated_at_ms", "updated_by"}`.

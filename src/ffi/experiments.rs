@@ -117,6 +117,28 @@ pub unsafe extern "C" fn cha_experiment_list(
     })
 }
 
+/// The stored `experiment` as JSON:
+/// `{"definition","version","updated_at_ms","updated_by"}`. Free `*out_json`
+/// with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_get(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_get", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        unsafe { json_out(h, out_json, |cha| cha.experiment(experiment)) }
+    })
+}
+
 /// Sets the status of `experiment` to `status` ("draft", "running",
 /// "paused", "stopped", "completed"), recorded under `actor`. Writes the
 /// updated experiment as JSON to `*out_json` (free with `cha_string_free`).

@@ -263,14 +263,53 @@ pub unsafe extern "C" fn cha_flag_update(
     guard("cha_flag_update", || {
         // SAFETY (all): forwarded contract.
         let h = unsafe { ref_arg(h, "h") }?;
-        let flag = unsafe { str_arg(flag, "flag") }?;
-        let updates = unsafe { str_arg(updates_json, "updates_json") }?;
-        let actor = unsafe { str_arg(actor, "actor") }?;
-        let updates: serde_json::Value = serde_json::from_str(updates).map_err(|e| {
-            crate::Error::invalid_argument(format!("updates_json is not valid JSON: {e}"))
-        })?;
+        let (flag, updates, actor) = unsafe { update_args(flag, updates_json, actor) }?;
         h.cha.update_flag(flag, &updates, actor).map(drop)
     })
+}
+
+/// `cha_flag_update` that also says what it did: writes
+/// `{"flag","version","changed","before","after"}` (the definitions before,
+/// null for a new flag, and after) to `*out_json`, taken in the same
+/// transaction as the change. Free it with `cha_string_free`.
+///
+/// Errors: as `cha_flag_update`.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_change(
+    h: *mut cha_handle,
+    flag: *const c_char,
+    updates_json: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_change", || {
+        // SAFETY (all): forwarded contract.
+        let (flag, updates, actor) = unsafe { update_args(flag, updates_json, actor) }?;
+        unsafe { json_out(h, out_json, |cha| cha.update_flag(flag, &updates, actor)) }
+    })
+}
+
+/// The string arguments of an update, with the updates parsed.
+///
+/// # Safety
+/// Each pointer is NULL or NUL-terminated.
+unsafe fn update_args<'a>(
+    flag: *const c_char,
+    updates_json: *const c_char,
+    actor: *const c_char,
+) -> Result<(&'a str, serde_json::Value, &'a str)> {
+    // SAFETY (all): forwarded contract.
+    let flag = unsafe { str_arg(flag, "flag") }?;
+    let updates = unsafe { str_arg(updates_json, "updates_json") }?;
+    let actor = unsafe { str_arg(actor, "actor") }?;
+    let updates = serde_json::from_str(updates).map_err(|e| {
+        crate::Error::invalid_argument(format!("updates_json is not valid JSON: {e}"))
+    })?;
+    Ok((flag, updates, actor))
 }
 
 /// Runs `f` on the handle and hands its result to C as JSON in `*out_json`

@@ -357,6 +357,20 @@ static void test_null_arguments(cha_handle *h) {
 
     CHECK_NULL(cha_experiment_list(NULL, &json), "cha_experiment_list: argument `h` is NULL");
     CHECK_NULL(cha_experiment_list(h, NULL), "cha_experiment_list: argument `out_json` is NULL");
+    CHECK_NULL(cha_experiment_get(NULL, e, &json), "cha_experiment_get: argument `h` is NULL");
+    CHECK_NULL(cha_experiment_get(h, NULL, &json), "cha_experiment_get: argument `experiment` is NULL");
+    CHECK_NULL(cha_experiment_get(h, e, NULL), "cha_experiment_get: argument `out_json` is NULL");
+    {
+        char *got = NULL;
+        CHECK_STATUS(cha_experiment_get(h, e, &got), CHA_OK);
+        if (got != NULL) {
+            CHECK(strstr(got, "\"definition\":{") != NULL && strstr(got, e) != NULL);
+            cha_string_free(got);
+        }
+        got = NULL;
+        CHECK_STATUS(cha_experiment_get(h, "no_such_test", &got), CHA_ERR_NOT_FOUND);
+        CHECK(got == NULL);
+    }
 
     CHECK_NULL(cha_experiment_set_status(NULL, e, "paused", "c-test", &json),
                "cha_experiment_set_status: argument `h` is NULL");

@@ -265,6 +265,25 @@ static void test_null_arguments(cha_handle *h) {
     CHECK_NULL(cha_flag_update(h, flag, "{\"enabled\": false}", NULL),
                "cha_flag_update: argument `actor` is NULL");
     CHECK(flag_version(h, flag) == version);
+    CHECK_NULL(cha_flag_change(NULL, flag, "{}", "c-test", &json), "cha_flag_change: argument `h` is NULL");
+    CHECK_NULL(cha_flag_change(h, NULL, "{}", "c-test", &json), "cha_flag_change: argument `flag` is NULL");
+    CHECK_NULL(cha_flag_change(h, flag, NULL, "c-test", &json),
+               "cha_flag_change: argument `updates_json` is NULL");
+    CHECK_NULL(cha_flag_change(h, flag, "{}", NULL, &json), "cha_flag_change: argument `actor` is NULL");
+    CHECK_NULL(cha_flag_change(h, flag, "{\"enabled\": false}", "c-test", NULL),
+               "cha_flag_change: argument `out_json` is NULL");
+    CHECK(flag_version(h, flag) == version);
+    /* A real change reports itself, with the version and both definitions. */
+    char *change = NULL;
+    CHECK_STATUS(cha_flag_change(h, flag, "{\"description\": \"changed from C\"}", "c-test", &change), CHA_OK);
+    if (change != NULL) {
+        CHECK(strstr(change, "\"changed\":true") != NULL);
+        CHECK(strstr(change, "changed from C") != NULL);
+        CHECK(strstr(change, "\"before\":{") != NULL);
+        cha_string_free(change);
+    }
+    CHECK(flag_version(h, flag) == version + 1);
+    version = flag_version(h, flag);
 
     CHECK_NULL(cha_flag_get(NULL, flag, &json), "cha_flag_get: argument `h` is NULL");
     CHECK_NULL(cha_flag_get(h, NULL, &json), "cha_flag_get: argument `flag` is NULL");

@@ -288,8 +288,8 @@ class Cha(Managed):
         Returns:
             ``{"flag", "version", "changed", "before", "after"}``: the flag's
             version after the change, whether anything changed, and its
-            definition before (None when created) and after. (Read around the
-            change: a concurrent writer's change may show in it.)
+            definition before (None when created) and after, taken in the
+            change's own transaction.
 
         Raises:
             ConfigError: an invalid value (percentage 150, an unknown field, a
@@ -307,19 +307,10 @@ class Cha(Managed):
         raw_updates = _ffi.encode(_to_json(dict(updates), "updates"), "updates")
         raw_actor = _ffi.encode(_actor(actor), "actor")
         with self._borrow() as handle:
-            try:
-                before: Optional[Dict[str, Any]] = json.loads(_ffi.flag_get(handle, raw_flag))
-            except NotFoundError:
-                before = None
-            _ffi.flag_update(handle, raw_flag, raw_updates, raw_actor)
-            after = json.loads(_ffi.flag_get(handle, raw_flag))
-        return {
-            "flag": flag_name,
-            "version": after["version"],
-            "changed": before is None or after["version"] != before["version"],
-            "before": None if before is None else before["definition"],
-            "after": after["definition"],
-        }
+            result: Dict[str, Any] = json.loads(
+                _ffi.flag_change(handle, raw_flag, raw_updates, raw_actor)
+            )
+        return result
 
     def get_flag(self, name: str) -> Dict[str, Any]:
         """The stored flag `name`: ``{"definition": {...}, "version",
@@ -441,12 +432,9 @@ class Cha(Managed):
         Raises:
             NotFoundError: no test has that id.
         """
-        for record in self.list_experiments():
-            if record["definition"]["id"] == experiment_id:
-                return record
-        raise NotFoundError(
-            NotFoundError.STATUS, f"experiment `{experiment_id}` does not exist"
-        )
+        raw_id = _ffi.encode(experiment_id, "experiment_id")
+        with self._borrow() as handle:
+            return json.loads(_ffi.experiment_get(handle, raw_id))
 
     def set_experiment_status(
         self,

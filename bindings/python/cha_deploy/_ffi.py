@@ -107,6 +107,11 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
         ),
+        "cha_flag_change": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_experiment_get": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_flag_get": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_flag_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_flag_history": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
@@ -307,6 +312,16 @@ def flag_evaluate(handle: int, flag: bytes, context_json: Optional[bytes]) -> st
 def flag_update(handle: int, flag: bytes, updates_json: bytes, actor: bytes) -> None:
     """cha_flag_update(handle, flag, updates_json, actor)."""
     check(lib().cha_flag_update(handle, flag, updates_json, actor))
+
+
+def flag_change(handle: int, flag: bytes, updates_json: bytes, actor: bytes) -> str:
+    """cha_flag_change(handle, flag, updates_json, actor, &out); returns the change JSON."""
+    return _string_result(lib().cha_flag_change, handle, flag, updates_json, actor)
+
+
+def experiment_get(handle: int, experiment: bytes) -> str:
+    """cha_experiment_get(handle, experiment, &out); returns the JSON."""
+    return _string_result(lib().cha_experiment_get, handle, experiment)
 
 
 def flag_get(handle: int, flag: bytes) -> str:

@@ -2,8 +2,11 @@
 //! scratch folder, one process per command.
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::cli::{Scratch, configs};
+
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -12,91 +15,12 @@ use cha_deploy::Cha;
 const TEST: &str = "pipe_sizing_comparison";
 const METRIC: &str = "pipe_cost_efficiency";
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("cha-cli-ab-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    /// Runs the binary here with `args`; `$CHA_DB` unset, `$USER` fixed.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cha-deploy"))
-            .args(args)
-            .current_dir(&self.0)
-            .env_remove("CHA_DB")
-            .env("USER", "night-shift")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Runs with `--json` and expects success; returns the parsed output.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
-    /// Runs and expects failure with `code` and a one-line error; returns it.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8(o.stderr).unwrap();
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-        assert!(o.stdout.is_empty(), "{args:?} printed to stdout on error");
-        if code != 2 {
-            assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-            assert!(err.starts_with("cha-deploy: error: "), "{err}");
-        }
-        err
-    }
-
-    /// Deploys the repository's configs/ into ./cha.db as `ci`.
-    fn deployed(name: &str) -> Scratch {
-        let s = Scratch::new(name);
-        s.ok(&["deploy", "--config-dir", &configs(), "--actor", "ci"]);
-        s
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("cha.db")
-    }
-
-    /// The variant the library gives `unit` in `test` on this database.
-    fn variant(&self, test: &str, unit: &str) -> Option<String> {
-        let cha = Cha::open(self.db()).unwrap();
-        let v = cha.assignment(test, unit).unwrap().variant;
-        cha.close().unwrap();
-        v
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn configs() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("configs")
-        .display()
-        .to_string()
+/// The variant the library gives `unit` in `test` on the database of `s`.
+fn variant(s: &Scratch, test: &str, unit: &str) -> Option<String> {
+    let cha = Cha::open(s.db()).unwrap();
+    let v = cha.assignment(test, unit).unwrap().variant;
+    cha.close().unwrap();
+    v
 }
 
 /// The cells of a text-table row (columns are two or more spaces apart).
@@ -264,7 +188,7 @@ fn show_gives_the_definition() {
 #[test]
 fn assign_gives_the_variant_and_its_configuration() {
     let s = Scratch::deployed("assign");
-    let expected = s.variant(TEST, "engineer-7").unwrap();
+    let expected = variant(&s, TEST, "engineer-7").unwrap();
     let text = s.ok(&["ab", "assign", TEST, "engineer-7"]);
     assert_eq!(text.lines().next().unwrap(), format!("{TEST} / engineer-7"));
     assert_eq!(
@@ -345,7 +269,7 @@ fn record_rejects_what_cannot_be_recorded() {
 
     // Negative values are values, not options.
     let text = s.ok(&["ab", "record", TEST, "e1", "pressure_drop_pa_per_m", "-3.5"]);
-    let variant = s.variant(TEST, "e1").unwrap();
+    let variant = variant(&s, TEST, "e1").unwrap();
     assert_eq!(
         text.trim_end(),
         format!("recorded pressure_drop_pa_per_m = -3.5 for e1 ({variant}) in {TEST}")
@@ -372,13 +296,13 @@ fn values_recorded_by_one_process_are_analysed_by_another() {
         let unit = format!("engineer-{i}");
         let value = 40.0 + i as f64;
         s.ok(&["ab", "record", TEST, &unit, METRIC, &value.to_string()]);
-        let entry = sums.entry(s.variant(TEST, &unit).unwrap()).or_default();
+        let entry = sums.entry(variant(&s, TEST, &unit).unwrap()).or_default();
         entry.0 += 1;
         entry.1 += value;
     }
     // Two values of one unit combine into its mean (aggregation: mean).
     s.ok(&["ab", "record", TEST, "engineer-0", METRIC, "50"]);
-    let first = s.variant(TEST, "engineer-0").unwrap();
+    let first = variant(&s, TEST, "engineer-0").unwrap();
     sums.get_mut(&first).unwrap().1 += (40.0 + 50.0) / 2.0 - 40.0;
 
     let report = s.json(&["ab", "analyze", TEST]);

@@ -2,99 +2,17 @@
 //! an operator would: the built binary in a scratch folder.
 #![cfg(feature = "cli")]
 
+mod common;
+
+use common::cli::{Scratch, configs};
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use cha_deploy::flags::{Context, Reason};
 use cha_deploy::{Cha, OpenOptions};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("cha-cli-flags-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    /// Runs the binary here with `args`; `$CHA_DB` unset, `$USER` fixed.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cha-deploy"))
-            .args(args)
-            .current_dir(&self.0)
-            .env_remove("CHA_DB")
-            .env("USER", "night-shift")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    /// Runs with `--json` and expects success; returns the parsed output.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
-    /// Runs and expects failure with `code` and a one-line error; returns it.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8(o.stderr).unwrap();
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-        assert!(o.stdout.is_empty(), "{args:?} printed to stdout on error");
-        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-        assert!(err.starts_with("cha-deploy: error: "), "{err}");
-        err
-    }
-
-    /// Deploys the repository's configs/ into ./cha.db as `ci`.
-    fn deployed(name: &str) -> Scratch {
-        let s = Scratch::new(name);
-        s.ok(&["deploy", "--config-dir", &configs(), "--actor", "ci"]);
-        s
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("cha.db")
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let path = self.0.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn configs() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("configs")
-        .display()
-        .to_string()
-}
 
 const ALL_FLAGS: [&str; 10] = [
     "cost_optimisation",

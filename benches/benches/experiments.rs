@@ -20,7 +20,6 @@
 //! Hand-written harness, as in flags.rs: anchors and ratios in one run and
 //! one table, and a counting allocator that sees only the code measured.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char};
 use std::hint::black_box;
@@ -30,56 +29,16 @@ use std::time::{Duration, Instant};
 
 use cha_deploy::experiments::CompiledExperiment;
 use cha_deploy::ffi::{
-    cha_close, cha_deploy_all, cha_experiment_analyze, cha_experiment_assign, cha_experiment_record,
-    cha_flush, cha_handle, cha_last_error_message, cha_open_with_options, cha_string_free,
+    cha_close, cha_deploy_all, cha_experiment_analyze, cha_experiment_assign,
+    cha_experiment_record, cha_flush, cha_handle, cha_last_error_message, cha_open_with_options,
+    cha_string_free,
 };
 use cha_deploy::{Cha, OpenOptions};
 use rusqlite::{Connection, params};
 
-// ---- counting allocator ------------------------------------------------
-
-/// Counts allocations made by the current thread only: the handle's watcher
-/// thread must not be counted.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    // `try_with`: allocations during thread teardown are not counted.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator; counting has no effect on memory.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 // ---- setup -----------------------------------------------------------------
 
@@ -100,8 +59,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("cha-deploy-bench-exp-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("cha-deploy-bench-exp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("configs")).expect("create the scratch folder");
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/ab_tests.yml");
@@ -131,7 +89,9 @@ fn last_error() -> String {
         "(no message)".into()
     } else {
         // SAFETY: non-NULL, NUL-terminated, owned by the library.
-        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -246,7 +206,11 @@ impl UnitIds {
 
     #[inline(always)]
     fn ptr(&self, i: usize) -> *const c_char {
-        assert!(i < self.count, "ran out of precomputed unit ids ({})", self.count);
+        assert!(
+            i < self.count,
+            "ran out of precomputed unit ids ({})",
+            self.count
+        );
         // SAFETY: in bounds, checked above.
         unsafe { self.bytes.as_ptr().add(i * ID_STRIDE) }.cast()
     }
@@ -460,7 +424,10 @@ fn main() {
             "CompiledExperiment::assign (Rust engine: no C boundary, no exposure; reference)",
             bench(|| {
                 let i = take(&next_engine) % REPEAT_UNITS;
-                engine.assign(repeat_ids.str(i)).variant.map_or(0, u64::from)
+                engine
+                    .assign(repeat_ids.str(i))
+                    .variant
+                    .map_or(0, u64::from)
             }),
         ),
         (
@@ -473,7 +440,11 @@ fn main() {
         ),
     ];
     let (names_a, mut runs_a): (Vec<_>, Vec<_>) = group_a.into_iter().unzip();
-    let timings_a = measure_group(&mut runs_a, Duration::from_millis(50), Duration::from_millis(4));
+    let timings_a = measure_group(
+        &mut runs_a,
+        Duration::from_millis(50),
+        Duration::from_millis(4),
+    );
     drop(runs_a);
     let new_assigned = next_new.get();
 
@@ -509,7 +480,11 @@ fn main() {
             let unit = k % UNITS_B;
             let metric = (k / UNITS_B) % METRICS.len();
             let treated = variants_b[unit] == "intelligent";
-            Row { unit, metric, value: synthetic_value(&mut rng, metric, treated) }
+            Row {
+                unit,
+                metric,
+                value: synthetic_value(&mut rng, metric, treated),
+            }
         })
         .collect();
     let metric_names: Vec<&str> = METRICS.iter().map(|m| m.to_str().unwrap()).collect();
@@ -570,7 +545,11 @@ fn main() {
         .unwrap()
         .query_row("SELECT COUNT(*) FROM observations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(stored as usize, ROWS_B * ROUNDS_B, "every recorded row is stored once");
+    assert_eq!(
+        stored as usize,
+        ROWS_B * ROUNDS_B,
+        "every recorded row is stored once"
+    );
 
     // The small test of (b), analysed, for comparison with (c).
     let small_samples: Vec<f64> = (0..220)
@@ -624,7 +603,11 @@ fn main() {
                         .execute(params![
                             "pipe_sizing_comparison",
                             units_c.str(unit),
-                            if treated { "intelligent" } else { "traditional" },
+                            if treated {
+                                "intelligent"
+                            } else {
+                                "traditional"
+                            },
                             metric_names[metric],
                             synthetic_value(&mut rng, metric, treated),
                             at_ms
@@ -648,7 +631,9 @@ fn main() {
     let report: serde_json::Value = serde_json::from_str(&h.analyze()).unwrap();
     let primary = &report["metrics"][0];
     let n_control = primary["control"]["n"].as_u64().unwrap();
-    let n_treatment = primary["comparisons"][0]["treatment"]["n"].as_u64().unwrap();
+    let n_treatment = primary["comparisons"][0]["treatment"]["n"]
+        .as_u64()
+        .unwrap();
     assert_eq!(n_control + n_treatment, UNITS_C as u64);
     let big_observations: i64 = Connection::open(scratch.path("big.db"))
         .unwrap()
@@ -679,7 +664,10 @@ fn main() {
             2 => format!("{new_allocs:.3}"),
             _ => "–".into(),
         };
-        println!("| a | {name} | {:.1} | {:.1} | {allocs} |", timing.median_ns, timing.min_ns);
+        println!(
+            "| a | {name} | {:.1} | {:.1} | {allocs} |",
+            timing.median_ns, timing.min_ns
+        );
     }
     println!();
     println!(
@@ -689,27 +677,61 @@ fn main() {
     );
 
     println!();
-    println!("(b) {ROWS_B} observations ({UNITS_B} pre-exposed units, 4 metrics), median of {ROUNDS_B} rounds taken in turns");
+    println!(
+        "(b) {ROWS_B} observations ({UNITS_B} pre-exposed units, 4 metrics), median of {ROUNDS_B} rounds taken in turns"
+    );
     println!();
     println!("| | benchmark | median rows/s | rounds (rows/s) | / anchor |");
     println!("|---|---|---:|---|---:|");
-    let rounds = |v: &[f64]| v.iter().map(|r| format!("{:.0}k", r / 1e3)).collect::<Vec<_>>().join(", ");
-    println!("| b | bare rusqlite, prepared INSERT, 10,000 rows per transaction (anchor) | {anchor_rate:.0} | {} | anchor |", rounds(&anchor_rates));
-    println!("| b | cha_experiment_record × {ROWS_B} + cha_flush | {api_rate:.0} | {} | {:.0}% |", rounds(&api_rates), 100.0 * api_rate / anchor_rate);
-    println!("| b | of which cha_flush alone (one transaction) | {:.0} | {} | {:.0}% |", median(flush_rates.clone()), rounds(&flush_rates), 100.0 * median(flush_rates.clone()) / anchor_rate);
-    println!("| b | Cha::fold_observations of the same rows (separately) | {fold_rate:.0} | {} | {:.0}% |", rounds(&fold_rates), 100.0 * fold_rate / anchor_rate);
+    let rounds = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{:.0}k", r / 1e3))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "| b | bare rusqlite, prepared INSERT, 10,000 rows per transaction (anchor) | {anchor_rate:.0} | {} | anchor |",
+        rounds(&anchor_rates)
+    );
+    println!(
+        "| b | cha_experiment_record × {ROWS_B} + cha_flush | {api_rate:.0} | {} | {:.0}% |",
+        rounds(&api_rates),
+        100.0 * api_rate / anchor_rate
+    );
+    println!(
+        "| b | of which cha_flush alone (one transaction) | {:.0} | {} | {:.0}% |",
+        median(flush_rates.clone()),
+        rounds(&flush_rates),
+        100.0 * median(flush_rates.clone()) / anchor_rate
+    );
+    println!(
+        "| b | Cha::fold_observations of the same rows (separately) | {fold_rate:.0} | {} | {:.0}% |",
+        rounds(&fold_rates),
+        100.0 * fold_rate / anchor_rate
+    );
     println!();
-    println!("cha_experiment_record alone (buffering, no SQL): median {:.0} ns per call", median(record_ns.clone()));
+    println!(
+        "cha_experiment_record alone (buffering, no SQL): median {:.0} ns per call",
+        median(record_ns.clone())
+    );
 
     println!();
     println!("(c) cha_experiment_analyze, ms per call (200 calls after 20 warm-up calls)");
     println!();
     println!("| | test | observations | units | median ms | p95 ms | fastest ms |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    println!("| c | the test of (b) | {small_observations} | {UNITS_B} | {:.3} | {:.3} | {:.3} |",
-             median(small_samples.clone()), percentile(small_samples.clone(), 0.95), small_samples.iter().copied().fold(f64::INFINITY, f64::min));
-    println!("| c | 10 million observations | {big_observations} | {UNITS_C} | {:.3} | {:.3} | {:.3} |",
-             median(big_samples.clone()), percentile(big_samples.clone(), 0.95), big_samples.iter().copied().fold(f64::INFINITY, f64::min));
+    println!(
+        "| c | the test of (b) | {small_observations} | {UNITS_B} | {:.3} | {:.3} | {:.3} |",
+        median(small_samples.clone()),
+        percentile(small_samples.clone(), 0.95),
+        small_samples.iter().copied().fold(f64::INFINITY, f64::min)
+    );
+    println!(
+        "| c | 10 million observations | {big_observations} | {UNITS_C} | {:.3} | {:.3} | {:.3} |",
+        median(big_samples.clone()),
+        percentile(big_samples.clone(), 0.95),
+        big_samples.iter().copied().fold(f64::INFINITY, f64::min)
+    );
     println!();
     println!(
         "building (c) took {:.1} s: {UNITS_C} units exposed through cha_experiment_assign + cha_flush in {:.1} s, {ROWS_C} rows inserted with rusqlite in {:.1} s ({:.0} rows/s, 100,000 per transaction), folded by Cha::fold_observations in {:.1} s ({:.0} rows/s)",
@@ -720,7 +742,10 @@ fn main() {
         fold_c.as_secs_f64(),
         ROWS_C as f64 / fold_c.as_secs_f64()
     );
-    println!("(c) conclusion: {}; control n {n_control}, treatment n {n_treatment}", report["recommendation"]);
+    println!(
+        "(c) conclusion: {}; control n {n_control}, treatment n {n_treatment}",
+        report["recommendation"]
+    );
 
     let new_ns = timings_a[2].median_ns;
     let repeat_ns = timings_a[1].median_ns;
@@ -733,7 +758,11 @@ fn main() {
         repeat_ns,
         if repeat_ns < 100.0 { "met" } else { "NOT met" },
         100.0 * api_rate / anchor_rate,
-        if api_rate >= 0.7 * anchor_rate { "met" } else { "NOT met" },
+        if api_rate >= 0.7 * anchor_rate {
+            "met"
+        } else {
+            "NOT met"
+        },
         analyze_ms,
         if analyze_ms < 5.0 { "met" } else { "NOT met" },
     );

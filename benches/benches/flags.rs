@@ -18,8 +18,6 @@
 //! belong in one run and one table, and the counting allocator must see
 //! nothing but the code measured.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ffi::{CStr, CString, c_char};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -32,50 +30,9 @@ use cha_deploy::ffi::{
 };
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState};
 
-// ---- counting allocator ------------------------------------------------
-
-/// Counts allocations made by the current thread only: the handle's watcher
-/// thread reads the database now and then, and must not be counted.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    // `try_with`: allocations during thread teardown are not counted.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: forwards to the system allocator; counting has no effect on memory.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
 
 // ---- the flags, in both engines ------------------------------------------
 
@@ -175,7 +132,9 @@ fn last_error() -> String {
         "(no message)".into()
     } else {
         // SAFETY: non-NULL, NUL-terminated.
-        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -189,7 +148,12 @@ impl Handle {
         let mut h = std::ptr::null_mut();
         // SAFETY: valid strings and out-pointers.
         unsafe {
-            assert_eq!(cha_open(db.as_ptr(), &mut h), 0, "cha_open: {}", last_error());
+            assert_eq!(
+                cha_open(db.as_ptr(), &mut h),
+                0,
+                "cha_open: {}",
+                last_error()
+            );
             let mut report = std::ptr::null_mut();
             assert_eq!(
                 cha_deploy_all(h, configs.as_ptr(), &mut report),
@@ -215,7 +179,14 @@ impl Handle {
         let mut on = false;
         // SAFETY: an open handle, valid strings and out-pointer.
         let status = unsafe {
-            cha_flag_enabled(self.0, flag.as_ptr(), user.as_ptr(), std::ptr::null(), 0, &mut on)
+            cha_flag_enabled(
+                self.0,
+                flag.as_ptr(),
+                user.as_ptr(),
+                std::ptr::null(),
+                0,
+                &mut on,
+            )
         };
         debug_assert_eq!(status, 0);
         on
@@ -226,7 +197,14 @@ impl Handle {
         let mut on = false;
         // SAFETY: an open handle, valid strings and out-pointer.
         let status = unsafe {
-            cha_flag_enabled(self.0, flag.as_ptr(), user.as_ptr(), groups.as_ptr(), groups.len(), &mut on)
+            cha_flag_enabled(
+                self.0,
+                flag.as_ptr(),
+                user.as_ptr(),
+                groups.as_ptr(),
+                groups.len(),
+                &mut on,
+            )
         };
         debug_assert_eq!(status, 0);
         on
@@ -236,9 +214,8 @@ impl Handle {
     fn enabled_id(&self, id: u32, user: &CStr) -> bool {
         let mut on = false;
         // SAFETY: an open handle, a valid string and out-pointer.
-        let status = unsafe {
-            cha_flag_enabled_id(self.0, id, user.as_ptr(), std::ptr::null(), 0, &mut on)
-        };
+        let status =
+            unsafe { cha_flag_enabled_id(self.0, id, user.as_ptr(), std::ptr::null(), 0, &mut on) };
         debug_assert_eq!(status, 0);
         on
     }
@@ -388,7 +365,9 @@ fn main() -> ExitCode {
         .expect("the bench config compiles");
     let engine_split = engine.lookup("cost_optimisation").unwrap();
     let now = cha_deploy::flags::Now::System;
-    let engine_context = |i: usize| cha_deploy::flags::Context::user(unleash_contexts[i % USERS].user_id.as_deref().unwrap());
+    let engine_context = |i: usize| {
+        cha_deploy::flags::Context::user(unleash_contexts[i % USERS].user_id.as_deref().unwrap())
+    };
 
     let yggdrasil = EngineState::default();
     let features: ClientFeatures =
@@ -399,20 +378,36 @@ fn main() -> ExitCode {
     let no_external = None;
 
     // Both engines must agree on what they compute before they are timed.
-    let share = |f: &dyn Fn(usize) -> bool| (0..USERS).filter(|&i| f(i)).count() as f64 / USERS as f64;
+    let share =
+        |f: &dyn Fn(usize) -> bool| (0..USERS).filter(|&i| f(i)).count() as f64 / USERS as f64;
     let ours_on = share(&|i| h.enabled_id(rollout_id, user(i)));
-    let theirs_on = share(&|i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external));
+    let theirs_on = share(&|i| {
+        yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external)
+    });
     let ours_variant = share(&|i| {
-        engine.evaluate_variant(engine_split, &engine_context(i), now).variant == Some("lifetime_cost")
+        engine
+            .evaluate_variant(engine_split, &engine_context(i), now)
+            .variant
+            == Some("lifetime_cost")
     });
     let theirs_variant = share(&|i| {
-        yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name == "lifetime_cost"
+        yggdrasil
+            .get_variant("cost_optimisation", unleash_context(i), &no_external)
+            .name
+            == "lifetime_cost"
     });
     let boolean_on = share(&|i| h.enabled_id(boolean_id, user(i)));
-    println!("sanity: 25% rollout on for {:.1}% (cha-deploy) and {:.1}% (yggdrasil) of {USERS} users",
-             ours_on * 100.0, theirs_on * 100.0);
-    println!("sanity: variant lifetime_cost for {:.1}% (cha-deploy) and {:.1}% (yggdrasil); boolean on for {:.0}%",
-             ours_variant * 100.0, theirs_variant * 100.0, boolean_on * 100.0);
+    println!(
+        "sanity: 25% rollout on for {:.1}% (cha-deploy) and {:.1}% (yggdrasil) of {USERS} users",
+        ours_on * 100.0,
+        theirs_on * 100.0
+    );
+    println!(
+        "sanity: variant lifetime_cost for {:.1}% (cha-deploy) and {:.1}% (yggdrasil); boolean on for {:.0}%",
+        ours_variant * 100.0,
+        theirs_variant * 100.0,
+        boolean_on * 100.0
+    );
     assert!((0.22..0.28).contains(&ours_on) && (0.22..0.28).contains(&theirs_on));
     assert!((0.45..0.55).contains(&ours_variant) && (0.45..0.55).contains(&theirs_variant));
     assert_eq!(boolean_on, 1.0);
@@ -423,36 +418,99 @@ fn main() -> ExitCode {
     // Each group: the anchor first, then cha-deploy's calls.
     let engine_boolean = engine.lookup("performance_monitoring").unwrap();
     let groups: Vec<(&'static str, Vec<(&'static str, Bench<'_>)>)> = vec![
-        ("a", vec![
-            ("yggdrasil is_enabled, flexibleRollout 25% (anchor)",
-             bench(|i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external) as u64)),
-            ("cha_flag_enabled (C ABI, by name)", bench(|i| h.enabled(rollout, user(i)) as u64)),
-            ("cha_flag_enabled_id (C ABI, pre-resolved)", bench(|i| h.enabled_id(rollout_id, user(i)) as u64)),
-        ]),
-        ("b", vec![
-            ("yggdrasil is_enabled, default strategy (anchor)",
-             bench(|i| yggdrasil.is_enabled("performance_monitoring", unleash_context(i), &no_external) as u64)),
-            ("cha_flag_enabled (C ABI, by name)", bench(|i| h.enabled(boolean, user(i)) as u64)),
-            ("cha_flag_enabled_id (C ABI, pre-resolved)", bench(|i| h.enabled_id(boolean_id, user(i)) as u64)),
-            ("FlagSet::is_enabled (Rust engine, no C boundary, no snapshot load)",
-             bench(|i| engine.is_enabled(engine_boolean, &engine_context(i), now) as u64)),
-        ]),
-        ("c", vec![
-            ("yggdrasil get_variant, 2 variants (anchor)",
-             bench(|i| yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name.len() as u64)),
-            ("cha_flag_enabled_id on the a_b_test flag (C ABI)", bench(|i| h.enabled_id(split_id, user(i)) as u64)),
-            ("FlagSet::evaluate_variant (Rust engine, variant name)",
-             bench(|i| engine.evaluate_variant(engine_split, &engine_context(i), now).variant.map_or(0, str::len) as u64)),
-            ("cha_flag_evaluate (C ABI, JSON in and out)",
-             bench(|i| h.evaluate_json(split, &contexts_json[i % USERS]) as u64)),
-        ]),
+        (
+            "a",
+            vec![
+                (
+                    "yggdrasil is_enabled, flexibleRollout 25% (anchor)",
+                    bench(|i| {
+                        yggdrasil.is_enabled(
+                            "intelligent_pipe_sizing",
+                            unleash_context(i),
+                            &no_external,
+                        ) as u64
+                    }),
+                ),
+                (
+                    "cha_flag_enabled (C ABI, by name)",
+                    bench(|i| h.enabled(rollout, user(i)) as u64),
+                ),
+                (
+                    "cha_flag_enabled_id (C ABI, pre-resolved)",
+                    bench(|i| h.enabled_id(rollout_id, user(i)) as u64),
+                ),
+            ],
+        ),
+        (
+            "b",
+            vec![
+                (
+                    "yggdrasil is_enabled, default strategy (anchor)",
+                    bench(|i| {
+                        yggdrasil.is_enabled(
+                            "performance_monitoring",
+                            unleash_context(i),
+                            &no_external,
+                        ) as u64
+                    }),
+                ),
+                (
+                    "cha_flag_enabled (C ABI, by name)",
+                    bench(|i| h.enabled(boolean, user(i)) as u64),
+                ),
+                (
+                    "cha_flag_enabled_id (C ABI, pre-resolved)",
+                    bench(|i| h.enabled_id(boolean_id, user(i)) as u64),
+                ),
+                (
+                    "FlagSet::is_enabled (Rust engine, no C boundary, no snapshot load)",
+                    bench(|i| engine.is_enabled(engine_boolean, &engine_context(i), now) as u64),
+                ),
+            ],
+        ),
+        (
+            "c",
+            vec![
+                (
+                    "yggdrasil get_variant, 2 variants (anchor)",
+                    bench(|i| {
+                        yggdrasil
+                            .get_variant("cost_optimisation", unleash_context(i), &no_external)
+                            .name
+                            .len() as u64
+                    }),
+                ),
+                (
+                    "cha_flag_enabled_id on the a_b_test flag (C ABI)",
+                    bench(|i| h.enabled_id(split_id, user(i)) as u64),
+                ),
+                (
+                    "FlagSet::evaluate_variant (Rust engine, variant name)",
+                    bench(|i| {
+                        engine
+                            .evaluate_variant(engine_split, &engine_context(i), now)
+                            .variant
+                            .map_or(0, str::len) as u64
+                    }),
+                ),
+                (
+                    "cha_flag_evaluate (C ABI, JSON in and out)",
+                    bench(|i| h.evaluate_json(split, &contexts_json[i % USERS]) as u64),
+                ),
+            ],
+        ),
     ];
     for (group, benches) in groups {
         let (names, mut runs): (Vec<_>, Vec<_>) = benches.into_iter().unzip();
         let timings = measure_group(&mut runs);
         let anchor = timings[0].median_ns;
         for (k, (name, timing)) in names.into_iter().zip(timings).enumerate() {
-            rows.push(Row { group, name, timing, ratio_to: (k > 0).then_some(anchor) });
+            rows.push(Row {
+                group,
+                name,
+                timing,
+                ratio_to: (k > 0).then_some(anchor),
+            });
         }
     }
 
@@ -460,21 +518,82 @@ fn main() -> ExitCode {
 
     // (d) allocations per evaluation
     let beta = [c"beta_testers".as_ptr()];
-    let many: Vec<CString> = (0..17).map(|g| CString::new(format!("team-{g:02}")).unwrap()).collect();
+    let many: Vec<CString> = (0..17)
+        .map(|g| CString::new(format!("team-{g:02}")).unwrap())
+        .collect();
     let many: Vec<*const c_char> = many.iter().map(|g| g.as_ptr()).collect();
     const N: usize = 100_000;
     let allocation_rows: Vec<(&str, f64, bool)> = vec![
-        ("cha_flag_enabled, 25% rollout", allocations_per_op(N, |i| h.enabled(rollout, user(i)) as u64), true),
-        ("cha_flag_enabled_id, 25% rollout", allocations_per_op(N, |i| h.enabled_id(rollout_id, user(i)) as u64), true),
-        ("cha_flag_enabled, boolean", allocations_per_op(N, |i| h.enabled(boolean, user(i)) as u64), true),
-        ("cha_flag_enabled_id, boolean", allocations_per_op(N, |i| h.enabled_id(boolean_id, user(i)) as u64), true),
-        ("cha_flag_enabled_id, a_b_test", allocations_per_op(N, |i| h.enabled_id(split_id, user(i)) as u64), true),
-        ("cha_flag_enabled, user_group, 1 group", allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &beta) as u64), true),
-        ("cha_flag_enabled, user_group, 17 groups (over the 16 kept on the stack)", allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &many) as u64), false),
-        ("FlagSet::evaluate_variant", allocations_per_op(N, |i| engine.evaluate_variant(engine_split, &engine_context(i), now).variant.map_or(0, str::len) as u64), true),
-        ("cha_flag_evaluate (JSON)", allocations_per_op(N / 10, |i| h.evaluate_json(split, &contexts_json[i % USERS]) as u64), false),
-        ("yggdrasil is_enabled, flexibleRollout", allocations_per_op(N, |i| yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external) as u64), false),
-        ("yggdrasil get_variant", allocations_per_op(N, |i| yggdrasil.get_variant("cost_optimisation", unleash_context(i), &no_external).name.len() as u64), false),
+        (
+            "cha_flag_enabled, 25% rollout",
+            allocations_per_op(N, |i| h.enabled(rollout, user(i)) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled_id, 25% rollout",
+            allocations_per_op(N, |i| h.enabled_id(rollout_id, user(i)) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled, boolean",
+            allocations_per_op(N, |i| h.enabled(boolean, user(i)) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled_id, boolean",
+            allocations_per_op(N, |i| h.enabled_id(boolean_id, user(i)) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled_id, a_b_test",
+            allocations_per_op(N, |i| h.enabled_id(split_id, user(i)) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled, user_group, 1 group",
+            allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &beta) as u64),
+            true,
+        ),
+        (
+            "cha_flag_enabled, user_group, 17 groups (over the 16 kept on the stack)",
+            allocations_per_op(N, |i| h.enabled_in(groups_flag, user(i), &many) as u64),
+            false,
+        ),
+        (
+            "FlagSet::evaluate_variant",
+            allocations_per_op(N, |i| {
+                engine
+                    .evaluate_variant(engine_split, &engine_context(i), now)
+                    .variant
+                    .map_or(0, str::len) as u64
+            }),
+            true,
+        ),
+        (
+            "cha_flag_evaluate (JSON)",
+            allocations_per_op(N / 10, |i| {
+                h.evaluate_json(split, &contexts_json[i % USERS]) as u64
+            }),
+            false,
+        ),
+        (
+            "yggdrasil is_enabled, flexibleRollout",
+            allocations_per_op(N, |i| {
+                yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external)
+                    as u64
+            }),
+            false,
+        ),
+        (
+            "yggdrasil get_variant",
+            allocations_per_op(N, |i| {
+                yggdrasil
+                    .get_variant("cost_optimisation", unleash_context(i), &no_external)
+                    .name
+                    .len() as u64
+            }),
+            false,
+        ),
     ];
 
     drop(h);
@@ -483,15 +602,23 @@ fn main() -> ExitCode {
     println!("| | benchmark | median ns/op | fastest sample ns/op | anchor / this |");
     println!("|---|---|---:|---:|---:|");
     for row in &rows {
-        let ratio = row.ratio_to.map_or("anchor".to_string(), |anchor| format!("{:.1}×", anchor / row.timing.median_ns));
-        println!("| {} | {} | {:.1} | {:.1} | {} |", row.group, row.name, row.timing.median_ns, row.timing.min_ns, ratio);
+        let ratio = row.ratio_to.map_or("anchor".to_string(), |anchor| {
+            format!("{:.1}×", anchor / row.timing.median_ns)
+        });
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {} |",
+            row.group, row.name, row.timing.median_ns, row.timing.min_ns, ratio
+        );
     }
     println!();
     println!("| | evaluation | allocations per call | must be 0 |");
     println!("|---|---|---:|---|");
     let mut failures = Vec::new();
     for (name, per_call, must_be_zero) in &allocation_rows {
-        println!("| d | {name} | {per_call:.3} | {} |", if *must_be_zero { "yes" } else { "no" });
+        println!(
+            "| d | {name} | {per_call:.3} | {} |",
+            if *must_be_zero { "yes" } else { "no" }
+        );
         if *must_be_zero && *per_call != 0.0 {
             failures.push(*name);
         }
@@ -499,7 +626,11 @@ fn main() -> ExitCode {
     println!();
     println!("timed benchmarks took {:.1} s", elapsed.as_secs_f64());
 
-    let target = |group: &str, name_part: &str| rows.iter().find(|r| r.group == group && r.name.contains(name_part)).unwrap();
+    let target = |group: &str, name_part: &str| {
+        rows.iter()
+            .find(|r| r.group == group && r.name.contains(name_part))
+            .unwrap()
+    };
     let anchor = target("a", "anchor").timing.median_ns;
     let rollout_ratio = anchor / target("a", "cha_flag_enabled_id").timing.median_ns;
     let rollout_ratio_by_name = anchor / target("a", "cha_flag_enabled (").timing.median_ns;
@@ -511,9 +642,17 @@ fn main() -> ExitCode {
         rollout_ratio_by_name,
         boolean_ns,
         boolean_ns_by_name,
-        if failures.is_empty() { "yes".to_string() } else { format!("NO ({})", failures.join(", ")) }
+        if failures.is_empty() {
+            "yes".to_string()
+        } else {
+            format!("NO ({})", failures.join(", "))
+        }
     );
     // Timings vary by machine and are reported, not enforced; an allocation
     // on the hot path is a defect on every machine.
-    if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

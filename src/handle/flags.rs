@@ -164,6 +164,7 @@ impl Cha {
     ///
     /// # Errors
     /// `InvalidArgument` for an id [`Cha::flag_lookup`] did not give.
+    #[inline]
     pub fn is_enabled_by_handle(&self, id: u32, ctx: &Context<'_>) -> Result<bool> {
         // A plain `Option<bool>` out of the closure, as in `is_enabled`.
         self.inner

@@ -73,6 +73,7 @@ impl Inner {
     /// one it holds, a plain load, and loads again when they differ, so a
     /// new snapshot (another process's change, reloaded by the watcher) is
     /// still seen on the next call.
+    #[inline]
     pub(crate) fn with_live<R>(&self, f: impl Fn(&Live) -> R) -> R {
         SNAPSHOTS
             .try_with(|slots| {

@@ -923,7 +923,7 @@ fn more_units_than_the_exposure_cache_are_still_stored_once() {
         "t",
     )
     .unwrap();
-    // 70,000 units (the cache keeps 65,536 slots), each assigned three times
+    // 70,000 units (the cache keeps 16,384 slots), each assigned three times
     // with a flush in between: evicted units are buffered again, stored once.
     for round in 0..3 {
         for u in 0..70_000 {

@@ -96,15 +96,16 @@ impl Batch {
     }
 }
 
-/// Slots of the recently-exposed cache: 2^16 × 8 bytes = 512 KiB, so a
-/// lookup stays in the CPU cache however many units there are.
-const SEEN_SLOTS: usize = 1 << 16;
+/// Slots of the recently-exposed cache: 2^14 × 8 bytes = 128 KiB, small
+/// enough to stay in the CPU's cache (at 512 KiB, the lookup of a new unit
+/// missed it and cost as much as the rest of an assignment).
+const SEEN_SLOTS: usize = 1 << 14;
 
-/// The hash of (experiment, unit) for the exposed set: foldhash's quality
-/// variant, fixed so that it is the same in every run (SipHash costs twice
-/// as much on this path).
-const SEEN_HASH: foldhash::quality::FixedState =
-    foldhash::quality::FixedState::with_seed(0x6368_615f_7365_656e);
+/// The hash of (experiment, unit) for the recently-exposed cache: foldhash,
+/// fixed (SipHash costs twice as much on this path). A full 64-bit match is
+/// needed to skip a unit, so a false "already exposed" is negligible.
+const SEEN_HASH: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x6368_615f_7365_656e);
 
 /// The buffer, plus a cache of the units exposed lately, so that a unit
 /// assigned in a loop is buffered once, not once per call.
@@ -137,7 +138,11 @@ impl Recorder {
     /// cached load.
     pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>) {
         // 0 marks an empty slot.
-        let key = SEEN_HASH.hash_one((&**experiment, unit)).max(1);
+        // The experiment by the address of its interned id: cheaper than its
+        // text, and a new snapshot only makes the cache miss once per unit.
+        let key = SEEN_HASH
+            .hash_one((Arc::as_ptr(experiment) as *const u8 as usize, unit))
+            .max(1);
         let slot = &self.seen[(key as usize) & (SEEN_SLOTS - 1)];
         if slot.load(Ordering::Relaxed) == key {
             return;
@@ -204,6 +209,9 @@ impl Recorder {
 /// the statistics happens apart ([`fold`]), so recording costs about what a
 /// bare insert of the same rows costs.
 fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
+    // The recently-exposed cache is small, so a batch may hold a unit more
+    // than once; its first record is the one that counts.
+    let mut first = HashSet::new();
     let exposures: Vec<NewExposure<'_>> = batch
         .exposures
         .iter()
@@ -213,6 +221,7 @@ fn persist(tx: &rusqlite::Transaction<'_>, batch: &Batch) -> Result<()> {
             variant: &e.variant,
             at_ms: e.at_ms,
         })
+        .filter(|e| first.insert((e.experiment, e.unit)))
         .collect();
     sql::insert_exposures(tx, &exposures)?;
     let rows: Vec<NewObservation<'_>> = batch

@@ -36,6 +36,9 @@ use cha_deploy::ffi::{
 use cha_deploy::{Cha, OpenOptions};
 use rusqlite::{Connection, params};
 
+#[path = "common/measure.rs"]
+mod measure;
+use measure::{Bench, measure_group, median};
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::allocations;
@@ -259,18 +262,6 @@ fn synthetic_value(rng: &mut Rng, m: usize, treated: bool) -> f64 {
 
 // ---- measuring -----------------------------------------------------------
 
-const SAMPLES: usize = 25;
-
-/// The median and the fastest sample, in ns per operation.
-#[derive(Clone, Copy)]
-struct Timing {
-    median_ns: f64,
-    min_ns: f64,
-}
-
-/// A benchmark: runs `n` operations and says how long that took.
-type Bench<'a> = Box<dyn FnMut(usize) -> Duration + 'a>;
-
 /// Wraps `op` (one operation) into a [`Bench`].
 fn bench<'a>(mut op: impl FnMut() -> u64 + 'a) -> Bench<'a> {
     Box::new(move |n| {
@@ -282,44 +273,6 @@ fn bench<'a>(mut op: impl FnMut() -> u64 + 'a) -> Bench<'a> {
         black_box(acc);
         start.elapsed()
     })
-}
-
-/// As in flags.rs: each benchmark is warmed up for `warm_up` and sized to
-/// about `sample` per sample, then the samples are taken in turns, so that
-/// whatever else the machine does slows all of them alike.
-fn measure_group(benches: &mut [Bench<'_>], warm_up: Duration, sample: Duration) -> Vec<Timing> {
-    let sizes: Vec<usize> = benches
-        .iter_mut()
-        .map(|run| {
-            let mut n = 1000;
-            let started = Instant::now();
-            while started.elapsed() < warm_up {
-                if run(n) < sample / 2 {
-                    n *= 2;
-                }
-            }
-            let took = run(n).as_secs_f64();
-            ((n as f64) * sample.as_secs_f64() / took).max(1000.0) as usize
-        })
-        .collect();
-    let mut per_op = vec![Vec::with_capacity(SAMPLES); benches.len()];
-    for _ in 0..SAMPLES {
-        for (k, run) in benches.iter_mut().enumerate() {
-            per_op[k].push(run(sizes[k]).as_secs_f64() * 1e9 / sizes[k] as f64);
-        }
-    }
-    per_op
-        .into_iter()
-        .map(|samples| Timing {
-            median_ns: median(samples.clone()),
-            min_ns: samples.iter().copied().fold(f64::INFINITY, f64::min),
-        })
-        .collect()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn percentile(mut values: Vec<f64>, p: f64) -> f64 {

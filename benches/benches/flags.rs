@@ -30,6 +30,9 @@ use cha_deploy::ffi::{
 };
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState};
 
+#[path = "common/measure.rs"]
+mod measure;
+use measure::{Bench, Timing, measure_group};
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::allocations;
@@ -246,18 +249,6 @@ impl Drop for Handle {
 
 const WARM_UP: Duration = Duration::from_millis(200);
 const SAMPLE: Duration = Duration::from_millis(20);
-const SAMPLES: usize = 25;
-
-/// The median and the fastest sample, in ns per operation.
-#[derive(Clone, Copy)]
-struct Timing {
-    median_ns: f64,
-    min_ns: f64,
-}
-
-/// A benchmark: runs `op(i)` for i in 0..n and says how long that took.
-type Bench<'a> = Box<dyn FnMut(usize) -> Duration + 'a>;
-
 /// Wraps `op` (one operation for iteration `i`) into a [`Bench`]; the loop
 /// is compiled per benchmark, so the only indirect call is per sample.
 fn bench<'a>(mut op: impl FnMut(usize) -> u64 + 'a) -> Bench<'a> {
@@ -272,41 +263,9 @@ fn bench<'a>(mut op: impl FnMut(usize) -> u64 + 'a) -> Bench<'a> {
     })
 }
 
-/// Times the benchmarks of one group (an anchor and its rivals): each is
-/// warmed up and sized to about SAMPLE per sample, then the samples are
-/// taken in turns (anchor, rival, rival, anchor, …), so that whatever else
-/// the machine does slows all of them alike and the ratios stay fair.
-fn measure_group(benches: &mut [Bench<'_>]) -> Vec<Timing> {
-    let sizes: Vec<usize> = benches
-        .iter_mut()
-        .map(|run| {
-            let mut n = 1000;
-            let warm_up = Instant::now();
-            while warm_up.elapsed() < WARM_UP {
-                if run(n) < SAMPLE / 2 {
-                    n *= 2;
-                }
-            }
-            let took = run(n).as_secs_f64();
-            ((n as f64) * SAMPLE.as_secs_f64() / took).max(1000.0) as usize
-        })
-        .collect();
-    let mut per_op = vec![Vec::with_capacity(SAMPLES); benches.len()];
-    for _ in 0..SAMPLES {
-        for (k, run) in benches.iter_mut().enumerate() {
-            per_op[k].push(run(sizes[k]).as_secs_f64() * 1e9 / sizes[k] as f64);
-        }
-    }
-    per_op
-        .into_iter()
-        .map(|mut samples| {
-            samples.sort_by(f64::total_cmp);
-            Timing {
-                median_ns: samples[SAMPLES / 2],
-                min_ns: samples[0],
-            }
-        })
-        .collect()
+/// [`measure_group`] with this benchmark's warm-up and sample length.
+fn measure(benches: &mut [Bench<'_>]) -> Vec<Timing> {
+    measure_group(benches, WARM_UP, SAMPLE)
 }
 
 /// Allocations per call of `op` on this thread, over `n` calls after a warm-up.
@@ -502,7 +461,7 @@ fn main() -> ExitCode {
     ];
     for (group, benches) in groups {
         let (names, mut runs): (Vec<_>, Vec<_>) = benches.into_iter().unzip();
-        let timings = measure_group(&mut runs);
+        let timings = measure(&mut runs);
         let anchor = timings[0].median_ns;
         for (k, (name, timing)) in names.into_iter().zip(timings).enumerate() {
             rows.push(Row {

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import numbers
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Dict, Mapping, Optional, Union
+
+from ._names import Name
 
 __all__ = ["AssignReason", "ExperimentStatus", "Correction", "Assignment"]
 
 
-class AssignReason(str, Enum):
+class AssignReason(Name):
     """Why a unit got its variant, or none. A ``str``, so
     ``assignment.reason == "STICKY"`` holds."""
 
@@ -33,11 +34,8 @@ class AssignReason(str, Enum):
     #: The unit is outside the test's ``coverage``: no variant.
     OUTSIDE_COVERAGE = "OUTSIDE_COVERAGE"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ExperimentStatus(str, Enum):
+class ExperimentStatus(Name):
     """The life-cycle status of a test (``status`` in ab_tests.yml)."""
 
     DRAFT = "draft"
@@ -47,11 +45,8 @@ class ExperimentStatus(str, Enum):
     #: Final: a completed test cannot change status again.
     COMPLETED = "completed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Correction(str, Enum):
+class Correction(Name):
     """The multiple-comparison correction across the primary and secondary
     metrics of :meth:`cha_deploy.Cha.analyze_test_results`."""
 
@@ -59,9 +54,6 @@ class Correction(str, Enum):
     HOLM = "holm"
     #: Benjamini–Hochberg: controls the false discovery rate.
     BENJAMINI_HOCHBERG = "benjamini_hochberg"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

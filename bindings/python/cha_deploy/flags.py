@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
 
 from . import _ffi
+from ._names import Name
 
 if TYPE_CHECKING:  # only for type hints: __init__ imports this module
     from . import Cha
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # only for type hints: __init__ imports this module
 __all__ = ["Reason", "ErrorCode", "FeatureFlagEvaluation", "FlagHandle"]
 
 
-class Reason(str, Enum):
+class Reason(Name):
     """Why an evaluation came out as it did (after OpenFeature). A ``str``, so
     ``evaluation.reason == "SPLIT"`` holds."""
 
@@ -41,11 +41,8 @@ class Reason(str, Enum):
     #: The flag could not be evaluated; see the error code.
     ERROR = "ERROR"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class ErrorCode(str, Enum):
+class ErrorCode(Name):
     """What went wrong when the reason is :attr:`Reason.ERROR`."""
 
     #: No flag has that name: the evaluation is off.
@@ -55,9 +52,6 @@ class ErrorCode(str, Enum):
     #: The context lacks the flag's stickiness attribute (e.g. no user_id for
     #: a percentage flag): the flag's ``default`` is served.
     INVALID_CONTEXT = "INVALID_CONTEXT"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod clock;
+pub mod common;
 pub mod config;
 pub mod deploy;
 pub mod error;

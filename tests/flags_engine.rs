@@ -7,10 +7,11 @@ use std::cell::Cell;
 use std::path::Path;
 
 use cha_deploy::ErrorKind;
-use cha_deploy::config::{load_feature_flags, parse_feature_flags};
-use cha_deploy::flags::bucket::{self, murmur3_32};
+use cha_deploy::common::bucket::{self, murmur3_32};
+use cha_deploy::config::apply_flag_update as apply_update;
+use cha_deploy::config::{compile_flags, load_feature_flags, parse_feature_flags};
 use cha_deploy::flags::{
-    Context, ErrorCode, FlagDefinition, FlagSet, FlagType, OwnedContext, Reason, apply_update,
+    Context, ErrorCode, FlagDefinition, FlagSet, FlagType, OwnedContext, Reason,
 };
 use serde_json::json;
 
@@ -538,7 +539,7 @@ fn updates_validate_and_invalid_ones_change_nothing() {
     let mut defs: Vec<FlagDefinition> = flags.definitions().to_vec();
     let slot = defs.iter_mut().find(|d| d.name == after.name).unwrap();
     *slot = after;
-    FlagSet::compile(defs.clone()).unwrap();
+    compile_flags(defs.clone()).unwrap();
     // A prerequisite on an unknown flag is valid alone but not in the set.
     let orphan = apply_update(
         None,
@@ -547,7 +548,7 @@ fn updates_validate_and_invalid_ones_change_nothing() {
     )
     .unwrap();
     defs.push(orphan);
-    let err = FlagSet::compile(defs).unwrap_err();
+    let err = compile_flags(defs).unwrap_err();
     assert!(
         err.message()
             .contains("flags.orphan.prerequisites[0]: prerequisite `nowhere` is not a flag"),

@@ -75,13 +75,13 @@
 use std::path::Path;
 
 use super::reader::{Fields, join};
-use super::time::parse_rfc3339_ms;
 use super::{ConfigError, Issues, Node, Value, parse_yaml};
+use crate::common::names::check_flag_name;
+use crate::common::time::parse_rfc3339_ms;
 use crate::experiments::{
     Aggregation, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType,
     TargetDirection, TestType, VariantDefinition,
 };
-use crate::flags::model::check_flag_name;
 
 /// The version of `ab_tests.yml` this library reads and writes.
 pub const CURRENT_VERSION: i64 = 1;

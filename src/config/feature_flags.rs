@@ -22,9 +22,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::flag::{check_flag_set, compile_flags, read_flag};
 use super::reader::join;
 use super::{ConfigError, Issues, Key, Node, Value, parse_yaml};
-use crate::flags::compile::check_set;
 use crate::flags::{FlagDefinition, FlagSet, FlagType};
 
 /// The version this library writes and reads natively.
@@ -48,7 +48,7 @@ impl FeatureFlagsConfig {
     /// # Errors
     /// `Config` if the definitions were changed into an invalid set.
     pub fn compile(&self) -> crate::Result<FlagSet> {
-        FlagSet::compile(self.flags.clone())
+        compile_flags(self.flags.clone())
     }
 }
 
@@ -133,7 +133,7 @@ pub fn parse_feature_flags(text: &str, file: &str) -> Result<FeatureFlagsConfig,
         None => return Err(issues.finish(()).unwrap_err()),
     };
     let flags = read_v2(&document, &mut issues);
-    check_set(&flags, Some(&document), &mut issues);
+    check_flag_set(&flags, Some(&document), &mut issues);
     issues.finish(FeatureFlagsConfig {
         source_version: version.unwrap_or(CURRENT_VERSION),
         flags,
@@ -227,7 +227,7 @@ fn read_v2(root: &Node, issues: &mut Issues) -> Vec<FlagDefinition> {
         .filter_map(|(key, node)| {
             let path = join("flags", &key.name);
             let node = node.located_at(key);
-            FlagDefinition::read(&key.name, &node, &path, issues)
+            read_flag(&key.name, &node, &path, issues)
         })
         .collect()
 }

@@ -1,15 +1,23 @@
 //! Configuration files: parsing YAML with locations, collecting every
 //! validation problem at once, version detection and migration, templates.
 //!
-//! The plumbing here ([`Node`], [`ConfigIssue`], [`ConfigError`],
-//! [`parse_yaml`], the field reader) is shared by every config file;
-//! [`feature_flags`] is the first user (`configs/feature_flags.yml`).
+//! Every definition enters the library here, by one convention: a reader
+//! walks a located [`Node`] (from YAML, or from JSON for updates and stored
+//! definitions), checks every field and records every problem in
+//! [`Issues`]. The engines (`crate::flags`, `crate::experiments`) receive
+//! only definitions that passed; they import nothing from here.
+//!
+//! The plumbing ([`Node`], [`ConfigIssue`], [`ConfigError`], [`parse_yaml`],
+//! the field reader) is shared by every config file: [`feature_flags`]
+//! (with [`flag`] for one definition and [`flag_update`] for JSON changes)
+//! and [`ab_tests`].
 
 pub mod ab_tests;
 pub mod feature_flags;
+pub mod flag;
+pub mod flag_update;
 pub mod node;
 pub mod reader;
-pub mod time;
 
 use std::fmt;
 
@@ -18,6 +26,8 @@ pub use feature_flags::{
     FeatureFlagsConfig, FlagMigration, MigrationReport, create_config_template, load_feature_flags,
     parse_feature_flags,
 };
+pub use flag::{compile_flags, read_flag, validate_flag, validate_flag_set};
+pub use flag_update::apply_flag_update;
 pub use node::{Key, Loc, Node, Value};
 
 use crate::error::Error;

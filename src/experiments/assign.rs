@@ -4,7 +4,7 @@
 //! `murmur3("{s}:coverage:{unit}") % 10000 < coverage × 100`, and then gets
 //! the variant whose cumulative traffic share covers
 //! `murmur3("{s}:{unit}") % 10000` (the flag engine's bucketing, see
-//! `flags::bucket`). The two hashes are independent, so coverage does not
+//! `common::bucket`). The two hashes are independent, so coverage does not
 //! skew the split. Once a unit is exposed, its variant is persisted; when
 //! the split later changes, exposed units are *pinned* to the variant they
 //! had (as GrowthBook's sticky bucketing), and only new units see the new
@@ -17,8 +17,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::model::{ExperimentDefinition, ExperimentStatus};
-use crate::flags::bucket::{BUCKETS, SeededHash};
-use crate::flags::model::hundredths;
+use crate::common::bucket::{BUCKETS, SeededHash};
+use crate::common::percent::hundredths;
 
 /// Why a unit has (or has no) variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -312,7 +312,7 @@ mod tests {
         // The bucket is the flag engine's: the variant is fixed by murmur3("seed:unit").
         let unit = "engineer-42";
         let expected =
-            if crate::flags::bucket::bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 {
+            if crate::common::bucket::bucket("pipe_sizing_comparison", unit, BUCKETS) < 5000 {
                 0
             } else {
                 1

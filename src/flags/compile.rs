@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::bucket::SeededHash;
-use super::evaluate::Context;
-use super::model::{FlagDefinition, FlagType, hundredths};
-use crate::config::time::parse_rfc3339_ms;
-use crate::config::{Issues, Node};
-use crate::error::{Error, Result};
+use super::context::{Context, Stickiness};
+use super::model::{FlagDefinition, FlagType};
+use crate::common::bucket::SeededHash;
+use crate::common::percent::hundredths;
+use crate::common::time::parse_rfc3339_ms;
 
 /// A pre-resolved flag of one [`FlagSet`] (an index into it). An id is only
 /// meaningful for the set that issued it: after a new set is swapped in,
@@ -27,30 +26,6 @@ impl FlagId {
     /// The id of index `i` (from [`FlagId::index`]).
     pub fn from_index(i: u32) -> FlagId {
         FlagId(i)
-    }
-}
-
-/// The context attribute that identifies a unit for bucketing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Stickiness {
-    UserId,
-    SessionId,
-    Environment,
-    AppName,
-    RemoteAddress,
-    Property(Box<str>),
-}
-
-impl Stickiness {
-    fn parse(name: Option<&str>) -> Stickiness {
-        match name.unwrap_or("user_id") {
-            "user_id" => Stickiness::UserId,
-            "session_id" => Stickiness::SessionId,
-            "environment" => Stickiness::Environment,
-            "app_name" => Stickiness::AppName,
-            "remote_address" => Stickiness::RemoteAddress,
-            other => Stickiness::Property(other.into()),
-        }
     }
 }
 
@@ -183,30 +158,10 @@ impl Default for FlagSet {
 }
 
 impl FlagSet {
-    /// Validates `definitions` (each one, then the set: unique names,
-    /// prerequisites that exist, no cycles) and compiles them, ordered by name.
-    ///
-    /// # Errors
-    /// `Config` listing every problem, with field paths `flags.NAME.FIELD`.
-    pub fn compile(definitions: Vec<FlagDefinition>) -> Result<FlagSet> {
-        let mut issues = Issues::new("");
-        for def in &definitions {
-            if let Err(e) = def.validate() {
-                issues.push(
-                    None,
-                    &format!("flags.{}", def.name),
-                    e.message().to_owned(),
-                    None,
-                );
-            }
-        }
-        check_set(&definitions, None, &mut issues);
-        issues.finish(()).map_err(Error::from)?;
-        Ok(Self::build(definitions))
-    }
-
-    /// Compiles definitions that passed validation.
-    pub(crate) fn build(mut definitions: Vec<FlagDefinition>) -> FlagSet {
+    /// Compiles definitions that passed validation (`config::compile_flags`
+    /// validates and builds). A prerequisite that names no flag of the set
+    /// is ignored rather than trusted.
+    pub fn build(mut definitions: Vec<FlagDefinition>) -> FlagSet {
         definitions.sort_by(|a, b| a.name.cmp(&b.name));
         let index: NameIndex = definitions
             .iter()
@@ -374,177 +329,5 @@ fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
             })
             .collect(),
         rule,
-    }
-}
-
-/// Checks a whole set: names are unique, prerequisites name existing flags,
-/// and prerequisites have no cycles.
-///
-/// # Errors
-/// `Config` listing every problem.
-pub fn validate_set(definitions: &[FlagDefinition]) -> Result<()> {
-    let mut issues = Issues::new("");
-    check_set(definitions, None, &mut issues);
-    issues.finish(()).map_err(Error::from)
-}
-
-/// [`validate_set`] recording into `issues`, located through `root` (the
-/// document whose `flags` mapping holds the definitions) when there is one.
-pub(crate) fn check_set(definitions: &[FlagDefinition], root: Option<&Node>, issues: &mut Issues) {
-    let locate = |path: &str| root.and_then(|r| r.locate(path));
-    let mut position: HashMap<&str, usize> = HashMap::new();
-    for (i, def) in definitions.iter().enumerate() {
-        if position.insert(&def.name, i).is_some() {
-            let path = format!("flags.{}", def.name);
-            issues.push(
-                locate(&path),
-                &path,
-                format!("flag `{}` is defined twice", def.name),
-                None,
-            );
-        }
-    }
-    for def in definitions {
-        for (k, p) in def.prerequisites.iter().enumerate() {
-            if !position.contains_key(p.as_str()) {
-                let path = format!("flags.{}.prerequisites[{k}]", def.name);
-                let known: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
-                let hint = known
-                    .iter()
-                    .find(|n| n.contains(p.as_str()) || p.contains(**n));
-                issues.push(
-                    locate(&path),
-                    &path,
-                    format!("prerequisite `{p}` is not a flag"),
-                    hint.map(|h| format!("did you mean `{h}`?")),
-                );
-            } else if let Some(experiment) = position
-                .get(p.as_str())
-                .map(|&i| &definitions[i])
-                .filter(|d| d.variants.is_empty())
-                .and_then(|d| d.experiment.as_deref())
-            {
-                // Such a flag is decided by the experiment's sticky
-                // assignment, which the pure engine cannot see.
-                let path = format!("flags.{}.prerequisites[{k}]", def.name);
-                issues.push(
-                    locate(&path),
-                    &path,
-                    format!("prerequisite `{p}` is decided by experiment `{experiment}` and cannot be a prerequisite"),
-                    Some("require the experiment's variant in code, or give the prerequisite its own variants".into()),
-                );
-            }
-        }
-    }
-    // Depth-first search; a prerequisite edge into a flag still on the
-    // stack closes a cycle, which is reported once at that edge.
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnStack,
-        Done,
-    }
-    let mut marks = vec![Mark::New; definitions.len()];
-    let mut stack: Vec<(usize, usize)> = Vec::new();
-    for start in 0..definitions.len() {
-        if marks[start] != Mark::New {
-            continue;
-        }
-        marks[start] = Mark::OnStack;
-        stack.push((start, 0));
-        while let Some(&mut (flag, ref mut next)) = stack.last_mut() {
-            let prerequisites = &definitions[flag].prerequisites;
-            if *next == prerequisites.len() {
-                marks[flag] = Mark::Done;
-                stack.pop();
-                continue;
-            }
-            let k = *next;
-            *next += 1;
-            let Some(&target) = position.get(prerequisites[k].as_str()) else {
-                continue;
-            };
-            match marks[target] {
-                Mark::New => {
-                    marks[target] = Mark::OnStack;
-                    stack.push((target, 0));
-                }
-                Mark::OnStack => {
-                    let from = stack.iter().position(|&(f, _)| f == target).unwrap_or(0);
-                    let mut names: Vec<&str> = stack[from..]
-                        .iter()
-                        .map(|&(f, _)| definitions[f].name.as_str())
-                        .collect();
-                    names.push(&definitions[target].name);
-                    let path = format!("flags.{}.prerequisites[{k}]", definitions[flag].name);
-                    issues.push(
-                        locate(&path),
-                        &path,
-                        format!("prerequisite cycle: {}", names.join(" → ")),
-                        Some("a flag cannot depend on itself, directly or through others".into()),
-                    );
-                }
-                Mark::Done => {}
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn flag(name: &str, prerequisites: &[&str]) -> FlagDefinition {
-        let mut f = FlagDefinition::new(name, FlagType::Boolean);
-        f.enabled = true;
-        f.prerequisites = prerequisites.iter().map(|p| p.to_string()).collect();
-        f
-    }
-
-    #[test]
-    fn cycles_and_unknown_prerequisites_are_rejected_together() {
-        let err = FlagSet::compile(vec![
-            flag("a", &["b"]),
-            flag("b", &["c"]),
-            flag("c", &["a"]),
-            flag("d", &["d"]),
-            flag("e", &["nope"]),
-        ])
-        .unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Config);
-        let m = err.message();
-        assert!(
-            m.contains("flags.c.prerequisites[0]: prerequisite cycle: a → b → c → a"),
-            "{m}"
-        );
-        assert!(
-            m.contains("flags.d.prerequisites[0]: prerequisite cycle: d → d"),
-            "{m}"
-        );
-        assert!(
-            m.contains("flags.e.prerequisites[0]: prerequisite `nope` is not a flag"),
-            "{m}"
-        );
-        assert!(m.starts_with("3 configuration problems"), "{m}");
-    }
-
-    #[test]
-    fn diamonds_are_not_cycles() {
-        let set = FlagSet::compile(vec![
-            flag("top", &["left", "right"]),
-            flag("left", &["base"]),
-            flag("right", &["base"]),
-            flag("base", &[]),
-        ])
-        .unwrap();
-        assert_eq!(set.len(), 4);
-        assert_eq!(set.name(set.lookup("top").unwrap()), Some("top"));
-        assert_eq!(set.lookup("missing"), None);
-    }
-
-    #[test]
-    fn duplicate_names_are_rejected() {
-        let err = validate_set(&[flag("a", &[]), flag("a", &[])]).unwrap_err();
-        assert!(err.message().contains("flag `a` is defined twice"));
     }
 }

@@ -1,9 +1,82 @@
-//! The owned context parsed from JSON (the C ABI's `context_json`, the CLI's
-//! `--context`), which lends itself out as a borrowed [`Context`].
+//! Who and where a flag is evaluated for: the borrowed [`Context`] the hot
+//! paths take, the attribute a unit is sticky on, and the owned context
+//! parsed from JSON (the C ABI's `context_json`, the CLI's `--context`),
+//! which lends itself out as a borrowed [`Context`].
 
-use super::evaluate::Context;
-use crate::config::time::parse_rfc3339_ms;
+use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
+
+/// Who and where a flag is evaluated for. Every field is optional; an empty
+/// string counts as absent (C callers often pass `""` for "none").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub groups: &'a [&'a str],
+    pub environment: Option<&'a str>,
+    pub app_name: Option<&'a str>,
+    /// When set, replaces the caller's clock (`now_ms`) for time-based flags:
+    /// lets tests and what-if queries evaluate at any instant.
+    pub current_time_ms: Option<i64>,
+    pub remote_address: Option<&'a str>,
+    /// Custom attributes, usable as stickiness.
+    pub properties: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Context<'a> {
+    /// A context with only a user id.
+    pub fn user(user_id: &'a str) -> Context<'a> {
+        Context {
+            user_id: Some(user_id),
+            ..Context::default()
+        }
+    }
+
+    /// The value of the attribute a flag is sticky on, if present and non-empty.
+    pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<&'a str> {
+        let value = match stickiness {
+            Stickiness::UserId => self.user_id,
+            Stickiness::SessionId => self.session_id,
+            Stickiness::Environment => self.environment,
+            Stickiness::AppName => self.app_name,
+            Stickiness::RemoteAddress => self.remote_address,
+            Stickiness::Property(name) => self
+                .properties
+                .iter()
+                .find(|(k, _)| *k == &**name)
+                .map(|(_, v)| *v),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn in_group(&self, group: &str) -> bool {
+        self.groups.contains(&group)
+    }
+}
+
+/// The context attribute that identifies a unit for bucketing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stickiness {
+    UserId,
+    SessionId,
+    Environment,
+    AppName,
+    RemoteAddress,
+    Property(Box<str>),
+}
+
+impl Stickiness {
+    pub(crate) fn parse(name: Option<&str>) -> Stickiness {
+        match name.unwrap_or("user_id") {
+            "user_id" => Stickiness::UserId,
+            "session_id" => Stickiness::SessionId,
+            "environment" => Stickiness::Environment,
+            "app_name" => Stickiness::AppName,
+            "remote_address" => Stickiness::RemoteAddress,
+            other => Stickiness::Property(other.into()),
+        }
+    }
+}
 
 /// A context that owns its strings, parsed from
 /// `{"user_id", "session_id", "groups": [..], "environment", "app_name",

@@ -3,56 +3,9 @@
 
 use serde::Serialize;
 
-use super::bucket::BUCKETS;
-use super::compile::{CompiledFlag, FlagId, FlagSet, Rule, Stickiness};
-
-/// Who and where a flag is evaluated for. Every field is optional; an empty
-/// string counts as absent (C callers often pass `""` for "none").
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Context<'a> {
-    pub user_id: Option<&'a str>,
-    pub session_id: Option<&'a str>,
-    pub groups: &'a [&'a str],
-    pub environment: Option<&'a str>,
-    pub app_name: Option<&'a str>,
-    /// When set, replaces the caller's clock (`now_ms`) for time-based flags:
-    /// lets tests and what-if queries evaluate at any instant.
-    pub current_time_ms: Option<i64>,
-    pub remote_address: Option<&'a str>,
-    /// Custom attributes, usable as stickiness.
-    pub properties: &'a [(&'a str, &'a str)],
-}
-
-impl<'a> Context<'a> {
-    /// A context with only a user id.
-    pub fn user(user_id: &'a str) -> Context<'a> {
-        Context {
-            user_id: Some(user_id),
-            ..Context::default()
-        }
-    }
-
-    /// The value of the attribute a flag is sticky on, if present and non-empty.
-    pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<&'a str> {
-        let value = match stickiness {
-            Stickiness::UserId => self.user_id,
-            Stickiness::SessionId => self.session_id,
-            Stickiness::Environment => self.environment,
-            Stickiness::AppName => self.app_name,
-            Stickiness::RemoteAddress => self.remote_address,
-            Stickiness::Property(name) => self
-                .properties
-                .iter()
-                .find(|(k, _)| *k == &**name)
-                .map(|(_, v)| *v),
-        };
-        value.filter(|v| !v.is_empty())
-    }
-
-    fn in_group(&self, group: &str) -> bool {
-        self.groups.contains(&group)
-    }
-}
+use super::compile::{CompiledFlag, FlagId, FlagSet, Rule};
+use super::context::Context;
+use crate::common::bucket::BUCKETS;
 
 /// Why a flag has its value, after OpenFeature's resolution reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -1,10 +1,10 @@
 //! The feature-flag engine: pure, in memory, no I/O.
 //!
-//! Definitions ([`FlagDefinition`]) come from `configs/feature_flags.yml`
-//! (see [`crate::config::feature_flags`]) or from JSON updates
-//! ([`apply_update`]); they are compiled into an immutable [`FlagSet`], which
-//! the handle keeps behind an atomic pointer and evaluates with
-//! [`FlagSet::evaluate`] — without allocating.
+//! Definitions ([`FlagDefinition`]) are read and validated by
+//! `crate::config` (from `configs/feature_flags.yml` or from JSON updates);
+//! they are compiled into an immutable [`FlagSet`], which the handle keeps
+//! behind an atomic pointer and evaluates with [`FlagSet::evaluate`] —
+//! without allocating. The engine reads no configuration itself.
 //!
 //! # Evaluation
 //!
@@ -15,7 +15,7 @@
 //!    - `boolean`: on, reason `STATIC`.
 //!    - `percentage`: the unit (the context attribute named by `stickiness`,
 //!      `user_id` by default) is on when `murmur3_32("{seed}:{unit}", 0) %
-//!      10000 < percentage × 100` (see [`bucket`]); reason `SPLIT`. The seed
+//!      10000 < percentage × 100` (see [`crate::common::bucket`]); reason `SPLIT`. The seed
 //!      defaults to the flag's name, so two flags at 25% pick independent
 //!      users unless they share a `seed`.
 //!    - `user_group`: `deny_users`, then `allow_users`, then
@@ -45,17 +45,12 @@
 //! `now_ms` is the caller's clock; a context's `current_time_ms` replaces it,
 //! so schedules can be tested and previewed at any instant.
 
-pub mod bucket;
 pub mod compile;
 pub mod context;
 pub mod evaluate;
 pub mod model;
-pub mod update;
 
-pub use compile::{FlagId, FlagSet, validate_set};
-pub use context::OwnedContext;
-pub use evaluate::{Context, ErrorCode, Evaluation, EvaluationReport, Now, Reason};
-pub use model::{
-    FlagDefinition, FlagType, Metadata, RiskLevel, ScheduleStep, Variant, check_flag_name,
-};
-pub use update::apply_update;
+pub use compile::{FlagId, FlagSet};
+pub use context::{Context, OwnedContext};
+pub use evaluate::{ErrorCode, Evaluation, EvaluationReport, Now, Reason};
+pub use model::{FlagDefinition, FlagType, Metadata, RiskLevel, ScheduleStep, Variant};

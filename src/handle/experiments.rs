@@ -393,7 +393,7 @@ impl Cha {
             }
             def.status = status;
             if status == ExperimentStatus::Running && def.start_time.is_none() {
-                def.start_time = Some(crate::config::time::format_rfc3339_ms(
+                def.start_time = Some(crate::common::time::format_rfc3339_ms(
                     crate::clock::now_ms(),
                 ));
             }

@@ -198,7 +198,7 @@ impl Cha {
         check_actor(actor)?;
         let change = self.inner.store.write(|tx| {
             let before = stored_definition(tx, name)?;
-            let after = flags::apply_update(before.as_ref(), name, updates)?;
+            let after = crate::config::apply_flag_update(before.as_ref(), name, updates)?;
             self.write_flag(tx, before, after, actor, "update")
         })?;
         self.inner.reload_after_commit();
@@ -254,7 +254,7 @@ impl Cha {
             .map(|f| serde_json::from_str(&f.definition_json))
             .collect::<Result<_, _>>()?;
         set.push(after.clone());
-        flags::validate_set(&set)?;
+        crate::config::validate_flag_set(&set)?;
         let experiments: Vec<String> = store::experiments::load_experiments(tx)?
             .into_iter()
             .map(|e| e.id)

@@ -131,7 +131,7 @@ impl Inner {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let flags = Arc::new(FlagSet::compile(definitions)?);
+        let flags = Arc::new(crate::config::compile_flags(definitions)?);
         let experiments_change = store::flags::last_change_of(&conn, "experiment")?;
         let current = self.live.load();
         let experiments = if experiments_change == current.experiments_change {

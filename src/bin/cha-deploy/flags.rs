@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use cha_deploy::config::time::parse_rfc3339_ms;
+use cha_deploy::common::time::parse_rfc3339_ms;
 use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
 use cha_deploy::store::flags::AuditEntry;
 use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};

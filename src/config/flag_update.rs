@@ -1,8 +1,9 @@
 //! Changing one flag with a JSON object of the same fields as the YAML.
 
-use super::model::{FlagDefinition, FlagType};
-use crate::config::{Issues, Node};
+use super::flag::read_flag;
+use super::{Issues, Node};
 use crate::error::{Error, Result};
+use crate::flags::{FlagDefinition, FlagType};
 
 /// Applies `updates` (a JSON object with any fields of a flag definition) to
 /// `existing`, or creates flag `name` when there is none and the updates
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 /// - `NotFound`: no `existing` flag and no `type` to create one.
 /// - `Config`: every problem of the result, each with its field
 ///   (`intelligent_pipe_sizing.percentage: must be between 0 and 100, not 150`).
-pub fn apply_update(
+pub fn apply_flag_update(
     existing: Option<&FlagDefinition>,
     name: &str,
     updates: &serde_json::Value,
@@ -79,7 +80,7 @@ pub fn apply_update(
     }
     let node = Node::from_json(&serde_json::Value::Object(merged));
     let mut issues = Issues::new("");
-    let def = FlagDefinition::read(name, &node, name, &mut issues);
+    let def = read_flag(name, &node, name, &mut issues);
     let def = issues.finish(def).map_err(Error::from)?;
     def.ok_or_else(|| Error::internal("flag update produced no definition"))
 }
@@ -90,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     fn pipe_sizing() -> FlagDefinition {
-        apply_update(
+        apply_flag_update(
             None,
             "intelligent_pipe_sizing",
             &json!({"type": "percentage", "percentage": 25, "enabled": true,
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn creates_only_with_a_type() {
-        let err = apply_update(None, "new_ui", &json!({"enabled": true})).unwrap_err();
+        let err = apply_flag_update(None, "new_ui", &json!({"enabled": true})).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::NotFound);
         assert!(err.message().contains("give its `type`"));
         let def = pipe_sizing();
@@ -112,7 +113,7 @@ mod tests {
     #[test]
     fn updates_merge_and_null_resets() {
         let before = pipe_sizing();
-        let after = apply_update(
+        let after = apply_flag_update(
             Some(&before),
             "intelligent_pipe_sizing",
             &json!({"percentage": 50, "metadata": {"owner": "network team", "priority": null}, "enabled": null}),
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn changing_the_type_drops_the_old_type_fields() {
-        let after = apply_update(
+        let after = apply_flag_update(
             Some(&pipe_sizing()),
             "intelligent_pipe_sizing",
             &json!({"type": "boolean"}),
@@ -167,7 +168,8 @@ mod tests {
             ),
         ];
         for (updates, expected) in cases {
-            let err = apply_update(Some(&before), "intelligent_pipe_sizing", &updates).unwrap_err();
+            let err =
+                apply_flag_update(Some(&before), "intelligent_pipe_sizing", &updates).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Config);
             assert!(
                 err.message().starts_with(expected),
@@ -175,7 +177,8 @@ mod tests {
                 err.message()
             );
         }
-        let err = apply_update(Some(&before), "intelligent_pipe_sizing", &json!([1])).unwrap_err();
+        let err =
+            apply_flag_update(Some(&before), "intelligent_pipe_sizing", &json!([1])).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
     }
 }

@@ -1,0 +1,697 @@
+//! Reading one flag definition, from YAML (`feature_flags.yml`) or from a
+//! JSON update, with every problem recorded with its path and location; and
+//! the checks of a whole set of flags. The flag engine (`crate::flags`)
+//! only ever sees definitions that passed through here.
+
+use std::collections::HashMap;
+
+use super::reader::{Fields, join, number};
+use super::{Issues, Node, Value};
+use crate::common::names::check_flag_name;
+use crate::common::percent::{check_percentage, hundredths};
+use crate::common::time::parse_rfc3339_ms;
+use crate::error::{Error, Result};
+use crate::flags::{FlagDefinition, FlagSet, FlagType, Metadata, RiskLevel, ScheduleStep, Variant};
+
+/// The YAML names of the risk levels.
+const RISK_LEVELS: [(&str, RiskLevel); 4] = [
+    ("low", RiskLevel::Low),
+    ("medium", RiskLevel::Medium),
+    ("high", RiskLevel::High),
+    ("critical", RiskLevel::Critical),
+];
+
+/// Reads and checks the flag `name` from `node` (its fields, at `path`),
+/// recording every problem in `issues`. Returns `None` only when the
+/// problems leave nothing to build (not a mapping, no usable `type`).
+pub fn read_flag(
+    name: &str,
+    node: &Node,
+    path: &str,
+    issues: &mut Issues,
+) -> Option<FlagDefinition> {
+    if let Err(message) = check_flag_name(name) {
+        issues.push(node.loc, path, message, None);
+    }
+    let mut f = Fields::new(node, path, issues)?;
+    if let Some(given) = f.str("name", issues)
+        && given != name
+    {
+        let loc = node.get("name").and_then(|n| n.loc);
+        issues.push(
+            loc,
+            &f.path_of("name"),
+            format!("`{given}` differs from the flag's name `{name}`"),
+            Some("a flag's name is its key; rename by adding a new flag".into()),
+        );
+    }
+    let flag_type = read_type(&mut f, node, issues);
+    let mut def = FlagDefinition::new(name, flag_type.unwrap_or(FlagType::Boolean));
+    def.description = f.str("description", issues).unwrap_or_default().to_owned();
+    def.enabled = f.bool("enabled", issues).unwrap_or(false);
+    def.default = f.bool("default", issues).unwrap_or(false);
+    if let Some(m) = f.node("metadata") {
+        def.metadata = read_metadata(m, &f.path_of("metadata"), issues);
+    }
+    def.tags = f.strings("tags", issues).unwrap_or_default();
+    def.prerequisites = f.strings("prerequisites", issues).unwrap_or_default();
+    def.percentage = f.number("percentage", issues);
+    def.stickiness = f.str("stickiness", issues).map(str::to_owned);
+    def.seed = f.str("seed", issues).map(str::to_owned);
+    def.include_groups = f.strings("include_groups", issues).unwrap_or_default();
+    def.exclude_groups = f.strings("exclude_groups", issues).unwrap_or_default();
+    def.allow_users = f.strings("allow_users", issues).unwrap_or_default();
+    def.deny_users = f.strings("deny_users", issues).unwrap_or_default();
+    def.experiment = f.str("experiment", issues).map(str::to_owned);
+    if let Some(items) = f.list("variants", issues) {
+        def.variants = read_variants(items, &f.path_of("variants"), issues);
+    }
+    def.start_time = f.str("start_time", issues).map(str::to_owned);
+    def.end_time = f.str("end_time", issues).map(str::to_owned);
+    if let Some(items) = f.list("schedule", issues) {
+        def.schedule = read_schedule(items, &f.path_of("schedule"), issues);
+    }
+    f.finish(issues);
+    let flag_type = flag_type?;
+    check_applicable_fields(flag_type, node, path, issues);
+    check(&def, node, path, issues);
+    Some(def)
+}
+
+/// The problems of a definition that came from trusted JSON (the store).
+///
+
+/// # Errors
+/// `Config` listing every problem.
+pub fn validate_flag(def: &FlagDefinition) -> crate::Result<()> {
+    let json = serde_json::to_value(def)?;
+    let node = Node::from_json(&json);
+    let mut issues = Issues::new("");
+    read_flag(&def.name, &node, &def.name, &mut issues);
+    issues.finish(()).map_err(crate::Error::from)
+}
+
+/// Checks values and their combinations; the shape was read already.
+fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
+    let at = |key: &str| node.locate(key).or(node.loc);
+    let push = |issues: &mut Issues, key: &str, message: String, hint: Option<String>| {
+        issues.push(at(key), &join(path, key), message, hint);
+    };
+    if let Some(p) = def.percentage
+        && let Err(m) = check_percentage(p)
+    {
+        push(issues, "percentage", m, Some("use e.g. 25 or 12.5".into()));
+    }
+    // "needs X" only when X is absent; a present but wrong X was reported already.
+    let absent = |key: &str| node.get(key).is_none_or(|n| n.value == Value::Null);
+    match def.flag_type {
+        FlagType::Percentage if absent("percentage") => push(
+            issues,
+            "percentage",
+            "a percentage flag needs `percentage`".into(),
+            Some("add e.g. `percentage: 25`".into()),
+        ),
+        FlagType::AbTest
+            if absent("experiment")
+                && (absent("variants")
+                    || matches!(node.get("variants"), Some(Node { value: Value::Seq(v), .. }) if v.is_empty())) =>
+        {
+            push(
+                issues,
+                "variants",
+                "an a_b_test flag needs an `experiment` of ab_tests.yml or its own `variants`".into(),
+                Some("name the experiment (`experiment: pipe_sizing_comparison`), or list variants with name and weight".into()),
+            )
+        }
+        FlagType::AbTest if !absent("experiment") && !absent("variants") => push(
+            issues,
+            "variants",
+            "an a_b_test flag linked to an `experiment` takes its variants from ab_tests.yml".into(),
+            Some("remove `variants` here, or remove `experiment` to keep the flag's own split".into()),
+        ),
+        FlagType::TimeBased
+            if absent("start_time") && absent("end_time") && absent("schedule") =>
+        {
+            push(
+                issues,
+                "start_time",
+                "a time_based flag needs `start_time`, `end_time` or `schedule`".into(),
+                None,
+            )
+        }
+        _ => {}
+    }
+    if let Some(s) = &def.stickiness {
+        let camel = [
+            ("userId", "user_id"),
+            ("sessionId", "session_id"),
+            ("remoteAddress", "remote_address"),
+            ("appName", "app_name"),
+        ];
+        if s.is_empty() || s == "default" {
+            push(
+                issues,
+                "stickiness",
+                format!("`{s}` is not a context attribute"),
+                Some("use user_id, session_id or a property name".into()),
+            );
+        } else if let Some((_, ours)) = camel.iter().find(|(theirs, _)| theirs == s) {
+            push(
+                issues,
+                "stickiness",
+                format!("`{s}` is Unleash's spelling"),
+                Some(format!("use `{ours}`")),
+            );
+        }
+    }
+    let times = [("start_time", &def.start_time), ("end_time", &def.end_time)];
+    let mut parsed = [None, None];
+    for (slot, (key, value)) in parsed.iter_mut().zip(times) {
+        if let Some(text) = value {
+            match parse_rfc3339_ms(text) {
+                Ok(ms) => *slot = Some(ms),
+                Err(m) => push(issues, key, m, None),
+            }
+        }
+    }
+    if let [Some(start), Some(end)] = parsed
+        && start >= end
+    {
+        push(
+            issues,
+            "end_time",
+            "end_time must be after start_time".into(),
+            None,
+        );
+    }
+    check_variants(def, node, path, issues);
+    check_schedule(def, node, path, issues);
+    for (i, p) in def.prerequisites.iter().enumerate() {
+        if let Err(m) = check_flag_name(p) {
+            push(issues, &format!("prerequisites[{i}]"), m, None);
+        }
+    }
+}
+
+fn check_variants(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
+    let mut total = 0;
+    let mut weights_ok = true;
+    for (i, v) in def.variants.iter().enumerate() {
+        let key = format!("variants[{i}]");
+        if v.name.is_empty() {
+            issues.push(
+                node.locate(&format!("{key}.name")),
+                &join(path, &format!("{key}.name")),
+                "a variant needs a name",
+                None,
+            );
+        } else if def.variants[..i].iter().any(|w| w.name == v.name) {
+            issues.push(
+                node.locate(&format!("{key}.name")),
+                &join(path, &format!("{key}.name")),
+                format!("variant `{}` is listed twice", v.name),
+                None,
+            );
+        }
+        match check_percentage(v.weight) {
+            Ok(()) => total += hundredths(v.weight),
+            Err(m) => {
+                weights_ok = false;
+                issues.push(
+                    node.locate(&format!("{key}.weight")),
+                    &join(path, &format!("{key}.weight")),
+                    m,
+                    None,
+                );
+            }
+        }
+    }
+    if weights_ok && !def.variants.is_empty() && total != 10_000 {
+        issues.push(
+            node.locate("variants"),
+            &join(path, "variants"),
+            format!(
+                "variant weights add up to {}, not 100",
+                f64::from(total) / 100.0
+            ),
+            Some("weights are percentages of units".into()),
+        );
+    }
+}
+
+fn check_schedule(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
+    let mut previous: Option<i64> = None;
+    for (i, step) in def.schedule.iter().enumerate() {
+        let key = format!("schedule[{i}]");
+        let locate = |field: &str| node.locate(&format!("{key}.{field}"));
+        let field_path = |field: &str| join(path, &format!("{key}.{field}"));
+        match parse_rfc3339_ms(&step.at) {
+            Ok(at) => {
+                if previous.is_some_and(|p| at <= p) {
+                    issues.push(
+                        locate("at"),
+                        &field_path("at"),
+                        "schedule steps must be in increasing time order",
+                        None,
+                    );
+                }
+                previous = Some(at);
+            }
+            Err(m) => issues.push(locate("at"), &field_path("at"), m, None),
+        }
+        if let Err(m) = check_percentage(step.percentage) {
+            issues.push(locate("percentage"), &field_path("percentage"), m, None);
+        }
+    }
+}
+
+fn read_type(f: &mut Fields<'_>, node: &Node, issues: &mut Issues) -> Option<FlagType> {
+    let path = f.path_of("type");
+    let Some(name) = f.str("type", issues) else {
+        if node.get("type").is_none_or(|n| n.value == Value::Null) {
+            issues.push(node.loc, &path, "missing `type`", Some(type_hint()));
+        }
+        return None;
+    };
+    let parsed = FlagType::parse(name);
+    if parsed.is_none() {
+        let loc = node.get("type").and_then(|n| n.loc);
+        issues.push(
+            loc,
+            &path,
+            format!("unknown flag type `{name}`"),
+            Some(type_hint()),
+        );
+    }
+    parsed
+}
+
+fn type_hint() -> String {
+    let names: Vec<&str> = FlagType::ALL.iter().map(|t| t.as_str()).collect();
+    format!("one of {}", names.join(", "))
+}
+
+/// Fields that belong to another type are an error, not silently ignored:
+/// `percentage: 50` on a user_group flag is a mistake someone should see.
+fn check_applicable_fields(flag_type: FlagType, node: &Node, path: &str, issues: &mut Issues) {
+    for other in FlagType::ALL {
+        for field in other.own_fields() {
+            if flag_type.own_fields().contains(field) {
+                continue;
+            }
+            if let Some(n) = node.get(field).filter(|n| n.value != Value::Null) {
+                let owners: Vec<&str> = FlagType::ALL
+                    .iter()
+                    .filter(|t| t.own_fields().contains(field))
+                    .map(|t| t.as_str())
+                    .collect();
+                issues.push(
+                    n.loc,
+                    &join(path, field),
+                    format!("`{field}` does not apply to a {} flag", flag_type.as_str()),
+                    Some(format!("it applies to: {}", owners.join(", "))),
+                );
+            }
+        }
+    }
+}
+
+fn read_metadata(node: &Node, path: &str, issues: &mut Issues) -> Metadata {
+    let Some(mut f) = Fields::new(node, path, issues) else {
+        return Metadata::default();
+    };
+    let mut m = Metadata {
+        component: f.str("component", issues).map(str::to_owned),
+        ..Metadata::default()
+    };
+    if let Some(level) = f.str("risk_level", issues) {
+        m.risk_level = RISK_LEVELS
+            .iter()
+            .find(|(n, _)| *n == level)
+            .map(|(_, l)| *l);
+        if m.risk_level.is_none() {
+            let loc = node.get("risk_level").and_then(|n| n.loc);
+            issues.push(
+                loc,
+                &f.path_of("risk_level"),
+                format!("unknown risk level `{level}`"),
+                Some("one of low, medium, high, critical".into()),
+            );
+        }
+    }
+    m.priority = f.unsigned("priority", issues);
+    m.owner = f.str("owner", issues).map(str::to_owned);
+    f.finish(issues);
+    m
+}
+
+fn read_variants(items: &[Node], path: &str, issues: &mut Issues) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Some(mut f) = Fields::new(item, &item_path, issues) else {
+            continue;
+        };
+        let name = f.str("name", issues);
+        let weight = f
+            .node("weight")
+            .and_then(|n| number(n, &f.path_of("weight"), issues));
+        let enabled = f.bool("enabled", issues).unwrap_or(true);
+        let payload = f.node("payload").map(Node::to_json);
+        f.finish(issues);
+        for (present, field) in [(name.is_some(), "name"), (weight.is_some(), "weight")] {
+            if !present && item.get(field).is_none() {
+                issues.push(
+                    item.loc,
+                    &join(&item_path, field),
+                    format!("a variant needs `{field}`"),
+                    None,
+                );
+            }
+        }
+        out.push(Variant {
+            name: name.unwrap_or_default().to_owned(),
+            weight: weight.unwrap_or(0.0),
+            enabled,
+            payload,
+        });
+    }
+    out
+}
+
+fn read_schedule(items: &[Node], path: &str, issues: &mut Issues) -> Vec<ScheduleStep> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Some(mut f) = Fields::new(item, &item_path, issues) else {
+            continue;
+        };
+        let at = f.str("at", issues);
+        let percentage = f.number("percentage", issues);
+        f.finish(issues);
+        match (at, percentage) {
+            (Some(at), Some(percentage)) => out.push(ScheduleStep {
+                at: at.to_owned(),
+                percentage,
+            }),
+            _ => {
+                for field in ["at", "percentage"] {
+                    if item.get(field).is_none() {
+                        issues.push(
+                            item.loc,
+                            &join(&item_path, field),
+                            format!("a schedule step needs `{field}`"),
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Validates `definitions` (each one, then the set: unique names,
+/// prerequisites that exist, no cycles) and compiles them into a
+/// [`FlagSet`], ordered by name.
+///
+/// # Errors
+/// `Config` listing every problem, with field paths `flags.NAME.FIELD`.
+pub fn compile_flags(definitions: Vec<FlagDefinition>) -> Result<FlagSet> {
+    let mut issues = Issues::new("");
+    for def in &definitions {
+        if let Err(e) = validate_flag(def) {
+            issues.push(
+                None,
+                &format!("flags.{}", def.name),
+                e.message().to_owned(),
+                None,
+            );
+        }
+    }
+    check_flag_set(&definitions, None, &mut issues);
+    issues.finish(()).map_err(Error::from)?;
+    Ok(FlagSet::build(definitions))
+}
+
+/// Checks a whole set: names are unique, prerequisites name existing flags,
+/// and prerequisites have no cycles.
+///
+/// # Errors
+/// `Config` listing every problem.
+pub fn validate_flag_set(definitions: &[FlagDefinition]) -> Result<()> {
+    let mut issues = Issues::new("");
+    check_flag_set(definitions, None, &mut issues);
+    issues.finish(()).map_err(Error::from)
+}
+
+/// [`validate_flag_set`] recording into `issues`, located through `root` (the
+/// document whose `flags` mapping holds the definitions) when there is one.
+pub(crate) fn check_flag_set(
+    definitions: &[FlagDefinition],
+    root: Option<&Node>,
+    issues: &mut Issues,
+) {
+    let locate = |path: &str| root.and_then(|r| r.locate(path));
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for (i, def) in definitions.iter().enumerate() {
+        if position.insert(&def.name, i).is_some() {
+            let path = format!("flags.{}", def.name);
+            issues.push(
+                locate(&path),
+                &path,
+                format!("flag `{}` is defined twice", def.name),
+                None,
+            );
+        }
+    }
+    for def in definitions {
+        for (k, p) in def.prerequisites.iter().enumerate() {
+            if !position.contains_key(p.as_str()) {
+                let path = format!("flags.{}.prerequisites[{k}]", def.name);
+                let known: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
+                let hint = known
+                    .iter()
+                    .find(|n| n.contains(p.as_str()) || p.contains(**n));
+                issues.push(
+                    locate(&path),
+                    &path,
+                    format!("prerequisite `{p}` is not a flag"),
+                    hint.map(|h| format!("did you mean `{h}`?")),
+                );
+            } else if let Some(experiment) = position
+                .get(p.as_str())
+                .map(|&i| &definitions[i])
+                .filter(|d| d.variants.is_empty())
+                .and_then(|d| d.experiment.as_deref())
+            {
+                // Such a flag is decided by the experiment's sticky
+                // assignment, which the pure engine cannot see.
+                let path = format!("flags.{}.prerequisites[{k}]", def.name);
+                issues.push(
+                    locate(&path),
+                    &path,
+                    format!("prerequisite `{p}` is decided by experiment `{experiment}` and cannot be a prerequisite"),
+                    Some("require the experiment's variant in code, or give the prerequisite its own variants".into()),
+                );
+            }
+        }
+    }
+    // Depth-first search; a prerequisite edge into a flag still on the
+    // stack closes a cycle, which is reported once at that edge.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnStack,
+        Done,
+    }
+    let mut marks = vec![Mark::New; definitions.len()];
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for start in 0..definitions.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        marks[start] = Mark::OnStack;
+        stack.push((start, 0));
+        while let Some(&mut (flag, ref mut next)) = stack.last_mut() {
+            let prerequisites = &definitions[flag].prerequisites;
+            if *next == prerequisites.len() {
+                marks[flag] = Mark::Done;
+                stack.pop();
+                continue;
+            }
+            let k = *next;
+            *next += 1;
+            let Some(&target) = position.get(prerequisites[k].as_str()) else {
+                continue;
+            };
+            match marks[target] {
+                Mark::New => {
+                    marks[target] = Mark::OnStack;
+                    stack.push((target, 0));
+                }
+                Mark::OnStack => {
+                    let from = stack.iter().position(|&(f, _)| f == target).unwrap_or(0);
+                    let mut names: Vec<&str> = stack[from..]
+                        .iter()
+                        .map(|&(f, _)| definitions[f].name.as_str())
+                        .collect();
+                    names.push(&definitions[target].name);
+                    let path = format!("flags.{}.prerequisites[{k}]", definitions[flag].name);
+                    issues.push(
+                        locate(&path),
+                        &path,
+                        format!("prerequisite cycle: {}", names.join(" → ")),
+                        Some("a flag cannot depend on itself, directly or through others".into()),
+                    );
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_yaml(yaml: &str) -> Result<FlagDefinition, crate::config::ConfigError> {
+        let node = crate::config::parse_yaml(yaml, "t.yml")?;
+        let mut issues = Issues::new("t.yml");
+        let def = read_flag("f", &node, "flags.f", &mut issues);
+        issues.finish(def.unwrap())
+    }
+
+    #[test]
+    fn reads_every_field_and_round_trips_through_json() {
+        let def = read_yaml(
+            "type: a_b_test\ndescription: d\nenabled: true\ndefault: true\n\
+             metadata: {component: c, risk_level: high, priority: 1, owner: o}\n\
+             tags: [t]\nprerequisites: [g]\nstickiness: session_id\nseed: s\n\
+             variants:\n  - {name: a, weight: 50, enabled: false}\n  - {name: b, weight: 50, payload: {k: 1}}\n",
+        )
+        .unwrap();
+        assert_eq!(def.metadata.risk_level, Some(RiskLevel::High));
+        assert_eq!(def.variants[1].payload, Some(serde_json::json!({"k": 1})));
+        assert!(!def.variants[0].enabled);
+        let json = serde_json::to_value(&def).unwrap();
+        let back: FlagDefinition = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, def);
+        validate_flag(&back).unwrap();
+        // The JSON read path gives the same definition as the YAML one.
+        let mut issues = Issues::new("");
+        let again = read_flag("f", &Node::from_json(&json), "f", &mut issues).unwrap();
+        assert!(issues.is_empty());
+        assert_eq!(again, def);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_location() {
+        let err = read_yaml(
+            "type: percentage\npercentage: 150\nstickiness: userId\ninclude_groups: [a]\nenabeld: true\nmetadata: {risk_level: extreme}\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = err.issues.iter().map(ToString::to_string).collect();
+        let expect = [
+            "t.yml:5:1: flags.f.enabeld: unknown field `enabeld` (hint: did you mean `enabled`?)",
+            "t.yml:6:24: flags.f.metadata.risk_level: unknown risk level `extreme` (hint: one of low, medium, high, critical)",
+            "t.yml:4:17: flags.f.include_groups: `include_groups` does not apply to a percentage flag (hint: it applies to: user_group)",
+            "t.yml:2:13: flags.f.percentage: must be between 0 and 100, not 150 (hint: use e.g. 25 or 12.5)",
+            "t.yml:3:13: flags.f.stickiness: `userId` is Unleash's spelling (hint: use `user_id`)",
+        ];
+        let mut sorted = text.clone();
+        sorted.sort();
+        let mut expected: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(sorted, expected, "{text:#?}");
+    }
+
+    #[test]
+    fn schedules_and_windows_are_checked() {
+        let err = read_yaml(
+            "type: time_based\nstart_time: 2026-02-01T00:00:00Z\nend_time: 2026-01-01T00:00:00Z\n\
+             schedule:\n  - {at: 2026-01-08T00:00:00Z, percentage: 5}\n  - {at: 2026-01-01T00:00:00Z, percentage: 101}\n  - {at: soon, percentage: 5}\n",
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = err.issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "flags.f.end_time",
+                "flags.f.schedule[1].at",
+                "flags.f.schedule[1].percentage",
+                "flags.f.schedule[2].at"
+            ]
+        );
+    }
+
+    #[test]
+    fn variant_weights_must_add_up() {
+        let err = read_yaml(
+            "type: a_b_test\nvariants:\n  - {name: a, weight: 50}\n  - {name: a, weight: 40}\n",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = err.issues.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "variant `a` is listed twice",
+                "variant weights add up to 90, not 100"
+            ]
+        );
+    }
+
+    fn flag(name: &str, prerequisites: &[&str]) -> FlagDefinition {
+        let mut f = FlagDefinition::new(name, FlagType::Boolean);
+        f.enabled = true;
+        f.prerequisites = prerequisites.iter().map(|p| p.to_string()).collect();
+        f
+    }
+
+    #[test]
+    fn cycles_and_unknown_prerequisites_are_rejected_together() {
+        let err = compile_flags(vec![
+            flag("a", &["b"]),
+            flag("b", &["c"]),
+            flag("c", &["a"]),
+            flag("d", &["d"]),
+            flag("e", &["nope"]),
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        let m = err.message();
+        assert!(
+            m.contains("flags.c.prerequisites[0]: prerequisite cycle: a → b → c → a"),
+            "{m}"
+        );
+        assert!(
+            m.contains("flags.d.prerequisites[0]: prerequisite cycle: d → d"),
+            "{m}"
+        );
+        assert!(
+            m.contains("flags.e.prerequisites[0]: prerequisite `nope` is not a flag"),
+            "{m}"
+        );
+        assert!(m.starts_with("3 configuration problems"), "{m}");
+    }
+
+    #[test]
+    fn diamonds_are_not_cycles() {
+        let set = compile_flags(vec![
+            flag("top", &["left", "right"]),
+            flag("left", &["base"]),
+            flag("right", &["base"]),
+            flag("base", &[]),
+        ])
+        .unwrap();
+        assert_eq!(set.len(), 4);
+        assert_eq!(set.name(set.lookup("top").unwrap()), Some("top"));
+        assert_eq!(set.lookup("missing"), None);
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let err = validate_flag_set(&[flag("a", &[]), flag("a", &[])]).unwrap_err();
+        assert!(err.message().contains("flag `a` is defined twice"));
+    }
+}

@@ -26,6 +26,12 @@
 #define CHA_VERSION_PATCH 0
 #define CHA_VERSION_STRING "0.1.0"
 
+// The number of buckets: percentages have two decimals.
+#define BUCKETS 10000
+
+// The longest name accepted.
+#define MAX_NAME 128
+
 // The largest configuration file read, in bytes. Real configs are a few
 // kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
 #define MAX_CONFIG_BYTES (1 << 20)
@@ -55,12 +61,6 @@
 // The longest unit id accepted, in bytes.
 #define MAX_UNIT_ID 1024
 
-// The number of buckets: percentages have two decimals.
-#define BUCKETS 10000
-
-// The longest flag name accepted.
-#define MAX_FLAG_NAME 128
-
 // The p-value below which a sample ratio is flagged as a mismatch. SRM checks
 // run on every experiment at every look, so the threshold is strict
 // (Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online
@@ -89,6 +89,10 @@ typedef struct cha_handle cha_handle;
 // other value is an error whose message `cha_last_error_message` returns.
 typedef int32_t cha_status;
 
+
+
+
+
 // Success.
 #define CHA_OK 0
 
@@ -115,10 +119,6 @@ typedef int32_t cha_status;
 
 // A bug inside the library (a caught panic); the handle stays usable.
 #define CHA_ERR_INTERNAL 8
-
-
-
-
 
 #ifdef __cplusplus
 extern "C" {

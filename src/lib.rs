@@ -28,25 +28,35 @@
 //! # Ok::<(), cha_deploy::Error>(())
 //! ```
 
-pub mod clock;
+// The engines and the configuration readers are public: they are pure and
+// useful alone (evaluate a flag set, analyse summaries, check a file).
 pub mod common;
 pub mod config;
-pub mod deploy;
-pub mod error;
 pub mod experiments;
-pub mod ffi;
 pub mod flags;
-pub(crate) mod handle;
-pub mod options;
 pub mod stats;
-pub mod store;
 
+/// The C ABI; its functions are the exports of `libcha_deploy`.
+pub mod ffi;
+
+// The handle and what it stands on are reached through `Cha` and the
+// re-exports below, not as modules.
+mod clock;
+mod deploy;
+mod error;
+mod handle;
+mod options;
+mod store;
+
+pub use deploy::{Changes, DeployReport, DeployedFile, SectionChanges};
 pub use error::{Error, ErrorKind, Result};
+pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
     AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation,
-    FlagRecord, VariantAssignment, default_actor,
+    FlagRecord, VariantAssignment, Versioned, default_actor,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
+pub use store::audit::AuditEntry;
 pub use store::{SCHEMA_VERSION, StoreInfo};
 
 /// The library version, `MAJOR.MINOR.PATCH`.

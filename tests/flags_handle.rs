@@ -44,13 +44,15 @@ fn deploying_the_shipped_configs_creates_ten_flags() {
     let s = Scratch::new("deploy");
     let cha = Cha::open(s.path("cha.db")).unwrap();
     let report = cha.deploy_all(configs(), "alice").unwrap();
-    assert_eq!(report.flags.created.len(), 10, "{report:?}");
-    assert!(report.flags.updated.is_empty() && report.flags.removed.is_empty());
+    assert_eq!(report.changes["flags"].created.len(), 10, "{report:?}");
+    assert!(
+        report.changes["flags"].updated.is_empty() && report.changes["flags"].removed.is_empty()
+    );
     assert_eq!(report.files[0].file, "feature_flags.yml");
     // Deploying the same files again changes nothing.
     let again = cha.deploy_all(configs(), "alice").unwrap();
-    assert_eq!(again.flags.unchanged.len(), 10);
-    assert!(again.flags.created.is_empty() && again.flags.updated.is_empty());
+    assert_eq!(again.changes["flags"].unchanged.len(), 10);
+    assert!(again.changes["flags"].created.is_empty() && again.changes["flags"].updated.is_empty());
     assert_eq!(cha.flags().unwrap().len(), 10);
     let history = cha.flag_history("intelligent_pipe_sizing").unwrap();
     assert_eq!(history.len(), 1);
@@ -102,7 +104,7 @@ fn a_deployed_file_is_the_truth_flags_it_drops_are_removed() {
     )
     .unwrap();
     let report = cha.deploy_all(&dir, "bob").unwrap();
-    assert_eq!(report.flags.removed.len(), 9);
+    assert_eq!(report.changes["flags"].removed.len(), 9);
     assert_eq!(cha.flags().unwrap().len(), 1);
     assert!(
         !cha.evaluate_flag("intelligent_pipe_sizing", &Context::user("u1"))

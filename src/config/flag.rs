@@ -80,7 +80,6 @@ pub fn read_flag(
 
 /// The problems of a definition that came from trusted JSON (the store).
 ///
-
 /// # Errors
 /// `Config` listing every problem.
 pub fn validate_flag(def: &FlagDefinition) -> crate::Result<()> {

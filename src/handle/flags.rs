@@ -6,8 +6,13 @@ use serde::Serialize;
 
 use super::{Cha, Live};
 use crate::error::{Error, Result};
-use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, Now, OwnedContext};
-use crate::store::{self, flags::AuditEntry};
+use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext};
+use crate::store::audit::{self, AuditEntry};
+use crate::store::definitions::{self, Author};
+use crate::store::{self};
+
+/// The kind of flag definitions in the definitions table and the audit log.
+pub(crate) const KIND: &str = "flag";
 
 /// The outcome of one evaluation, owned: what `cha_flag_evaluate`, Python's
 /// `is_enabled` and `cha-deploy flags eval` report.
@@ -24,13 +29,7 @@ pub struct FlagEvaluation {
 }
 
 /// A stored flag with its bookkeeping.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FlagRecord {
-    pub definition: FlagDefinition,
-    pub version: i64,
-    pub updated_at_ms: i64,
-    pub updated_by: String,
-}
+pub type FlagRecord = super::Versioned<FlagDefinition>;
 
 /// What a change to one flag did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,6 +128,7 @@ impl Cha {
                 let variant = &compiled.variants[index as usize];
                 self.inner
                     .recorder
+                    .experiments
                     .expose(&compiled.id, unit, &variant.name);
                 Evaluation {
                     enabled: index != compiled.control,
@@ -214,7 +214,7 @@ impl Cha {
     pub fn restore_flag(&self, name: &str, version: i64, actor: &str) -> Result<FlagChange> {
         check_actor(actor)?;
         let change = self.inner.store.write(|tx| {
-            let history = store::flags::history(tx, "flag", name)?;
+            let history = audit::history(tx, KIND, name)?;
             let entry = history
                 .iter()
                 .find(|e| e.version == Some(version))
@@ -225,7 +225,11 @@ impl Cha {
                     ))
                 })?;
             let after: FlagDefinition = match &entry.after {
-                Some(v) => serde_json::from_value(v.clone())?,
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                    Error::storage(format!(
+                        "version {version} of flag `{name}` in the audit log cannot be read: {e}"
+                    ))
+                })?,
                 None => {
                     return Err(Error::invalid_argument(format!(
                         "version {version} of flag `{name}` is its deletion; restore an earlier version"
@@ -248,31 +252,23 @@ impl Cha {
         actor: &str,
         action: &str,
     ) -> Result<FlagChange> {
-        let mut set: Vec<FlagDefinition> = store::flags::load_flags(tx)?
-            .iter()
-            .filter(|f| f.name != after.name)
-            .map(|f| serde_json::from_str(&f.definition_json))
-            .collect::<Result<_, _>>()?;
+        let mut set: Vec<FlagDefinition> = definitions::load_parsed(tx, KIND)?;
+        set.retain(|f| f.name != after.name);
         set.push(after.clone());
         crate::config::validate_flag_set(&set)?;
-        let experiments: Vec<String> = store::experiments::load_experiments(tx)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+        let experiments = definitions::names(tx, store::experiments::KIND)?;
         check_experiment_links(std::slice::from_ref(&after), &experiments)?;
-        let json = serde_json::to_string(&after)?;
+        let json = serde_json::to_value(&after)?;
         let action = if before.is_none() { "create" } else { action };
-        let written = store::flags::put_flag(
-            tx,
-            &after.name,
-            &json,
+        let by = Author {
             actor,
             action,
-            crate::clock::now_ms(),
-        )?;
+            at_ms: crate::clock::now_ms(),
+        };
+        let written = definitions::put(tx, KIND, &after.name, &json, by)?;
         let version = match written {
             Some(v) => v,
-            None => store::flags::get_flag(tx, &after.name)?.map_or(0, |f| f.version),
+            None => definitions::get(tx, KIND, &after.name)?.map_or(0, |f| f.version),
         };
         Ok(FlagChange {
             flag: after.name.clone(),
@@ -286,9 +282,9 @@ impl Cha {
     /// Every stored flag, by name.
     pub fn flags(&self) -> Result<Vec<FlagRecord>> {
         let conn = self.inner.store.conn();
-        store::flags::load_flags(&conn)?
+        definitions::load(&conn, KIND)?
             .into_iter()
-            .map(record)
+            .map(FlagRecord::from_stored)
             .collect()
     }
 
@@ -298,8 +294,8 @@ impl Cha {
     /// `NotFound` if there is none.
     pub fn flag(&self, name: &str) -> Result<FlagRecord> {
         let conn = self.inner.store.conn();
-        let stored = store::flags::get_flag(&conn, name)?.ok_or_else(|| flag_not_found(name))?;
-        record(stored)
+        let stored = definitions::get(&conn, KIND, name)?.ok_or_else(|| flag_not_found(name))?;
+        FlagRecord::from_stored(stored)
     }
 
     /// Every change to flag `name`, oldest first: actor, time, before, after.
@@ -308,7 +304,7 @@ impl Cha {
     /// `NotFound` if the flag never existed.
     pub fn flag_history(&self, name: &str) -> Result<Vec<AuditEntry>> {
         let conn = self.inner.store.conn();
-        let history = store::flags::history(&conn, "flag", name)?;
+        let history = audit::history(&conn, KIND, name)?;
         if history.is_empty() {
             return Err(flag_not_found(name));
         }
@@ -316,21 +312,15 @@ impl Cha {
     }
 }
 
-fn record(stored: store::flags::StoredFlag) -> Result<FlagRecord> {
-    Ok(FlagRecord {
-        definition: serde_json::from_str(&stored.definition_json).map_err(|e| {
-            Error::storage(format!("stored flag `{}` cannot be read: {e}", stored.name))
-        })?,
-        version: stored.version,
-        updated_at_ms: stored.updated_at_ms,
-        updated_by: stored.updated_by,
-    })
+fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<FlagDefinition>> {
+    definitions::get(conn, KIND, name)?
+        .map(|f| f.parse())
+        .transpose()
 }
 
-fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<FlagDefinition>> {
-    store::flags::get_flag(conn, name)?
-        .map(|f| serde_json::from_str(&f.definition_json).map_err(Error::from))
-        .transpose()
+/// Compiles the stored flags for the live snapshot.
+pub(crate) fn compile(conn: &rusqlite::Connection) -> Result<FlagSet> {
+    crate::config::compile_flags(definitions::load_parsed(conn, KIND)?)
 }
 
 /// Checks that every flag linked to an experiment names one of `experiments`.

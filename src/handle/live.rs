@@ -10,32 +10,82 @@ use arc_swap::ArcSwap;
 
 use super::Inner;
 use crate::error::Result;
-use crate::experiments::{ExperimentDefinition, ExperimentSet, ExperimentStatus};
-use crate::flags::{FlagDefinition, FlagId, FlagSet};
+use crate::experiments::ExperimentSet;
+use crate::flags::{FlagId, FlagSet};
 use crate::store;
 
 /// One immutable, compiled configuration. Evaluations read it without locks.
 pub(crate) struct Live {
     /// The configuration revision of the database it was built from.
     pub revision: i64,
-    pub flags: Arc<FlagSet>,
+    pub flags: Part<FlagSet>,
     /// The flag of each flag-handle id in this snapshot (None: deleted, or
     /// not deployed yet).
     pub flag_handles: Box<[Option<FlagId>]>,
-    pub experiments: Arc<ExperimentSet>,
-    /// The last experiment change the experiments were built from: a flag
-    /// flip reuses them (their pins can be many rows to read).
-    pub experiments_change: i64,
+    pub experiments: Part<ExperimentSet>,
+}
+
+/// One subsystem's compiled configuration in a snapshot, with the last
+/// change (audit-log id) of its kind that it was built from: a reload
+/// rebuilds only the parts whose kind changed (a flag flip reuses the
+/// experiments, whose pins can be many rows to read).
+pub(crate) struct Part<T> {
+    value: Arc<T>,
+    change: i64,
+}
+
+impl<T: Default> Part<T> {
+    fn empty() -> Part<T> {
+        Part {
+            value: Arc::default(),
+            change: -1,
+        }
+    }
+}
+
+impl<T> Part<T> {
+    /// This part again if nothing of `kind` changed since it was built,
+    /// else a new one from `build`.
+    fn reload(
+        &self,
+        conn: &rusqlite::Connection,
+        kind: &str,
+        build: impl FnOnce() -> Result<T>,
+    ) -> Result<Part<T>> {
+        let change = store::audit::last_change_of(conn, kind)?;
+        if change == self.change {
+            return Ok(self.clone());
+        }
+        Ok(Part {
+            value: Arc::new(build()?),
+            change,
+        })
+    }
+}
+
+impl<T> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Part {
+            value: self.value.clone(),
+            change: self.change,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Part<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
 impl Live {
     pub fn empty() -> Live {
         Live {
             revision: -1,
-            flags: Arc::new(FlagSet::default()),
+            flags: Part::empty(),
             flag_handles: Box::new([]),
-            experiments: Arc::new(ExperimentSet::default()),
-            experiments_change: -1,
+            experiments: Part::empty(),
         }
     }
 
@@ -45,7 +95,6 @@ impl Live {
             flags: self.flags.clone(),
             flag_handles: names.iter().map(|n| self.flags.lookup(n)).collect(),
             experiments: self.experiments.clone(),
-            experiments_change: self.experiments_change,
         }
     }
 }
@@ -108,78 +157,37 @@ impl Inner {
     /// Whether the configuration revision in the database differs from the
     /// live snapshot's (one small read).
     pub(crate) fn config_changed(&self) -> Result<bool> {
-        let revision = store::flags::config_revision(&self.store.conn())?;
+        let revision = store::audit::config_revision(&self.store.conn())?;
         Ok(revision != self.live.load().revision)
     }
 
     /// Rebuilds the snapshot if the configuration revision in the database
-    /// differs from the live one. A configuration that no longer compiles
-    /// (written by another version) leaves the last good snapshot in place
-    /// and reports the error.
+    /// differs from the live one, each subsystem's part only if its kind
+    /// changed. A configuration that no longer compiles (written by another
+    /// version) leaves the last good snapshot in place and reports the error.
     pub(crate) fn reload(&self) -> Result<()> {
         // Holding the connection serialises reloads with each other and with writes.
         let conn = self.store.conn();
-        let revision = store::flags::config_revision(&conn)?;
-        if revision == self.live.load().revision {
+        let revision = store::audit::config_revision(&conn)?;
+        let current = self.live.load();
+        if revision == current.revision {
             return Ok(());
         }
-        let definitions = store::flags::load_flags(&conn)?
-            .into_iter()
-            .map(|f| {
-                serde_json::from_str::<FlagDefinition>(&f.definition_json).map_err(|e| {
-                    crate::Error::storage(format!("stored flag `{}` cannot be read: {e}", f.name))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let flags = Arc::new(crate::config::compile_flags(definitions)?);
-        let experiments_change = store::flags::last_change_of(&conn, "experiment")?;
-        let current = self.live.load();
-        let experiments = if experiments_change == current.experiments_change {
-            current.experiments.clone()
-        } else {
-            Arc::new(self.load_experiments(&conn)?)
-        };
-        let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
         let live = Live {
             revision,
-            flags,
+            flags: current
+                .flags
+                .reload(&conn, super::flags::KIND, || super::flags::compile(&conn))?,
             flag_handles: Box::new([]),
-            experiments,
-            experiments_change,
+            experiments: current
+                .experiments
+                .reload(&conn, store::experiments::KIND, || {
+                    self.compile_experiments(&conn)
+                })?,
         };
+        let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
         self.live.store(Arc::new(live.with_handles(&names)));
         Ok(())
-    }
-
-    /// Compiles the stored experiments, with the exposed units pinned where
-    /// the split changed since they were exposed, or the experiment is paused.
-    fn load_experiments(&self, conn: &rusqlite::Connection) -> Result<ExperimentSet> {
-        let mut definitions = Vec::new();
-        let mut pins = std::collections::HashMap::new();
-        for stored in store::experiments::load_experiments(conn)? {
-            let def: ExperimentDefinition =
-                serde_json::from_str(&stored.definition_json).map_err(|e| {
-                    crate::Error::storage(format!(
-                        "stored experiment `{}` cannot be read: {e}",
-                        stored.id
-                    ))
-                })?;
-            if stored.allocation_changed || def.status == ExperimentStatus::Paused {
-                pins.insert(
-                    def.id.clone(),
-                    store::experiments::exposed_units(conn, &def.id)?,
-                );
-            }
-            definitions.push(def);
-        }
-        let mut interned = self.interned.lock().unwrap_or_else(|p| p.into_inner());
-        let mut intern = |name: &str| -> Arc<std::ffi::CStr> {
-            interned
-                .entry(name.into())
-                .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
-                .clone()
-        };
-        Ok(ExperimentSet::build(definitions, &pins, &mut intern))
     }
 
     /// The id of a flag handle for `name`, registering it if new.
@@ -237,19 +245,18 @@ impl Watcher {
                         // finds a changed split pins every unit stored by then,
                         // this handle's included.
                         if inner.config_changed().unwrap_or(true) {
-                            let _ = inner.recorder.flush(&inner.store);
+                            let _ = inner.flush();
                             let _ = inner.reload();
                         }
                         next_refresh = now + refresh;
                     }
                     if now >= next_flush {
-                        if inner.recorder.flush(&inner.store).is_ok() {
-                            // Bounded, so that a backlog never delays a refresh for long.
-                            let _ = super::recorder::fold(&inner.store, 100_000);
+                        if inner.flush().is_ok() {
+                            inner.after_flush();
                         }
-                        // Retention scans the raw rows: once an hour is plenty.
+                        // Retention scans raw rows: once an hour is plenty.
                         if next_prune.is_none_or(|t| now >= t) {
-                            let _ = super::recorder::prune(&inner.store, crate::clock::now_ms());
+                            inner.hourly(crate::clock::now_ms());
                             next_prune = Some(now + Duration::from_secs(3600));
                         }
                         next_flush = now + flush;

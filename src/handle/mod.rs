@@ -4,7 +4,7 @@
 pub(crate) mod experiments;
 pub(crate) mod flags;
 mod live;
-mod recorder;
+pub(crate) mod recorder;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,9 @@ use arc_swap::ArcSwap;
 
 use crate::error::Result;
 use crate::options::OpenOptions;
+use crate::store::definitions::StoredDefinition;
 use crate::store::{Store, StoreInfo};
+use recorder::Flush;
 
 pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
 pub(crate) use flags::check_actor;
@@ -43,8 +45,61 @@ pub(crate) struct Inner {
     pub(crate) flag_handles: Mutex<Vec<Box<str>>>,
     /// C strings of variant names handed to C: they live until the handle closes.
     pub(crate) interned: Mutex<std::collections::HashMap<Box<str>, Arc<std::ffi::CStr>>>,
-    pub(crate) recorder: recorder::Recorder,
+    pub(crate) recorder: Recorder,
     watcher: Mutex<Option<live::Watcher>>,
+}
+
+/// A stored definition with its bookkeeping: [`FlagRecord`],
+/// [`ExperimentRecord`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Versioned<T> {
+    pub definition: T,
+    pub version: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+impl<T: serde::de::DeserializeOwned> Versioned<T> {
+    /// Parses a stored row; text that no longer reads is a storage error.
+    pub(crate) fn from_stored(stored: StoredDefinition) -> Result<Versioned<T>> {
+        Ok(Versioned {
+            definition: stored.parse()?,
+            version: stored.version,
+            updated_at_ms: stored.updated_at_ms,
+            updated_by: stored.updated_by,
+        })
+    }
+}
+
+/// What the hot paths record, one buffer per subsystem that records data.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    pub experiments: experiments::record::ExperimentLog,
+}
+
+impl Recorder {
+    /// Every buffer, in the order they are flushed.
+    fn buffers(&self) -> [&dyn Flush; 1] {
+        [&self.experiments.buffer]
+    }
+}
+
+impl Inner {
+    /// Persists every subsystem's buffered records.
+    pub(crate) fn flush(&self) -> Result<()> {
+        recorder::flush_all(&self.store, &self.recorder.buffers())
+    }
+
+    /// The background thread's upkeep after a flush: fold what was
+    /// persisted. Bounded, so that a backlog never delays a refresh for long.
+    fn after_flush(&self) {
+        let _ = experiments::fold::fold(&self.store, 100_000);
+    }
+
+    /// The background thread's hourly upkeep: retention of raw rows.
+    fn hourly(&self, now_ms: i64) {
+        let _ = experiments::fold::prune(&self.store, now_ms);
+    }
 }
 
 impl Cha {
@@ -64,7 +119,7 @@ impl Cha {
             live: Arc::new(ArcSwap::from_pointee(Live::empty())),
             flag_handles: Mutex::new(Vec::new()),
             interned: Mutex::new(Default::default()),
-            recorder: recorder::Recorder::default(),
+            recorder: Recorder::default(),
             watcher: Mutex::new(None),
         });
         inner.reload()?;
@@ -86,7 +141,7 @@ impl Cha {
     /// Persists everything recorded so far (exposures, observations);
     /// configuration changes are written at once and need no flush.
     pub fn flush(&self) -> Result<()> {
-        self.inner.recorder.flush(&self.inner.store)
+        self.inner.flush()
     }
 
     /// Flushes and closes this reference to the handle.
@@ -120,7 +175,7 @@ impl Drop for Inner {
         }
         // The last reference persists what is left (a `Cha` dropped without
         // `close`); `close` itself reports a failure, this cannot.
-        let _ = self.recorder.flush(&self.store);
+        let _ = self.flush();
     }
 }
 

@@ -7,148 +7,68 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::flags::{Change, record_change};
+use super::definitions::{self, Author};
 use crate::error::Result;
 
-/// A stored experiment definition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredExperiment {
-    pub id: String,
-    pub definition_json: String,
-    pub version: i64,
-    pub updated_at_ms: i64,
-    pub updated_by: String,
-    pub allocation_changed: bool,
-}
+/// The kind of experiment definitions in the definitions table and the audit log.
+pub(crate) const KIND: &str = "experiment";
 
-/// The columns `id, definition_json, version, updated_at_ms, updated_by,
-/// allocation_changed` of a row.
-fn stored_experiment(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredExperiment> {
-    Ok(StoredExperiment {
-        id: r.get(0)?,
-        definition_json: r.get(1)?,
-        version: r.get(2)?,
-        updated_at_ms: r.get(3)?,
-        updated_by: r.get(4)?,
-        allocation_changed: r.get(5)?,
-    })
-}
-
-/// Every stored experiment, by id.
-pub fn load_experiments(conn: &Connection) -> Result<Vec<StoredExperiment>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
-         FROM experiments ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], stored_experiment)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// The stored experiment `id`, if any.
-pub fn get_experiment(conn: &Connection, id: &str) -> Result<Option<StoredExperiment>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, definition_json, version, updated_at_ms, updated_by, allocation_changed
-         FROM experiments WHERE id = ?1",
-    )?;
-    Ok(stmt.query_row([id], stored_experiment).optional()?)
-}
-
-/// Writes an experiment's definition with an audit entry. `allocation_json`
-/// is its split of new units; when that changes while units are exposed,
-/// the experiment is marked so that exposed units get pinned. Returns the new
-/// version, or `None` if the definition is unchanged.
-pub fn put_experiment(
+/// Writes an experiment's definition (with its audit row) and its
+/// allocation: `allocation_json` is its split of new units; when that
+/// changes while units are exposed, the experiment is marked so that exposed
+/// units get pinned. Returns the new version, or `None` if the definition is
+/// unchanged.
+pub(crate) fn put_experiment(
     tx: &Transaction<'_>,
     id: &str,
-    definition_json: &str,
+    definition: &serde_json::Value,
     allocation_json: &str,
-    actor: &str,
-    action: &str,
-    at_ms: i64,
+    by: Author<'_>,
 ) -> Result<Option<i64>> {
-    let before: Option<(String, String, i64, bool)> = tx
+    let before: Option<(String, bool)> = tx
         .prepare_cached(
-            "SELECT definition_json, allocation_json, version, allocation_changed FROM experiments WHERE id = ?1",
+            "SELECT allocation_json, allocation_changed FROM experiment_allocations WHERE experiment = ?1",
         )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if before.as_ref().is_some_and(|b| b.0 == definition_json) {
+    let Some(version) = definitions::put(tx, KIND, id, definition, by)? else {
         return Ok(None);
-    }
-    let version = last_version(tx, id)? + 1;
-    let exposed = || -> Result<bool> {
-        Ok(tx
-            .prepare_cached("SELECT 1 FROM exposures WHERE experiment = ?1 LIMIT 1")?
-            .exists([id])?)
     };
     // Once the split of an existing experiment changes, its exposed units are
     // pinned from then on, even if none is stored yet: another process may
     // still hold exposures in its buffer, stored at its next flush.
     let allocation_changed = match &before {
-        Some((_, old_allocation, _, already)) => *already || old_allocation != allocation_json,
-        None => exposed()?,
+        Some((old_allocation, already)) => *already || old_allocation != allocation_json,
+        None => tx
+            .prepare_cached("SELECT 1 FROM exposures WHERE experiment = ?1 LIMIT 1")?
+            .exists([id])?,
     };
     tx.prepare_cached(
-        "INSERT INTO experiments (id, definition_json, version, updated_at_ms, updated_by, allocation_json, allocation_changed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (id) DO UPDATE SET definition_json = ?2, version = ?3, updated_at_ms = ?4,
-             updated_by = ?5, allocation_json = ?6, allocation_changed = ?7",
+        "INSERT INTO experiment_allocations (experiment, allocation_json, allocation_changed)
+         VALUES (?1, ?2, ?3)
+         ON CONFLICT (experiment) DO UPDATE SET allocation_json = ?2, allocation_changed = ?3",
     )?
-    .execute(params![id, definition_json, version, at_ms, actor, allocation_json, allocation_changed])?;
-    record_change(
-        tx,
-        &Change {
-            at_ms,
-            actor,
-            action,
-            kind: "experiment",
-            subject: id,
-            version: Some(version),
-            before_json: before.as_ref().map(|b| b.0.as_str()),
-            after_json: Some(definition_json),
-        },
-    )?;
+    .execute(params![id, allocation_json, allocation_changed])?;
     Ok(Some(version))
 }
 
 /// Removes an experiment's definition (its data stays for export).
-pub fn delete_experiment(
-    tx: &Transaction<'_>,
-    id: &str,
-    actor: &str,
-    action: &str,
-    at_ms: i64,
-) -> Result<bool> {
-    let Some(before): Option<String> = tx
-        .prepare_cached("SELECT definition_json FROM experiments WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?
-    else {
-        return Ok(false);
-    };
-    tx.prepare_cached("DELETE FROM experiments WHERE id = ?1")?
+pub(crate) fn delete_experiment(tx: &Transaction<'_>, id: &str, by: Author<'_>) -> Result<bool> {
+    tx.prepare_cached("DELETE FROM experiment_allocations WHERE experiment = ?1")?
         .execute([id])?;
-    record_change(
-        tx,
-        &Change {
-            at_ms,
-            actor,
-            action,
-            kind: "experiment",
-            subject: id,
-            version: Some(last_version(tx, id)? + 1),
-            before_json: Some(&before),
-            after_json: None,
-        },
-    )?;
-    Ok(true)
+    definitions::delete(tx, KIND, id, by)
 }
 
-fn last_version(conn: &Connection, id: &str) -> Result<i64> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT COALESCE(MAX(version), 0) FROM audit_log WHERE kind = 'experiment' AND subject = ?1",
-    )?;
-    Ok(stmt.query_row([id], |r| r.get(0))?)
+/// Whether the split of experiment `id` changed while units were exposed
+/// (they are pinned to their variant from then on).
+pub(crate) fn allocation_changed(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT allocation_changed FROM experiment_allocations WHERE experiment = ?1",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
 }
 
 /// Every exposed unit of `experiment` with its variant.

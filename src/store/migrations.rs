@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0001_foundation.sql"),
     include_str!("schema_0002_flags.sql"),
     include_str!("schema_0003_experiments.sql"),
+    include_str!("schema_0004_definitions.sql"),
 ];
 
 /// The schema version this library writes and understands.

@@ -3,8 +3,9 @@
 //! Opening sets the pragmas DESIGN.md asks for and brings the schema up to date
 //! with forward-only migrations indexed by `PRAGMA user_version`.
 
-pub mod experiments;
-pub mod flags;
+pub(crate) mod audit;
+pub(crate) mod definitions;
+pub(crate) mod experiments;
 mod migrations;
 
 use std::path::{Path, PathBuf};

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use cha_deploy::deploy::DeployReport;
+use cha_deploy::AuditEntry;
+use cha_deploy::DeployReport;
 use cha_deploy::experiments::{AnalysisOptions, AnalysisReport};
 use cha_deploy::flags::Context;
-use cha_deploy::store::flags::AuditEntry;
 use cha_deploy::{AssignmentReport, Cha, Error, FlagChange, FlagEvaluation, FlagRecord};
 
 use crate::flags::{change_text, history_text, list_text, on_off};
@@ -316,14 +316,14 @@ fn text(t: &Tour) -> String {
          (on a scratch database in a temporary folder, removed at the end)\n",
         cha_deploy::VERSION
     );
-    let created = &t.deploy.flags.created;
+    let created_of = |items: &str| t.deploy.changes.get(items).map_or(0, |c| c.created.len());
     s += &step(
         "1. Deploy the config directory",
         "cha-deploy deploy --config-dir configs",
         &format!(
             "{} flags and {} A/B tests from {}, validated, in one transaction.",
-            created.len(),
-            t.deploy.experiments.created.len(),
+            created_of("flags"),
+            created_of("experiments"),
             t.deploy.config_dir
         ),
     );

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use cha_deploy::AuditEntry;
 use cha_deploy::common::time::parse_rfc3339_ms;
 use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
-use cha_deploy::store::flags::AuditEntry;
 use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};
 
 use crate::output::{Output, aligned, diff, fields, inline, rfc3339, table};

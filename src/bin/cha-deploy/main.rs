@@ -169,7 +169,7 @@ fn rusqlite_version() -> String {
 }
 
 /// The deploy report: what happened to each flag, and any migration.
-fn deploy_text(r: &cha_deploy::deploy::DeployReport) -> String {
+fn deploy_text(r: &cha_deploy::DeployReport) -> String {
     let files: Vec<String> = r
         .files
         .iter()
@@ -181,7 +181,7 @@ fn deploy_text(r: &cha_deploy::deploy::DeployReport) -> String {
         r.config_dir,
         r.actor
     );
-    for (kind, changes) in [("flags", &r.flags), ("experiments", &r.experiments)] {
+    for (kind, changes) in &r.changes.0 {
         let total = changes.created.len()
             + changes.updated.len()
             + changes.unchanged.len()

@@ -1,6 +1,9 @@
 //! A/B experiments on the handle: assignment from the live snapshot,
-//! observations through the recorder, analysis from stored sufficient
-//! statistics.
+//! observations through the recorder ([`record`]), analysis from the
+//! sufficient statistics that [`fold`] keeps.
+
+pub(crate) mod fold;
+pub(crate) mod record;
 
 use std::ffi::CStr;
 use std::sync::Arc;
@@ -12,10 +15,11 @@ use crate::error::{Error, Result};
 use crate::experiments::assign::CompiledVariant;
 use crate::experiments::{
     Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason, CompiledExperiment,
-    ExperimentDefinition, ExperimentStatus, MAX_UNIT_ID, SamplePlan,
+    ExperimentDefinition, ExperimentSet, ExperimentStatus, MAX_UNIT_ID, SamplePlan,
 };
 use crate::stats::Summary;
-use crate::store;
+use crate::store::definitions::{self, Author};
+use crate::store::{self, experiments::KIND};
 
 /// The variant a unit got, or none and why.
 #[derive(Debug, Clone)]
@@ -45,13 +49,7 @@ pub struct AssignmentReport {
 }
 
 /// A stored experiment with its bookkeeping.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExperimentRecord {
-    pub definition: ExperimentDefinition,
-    pub version: i64,
-    pub updated_at_ms: i64,
-    pub updated_by: String,
-}
+pub type ExperimentRecord = super::Versioned<ExperimentDefinition>;
 
 impl Cha {
     /// Assigns `unit` to a variant of `experiment` (deterministic and
@@ -95,7 +93,10 @@ impl Cha {
                 .variant
                 .map(|i| (i, &compiled.variants[i as usize]));
             if let Some((_, v)) = variant {
-                self.inner.recorder.expose(&compiled.id, unit, &v.name);
+                self.inner
+                    .recorder
+                    .experiments
+                    .expose(&compiled.id, unit, &v.name);
             }
             Ok(f(compiled, variant, assignment.reason))
         })
@@ -153,9 +154,10 @@ impl Cha {
                     assignment.reason.as_str()
                 )));
             };
-            self.inner.recorder.expose(&compiled.id, unit, &variant.name);
+            self.inner.recorder.experiments.expose(&compiled.id, unit, &variant.name);
             self.inner
                 .recorder
+                .experiments
                 .observe(&compiled.id, unit, &variant.name, &compiled.metrics[index], value);
             Ok(())
         })
@@ -165,7 +167,7 @@ impl Cha {
     /// statistics that analysis reads (the background thread does this every
     /// flush interval; analysis does it first). Returns how many it folded.
     pub fn fold_observations(&self) -> Result<usize> {
-        super::recorder::fold(&self.inner.store, usize::MAX)
+        fold::fold(&self.inner.store, usize::MAX)
     }
 
     /// Analyses experiment `id` (`analyze_test_results`): flushes this
@@ -187,15 +189,16 @@ impl Cha {
         let (stored, moments, counts, first_exposure_ms) = {
             let mut conn = self.inner.store.conn();
             let tx = conn.transaction()?;
-            let stored = store::experiments::get_experiment(&tx, id)?
-                .ok_or_else(|| experiment_not_found(id))?;
+            let stored =
+                definitions::get(&tx, KIND, id)?.ok_or_else(|| experiment_not_found(id))?;
+            let split_changed = store::experiments::allocation_changed(&tx, id)?;
             let moments = store::experiments::variant_moments(&tx, id)?;
             let counts = store::experiments::exposure_counts(&tx, id)?;
             let first = store::experiments::first_exposure_ms(&tx, id)?;
-            (stored, moments, counts, first)
+            ((stored, split_changed), moments, counts, first)
         };
-        let split_changed = stored.allocation_changed;
-        let def = record(stored)?.definition;
+        let (stored, split_changed) = stored;
+        let def: ExperimentDefinition = stored.parse()?;
         for (metric, tau2) in &options.mixture_variance {
             if !def.metrics.iter().any(|m| &m.name == metric) {
                 return Err(Error::invalid_argument(format!(
@@ -319,7 +322,7 @@ impl Cha {
     pub fn prune_observations(&self) -> Result<usize> {
         self.flush()?;
         self.fold_observations()?;
-        super::recorder::prune(&self.inner.store, crate::clock::now_ms())
+        fold::prune(&self.inner.store, crate::clock::now_ms())
     }
 
     /// [`Cha::export_observations`] into the file `path`, created or
@@ -354,9 +357,9 @@ impl Cha {
     /// Every stored experiment, by id.
     pub fn experiments(&self) -> Result<Vec<ExperimentRecord>> {
         let conn = self.inner.store.conn();
-        store::experiments::load_experiments(&conn)?
+        definitions::load(&conn, KIND)?
             .into_iter()
-            .map(record)
+            .map(ExperimentRecord::from_stored)
             .collect()
     }
 
@@ -365,8 +368,8 @@ impl Cha {
     /// # Errors
     /// `NotFound` if there is none.
     pub fn experiment(&self, id: &str) -> Result<ExperimentRecord> {
-        let stored = store::experiments::get_experiment(&self.inner.store.conn(), id)?;
-        record(stored.ok_or_else(|| experiment_not_found(id))?)
+        let stored = definitions::get(&self.inner.store.conn(), KIND, id)?;
+        ExperimentRecord::from_stored(stored.ok_or_else(|| experiment_not_found(id))?)
     }
 
     /// Starts, pauses or stops experiment `id` (recorded under `actor`).
@@ -397,39 +400,59 @@ impl Cha {
                     crate::clock::now_ms(),
                 ));
             }
-            put_definition(tx, &def, actor, status.as_str())
+            let by = Author {
+                actor,
+                action: status.as_str(),
+                at_ms: crate::clock::now_ms(),
+            };
+            put_definition(tx, &def, by)
         })?;
         self.inner.reload_after_commit();
         self.experiment(id)
     }
 
     fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
-        let stored = store::experiments::get_experiment(conn, id)?
-            .ok_or_else(|| experiment_not_found(id))?;
-        Ok(record(stored)?.definition)
+        definitions::get(conn, KIND, id)?
+            .ok_or_else(|| experiment_not_found(id))?
+            .parse()
     }
 }
 
-/// A stored experiment, parsed.
-fn record(s: store::experiments::StoredExperiment) -> Result<ExperimentRecord> {
-    Ok(ExperimentRecord {
-        definition: serde_json::from_str(&s.definition_json).map_err(|e| {
-            Error::storage(format!("stored experiment `{}` cannot be read: {e}", s.id))
-        })?,
-        version: s.version,
-        updated_at_ms: s.updated_at_ms,
-        updated_by: s.updated_by,
-    })
+impl super::Inner {
+    /// Compiles the stored experiments for the live snapshot, with the
+    /// exposed units pinned where the split changed since they were exposed,
+    /// or the experiment is paused.
+    pub(crate) fn compile_experiments(&self, conn: &rusqlite::Connection) -> Result<ExperimentSet> {
+        let mut pins = std::collections::HashMap::new();
+        let definitions: Vec<ExperimentDefinition> = definitions::load_parsed(conn, KIND)?;
+        for def in &definitions {
+            if def.status == ExperimentStatus::Paused
+                || store::experiments::allocation_changed(conn, &def.id)?
+            {
+                pins.insert(
+                    def.id.clone(),
+                    store::experiments::exposed_units(conn, &def.id)?,
+                );
+            }
+        }
+        let mut interned = self.interned.lock().unwrap_or_else(|p| p.into_inner());
+        let mut intern = |name: &str| -> Arc<std::ffi::CStr> {
+            interned
+                .entry(name.into())
+                .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
+                .clone()
+        };
+        Ok(ExperimentSet::build(definitions, &pins, &mut intern))
+    }
 }
 
 /// Writes one experiment definition with its allocation fingerprint.
 pub(crate) fn put_definition(
     tx: &rusqlite::Transaction<'_>,
     def: &ExperimentDefinition,
-    actor: &str,
-    action: &str,
+    by: Author<'_>,
 ) -> Result<Option<i64>> {
-    let json = serde_json::to_string(def)?;
+    let json = serde_json::to_value(def)?;
     let allocation = serde_json::to_string(&(
         def.effective_seed(),
         def.coverage,
@@ -438,15 +461,7 @@ pub(crate) fn put_definition(
             .map(|v| (&v.name, v.traffic_percentage))
             .collect::<Vec<_>>(),
     ))?;
-    store::experiments::put_experiment(
-        tx,
-        &def.id,
-        &json,
-        &allocation,
-        actor,
-        action,
-        crate::clock::now_ms(),
-    )
+    store::experiments::put_experiment(tx, &def.id, &json, &allocation, by)
 }
 
 /// A CSV field: quoted when it holds a comma, a quote or a line break.

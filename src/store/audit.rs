@@ -1,0 +1,100 @@
+//! The audit log and the configuration revision: every configuration change
+//! of every subsystem is one row here (who, when, what, before, after), and
+//! bumps the revision that every open handle watches.
+
+use rusqlite::{Connection, Transaction, params};
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// One change in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    /// What was changed: `flag`, `experiment`, ...
+    pub kind: String,
+    /// Its name.
+    pub subject: String,
+    /// The subject's version after the change.
+    pub version: Option<i64>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A change to one thing, recorded in the audit log by [`record_change`].
+pub(crate) struct Change<'a> {
+    pub at_ms: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub version: Option<i64>,
+    pub before_json: Option<&'a str>,
+    pub after_json: Option<&'a str>,
+}
+
+/// Appends one row to the audit log and bumps the configuration revision, so
+/// that every open handle reloads.
+pub(crate) fn record_change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_log (at_ms, actor, action, kind, subject, version, before_json, after_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![c.at_ms, c.actor, c.action, c.kind, c.subject, c.version, c.before_json, c.after_json])?;
+    tx.prepare_cached(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_revision'",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
+/// The configuration revision: changes whenever any configuration changes.
+pub(crate) fn config_revision(conn: &Connection) -> Result<i64> {
+    let mut stmt = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'config_revision'")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
+}
+
+/// The last change to anything of `kind` (an audit-log id; 0 for none): lets a
+/// reload skip rebuilding what did not change.
+pub(crate) fn last_change_of(conn: &Connection, kind: &str) -> Result<i64> {
+    let mut stmt =
+        conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_log WHERE kind = ?1")?;
+    Ok(stmt.query_row([kind], |r| r.get(0))?)
+}
+
+/// The highest version `subject` of `kind` ever had, 0 for none: versions
+/// keep counting across a delete and a re-creation, so history never shows
+/// one twice.
+pub(crate) fn last_version(conn: &Connection, kind: &str, subject: &str) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT COALESCE(MAX(version), 0) FROM audit_log WHERE kind = ?1 AND subject = ?2",
+    )?;
+    Ok(stmt.query_row([kind, subject], |r| r.get(0))?)
+}
+
+/// The audit-log rows of one subject, oldest first.
+pub(crate) fn history(conn: &Connection, kind: &str, subject: &str) -> Result<Vec<AuditEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at_ms, actor, action, kind, subject, version, before_json, after_json
+         FROM audit_log WHERE kind = ?1 AND subject = ?2 ORDER BY id",
+    )?;
+    let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+    let rows = stmt.query_map([kind, subject], |r| {
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            at_ms: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            kind: r.get(4)?,
+            subject: r.get(5)?,
+            version: r.get(6)?,
+            before: parse(r.get(7)?),
+            after: parse(r.get(8)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

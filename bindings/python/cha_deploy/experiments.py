@@ -1,21 +1,23 @@
-"""A/B experiments: the answer of an assignment, its reasons, the life-cycle
-statuses, and the argument checks shared by the :class:`cha_deploy.Cha`
-methods (``assign``, ``record``, ``analyze_test_results``, ...).
+"""A/B experiments: the experiment methods of :class:`cha_deploy.Cha`
+(:class:`Experiments`: ``assign``, ``record``, ``analyze_test_results``, ...),
+the answer of an assignment, its reasons, and the life-cycle statuses.
 
 Assignment, recording, analysis and planning all happen in the library; this
-module only gives their answers a Python shape.
+module only passes the arguments and gives the answers a Python shape.
 """
 
 from __future__ import annotations
 
 import json
-import numbers
+import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
+from . import _ffi
+from ._handle import Handle, actor_argument, json_argument, number_argument
 from ._names import Name
 
-__all__ = ["AssignReason", "ExperimentStatus", "Correction", "Assignment"]
+__all__ = ["Experiments", "AssignReason", "ExperimentStatus", "Correction", "Assignment"]
 
 
 class AssignReason(Name):
@@ -99,16 +101,209 @@ class Assignment:
         )
 
 
-def number(value: Any, what: str) -> float:
-    """`value` as the ``double`` a C function takes. A non-number (a string,
-    None) raises TypeError, as Python's own arithmetic would, rather than
-    ctypes' ArgumentError; NaN and infinity pass, for the library to refuse."""
-    if not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, not {type(value).__name__}")
-    return float(value)
+class Experiments(Handle):
+    """The A/B experiment methods of :class:`cha_deploy.Cha`: assign units,
+    record metrics, change a test's status, analyse and plan."""
+
+    def assign(self, experiment: str, unit_id: str) -> Optional[str]:
+        """The variant of `experiment` for `unit_id`, or None when the unit
+        gets none: the fast path, for inner loops (no JSON). Use
+        :meth:`assignment` for the reason and the variant's configuration.
+
+        Deterministic (the same in every process and language) and sticky:
+        once exposed, a unit keeps its variant when the split changes. The
+        first assignment of a unit logs its exposure, in the background.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        variant = self._call(_ffi.experiment_assign, raw_experiment, raw_unit)
+        return None if variant is None else variant.decode("utf-8")
+
+    def assignment(self, experiment: str, unit_id: str) -> Assignment:
+        """:meth:`assign` with the details: the variant, why (an
+        :class:`AssignReason`) and the variant's ``configuration`` from
+        ab_tests.yml. Logs the exposure as :meth:`assign` does.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        return Assignment.from_json(
+            self._call(_ffi.experiment_assignment, raw_experiment, raw_unit)
+        )
+
+    def record(self, experiment: str, unit_id: str, metric: str, value: float) -> None:
+        """Records `value` of `metric` for `unit_id` in `experiment`.
+
+        The unit is assigned (and exposed) as by :meth:`assign`. A unit is
+        the unit of analysis: its several values of one metric combine into
+        its one value by the metric's ``aggregation`` (mean, sum, count, or
+        proportion: 1 if any value is non-zero). Buffered: persisted within
+        ``flush_interval_ms``, by :meth:`flush` or on :meth:`close`.
+
+        Raises:
+            NotFoundError: no such test, or the test has no such metric.
+            InvalidArgumentError: `value` is NaN or infinite, `unit_id` is
+                empty or too long, or the unit has no variant (the test is
+                not running, or the unit is outside its coverage).
+            TypeError: `value` is not a number.
+        """
+        raw_value = number_argument(value, "value")
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_metric = _ffi.encode(metric, "metric")
+        self._call(_ffi.experiment_record, raw_experiment, raw_unit, raw_metric, raw_value)
+
+    def list_experiments(self) -> List[Dict[str, Any]]:
+        """Every stored test, by id: ``{"definition": {...}, "version",
+        "updated_at_ms", "updated_by"}``, the definition in ab_tests.yml's
+        fields (with ``id``)."""
+        return self._call_json(_ffi.experiment_list)
+
+    def get_experiment(self, experiment_id: str) -> Dict[str, Any]:
+        """The stored test `experiment_id`, as :meth:`list_experiments` gives it.
+
+        Raises:
+            NotFoundError: no test has that id.
+        """
+        return self._call_json(_ffi.experiment_get, _ffi.encode(experiment_id, "experiment_id"))
+
+    def set_experiment_status(
+        self,
+        experiment_id: str,
+        status: Union[ExperimentStatus, str],
+        actor: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Sets the status of test `experiment_id` (an
+        :class:`ExperimentStatus` or its name), as a new version recorded
+        under `actor`; every open handle sees it within its refresh interval,
+        this one at once. Starting sets ``start_time`` the first time.
+
+        Args:
+            actor: who makes the change, for the audit history; the login
+                name by default.
+
+        Returns:
+            The test after the change, as :meth:`get_experiment` gives it.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: an unknown status, a move out of
+                ``completed``, or an empty `actor`.
+        """
+        name = status.value if isinstance(status, ExperimentStatus) else status
+        raw_id = _ffi.encode(experiment_id, "experiment")
+        raw_status = _ffi.encode(name, "status")
+        raw_actor = actor_argument(actor)
+        return self._call_json(_ffi.experiment_set_status, raw_id, raw_status, raw_actor)
+
+    def start_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``running``: new units enter."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.RUNNING, actor)
+
+    def pause_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``paused``: units already in the
+        test keep their variant, new units get none."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.PAUSED, actor)
+
+    def stop_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """:meth:`set_experiment_status` to ``stopped``: no unit gets a variant."""
+        return self.set_experiment_status(experiment_id, ExperimentStatus.STOPPED, actor)
+
+    def analyze_test_results(
+        self,
+        test_id: str,
+        correction: Union[Correction, str] = Correction.HOLM,
+        sequential: bool = False,
+        mixture_variance: Optional[Mapping[str, float]] = None,
+    ) -> Dict[str, Any]:
+        """Analyses test `test_id`: per metric, every variant against the
+        control (n, mean, variance; Welch's t-test with its interval; the
+        relative lift with a delta-method interval; Cohen's d and Hedges' g;
+        achieved power and the units still needed at the metric's MDE), the
+        sample-ratio check, guardrails, and a conclusion with its reasons.
+        Everything this handle recorded counts (its buffer is flushed first),
+        and so does what other handles have persisted. Its cost does not
+        grow with the number of observations.
+
+        Args:
+            correction: across primary and secondary metrics, ``"holm"``
+                (Holm–Bonferroni, default) or ``"benjamini_hochberg"``.
+            sequential: add always-valid (mSPRT) intervals and decide on
+                them, so that looking every day is safe.
+            mixture_variance: the mSPRT mixture variance tau^2 per metric name
+                (squared metric units); by default (MDE x |control mean|)^2.
+
+        Returns:
+            The report, a dict with stable keys: ``experiment_id``,
+            ``status``, ``control``, ``duration_days``, ``variants``,
+            ``sample_ratio``, ``metrics`` (each with ``control`` and
+            ``comparisons``: ``difference`` {estimate, std_error, t, df,
+            p_value, ci_lower, ci_upper}, ``relative_lift``, ``effect_size``,
+            ``power``, ``sequential``, ``p_adjusted``, ``verdict``, ...),
+            ``conclusion`` (``ship``, ``keep_running``, ``stop``,
+            ``invalid``, ``no_difference``), ``recommendation``, ``reasons``,
+            ``winner``, ``additional_units_per_variant``,
+            ``additional_days`` and ``business_impact``. Numbers that cannot
+            be computed are None, with a ``status`` saying why.
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: an unknown correction or option value.
+        """
+        options = _analysis_options(correction, sequential, mixture_variance)
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_options = json_argument(options, "analysis options")
+        return self._call_json(_ffi.experiment_analyze, raw_id, raw_options)
+
+    def export_observations(self, test_id: str, path: "os.PathLike[str] | str") -> int:
+        """Writes every raw observation of test `test_id` to the file `path`
+        as CSV (header ``id,unit,variant,metric,value,at_ms``; created or
+        replaced), for re-analysis elsewhere, and returns the row count.
+        Buffered records are flushed first.
+
+        Raises:
+            NotFoundError: no such test.
+            StorageError: the file cannot be written.
+        """
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_path = _ffi.encode(os.fspath(path), "path")
+        return self._call(_ffi.experiment_export, raw_id, raw_path)
+
+    def plan_sample_size(
+        self, test_id: str, metric: str, baseline_mean: float, baseline_sd: float
+    ) -> Dict[str, Any]:
+        """Units each variant of test `test_id` needs for `metric`, given the
+        metric's unit-level `baseline_mean` and `baseline_sd` (from a pilot
+        or history), at the metric's MDE, significance level and power
+        (statsmodels ``TTestIndPower().solve_power``, equal arms).
+
+        Returns:
+            ``{"per_variant", "per_treatment_variant", "total", "nobs1",
+            "effect_size", "absolute_effect", "baseline_mean", "baseline_sd",
+            "minimum_detectable_effect", "alpha", "power", "ratio",
+            "n_variants"}``.
+
+        Raises:
+            NotFoundError: no such test, or the test has no such metric.
+            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, or
+                a value that is not finite.
+            TypeError: a baseline is not a number.
+        """
+        mean = number_argument(baseline_mean, "baseline_mean")
+        sd = number_argument(baseline_sd, "baseline_sd")
+        raw_id = _ffi.encode(test_id, "test_id")
+        raw_metric = _ffi.encode(metric, "metric")
+        return self._call_json(_ffi.experiment_plan, raw_id, raw_metric, mean, sd)
 
 
-def analysis_options(
+def _analysis_options(
     correction: Union[Correction, str],
     sequential: bool,
     mixture_variance: Optional[Mapping[str, float]],

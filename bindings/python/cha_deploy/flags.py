@@ -1,23 +1,24 @@
-"""Feature flags: the result of an evaluation, its reasons and error codes,
-and the pre-resolved :class:`FlagHandle` for inner loops.
+"""Feature flags: the flag methods of :class:`cha_deploy.Cha`
+(:class:`FeatureFlags`), the result of an evaluation, its reasons and error
+codes, and the pre-resolved :class:`FlagHandle` for inner loops.
 
-The evaluation itself happens in the library (see :meth:`cha_deploy.Cha.is_enabled`);
-this module only gives its answer a Python shape.
+The evaluation itself happens in the library; this module only passes the
+question and gives the answer a Python shape.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
+from ._handle import Handle, actor_argument, dict_argument, json_argument
 from ._names import Name
+from .errors import InvalidArgumentError
 
-if TYPE_CHECKING:  # only for type hints: __init__ imports this module
-    from . import Cha
-
-__all__ = ["Reason", "ErrorCode", "FeatureFlagEvaluation", "FlagHandle"]
+__all__ = ["FeatureFlags", "Reason", "ErrorCode", "FeatureFlagEvaluation", "FlagHandle"]
 
 
 class Reason(Name):
@@ -121,7 +122,7 @@ class FlagHandle:
 
     __slots__ = ("_cha", "_id", "name")
 
-    def __init__(self, cha: "Cha", name: str, flag_id: int) -> None:
+    def __init__(self, cha: Handle, name: str, flag_id: int) -> None:
         self._cha = cha
         self._id = flag_id
         #: The flag's name.
@@ -143,8 +144,166 @@ class FlagHandle:
             raise TypeError("groups must be a list of group names, not a single string")
         raw_user = None if user_id is None else _ffi.encode(user_id, "user_id")
         raw_groups = [_ffi.encode(g, "groups[i]") for g in groups]
-        with self._cha._borrow() as handle:
-            return _ffi.flag_enabled_id(handle, self._id, raw_user, raw_groups)
+        return self._cha._call(_ffi.flag_enabled_id, self._id, raw_user, raw_groups)
 
     def __repr__(self) -> str:
         return f"<cha_deploy.FlagHandle {self.name!r} id={self._id}>"
+
+
+class FeatureFlags(Handle):
+    """The feature-flag methods of :class:`cha_deploy.Cha`: evaluate, look
+    up, change, list, audit and restore flags."""
+
+    def is_enabled(
+        self,
+        flag_name: str,
+        user_id: Optional[str] = None,
+        user_groups: Optional[Sequence[str]] = None,
+        context: Optional[Mapping[str, Any]] = None,
+    ) -> FeatureFlagEvaluation:
+        """Evaluates `flag_name` now, with the details: the result is truthy
+        exactly when the flag is on.
+
+        Args:
+            flag_name: the flag.
+            user_id: the user; percentage and a_b_test flags split on it by
+                default. Without it they serve their ``default`` with reason
+                ``ERROR`` and error ``INVALID_CONTEXT``.
+            user_groups: the user's groups, for user_group flags.
+            context: more of the evaluation context: ``session_id``,
+                ``environment``, ``app_name``, ``remote_address``,
+                ``properties`` (a dict), ``current_time`` (an aware
+                ``datetime`` or an RFC 3339 string: evaluates as of then).
+                `user_id` and `user_groups`, when given, replace its
+                ``user_id`` and ``groups``.
+
+        An unknown flag is not an exception: it evaluates off with reason
+        ``ERROR`` and error ``FLAG_NOT_FOUND``.
+
+        Raises:
+            InvalidArgumentError: `context` is not a dict, has an unknown key
+                or a value of the wrong type, or a bad ``current_time``.
+        """
+        context_json = _context_json(user_id, user_groups, context)
+        raw_flag = _ffi.encode(flag_name, "flag")
+        text = self._call(_ffi.flag_evaluate, raw_flag, context_json)
+        return FeatureFlagEvaluation.from_json(text)
+
+    def flag(self, name: str) -> FlagHandle:
+        """A :class:`FlagHandle` for `name`: the fast path for inner loops.
+
+        Raises:
+            NotFoundError: no flag has that name now.
+        """
+        flag_id = self._call(_ffi.flag_lookup, _ffi.encode(name, "flag"))
+        return FlagHandle(self, name, flag_id)
+
+    def update_flag(
+        self, flag_name: str, updates: Mapping[str, Any], actor: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Changes `flag_name` with `updates`, the fields of feature_flags.yml
+        (``{"percentage": 50}``, ``{"enabled": False}``), creating the flag
+        when it does not exist and `updates` names a ``type``; a field set to
+        None goes back to its default. Validated and
+        written in one transaction with an audit entry; every open handle
+        sees the change within its refresh interval, this one at once.
+
+        Args:
+            actor: who makes the change, for the audit history; the login
+                name (``getpass.getuser()``) by default.
+
+        Returns:
+            ``{"flag", "version", "changed", "before", "after"}``: the flag's
+            version after the change, whether anything changed, and its
+            definition before (None when created) and after, taken in the
+            change's own transaction.
+
+        Raises:
+            ConfigError: an invalid value (percentage 150, an unknown field, a
+                wrong type), each named. Nothing changed.
+            NotFoundError: no such flag and `updates` names no ``type``.
+            InvalidArgumentError: `updates` is not a dict, or `actor` is empty.
+        """
+        fields = dict_argument(
+            updates, "updates", 'of feature_flags.yml fields such as {"percentage": 50}'
+        )
+        raw_flag = _ffi.encode(flag_name, "flag")
+        raw_updates = json_argument(dict(fields), "updates")
+        return self._call_json(_ffi.flag_change, raw_flag, raw_updates, actor_argument(actor))
+
+    def get_flag(self, name: str) -> Dict[str, Any]:
+        """The stored flag `name`: ``{"definition": {...}, "version",
+        "updated_at_ms", "updated_by"}``.
+
+        Raises:
+            NotFoundError: no flag has that name.
+        """
+        return self._call_json(_ffi.flag_get, _ffi.encode(name, "flag"))
+
+    def list_flags(self) -> List[Dict[str, Any]]:
+        """Every stored flag, by name, each as :meth:`get_flag` gives it."""
+        return self._call_json(_ffi.flag_list)
+
+    def flag_history(self, name: str) -> List[Dict[str, Any]]:
+        """Every change to flag `name`, oldest first: ``{"id", "at_ms",
+        "actor", "action", "kind", "subject", "version", "before", "after"}``.
+
+        Raises:
+            NotFoundError: the flag never existed.
+        """
+        return self._call_json(_ffi.flag_history, _ffi.encode(name, "flag"))
+
+    def restore_flag(self, name: str, version: int, actor: Optional[str] = None) -> Dict[str, Any]:
+        """Restores flag `name` to its definition at `version` (a ``version``
+        of :meth:`flag_history`), as a new version.
+
+        Args:
+            actor: who restores, for the audit history; the login name by
+                default.
+
+        Returns:
+            ``{"flag", "version", "changed", "before", "after"}``.
+
+        Raises:
+            NotFoundError: no such flag or version.
+            ConfigError: the old definition no longer fits (e.g. a
+                prerequisite was removed since).
+        """
+        raw_name = _ffi.encode(name, "flag")
+        return self._call_json(_ffi.flag_restore, raw_name, version, actor_argument(actor))
+
+
+def _rfc3339(moment: datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC, to the millisecond."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidArgumentError(
+            InvalidArgumentError.STATUS,
+            f"context.current_time: {moment.isoformat()} has no time zone; "
+            "give it one, e.g. datetime.now(timezone.utc)",
+        )
+    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _context_json(
+    user_id: Optional[str],
+    user_groups: Optional[Sequence[str]],
+    context: Optional[Mapping[str, Any]],
+) -> Optional[bytes]:
+    """The context JSON of :meth:`FeatureFlags.is_enabled`, or None for an
+    empty one. Only the shape is settled here; the library checks keys and
+    values."""
+    if context is not None:
+        dict_argument(context, "context", 'such as {"session_id": "s1"}')
+    if isinstance(user_groups, (str, bytes)):
+        raise TypeError("user_groups must be a list of group names, not a single string")
+    fields: Dict[str, Any] = dict(context or {})
+    if user_id is not None:
+        fields["user_id"] = user_id
+    if user_groups is not None:
+        fields["groups"] = list(user_groups)
+    if isinstance(fields.get("current_time"), datetime):
+        fields["current_time"] = _rfc3339(fields["current_time"])
+    if not fields:
+        return None
+    return json_argument(fields, "context")

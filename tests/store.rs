@@ -186,3 +186,88 @@ fn set_user_version(db: &std::path::Path, version: u32) {
 fn rusqlite_connection(db: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(db).unwrap()
 }
+
+/// A database of schema version 3 (flags and experiments in tables of their
+/// own) opens with its flags, experiments, history and exposures intact.
+#[test]
+fn a_schema_3_database_is_migrated_with_everything_in_it() {
+    let dir = scratch();
+    let db = dir.path("old.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for sql in [
+            include_str!("../src/store/schema_0001_foundation.sql"),
+            include_str!("../src/store/schema_0002_flags.sql"),
+            include_str!("../src/store/schema_0003_experiments.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let flag = r#"{"name":"night_mode","type":"boolean","enabled":true}"#;
+        let test = serde_json::to_string(&serde_json::json!({
+            "id": "t", "name": "T", "description": "", "test_type": "pipe_sizing",
+            "status": "running", "variants": [
+                {"name": "a", "description": "", "traffic_percentage": 50.0, "configuration": {}},
+                {"name": "b", "description": "", "traffic_percentage": 50.0, "configuration": {}}],
+            "control": "a", "metrics": [{"name": "m", "metric_type": "primary",
+                "aggregation": "mean", "target_direction": "increase",
+                "minimum_detectable_effect": 0.05, "significance_level": 0.05, "power": 0.8}],
+            "minimum_sample_size": 10, "minimum_duration_days": 1, "coverage": 100.0
+        }))
+        .unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO flags VALUES ('night_mode', '{flag}', 2, 5, 'ops');
+             INSERT INTO audit_log (at_ms, actor, action, kind, subject, version, before_json, after_json)
+                 VALUES (1, 'ops', 'create', 'flag', 'night_mode', 1, NULL, '{flag}'),
+                        (5, 'ops', 'update', 'flag', 'night_mode', 2, '{flag}', '{flag}');
+             INSERT INTO experiments VALUES ('t', '{test}', 1, 7, 'ops', '[\"t\",100.0,[]]', 1);
+             INSERT INTO exposures VALUES ('t', 'u1', 'b', 9);
+             PRAGMA user_version = 3;"
+        ))
+        .unwrap();
+    }
+    let cha = Cha::open(&db).unwrap();
+    assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
+    let flag = cha.flag("night_mode").unwrap();
+    assert_eq!((flag.version, flag.updated_by.as_str()), (2, "ops"));
+    assert_eq!(cha.flag_history("night_mode").unwrap().len(), 2);
+    assert!(cha.is_enabled("night_mode", &Default::default()).unwrap());
+    let test = cha.experiment("t").unwrap();
+    assert_eq!((test.version, test.updated_at_ms), (1, 7));
+    // The split had changed with units exposed: u1 stays pinned to b.
+    let assignment = cha.assign("t", "u1").unwrap();
+    assert_eq!(assignment.variant.unwrap().name.as_ref(), "b");
+    assert_eq!(
+        format!("{:?}", assignment.reason),
+        "Sticky",
+        "a pinned unit is STICKY"
+    );
+}
+
+/// A stored definition that no longer reads is the store's fault (a
+/// storage error), never the caller's.
+#[test]
+fn a_damaged_definition_is_a_storage_error() {
+    let dir = scratch();
+    let db = dir.path("cha.db");
+    let cha = Cha::open(&db).unwrap();
+    cha.update_flag(
+        "night_mode",
+        &serde_json::json!({"type": "boolean", "enabled": true}),
+        "ops",
+    )
+    .unwrap();
+    cha.close().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE definitions SET definition_json = '{\"name\": 7}' WHERE name = 'night_mode'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = Cha::open(&db).err().expect("a damaged flag does not compile");
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.message().contains("stored flag `night_mode` cannot be read"),
+        "{err}"
+    );
+}

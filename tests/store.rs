@@ -264,10 +264,13 @@ fn a_damaged_definition_is_a_storage_error() {
     )
     .unwrap();
     drop(conn);
-    let err = Cha::open(&db).err().expect("a damaged flag does not compile");
+    let err = Cha::open(&db)
+        .err()
+        .expect("a damaged flag does not compile");
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
     assert!(
-        err.message().contains("stored flag `night_mode` cannot be read"),
+        err.message()
+            .contains("stored flag `night_mode` cannot be read"),
         "{err}"
     );
 }

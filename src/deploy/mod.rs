@@ -2,7 +2,7 @@
 //! directory holds is loaded and validated first, then applied in one
 //! transaction. An invalid file changes nothing.
 //!
-//! The sections ([`section::SECTIONS`]) say which files there are and how
+//! The sections (`sections::SECTIONS`) say which files there are and how
 //! each is read, checked and written; this loop knows none of them by name.
 
 pub(crate) mod section;
@@ -18,7 +18,8 @@ use crate::Cha;
 use crate::config::{ConfigError, MigrationReport};
 use crate::error::{Error, Result};
 use crate::store::definitions::{self, Author};
-use section::{Configuration, SECTIONS, Section, SectionFile};
+use section::{Configuration, Section, SectionFile};
+use sections::SECTIONS;
 
 /// What a deployment did.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,21 +1,17 @@
 //! Config sections: each subsystem plugs into deployment here, with its
 //! file, how that file is loaded and validated, its checks across sections,
 //! and how its definitions are written inside the deploy transaction.
-//! Deployment walks [`SECTIONS`]; adding a subsystem adds one entry and
-//! leaves the deploy loop alone.
+//! Deployment walks the list in `sections`; adding a subsystem adds one
+//! file there and one entry in the list, and leaves the deploy loop alone.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::sections::{ab_tests::AbTests, feature_flags::FeatureFlags};
 use crate::config::{ConfigError, MigrationReport};
 use crate::error::Result;
 use crate::store::definitions::{self, Author};
-
-/// Every config section, in the order a deployment applies them.
-pub(crate) const SECTIONS: &[&dyn Section] = &[&FeatureFlags, &AbTests];
 
 /// A config file, loaded and validated: its definitions in the form they
 /// are stored (the canonical JSON of the subsystem's model), by name.
@@ -79,4 +75,33 @@ pub(crate) trait Section: Sync {
     fn delete(&self, tx: &rusqlite::Transaction<'_>, name: &str, by: Author<'_>) -> Result<bool> {
         definitions::delete(tx, self.kind(), name, by)
     }
+}
+
+/// Definitions as the (name, canonical JSON) pairs a section file holds.
+pub(crate) fn to_items<T: serde::Serialize>(
+    definitions: &[T],
+    name: impl Fn(&T) -> &String,
+) -> Vec<(String, Value)> {
+    definitions
+        .iter()
+        .map(|d| {
+            let json = serde_json::to_value(d).expect("a definition serialises to JSON");
+            (name(d).clone(), json)
+        })
+        .collect()
+}
+
+/// The definitions of one kind of a configuration, as their model.
+pub(crate) fn parsed<T: serde::de::DeserializeOwned>(
+    definitions: Option<&std::collections::BTreeMap<String, Value>>,
+) -> Result<Vec<T>> {
+    definitions
+        .into_iter()
+        .flat_map(|d| d.values())
+        .map(|v| {
+            serde_json::from_value(v.clone()).map_err(|e| {
+                crate::Error::storage(format!("a stored definition cannot be read: {e}"))
+            })
+        })
+        .collect()
 }

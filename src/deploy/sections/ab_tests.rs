@@ -5,9 +5,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::feature_flags::to_items;
 use crate::config::{self, ConfigError};
-use crate::deploy::section::{Section, SectionFile};
+use crate::deploy::section::{Section, SectionFile, to_items};
 use crate::error::{Error, Result};
 use crate::experiments::{ExperimentDefinition, ExperimentStatus};
 use crate::store::definitions::Author;

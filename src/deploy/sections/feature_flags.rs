@@ -3,10 +3,8 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::config::{self, ConfigError};
-use crate::deploy::section::{Configuration, Section, SectionFile};
+use crate::deploy::section::{Configuration, Section, SectionFile, parsed, to_items};
 use crate::error::Result;
 use crate::flags::FlagDefinition;
 use crate::handle::flags::{KIND, check_experiment_links};
@@ -45,33 +43,4 @@ impl Section for FeatureFlags {
             .unwrap_or_default();
         check_experiment_links(&flags, &experiments)
     }
-}
-
-/// Definitions as the (name, canonical JSON) pairs a section file holds.
-pub(crate) fn to_items<T: serde::Serialize>(
-    definitions: &[T],
-    name: impl Fn(&T) -> &String,
-) -> Vec<(String, Value)> {
-    definitions
-        .iter()
-        .map(|d| {
-            let json = serde_json::to_value(d).expect("a definition serialises to JSON");
-            (name(d).clone(), json)
-        })
-        .collect()
-}
-
-/// The definitions of one kind of a configuration, as their model.
-pub(crate) fn parsed<T: serde::de::DeserializeOwned>(
-    definitions: Option<&std::collections::BTreeMap<String, Value>>,
-) -> Result<Vec<T>> {
-    definitions
-        .into_iter()
-        .flat_map(|d| d.values())
-        .map(|v| {
-            serde_json::from_value(v.clone()).map_err(|e| {
-                crate::Error::storage(format!("a stored definition cannot be read: {e}"))
-            })
-        })
-        .collect()
 }

@@ -1,4 +1,10 @@
-//! The config sections of the subsystems, one file each.
+//! The config sections of the subsystems, one file each, and the list
+//! deployment walks.
 
-pub(crate) mod ab_tests;
-pub(crate) mod feature_flags;
+mod ab_tests;
+mod feature_flags;
+
+use super::section::Section;
+
+/// Every config section, in the order a deployment applies them.
+pub(crate) const SECTIONS: &[&dyn Section] = &[&feature_flags::FeatureFlags, &ab_tests::AbTests];

@@ -1,5 +1,11 @@
 //! Generates the C header with cbindgen into OUT_DIR on every build.
 //!
+//! cbindgen reads only the `src/ffi/` module tree (from `src/ffi/mod.rs`,
+//! following its `mod` declarations), not the whole crate: the header then
+//! holds only what the C ABI declares, and a public constant or type added to
+//! any other module (`flags::bucket::BUCKETS`, `stats::Summary`) can never
+//! leak into it as an unprefixed name that clashes with a legacy C file's own.
+//!
 //! The committed `include/cha_deploy.h` is checked against it by
 //! `tests/header.rs`; to refresh the committed copy run
 //! `CHA_UPDATE_HEADER=1 cargo build`.
@@ -8,7 +14,7 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=CHA_UPDATE_HEADER");
 
@@ -25,7 +31,7 @@ fn main() {
         env::var("CARGO_PKG_VERSION").unwrap()
     ));
     let header = cbindgen::Builder::new()
-        .with_crate(&crate_dir)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header");

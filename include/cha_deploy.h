@@ -26,60 +26,19 @@
 #define CHA_VERSION_PATCH 0
 #define CHA_VERSION_STRING "0.1.0"
 
-// The number of buckets: percentages have two decimals.
-#define BUCKETS 10000
+// The longest unit id accepted, in bytes (UTF-8); a longer or empty one is
+// CHA_ERR_INVALID_ARGUMENT.
+#define CHA_MAX_UNIT_ID 1024
 
-// The longest name accepted.
-#define MAX_NAME 128
+// The number of buckets a unit is hashed into, for flags and experiments
+// alike: a unit of a flag with seed `s` is in bucket
+// `murmur3_32("{s}:{unit}", 0) % CHA_BUCKETS` (MurmurHash3 x86 32-bit), and
+// a flag at p percent is on for the buckets below p * 100.
+#define CHA_BUCKETS 10000
 
-// The largest configuration file read, in bytes. Real configs are a few
-// kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
-#define MAX_CONFIG_BYTES (1 << 20)
-
-// The version of `ab_tests.yml` this library reads and writes.
-#define CURRENT_VERSION 1
-
-// `significance_level` of a metric that does not set one.
-#define DEFAULT_SIGNIFICANCE_LEVEL 0.05
-
-// `power` of a metric that does not set one.
-#define DEFAULT_POWER 0.8
-
-// `minimum_detectable_effect` of a secondary or guardrail metric that does
-// not set one (a primary metric must).
-#define DEFAULT_MINIMUM_DETECTABLE_EFFECT 0.05
-
-// `minimum_sample_size` (units per variant) when absent: the seed's 1,000 users.
-#define DEFAULT_MINIMUM_SAMPLE_SIZE 1000
-
-// `minimum_duration_days` when absent: the seed's 7 days.
-#define DEFAULT_MINIMUM_DURATION_DAYS 7
-
-// `coverage` (percent of units) when absent.
-#define DEFAULT_COVERAGE 100.0
-
-// The longest unit id accepted, in bytes.
-#define MAX_UNIT_ID 1024
-
-// The p-value below which a sample ratio is flagged as a mismatch. SRM checks
-// run on every experiment at every look, so the threshold is strict
-// (Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online
-// Controlled Experiments").
-#define SRM_THRESHOLD 0.001
-
-// The five kinds of flag of the seed's `FeatureFlagType`.
-typedef struct FlagType FlagType;
-
-// Count, mean and sum of squared deviations (M2) of a stream of values.
-//
-// This is what the store keeps per (experiment, variant, metric): values are
-// folded in one at a time with [`Summary::push`] (Welford 1962) and partial
-// summaries, say one per day or per process, are combined with
-// [`Summary::merge`] (Chan, Golub & LeVeque 1979). Both keep the deviation
-// form, so the variance stays accurate when the values are large and close
-// together (around 1e9 with a spread of 1e-3), where the textbook
-// Σx² − n·x̄² loses every digit.
-typedef struct Summary Summary;
+// The longest flag name accepted, in bytes (ASCII letters, digits, `_`,
+// `.` and `-`).
+#define CHA_MAX_FLAG_NAME 128
 
 // An open database. Opaque to C: create it with `cha_open`, release it
 // with `cha_close`. One handle may be used from many threads at once.
@@ -88,10 +47,6 @@ typedef struct cha_handle cha_handle;
 // The result of every fallible C function. `CHA_OK` (0) is success; any
 // other value is an error whose message `cha_last_error_message` returns.
 typedef int32_t cha_status;
-
-
-
-
 
 // Success.
 #define CHA_OK 0

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// What went wrong, in the categories a caller can act on. Each kind maps to
-/// exactly one C status code (see `ffi::status`).
+/// What went wrong, in the categories a caller can act on. Each kind has
+/// exactly one status code, [`ErrorKind::status_code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// A required pointer argument was NULL (C ABI only).
@@ -24,6 +24,45 @@ pub enum ErrorKind {
     Busy,
     /// A bug: a caught panic or a broken invariant.
     Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of their status codes.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::NullArgument,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::InvalidArgument,
+        ErrorKind::NotFound,
+        ErrorKind::Config,
+        ErrorKind::Storage,
+        ErrorKind::Busy,
+        ErrorKind::Internal,
+    ];
+
+    /// The status code of this kind: the `cha_status` a C function returns
+    /// (`CHA_ERR_*`), the `STATUS` of the Python exception and the base of
+    /// the CLI's exit code. Never 0, which is `CHA_OK`.
+    ///
+    /// The one place the kind-to-status mapping is written. The values are
+    /// the C ABI's constants in `ffi::status`, written there as literals
+    /// because cbindgen can put only literals into the header. Tests hold
+    /// the rest to it: the header's codes and `cha_status_name`
+    /// (`tests/header.rs`), the Python exceptions
+    /// (`bindings/python/tests/test_header.py`) and the status names the C++
+    /// wrapper mentions.
+    pub const fn status_code(self) -> i32 {
+        use crate::ffi::status::*;
+        match self {
+            ErrorKind::NullArgument => CHA_ERR_NULL_ARGUMENT,
+            ErrorKind::InvalidUtf8 => CHA_ERR_INVALID_UTF8,
+            ErrorKind::InvalidArgument => CHA_ERR_INVALID_ARGUMENT,
+            ErrorKind::NotFound => CHA_ERR_NOT_FOUND,
+            ErrorKind::Config => CHA_ERR_CONFIG,
+            ErrorKind::Storage => CHA_ERR_STORAGE,
+            ErrorKind::Busy => CHA_ERR_BUSY,
+            ErrorKind::Internal => CHA_ERR_INTERNAL,
+        }
+    }
 }
 
 /// An error with a message that says what was wrong and where.

@@ -20,6 +20,14 @@ const SANITIZERS: &[&str] = &[
 ];
 
 const C_FLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror"];
+/// As strict as an old C tool's build may be.
+const C99_STRICT_FLAGS: &[&str] = &[
+    "-std=c99",
+    "-pedantic-errors",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+];
 const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Werror"];
 
 /// What the Rust standard library and the bundled SQLite need from the
@@ -34,6 +42,29 @@ fn c_programs_pass_with_the_static_and_the_shared_library() {
 #[test]
 fn cpp_programs_pass_with_the_static_and_the_shared_library() {
     run_programs("c++", "cpp", CXX_FLAGS);
+}
+
+/// The header declares only `cha_`/`CHA_` names: a strict C99 file that
+/// defines `BUCKETS`, `FlagType`, `Summary` and the other names the header
+/// used to leak compiles with it. (`c_programs_pass_with_the_static_and_the_shared_library`
+/// also links and runs it.)
+#[test]
+fn header_compiles_in_strict_c99_next_to_a_legacy_files_own_names() {
+    require_tool(
+        "cc",
+        &["--version"],
+        "the C tests need a C compiler (on Debian/Ubuntu: apt-get install build-essential)",
+    );
+    let source = repo_root().join("tests/c/test_legacy_names.c");
+    let compiled = run(Command::new("cc")
+        .args(C99_STRICT_FLAGS)
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .arg("-fsyntax-only")
+        .arg(&source));
+    if let Err(e) = compiled {
+        panic!("include/cha_deploy.h breaks a legacy C99 file:\n{e}");
+    }
 }
 
 /// Compiles, links (static and shared) and runs every `tests/c/*.<extension>`,

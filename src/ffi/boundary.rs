@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::status::{CHA_ERR_INTERNAL, CHA_OK, cha_status, status_of};
+use super::status::{CHA_ERR_INTERNAL, CHA_OK, cha_status};
 use crate::error::{Error, ErrorKind, Result};
 
 thread_local! {
@@ -33,7 +33,7 @@ fn failed(function: &str, failure: std::thread::Result<Result<()>>) -> cha_statu
         Ok(Ok(())) => CHA_OK,
         Ok(Err(error)) => {
             set_last_error(function, error.message());
-            status_of(error.kind())
+            error.kind().status_code()
         }
         Err(payload) => {
             let what = payload

@@ -9,6 +9,14 @@ use super::status::cha_status;
 use crate::error::Error;
 use crate::experiments::{AnalysisOptions, ExperimentStatus};
 
+/// The longest unit id accepted, in bytes (UTF-8); a longer or empty one is
+/// CHA_ERR_INVALID_ARGUMENT.
+pub const CHA_MAX_UNIT_ID: usize = 1024;
+
+// cbindgen puts only literals into the header, so the value is written again
+// here; this keeps it equal to the engine's.
+const _: () = assert!(CHA_MAX_UNIT_ID == crate::experiments::MAX_UNIT_ID);
+
 /// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 /// in every process and language) and sticky (a unit keeps its first variant
 /// when the weights change later). The unit's exposure is logged once, in

@@ -10,6 +10,21 @@ use super::status::cha_status;
 use crate::error::Result;
 use crate::flags::Context;
 
+/// The number of buckets a unit is hashed into, for flags and experiments
+/// alike: a unit of a flag with seed `s` is in bucket
+/// `murmur3_32("{s}:{unit}", 0) % CHA_BUCKETS` (MurmurHash3 x86 32-bit), and
+/// a flag at p percent is on for the buckets below p * 100.
+pub const CHA_BUCKETS: u32 = 10_000;
+
+/// The longest flag name accepted, in bytes (ASCII letters, digits, `_`,
+/// `.` and `-`).
+pub const CHA_MAX_FLAG_NAME: usize = 128;
+
+// cbindgen puts only literals into the header, so the values are written
+// again here; these keep them equal to the engine's.
+const _: () = assert!(CHA_BUCKETS == crate::common::bucket::BUCKETS);
+const _: () = assert!(CHA_MAX_FLAG_NAME == crate::common::names::MAX_NAME);
+
 /// Groups converted without allocating for up to this many.
 const STACK_GROUPS: usize = 16;
 

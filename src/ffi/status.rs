@@ -1,7 +1,9 @@
 //! Status codes of the C ABI. Values are explicit and never reused: a code
 //! that goes away leaves a hole.
-
-use crate::error::ErrorKind;
+//!
+//! The codes are written once, here, as the constants cbindgen puts into the
+//! header; [`ErrorKind::status_code`](crate::ErrorKind::status_code) maps
+//! each error kind to one of them, and `status_name` names each.
 
 /// The result of every fallible C function. `CHA_OK` (0) is success; any
 /// other value is an error whose message `cha_last_error_message` returns.
@@ -26,20 +28,6 @@ pub const CHA_ERR_STORAGE: cha_status = 6;
 pub const CHA_ERR_BUSY: cha_status = 7;
 /// A bug inside the library (a caught panic); the handle stays usable.
 pub const CHA_ERR_INTERNAL: cha_status = 8;
-
-/// The status code of an error kind: the only place the mapping is written.
-pub(crate) fn status_of(kind: ErrorKind) -> cha_status {
-    match kind {
-        ErrorKind::NullArgument => CHA_ERR_NULL_ARGUMENT,
-        ErrorKind::InvalidUtf8 => CHA_ERR_INVALID_UTF8,
-        ErrorKind::InvalidArgument => CHA_ERR_INVALID_ARGUMENT,
-        ErrorKind::NotFound => CHA_ERR_NOT_FOUND,
-        ErrorKind::Config => CHA_ERR_CONFIG,
-        ErrorKind::Storage => CHA_ERR_STORAGE,
-        ErrorKind::Busy => CHA_ERR_BUSY,
-        ErrorKind::Internal => CHA_ERR_INTERNAL,
-    }
-}
 
 /// The name of a status code as a static NUL-terminated string.
 pub(crate) fn status_name(status: cha_status) -> &'static std::ffi::CStr {

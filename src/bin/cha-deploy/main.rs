@@ -2,8 +2,9 @@
 //! calls the Rust API and prints; all logic lives in the library.
 //!
 //! Exit codes: 0 success; 2 a usage error (bad arguments); otherwise the
-//! `cha_status` value of the error: 3 invalid argument, 4 not found,
-//! 5 configuration, 6 storage, 7 busy (database locked), 8 internal.
+//! `cha_status` value of the error (`ErrorKind::status_code`): 3 invalid
+//! argument, 4 not found, 5 configuration, 6 storage, 7 busy (database
+//! locked), 8 internal.
 
 mod ab;
 mod demo;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cha_deploy::{Cha, Error};
+use cha_deploy::{Cha, Error, ErrorKind};
 use output::Output;
 
 #[derive(Parser)]
@@ -70,21 +71,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cha-deploy: error: {e}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit_code(e.kind()))
         }
     }
 }
 
-fn exit_code(e: &Error) -> u8 {
-    use cha_deploy::ErrorKind::*;
-    match e.kind() {
-        NullArgument | InvalidUtf8 | InvalidArgument => 3,
-        NotFound => 4,
-        Config => 5,
-        Storage => 6,
-        Busy => 7,
-        Internal => 8,
-    }
+/// The exit code of a failed command: the status code of the error's kind,
+/// so that the CLI and the C ABI number their errors alike.
+///
+/// The two C-only kinds are folded into an invalid argument (3): their codes
+/// would collide with what a shell reads in 1 (failed, no detail) and with
+/// clap's usage error (2), and the CLI cannot meet them anyway, since its
+/// arguments arrive as Rust strings, never NULL or invalid UTF-8.
+fn exit_code(kind: ErrorKind) -> u8 {
+    let kind = match kind {
+        ErrorKind::NullArgument | ErrorKind::InvalidUtf8 => ErrorKind::InvalidArgument,
+        kind => kind,
+    };
+    // Status codes are 1 to 8; the test below keeps them within an exit code.
+    u8::try_from(kind.status_code()).unwrap_or(u8::MAX)
 }
 
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
@@ -206,4 +211,33 @@ fn deploy_text(r: &cha_deploy::DeployReport) -> String {
         text.push_str(&format!("\n{migration}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_status_codes_with_the_c_only_kinds_folded_into_3() {
+        let codes: Vec<(ErrorKind, u8)> =
+            ErrorKind::ALL.iter().map(|&k| (k, exit_code(k))).collect();
+        assert_eq!(
+            codes,
+            [
+                (ErrorKind::NullArgument, 3),
+                (ErrorKind::InvalidUtf8, 3),
+                (ErrorKind::InvalidArgument, 3),
+                (ErrorKind::NotFound, 4),
+                (ErrorKind::Config, 5),
+                (ErrorKind::Storage, 6),
+                (ErrorKind::Busy, 7),
+                (ErrorKind::Internal, 8),
+            ]
+        );
+        for kind in ErrorKind::ALL {
+            if !matches!(kind, ErrorKind::NullArgument | ErrorKind::InvalidUtf8) {
+                assert_eq!(i32::from(exit_code(kind)), kind.status_code(), "{kind:?}");
+            }
+        }
+    }
 }

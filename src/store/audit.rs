@@ -26,14 +26,21 @@ pub struct AuditEntry {
 
 /// A change to one thing, recorded in the audit log by [`record_change`].
 pub(crate) struct Change<'a> {
-    pub at_ms: i64,
-    pub actor: &'a str,
-    pub action: &'a str,
+    pub by: Author<'a>,
     pub kind: &'a str,
     pub subject: &'a str,
     pub version: Option<i64>,
     pub before_json: Option<&'a str>,
     pub after_json: Option<&'a str>,
+}
+
+/// Who changes what, when, and how (`action`: create, update, restore,
+/// deploy, rollback, ...).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Author<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub at_ms: i64,
 }
 
 /// Appends one row to the audit log and bumps the configuration revision, so
@@ -43,7 +50,7 @@ pub(crate) fn record_change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<()> 
         "INSERT INTO audit_log (at_ms, actor, action, kind, subject, version, before_json, after_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![c.at_ms, c.actor, c.action, c.kind, c.subject, c.version, c.before_json, c.after_json])?;
+    .execute(params![c.by.at_ms, c.by.actor, c.by.action, c.kind, c.subject, c.version, c.before_json, c.after_json])?;
     tx.prepare_cached(
         "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'config_revision'",
     )?

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::de::DeserializeOwned;
 
+pub(crate) use super::audit::Author;
 use super::audit::{Change, last_version, record_change};
 use crate::error::{Error, Result};
 
@@ -82,15 +83,6 @@ pub(crate) fn get(conn: &Connection, kind: &str, name: &str) -> Result<Option<St
     Ok(stmt.query_row([kind, name], stored).optional()?)
 }
 
-/// Who changes what, when, and how (`action`: create, update, restore,
-/// deploy, rollback, ...).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Author<'a> {
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub at_ms: i64,
-}
-
 /// Writes definition `name` of `kind`, bumps its version and records the
 /// change. A definition equal to the stored one (as JSON, whatever the
 /// order of its keys) is not a change: returns `None`; otherwise the new
@@ -127,9 +119,7 @@ pub(crate) fn put(
     record_change(
         tx,
         &Change {
-            at_ms: by.at_ms,
-            actor: by.actor,
-            action: by.action,
+            by,
             kind,
             subject: name,
             version: Some(version),
@@ -151,9 +141,7 @@ pub(crate) fn delete(tx: &Transaction<'_>, kind: &str, name: &str, by: Author<'_
     record_change(
         tx,
         &Change {
-            at_ms: by.at_ms,
-            actor: by.actor,
-            action: by.action,
+            by,
             kind,
             subject: name,
             version: Some(last_version(tx, kind, name)? + 1),

@@ -2,7 +2,7 @@
 //! of every subsystem is one row here (who, when, what, before, after), and
 //! bumps the revision that every open handle watches.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -71,6 +71,32 @@ pub(crate) fn last_change_of(conn: &Connection, kind: &str) -> Result<i64> {
     let mut stmt =
         conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_log WHERE kind = ?1")?;
     Ok(stmt.query_row([kind], |r| r.get(0))?)
+}
+
+/// The id of the last audit-log row (0 for none).
+pub(crate) fn last_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM audit_log")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Who made the last change to `subject` of `kind` after audit row `after`,
+/// when, and how: `(actor, at_ms, action)`.
+pub(crate) fn last_change_after(
+    conn: &Connection,
+    kind: &str,
+    subject: &str,
+    after: i64,
+) -> Result<Option<(String, i64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT actor, at_ms, action FROM audit_log
+             WHERE kind = ?1 AND subject = ?2 AND id > ?3 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![kind, subject, after], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
 }
 
 /// The highest version `subject` of `kind` ever had, 0 for none: versions

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0002_flags.sql"),
     include_str!("schema_0003_experiments.sql"),
     include_str!("schema_0004_definitions.sql"),
+    include_str!("schema_0005_deployments.sql"),
 ];
 
 /// The schema version this library writes and understands.
@@ -51,7 +52,7 @@ fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
 
-fn check_not_newer(version: i64) -> Result<()> {
+pub(crate) fn check_not_newer(version: i64) -> Result<()> {
     if version > SCHEMA_VERSION {
         return Err(Error::storage(format!(
             "the database has schema version {version}, newer than the schema version {SCHEMA_VERSION} \

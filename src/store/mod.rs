@@ -4,7 +4,9 @@
 //! with forward-only migrations indexed by `PRAGMA user_version`.
 
 pub(crate) mod audit;
+mod backup;
 pub(crate) mod definitions;
+pub(crate) mod deployments;
 pub(crate) mod experiments;
 mod migrations;
 
@@ -162,7 +164,7 @@ fn check_path(path: &Path) -> Result<()> {
 
 /// Creates a missing database file readable by its owner only; SQLite gives
 /// its -wal and -shm files the same permissions.
-fn create_private(path: &Path) -> Result<()> {
+pub(crate) fn create_private(path: &Path) -> Result<()> {
     let mut open = std::fs::OpenOptions::new();
     open.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,0 +1,80 @@
+//! Online backups of the database file with SQLite's backup API: a copy
+//! taken while other connections keep reading and writing, and the restore
+//! of such a copy into the open database.
+
+use std::path::Path;
+
+use rusqlite::{Connection, MAIN_DB, OpenFlags};
+
+use super::{Store, create_private, migrations};
+use crate::error::{Error, Result};
+
+impl Store {
+    /// Copies the whole database into a new file at `path`, readable by its
+    /// owner only. Buffered records of handles are not in it: flush first.
+    ///
+    /// # Errors
+    /// `Storage` naming the path (it exists already, or cannot be written).
+    pub(crate) fn backup_to(&self, path: &Path) -> Result<()> {
+        if path.exists() {
+            return Err(Error::storage(format!(
+                "backup {}: the file exists already",
+                path.display()
+            )));
+        }
+        create_private(path).map_err(|e| e.context(format!("backup {}", path.display())))?;
+        let result = self
+            .conn()
+            .backup(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)
+            .map_err(|e| Error::storage(format!("backup {}: {e}", path.display())));
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    /// Replaces the database's content with the backup at `path`, then
+    /// brings its schema up to date. The backup is checked first (a SQLite
+    /// file that passes `quick_check`, with a schema this version knows); a
+    /// bad one changes nothing.
+    ///
+    /// # Errors
+    /// `NotFound` for a missing file; `Storage` for a damaged or newer one.
+    pub(crate) fn restore_from(&self, path: &Path) -> Result<()> {
+        check_backup(path)?;
+        let mut conn = self.conn();
+        conn.restore(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)
+            .map_err(|e| Error::storage(format!("restore from {}: {e}", path.display())))?;
+        migrations::migrate(&conn).map_err(|e| e.context(path.display()))
+    }
+}
+
+/// Checks that `path` is a sound database of a schema this version reads.
+fn check_backup(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        return Err(Error::not_found(format!(
+            "backup {} does not exist",
+            path.display()
+        )));
+    }
+    let what = |e: rusqlite::Error| {
+        Error::storage(format!(
+            "backup {} is not a sound cha-deploy database: {e}",
+            path.display()
+        ))
+    };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(what)?;
+    let check: String = conn
+        .pragma_query_value(None, "quick_check", |r| r.get(0))
+        .map_err(what)?;
+    if check != "ok" {
+        return Err(Error::storage(format!(
+            "backup {} is damaged: {check}",
+            path.display()
+        )));
+    }
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(what)?;
+    migrations::check_not_newer(version).map_err(|e| e.context(path.display()))
+}

@@ -6,6 +6,7 @@
 //! 5 configuration, 6 storage, 7 busy (database locked), 8 internal.
 
 mod ab;
+mod ab_analysis;
 mod demo;
 mod flags;
 mod output;

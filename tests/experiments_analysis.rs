@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cha_deploy::experiments::analyze::{ConclusionKind, Direction, SampleRatioStatus, Verdict};
 use cha_deploy::experiments::{
-    Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, Correction, ExperimentDefinition,
-    ExperimentStatus, MetricDefinition, MetricType, TargetDirection, TestType, VariantDefinition,
-    analyze,
+    Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, ConclusionKind, Correction,
+    Direction, ExperimentDefinition, ExperimentStatus, MetricDefinition, MetricType,
+    SampleRatioStatus, TargetDirection, TestType, VariantDefinition, Verdict, analyze,
 };
 use cha_deploy::stats::{self, Summary};
 use serde_json::Value;
@@ -946,17 +945,8 @@ fn three_variants_compare_each_with_the_named_control() {
         report.metrics[0].comparisons[0].verdict,
         Verdict::Inconclusive
     );
-    // The CLI's table mentions every variant and the verdict.
-    let table = report.to_table();
-    for needle in [
-        "aggressive",
-        "intelligent",
-        "standard",
-        "recommendation: ship intelligent",
-    ] {
-        assert!(table.contains(needle), "{needle} not in\n{table}");
-    }
-    println!("{table}");
+    // The CLI's table of this report is tested with the CLI
+    // (src/bin/cha-deploy/ab_analysis.rs).
 }
 
 // ------------------------------------------------------------ large n ----

@@ -14,6 +14,17 @@ pub use assign::{AssignReason, Assignment, CompiledExperiment, ExperimentSet, MA
 
 pub mod analyze;
 pub mod plan;
+pub mod report;
+pub mod wording;
 
-pub use analyze::{AnalysisInput, AnalysisOptions, AnalysisReport, Correction, analyze};
+mod compare;
+mod sample_ratio;
+mod verdict;
+
+pub use analyze::{AnalysisInput, AnalysisOptions, Correction, analyze};
 pub use plan::{SamplePlan, plan_for_metric, plan_sample_size};
+pub use report::{
+    AnalysisReport, ArmReport, BusinessImpact, ComparisonReport, ComparisonStatus, ConclusionKind,
+    DifferenceReport, Direction, EffectSizeReport, LiftReport, MetricReport, PowerReport,
+    SampleRatioReport, SampleRatioStatus, SequentialReport, VariantReport, Verdict,
+};

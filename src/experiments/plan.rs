@@ -41,7 +41,7 @@ pub struct SamplePlan {
 /// `nobs1` is statsmodels
 /// `TTestIndPower().solve_power(effect_size=d, nobs1=None, alpha=alpha,
 /// power=power, ratio=ratio)` (exact noncentral t at every size, never the
-/// z-approximation; see [`stats::ttest_ind_required_nobs1`]). Each of the
+/// z-approximation; see [`stats::ttest_ind_sample_size`]). Each of the
 /// `n_variants − 1` treatment arms is compared with the control at `alpha` as
 /// given: to plan for a correction across them, pass a smaller `alpha` (for
 /// example alpha / (n_variants − 1), Bonferroni).
@@ -91,18 +91,12 @@ pub fn plan_sample_size(
     }
     let absolute_effect = minimum_detectable_effect * baseline_mean.abs();
     let effect_size = absolute_effect / baseline_sd;
-    // A huge effect needs only the smallest sample the test allows.
-    let nobs1 = match stats::ttest_ind_required_nobs1(effect_size, alpha, power, ratio) {
-        Err(StatsError::ReachedAtMinimum { nobs1 }) => nobs1,
-        other => other?,
-    };
-    let per_variant = nobs1.ceil() as u64;
-    let per_treatment_variant = (nobs1 * ratio).ceil() as u64;
+    let size = stats::ttest_ind_sample_size(effect_size, alpha, power, ratio)?;
     Ok(SamplePlan {
-        per_variant,
-        per_treatment_variant,
-        total: per_variant + u64::from(n_variants - 1) * per_treatment_variant,
-        nobs1,
+        per_variant: size.first_arm,
+        per_treatment_variant: size.second_arm,
+        total: size.first_arm + u64::from(n_variants - 1) * size.second_arm,
+        nobs1: size.nobs1,
         effect_size,
         absolute_effect,
         baseline_mean,

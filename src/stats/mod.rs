@@ -10,7 +10,7 @@
 //! - [`dist`]: Student t (with quantiles accurate up to infinite df), noncentral t,
 //!   chi-square and normal functions that statrs lacks or gets wrong.
 //! - [`welch`](mod@welch): Welch's t-test, relative lift, Cohen's d and Hedges' g.
-//! - [`power`]: achieved power and required sample size (statsmodels `TTestIndPower`).
+//! - [`power`]: achieved power and the sample-size solver (statsmodels `TTestIndPower`).
 //! - [`srm`]: sample-ratio-mismatch check (scipy `chisquare`).
 //! - [`corrections`]: Holm and Benjamini–Hochberg adjusted p-values.
 //! - [`sequential`]: always-valid confidence intervals for safe daily peeking.
@@ -28,7 +28,10 @@ mod quadrature;
 
 pub use corrections::{Adjusted, benjamini_hochberg, holm};
 pub use error::{Arm, StatsError};
-pub use power::{normal_power, normal_required_nobs1, ttest_ind_power, ttest_ind_required_nobs1};
+pub use power::{
+    SampleSize, normal_power, normal_required_nobs1, ttest_ind_power, ttest_ind_required_nobs1,
+    ttest_ind_sample_size,
+};
 pub use sequential::{AlwaysValid, always_valid};
 pub use srm::{SRM_THRESHOLD, SampleRatio, sample_ratio_mismatch};
 pub use summary::Summary;

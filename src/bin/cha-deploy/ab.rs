@@ -10,6 +10,7 @@ use cha_deploy::experiments::{
 };
 use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
 
+use crate::ab_analysis::analysis_text;
 use crate::flags::{Actor, indent};
 use crate::output::{Output, aligned, inline, rfc3339, table};
 
@@ -193,7 +194,7 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 ..AnalysisOptions::default()
             };
             let report = cha.analyze_experiment(id, options)?;
-            out.print(&report, || report.to_table().trim_end().to_string());
+            out.print(&report, || analysis_text(&report).trim_end().to_string());
         }
         AbCommand::Plan {
             id,
@@ -252,8 +253,9 @@ fn status(
     Ok(())
 }
 
-/// A serde enum's name (`pipe_sizing`, `primary`, …).
-fn name_of<T: Serialize>(v: &T) -> String {
+/// A serde enum's name (`pipe_sizing`, `primary`, `not_harmed`, …), so the
+/// text and the JSON use the same words.
+pub fn name_of<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(Value::String(s)) => s,
         _ => "-".into(),

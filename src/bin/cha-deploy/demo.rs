@@ -12,6 +12,7 @@ use cha_deploy::experiments::{AnalysisOptions, AnalysisReport};
 use cha_deploy::flags::Context;
 use cha_deploy::{AssignmentReport, Cha, Error, FlagChange, FlagEvaluation, FlagRecord};
 
+use crate::ab_analysis::analysis_text;
 use crate::flags::{change_text, history_text, list_text, on_off};
 use crate::output::{Output, inline, table};
 
@@ -426,7 +427,7 @@ fn ab_text(ab: &AbTour) -> String {
              planning both count), so the verdict is: {}.",
             ab.recorded,
             LIFT * 100.0,
-            a.to_table().trim_end(),
+            analysis_text(a).trim_end(),
             a.minimum_duration_days,
             a.recommendation
         ),

@@ -7,6 +7,7 @@
 //! locked), 8 internal.
 
 mod ab;
+mod ab_analysis;
 mod demo;
 mod flags;
 mod output;

@@ -75,41 +75,13 @@
 //!   first primary metric: the absolute difference per unit in the metric's
 //!   `unit`, with its interval.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
 use super::compare::{arm_report, compare};
 use super::model::ExperimentDefinition;
+use super::options::AnalysisOptions;
 use super::report::{AnalysisReport, ConclusionKind, MetricReport, VariantReport, finite};
 use super::sample_ratio::sample_ratio;
 use super::verdict::{conclude, correct};
 use crate::stats::Summary;
-
-/// The multiple-comparison correction across primary and secondary metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Correction {
-    /// Holm–Bonferroni: controls the family-wise error rate.
-    #[default]
-    Holm,
-    /// Benjamini–Hochberg: controls the false discovery rate.
-    BenjaminiHochberg,
-}
-
-/// How to analyse; `Default` is Holm, fixed-horizon.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AnalysisOptions {
-    /// The correction across primary and secondary comparisons.
-    pub correction: Correction,
-    /// Add always-valid intervals and decide on them (see the module docs).
-    pub sequential: bool,
-    /// τ² of the always-valid mixture per metric name, in squared metric
-    /// units of the difference. A metric not named here uses
-    /// `(minimum_detectable_effect × |control mean|)²`.
-    pub mixture_variance: BTreeMap<String, f64>,
-}
 
 /// What [`analyze`] reads. Slices shorter than the definition's variants or
 /// metrics read as empty summaries and zero exposures.

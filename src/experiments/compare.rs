@@ -4,8 +4,8 @@
 //! and a guardrail's one-sided harm test (see [`super::analyze`] for each
 //! choice).
 
-use super::analyze::AnalysisOptions;
 use super::model::{MetricDefinition, MetricType, TargetDirection};
+use super::options::AnalysisOptions;
 use super::report::{
     ArmReport, ComparisonReport, ComparisonStatus, DifferenceReport, Direction, EffectSizeReport,
     LiftReport, PowerReport, SequentialReport, Verdict, finite,

@@ -13,6 +13,7 @@ pub mod assign;
 pub use assign::{AssignReason, Assignment, CompiledExperiment, ExperimentSet, MAX_UNIT_ID};
 
 pub mod analyze;
+pub mod options;
 pub mod plan;
 pub mod report;
 pub mod wording;
@@ -21,7 +22,8 @@ mod compare;
 mod sample_ratio;
 mod verdict;
 
-pub use analyze::{AnalysisInput, AnalysisOptions, Correction, analyze};
+pub use analyze::{AnalysisInput, analyze};
+pub use options::{AnalysisOptions, Correction};
 pub use plan::{SamplePlan, plan_for_metric, plan_sample_size};
 pub use report::{
     AnalysisReport, ArmReport, BusinessImpact, ComparisonReport, ComparisonStatus, ConclusionKind,

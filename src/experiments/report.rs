@@ -7,8 +7,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::analyze::Correction;
 use super::model::{Aggregation, ExperimentStatus, MetricType, TargetDirection};
+use super::options::Correction;
 use crate::stats::StatsError;
 
 /// The analysis of one experiment: the JSON that C (`cha_experiment_analyze`),

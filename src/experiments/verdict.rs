@@ -3,8 +3,8 @@
 //! sentences, with the business impact (the order of precedence is in
 //! [`super::analyze`]).
 
-use super::analyze::Correction;
 use super::model::MetricType;
+use super::options::Correction;
 use super::report::{
     AnalysisReport, BusinessImpact, ComparisonReport, ConclusionKind, Direction, MetricReport,
     Verdict,
@@ -404,9 +404,9 @@ fn impact(metric: &MetricReport, c: &ComparisonReport) -> Option<BusinessImpact>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiments::analyze::AnalysisOptions;
     use crate::experiments::compare::{arm_report, compare};
     use crate::experiments::model::{Aggregation, MetricDefinition, TargetDirection};
+    use crate::experiments::options::AnalysisOptions;
     use crate::stats::Summary;
 
     #[test]

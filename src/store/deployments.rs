@@ -96,7 +96,11 @@ pub(crate) fn get(conn: &Connection, id: i64) -> Result<Option<DeploymentRow>> {
 
 /// The latest deployment, if any.
 pub(crate) fn latest(conn: &Connection) -> Result<Option<DeploymentRow>> {
-    let sql = concat!("SELECT ", columns!(), " FROM deployments ORDER BY id DESC LIMIT 1");
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM deployments ORDER BY id DESC LIMIT 1"
+    );
     Ok(conn.prepare_cached(sql)?.query_row([], row).optional()?)
 }
 
@@ -112,7 +116,11 @@ pub(crate) fn before(conn: &Connection, id: i64) -> Result<Option<DeploymentRow>
 
 /// The last `limit` deployments, newest first.
 pub(crate) fn recent(conn: &Connection, limit: u32) -> Result<Vec<DeploymentRow>> {
-    let sql = concat!("SELECT ", columns!(), " FROM deployments ORDER BY id DESC LIMIT ?1");
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM deployments ORDER BY id DESC LIMIT ?1"
+    );
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map([limit], row)?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -12,7 +12,7 @@ use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
 
 use crate::ab_analysis::analysis_text;
 use crate::flags::{Actor, indent};
-use crate::output::{Output, aligned, inline, rfc3339, table};
+use crate::output::{Output, aligned, inline, name_of, num, percent, rfc3339, table};
 
 #[derive(Subcommand)]
 pub enum AbCommand {
@@ -251,30 +251,6 @@ fn status(
         )
     });
     Ok(())
-}
-
-/// A serde enum's name (`pipe_sizing`, `primary`, `not_harmed`, …), so the
-/// text and the JSON use the same words.
-pub fn name_of<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        _ => "-".into(),
-    }
-}
-
-/// A number for people: at most `digits` decimals, no trailing zeros.
-fn num(x: f64, digits: usize) -> String {
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// 0.05 as `5%`.
-fn percent(fraction: f64) -> String {
-    format!("{}%", num(100.0 * fraction, 2))
 }
 
 fn split(variants: &[VariantDefinition]) -> String {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use cha_deploy::experiments::wording::{duration, p_value, percent, significant};
 use cha_deploy::experiments::{AnalysisReport, SampleRatioStatus, TargetDirection};
 
-use crate::ab::name_of;
+use crate::output::name_of;
 
 /// The text of `ab analyze` (and of the demo's analysis): the test, its
 /// exposures and sample-ratio check, a table per metric with each variant's

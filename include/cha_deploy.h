@@ -75,6 +75,12 @@ typedef int32_t cha_status;
 // A bug inside the library (a caught panic); the handle stays usable.
 #define CHA_ERR_INTERNAL 8
 
+// A deployment or rollback would undo changes made at runtime (a kill
+// switch, a rollout step, a pause) or delete definitions its target does
+// not mention; nothing was changed. The message lists each one; pass
+// `"on_drift": "overwrite"` or `"keep_runtime"` to go ahead.
+#define CHA_ERR_DRIFT 9
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -134,21 +140,190 @@ void cha_close(cha_handle *h);
 // `s` is NULL or a `char *` from this library, not yet freed.
 void cha_string_free(char *s);
 
-// Deploys every known config file in `config_dir` (feature_flags.yml, ...):
-// all are validated first, then applied in one transaction; an invalid file
-// changes nothing. The change is recorded under the login name of the
-// process. Writes the report as JSON to `*out_json` (free it with
-// `cha_string_free`): `{"config_dir","actor","at_ms","files":[...],
-// "flags":{"created","updated","unchanged","removed"}}`.
-//
-// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
-// such directory, or no known file in it), CHA_ERR_CONFIG (every problem,
-// each with file:line:column and field path), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+// Deploys every config file in `config_dir` (feature_flags.yml,
+// ab_tests.yml) as the login name, with the default options: as
+// `cha_deploy_all_with_options(h, config_dir, NULL, out_json)`.
 //
 // # Safety
-// `h` is NULL or an open handle; `config_dir` is NULL or NUL-terminated;
-// `out_json` is NULL or writable.
+// As `cha_deploy_all_with_options`.
 cha_status cha_deploy_all(cha_handle *h, const char *config_dir, char **out_json);
+
+// Deploys the config directory `config_dir`: validates every file of the
+// chosen subsystems, refuses (by default) to undo changes made at runtime
+// or to delete definitions the files do not mention, backs the database
+// up, then applies everything in one transaction recorded in the
+// deployment history. Writes the report as JSON to `*out_json` (free it
+// with `cha_string_free`): `{"deployment_id", "action", "config_dir",
+// "actor", "at_ms", "on_drift", "files": [{"file", "sha256",
+// "source_version", "migration"}], "flags": {"created", "updated",
+// "unchanged", "removed", "kept"}, "experiments": {...}, "plan": [...],
+// "backup", "duration_ms"}`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (bad options), CHA_ERR_NOT_FOUND (no such
+// directory, or no known file in it), CHA_ERR_CONFIG (every problem, each
+// with file:line:column and field path), CHA_ERR_DRIFT (it would undo
+// runtime changes; the message lists each), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+// On error nothing is changed.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_deploy_all_with_options(cha_handle *h,
+                                       const char *config_dir,
+                                       const char *options_json,
+                                       char **out_json);
+
+// What `cha_deploy_all_with_options` would do, written as JSON to
+// `*out_json` (free it with `cha_string_free`): `{"config_dir",
+// "on_drift", "last_deployment", "files", "sections": [{"subsystem",
+// "file", "items", "included", "changes": [{"name", "action", "fields":
+// [{"field", "before", "after"}], "undoes_drift"}], "unchanged",
+// "refused", "drift": [{"name", "kind", "fields", "actor", "at_ms",
+// "action"}]}], "refused": [...]}`. Validates everything and writes
+// nothing; a deployment that would be refused is a plan with `refused`
+// lines, not an error.
+//
+// Errors: as `cha_deploy_all_with_options`, except CHA_ERR_DRIFT.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_deploy_plan(cha_handle *h,
+                           const char *config_dir,
+                           const char *options_json,
+                           char **out_json);
+
+// Rolls back to deployment `deployment_id`, or with 0 to the deployment
+// before the one in force, as the login name with the default options:
+// as `cha_deploy_rollback_with_options(h, deployment_id, NULL, out_json)`.
+//
+// # Safety
+// As `cha_deploy_rollback_with_options`.
+cha_status cha_deploy_rollback(cha_handle *h, int64_t deployment_id, char **out_json);
+
+// Rolls back to deployment `deployment_id` (0: the one before the
+// deployment in force; repeated rollbacks step further back): the
+// configuration comes back exactly, collected data (exposures,
+// observations) stays. Backed up first, recorded as a deployment; the
+// report (as for a deploy, with `"rolled_back_to"` and `"duration_ms"`)
+// goes to `*out_json` (free it with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (bad options, a negative id), CHA_ERR_NOT_FOUND
+// (no such deployment, or none to go back to), CHA_ERR_DRIFT,
+// CHA_ERR_CONFIG, CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `options_json` is NULL or
+// NUL-terminated; `out_json` is NULL or writable.
+cha_status cha_deploy_rollback_with_options(cha_handle *h,
+                                            int64_t deployment_id,
+                                            const char *options_json,
+                                            char **out_json);
+
+// What `cha_deploy_rollback_with_options` would do, as a plan (see
+// `cha_deploy_plan`, with `"rollback_to"`). Writes nothing.
+//
+// # Safety
+// As `cha_deploy_rollback_with_options`.
+cha_status cha_deploy_rollback_plan(cha_handle *h,
+                                    int64_t deployment_id,
+                                    const char *options_json,
+                                    char **out_json);
+
+// The deployment status as JSON in `*out_json` (free it with
+// `cha_string_free`): `{"database", "schema_version", "at_ms",
+// "last_deployment", "subsystems": [{"subsystem", "file", "items",
+// "count", "deployed_file", "deployed_by", "drift", "details"}],
+// "recent_deployments"}`. The flags' details list active rollouts with
+// their percentage and next step; the tests', those running with their
+// exposed units. Writes nothing.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_deploy_status(cha_handle *h, char **out_json);
+
+// The whole deployed configuration in one canonical JSON text (sorted
+// keys, two-space indentation, byte-stable): two states compare byte for
+// byte. Free `*out_json` with `cha_string_free`. Writes nothing.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_deploy_export(cha_handle *h, char **out_json);
+
+// The last `limit` deployments, newest first, as a JSON array in
+// `*out_json` (free it with `cha_string_free`): each `{"id", "at_ms",
+// "actor", "action", "config_dir", "rolled_back_to", "on_drift", "files",
+// "plan", "drift", "backup", "duration_ms"}`; `deployment_id` 0 lists,
+// another gives that one deployment as an array of one.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_NOT_FOUND (no such deployment),
+// CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_deploy_history(cha_handle *h,
+                              int64_t deployment_id,
+                              uint32_t limit,
+                              char **out_json);
+
+// Takes a backup of the database now, into the backup folder (beside the
+// database, or the `backup_dir` open option), and drops the oldest beyond
+// `backups_kept`. `reason` names it (1 to 32 letters, digits and `-`;
+// NULL: "manual"). Writes `{"name", "path", "created_at_ms", "reason",
+// "size_bytes"}` to `*out_json` (free it with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (a bad reason), CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `reason` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_backup_create(cha_handle *h, const char *reason, char **out_json);
+
+// Every backup of the database, oldest first, as a JSON array of what
+// `cha_backup_create` returns. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_backup_list(cha_handle *h, char **out_json);
+
+// Restores the whole database from backup `name` (a file name in the
+// backup folder, or a path), after a backup of the current state; recorded
+// as a deployment (`"action": "restore"`) under `actor`. What was recorded
+// after the backup was taken is only in the backup taken first. Writes the
+// report to `*out_json` (free it with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (an empty actor), CHA_ERR_NOT_FOUND (no such
+// backup), CHA_ERR_STORAGE (a damaged backup, or one of a newer schema:
+// nothing is changed), CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_backup_restore(cha_handle *h, const char *name, const char *actor, char **out_json);
+
+// Checks the config directory `config_dir` without a database and without
+// writing anything: every file of the chosen subsystems (`options_json`
+// may name `"subsystems"`; NULL: every file present), alone and together.
+// Writes the files with their SHA-256 and version to `*out_json` (free it
+// with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT, CHA_ERR_NOT_FOUND, CHA_ERR_CONFIG (every
+// problem at once, with file:line:column, field path and hint).
+//
+// # Safety
+// Strings are NULL or NUL-terminated; `out_json` is NULL or writable.
+cha_status cha_config_validate(const char *config_dir, const char *options_json, char **out_json);
 
 // Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 // in every process and language) and sticky (a unit keeps its first variant

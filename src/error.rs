@@ -24,11 +24,15 @@ pub enum ErrorKind {
     Busy,
     /// A bug: a caught panic or a broken invariant.
     Internal,
+    /// A deployment or rollback would undo changes made at runtime, or
+    /// delete definitions its target does not mention, and was not told how
+    /// (`on_drift`); nothing was changed.
+    Drift,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of their status codes.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::NullArgument,
         ErrorKind::InvalidUtf8,
         ErrorKind::InvalidArgument,
@@ -37,6 +41,7 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Busy,
         ErrorKind::Internal,
+        ErrorKind::Drift,
     ];
 
     /// The status code of this kind: the `cha_status` a C function returns
@@ -61,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Storage => CHA_ERR_STORAGE,
             ErrorKind::Busy => CHA_ERR_BUSY,
             ErrorKind::Internal => CHA_ERR_INTERNAL,
+            ErrorKind::Drift => CHA_ERR_DRIFT,
         }
     }
 }
@@ -98,6 +104,10 @@ impl Error {
 
     pub fn storage(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Storage, message)
+    }
+
+    pub fn drift(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Drift, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

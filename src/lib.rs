@@ -48,7 +48,14 @@ mod handle;
 mod options;
 mod store;
 
-pub use deploy::{Changes, DeployReport, DeployedFile, SectionChanges};
+pub use deploy::backups::Backup;
+pub use deploy::history::Deployment;
+pub use deploy::status::{DeploymentStatus, DeploymentSummary, SubsystemStatus};
+pub use deploy::{
+    Action, Changes, DeployOptions, DeployPlan, DeployReport, DeployedFile, Drift, DriftKind,
+    FieldChange, ItemChange, OnDrift, SectionChanges, SectionPlan, known_files, subsystems,
+    validate_config_dir,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{

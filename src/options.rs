@@ -40,6 +40,11 @@ pub struct OpenOptions {
     /// How often the handle looks for configuration changes made by other
     /// processes, in ms (default 500).
     pub refresh_interval_ms: u64,
+    /// Where backups go (default: a folder beside the database,
+    /// `<database>-backups`).
+    pub backup_dir: Option<String>,
+    /// How many backups are kept, the newest (default 10).
+    pub backups_kept: u32,
 }
 
 impl Default for OpenOptions {
@@ -50,6 +55,8 @@ impl Default for OpenOptions {
             busy_timeout_ms: 5000,
             flush_interval_ms: 1000,
             refresh_interval_ms: 500,
+            backup_dir: None,
+            backups_kept: 10,
         }
     }
 }
@@ -103,6 +110,16 @@ impl OpenOptions {
             600_000,
         )?;
         check("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
+        check("backups_kept", u64::from(self.backups_kept), 1, 100_000)?;
+        if self
+            .backup_dir
+            .as_deref()
+            .is_some_and(|d| d.trim().is_empty())
+        {
+            return Err(Error::invalid_argument(
+                "open options: backup_dir is empty; leave it out for the folder beside the database",
+            ));
+        }
         check(
             "refresh_interval_ms",
             self.refresh_interval_ms,

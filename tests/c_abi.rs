@@ -159,6 +159,11 @@ fn run_program(exe: &Path, linkage: &str) -> Option<String> {
     let work = TempDir::new("c-work");
     let result = run(Command::new(exe)
         .arg(work.path())
+        // cargo puts target/<profile>/ on LD_LIBRARY_PATH, which the loader
+        // searches before the program's RUNPATH: a stale copy of the shared
+        // library there (from an earlier `cargo build`) would be tested
+        // instead of this build's.
+        .env_remove("LD_LIBRARY_PATH")
         // LeakSanitizer runs here (its stop-the-world step needs ptrace, which
         // this sandbox allows), so a leak fails the run like any other error.
         .env(

@@ -92,8 +92,10 @@ fn an_invalid_config_directory_changes_nothing() {
     );
 }
 
+/// A directory holding one flag (say, a template) does not silently remove
+/// the nine others: the deploy refuses until told to let the files win.
 #[test]
-fn a_deployed_file_is_the_truth_flags_it_drops_are_removed() {
+fn flags_a_file_drops_are_removed_only_when_told() {
     let s = Scratch::new("removed");
     let cha = deployed(&s);
     let dir = s.path("one");
@@ -103,7 +105,21 @@ fn a_deployed_file_is_the_truth_flags_it_drops_are_removed() {
         "version: 2\nflags:\n  new_ui:\n    type: boolean\n    enabled: true\n",
     )
     .unwrap();
-    let report = cha.deploy_all(&dir, "bob").unwrap();
+    let refused = cha.deploy_all(&dir, "bob").unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Drift, "{refused}");
+    assert!(
+        refused
+            .message()
+            .contains("flag `intelligent_pipe_sizing` (deployed before): delete it"),
+        "{refused}"
+    );
+    assert_eq!(cha.flags().unwrap().len(), 10, "nothing changed");
+    let overwrite = cha_deploy::DeployOptions {
+        actor: Some("bob".into()),
+        on_drift: cha_deploy::OnDrift::Overwrite,
+        ..Default::default()
+    };
+    let report = cha.deploy(&dir, &overwrite).unwrap();
     assert_eq!(report.changes["flags"].removed.len(), 9);
     assert_eq!(cha.flags().unwrap().len(), 1);
     assert!(

@@ -20,7 +20,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::flag::{check_flag_set, compile_flags, read_flag};
 use super::reader::join;
@@ -53,7 +53,7 @@ impl FeatureFlagsConfig {
 }
 
 /// What migrating a file to the current version did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationReport {
     pub from_version: i64,
     pub to_version: i64,
@@ -64,7 +64,7 @@ pub struct MigrationReport {
 }
 
 /// What migration changed in one flag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagMigration {
     pub flag: String,
     pub changes: Vec<String>,

@@ -259,7 +259,12 @@ pub(crate) fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldCh
     out
 }
 
-fn diff_into(before: Option<&Value>, after: Option<&Value>, path: &str, out: &mut Vec<FieldChange>) {
+fn diff_into(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    path: &str,
+    out: &mut Vec<FieldChange>,
+) {
     if before == after {
         return;
     }
@@ -284,14 +289,24 @@ fn diff_into(before: Option<&Value>, after: Option<&Value>, path: &str, out: &mu
 /// Three-way merge of objects: a field the target changed since `base` and
 /// runtime did not takes the target's value; any other keeps the runtime
 /// value. Fields changed on both sides to different values are conflicts.
-fn merge(base: &Value, running: &Value, target: &Value, path: &str, conflicts: &mut Vec<String>) -> Value {
+fn merge(
+    base: &Value,
+    running: &Value,
+    target: &Value,
+    path: &str,
+    conflicts: &mut Vec<String>,
+) -> Value {
     let (Value::Object(b), Value::Object(r), Value::Object(t)) = (base, running, target) else {
         return if target == base {
             running.clone()
         } else if running == base || running == target {
             target.clone()
         } else {
-            conflicts.push(if path.is_empty() { "(whole)".into() } else { path.to_string() });
+            conflicts.push(if path.is_empty() {
+                "(whole)".into()
+            } else {
+                path.to_string()
+            });
             running.clone()
         };
     };
@@ -326,7 +341,18 @@ fn join(path: &str, key: &str) -> String {
 
 /// `percentage 60 → 25, enabled false → true`, for one-line messages.
 pub(crate) fn describe(fields: &[FieldChange]) -> String {
-    let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), Value::to_string);
+    fn show(v: &Option<Value>) -> String {
+        match v {
+            None => "(none)".into(),
+            Some(Value::String(s)) => s.clone(),
+            // 25.0 reads as 25; the JSON keeps the number as stored.
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+                _ => n.to_string(),
+            },
+            Some(other) => other.to_string(),
+        }
+    }
     fields
         .iter()
         .map(|f| format!("{} {} → {}", f.field, show(&f.before), show(&f.after)))
@@ -340,32 +366,51 @@ mod tests {
     use serde_json::json;
 
     fn defs(items: &[(&str, Value)]) -> Definitions {
-        items.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn diffs_go_into_objects() {
-        let before = json!({"percentage": 25, "metadata": {"owner": "a", "priority": 1}, "tags": ["x"]});
+        let before =
+            json!({"percentage": 25, "metadata": {"owner": "a", "priority": 1}, "tags": ["x"]});
         let after = json!({"percentage": 60, "metadata": {"owner": "b"}, "tags": ["x", "y"]});
         let fields = diff(Some(&before), Some(&after));
         let paths: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(paths, ["metadata.owner", "metadata.priority", "percentage", "tags"]);
         assert_eq!(
-            describe(&fields[2..3]),
-            "percentage 25 → 60"
+            paths,
+            ["metadata.owner", "metadata.priority", "percentage", "tags"]
         );
-        assert!(diff(Some(&before), None).is_empty(), "a deletion is one change");
+        assert_eq!(describe(&fields[2..3]), "percentage 25 → 60");
+        assert!(
+            diff(Some(&before), None).is_empty(),
+            "a deletion is one change"
+        );
     }
 
     #[test]
     fn drift_is_what_runs_differently_from_the_files() {
-        let base = defs(&[("a", json!({"p": 25})), ("b", json!({"p": 1})), ("gone", json!({}))]);
-        let running = defs(&[("a", json!({"p": 60})), ("b", json!({"p": 1})), ("new", json!({}))]);
+        let base = defs(&[
+            ("a", json!({"p": 25})),
+            ("b", json!({"p": 1})),
+            ("gone", json!({})),
+        ]);
+        let running = defs(&[
+            ("a", json!({"p": 60})),
+            ("b", json!({"p": 1})),
+            ("new", json!({})),
+        ]);
         let d = drift(Some(&base), &running);
         let kinds: Vec<(&str, DriftKind)> = d.iter().map(|d| (d.name.as_str(), d.kind)).collect();
         assert_eq!(
             kinds,
-            [("a", DriftKind::Modified), ("gone", DriftKind::Deleted), ("new", DriftKind::Created)]
+            [
+                ("a", DriftKind::Modified),
+                ("gone", DriftKind::Deleted),
+                ("new", DriftKind::Created)
+            ]
         );
         assert!(drift(Some(&base), &base).is_empty());
     }
@@ -398,11 +443,20 @@ mod tests {
 
     #[test]
     fn keep_runtime_applies_what_the_files_changed_field_by_field() {
-        let base = defs(&[("f", json!({"enabled": true, "percentage": 25, "description": "old"}))]);
+        let base = defs(&[(
+            "f",
+            json!({"enabled": true, "percentage": 25, "description": "old"}),
+        )]);
         // At runtime: the kill switch. In the files: a new description and a
         // new percentage.
-        let running = defs(&[("f", json!({"enabled": false, "percentage": 25, "description": "old"}))]);
-        let files = defs(&[("f", json!({"enabled": true, "percentage": 50, "description": "new"}))]);
+        let running = defs(&[(
+            "f",
+            json!({"enabled": false, "percentage": 25, "description": "old"}),
+        )]);
+        let files = defs(&[(
+            "f",
+            json!({"enabled": true, "percentage": 50, "description": "new"}),
+        )]);
         let keep = compare("flag", Some(&base), &running, &files, OnDrift::KeepRuntime);
         assert_eq!(
             keep.result["f"],
@@ -411,7 +465,10 @@ mod tests {
         );
         assert!(keep.changes[0].undoes_drift);
         // Both sides changed the percentage: runtime wins, and it is said.
-        let running = defs(&[("f", json!({"enabled": true, "percentage": 60, "description": "old"}))]);
+        let running = defs(&[(
+            "f",
+            json!({"enabled": true, "percentage": 60, "description": "old"}),
+        )]);
         let keep = compare("flag", Some(&base), &running, &files, OnDrift::KeepRuntime);
         assert_eq!(keep.result["f"]["percentage"], json!(60));
         assert_eq!(keep.changes[0].conflicts, ["percentage"]);
@@ -426,8 +483,18 @@ mod tests {
             refuse.refused,
             ["flag `b` (deployed before): delete it, though the target does not mention it"]
         );
-        assert!(!refuse.changes.iter().find(|c| c.name == "a").unwrap().undoes_drift);
+        assert!(
+            !refuse
+                .changes
+                .iter()
+                .find(|c| c.name == "a")
+                .unwrap()
+                .undoes_drift
+        );
         let keep = compare("flag", Some(&base), &base, &files, OnDrift::KeepRuntime);
-        assert_eq!(keep.result, files, "the files dropped `b` since the last deployment");
+        assert_eq!(
+            keep.result, files,
+            "the files dropped `b` since the last deployment"
+        );
     }
 }

@@ -1,16 +1,18 @@
 //! Config sections: each subsystem plugs into deployment here, with its
-//! file, how that file is loaded and validated, its checks across sections,
-//! and how its definitions are written inside the deploy transaction.
-//! Deployment walks the list in `sections`; adding a subsystem adds one
-//! file there and one entry in the list, and leaves the deploy loop alone.
+//! file, how that file is loaded and validated, its checks of the whole
+//! configuration, how its definitions are written inside the deploy
+//! transaction, and what its status shows. Deployment walks the list in
+//! `sections`; adding a subsystem adds one file there and one entry in the
+//! list, and leaves the deploy loop alone.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
+use super::plan::Definitions;
 use crate::config::{ConfigError, MigrationReport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::definitions::{self, Author};
 
 /// A config file, loaded and validated: its definitions in the form they
@@ -25,19 +27,28 @@ pub(crate) struct SectionFile {
     pub items: Vec<(String, Value)>,
 }
 
-/// The configuration a deployment leaves: every kind's definitions by name,
-/// for the checks that span sections (a flag naming an experiment).
-pub(crate) type Configuration = BTreeMap<&'static str, BTreeMap<String, Value>>;
+/// A whole configuration: every kind's definitions by name (`flag` →
+/// `intelligent_pipe_sizing` → its JSON).
+pub(crate) type Configuration = BTreeMap<String, Definitions>;
 
 /// One subsystem's part of a config directory.
 pub(crate) trait Section: Sync {
+    /// The subsystem's name in options and messages (`feature_flags`).
+    fn subsystem(&self) -> &'static str;
+
+    /// Other names it answers to (the seed's `ab_testing`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The file in a config directory, e.g. `feature_flags.yml`.
     fn file(&self) -> &'static str;
 
-    /// What its definitions are called in a deploy report (`flags`).
+    /// What its definitions are called in reports (`flags`).
     fn items(&self) -> &'static str;
 
-    /// The kind of its definitions in the store and the audit log (`flag`).
+    /// The kind of its definitions in the store and the audit log (`flag`),
+    /// also what one of them is called in messages.
     fn kind(&self) -> &'static str;
 
     /// Reads and validates the file at `path`: every problem at once, each
@@ -50,14 +61,14 @@ pub(crate) trait Section: Sync {
         Ok(())
     }
 
-    /// Checks `configuration` (what the deployment would leave) for what
-    /// this section's definitions need of other sections.
+    /// Checks this section's definitions in `configuration` (what a
+    /// deployment or rollback would leave), alone and against the other
+    /// sections. A merge of runtime changes with the files' changes is
+    /// checked here as any file is.
     ///
     /// # Errors
-    /// `Config`, naming the definition, the field and the missing piece.
-    fn check(&self, _configuration: &Configuration) -> Result<()> {
-        Ok(())
-    }
+    /// `Config`, naming the definition, the field and the problem.
+    fn check(&self, configuration: &Configuration) -> Result<()>;
 
     /// Writes definition `name` inside the deploy transaction. Returns its
     /// new version, or `None` when it was unchanged.
@@ -75,6 +86,15 @@ pub(crate) trait Section: Sync {
     fn delete(&self, tx: &rusqlite::Transaction<'_>, name: &str, by: Author<'_>) -> Result<bool> {
         definitions::delete(tx, self.kind(), name, by)
     }
+
+    /// What the status shows of the running definitions beyond their count
+    /// (active rollouts, running tests), as JSON.
+    fn status(
+        &self,
+        conn: &rusqlite::Connection,
+        running: &Definitions,
+        now_ms: i64,
+    ) -> Result<Value>;
 }
 
 /// Definitions as the (name, canonical JSON) pairs a section file holds.
@@ -91,17 +111,29 @@ pub(crate) fn to_items<T: serde::Serialize>(
         .collect()
 }
 
-/// The definitions of one kind of a configuration, as their model.
+/// The definitions of `kind` in `configuration`, as their model.
+///
+/// # Errors
+/// `Storage` if one does not read: they come from the store or from a file
+/// that was read into this very model.
 pub(crate) fn parsed<T: serde::de::DeserializeOwned>(
-    definitions: Option<&std::collections::BTreeMap<String, Value>>,
+    configuration: &Configuration,
+    kind: &str,
 ) -> Result<Vec<T>> {
-    definitions
+    configuration
+        .get(kind)
         .into_iter()
-        .flat_map(|d| d.values())
-        .map(|v| {
-            serde_json::from_value(v.clone()).map_err(|e| {
-                crate::Error::storage(format!("a stored definition cannot be read: {e}"))
-            })
-        })
+        .flat_map(|d| d.iter())
+        .map(|(name, v)| parse(kind, name, v))
         .collect()
+}
+
+/// One definition as its model.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    name: &str,
+    v: &Value,
+) -> Result<T> {
+    serde_json::from_value(v.clone())
+        .map_err(|e| Error::storage(format!("{kind} `{name}` cannot be read: {e}")))
 }

@@ -2,8 +2,9 @@
 
 use std::ffi::{CString, c_char};
 
-use super::boundary::{guard, guard_void, last_error_ptr, out_arg, ref_arg, str_arg};
+use super::boundary::{guard, guard_void, last_error_ptr, out_arg, owned_string, ref_arg, str_arg};
 use super::status::{cha_status, status_name};
+use crate::error::Result;
 use crate::{Cha, OpenOptions};
 
 /// An open database. Opaque to C: create it with `cha_open`, release it
@@ -138,4 +139,24 @@ pub unsafe extern "C" fn cha_string_free(s: *mut c_char) {
         drop(unsafe { CString::from_raw(s) });
         Ok(())
     })
+}
+
+/// Runs `f` on the handle and hands its result to C as JSON in `*out_json`
+/// (freed with `cha_string_free`).
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+pub(crate) unsafe fn json_out<T: serde::Serialize>(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+    f: impl FnOnce(&crate::Cha) -> Result<T>,
+) -> Result<()> {
+    // SAFETY: forwarded contract.
+    let h = unsafe { ref_arg(h, "h") }?;
+    out_arg(out_json, "out_json")?;
+    let value = f(&h.cha)?;
+    let json = owned_string(serde_json::to_string(&value)?)?;
+    // SAFETY: checked non-NULL.
+    unsafe { *out_json = json };
+    Ok(())
 }

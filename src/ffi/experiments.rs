@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::boundary::{guard, opt_str_arg, out_arg, ref_arg, str_arg};
 use super::core::cha_handle;
-use super::flags::json_out;
+use super::core::json_out;
 use super::status::cha_status;
 use crate::error::Error;
 use crate::experiments::{AnalysisOptions, ExperimentStatus};

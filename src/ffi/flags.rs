@@ -5,7 +5,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
-use super::core::cha_handle;
+use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::error::Result;
 use crate::flags::Context;
@@ -325,26 +325,6 @@ unsafe fn update_args<'a>(
         crate::Error::invalid_argument(format!("updates_json is not valid JSON: {e}"))
     })?;
     Ok((flag, updates, actor))
-}
-
-/// Runs `f` on the handle and hands its result to C as JSON in `*out_json`
-/// (freed with `cha_string_free`).
-///
-/// # Safety
-/// `h` is NULL or an open handle; `out_json` is NULL or writable.
-pub(crate) unsafe fn json_out<T: serde::Serialize>(
-    h: *const cha_handle,
-    out_json: *mut *mut c_char,
-    f: impl FnOnce(&crate::Cha) -> Result<T>,
-) -> Result<()> {
-    // SAFETY: forwarded contract.
-    let h = unsafe { ref_arg(h, "h") }?;
-    out_arg(out_json, "out_json")?;
-    let value = f(&h.cha)?;
-    let json = owned_string(serde_json::to_string(&value)?)?;
-    // SAFETY: checked non-NULL.
-    unsafe { *out_json = json };
-    Ok(())
 }
 
 /// The stored definition of `flag` with its version, as JSON:

@@ -28,6 +28,11 @@ pub const CHA_ERR_STORAGE: cha_status = 6;
 pub const CHA_ERR_BUSY: cha_status = 7;
 /// A bug inside the library (a caught panic); the handle stays usable.
 pub const CHA_ERR_INTERNAL: cha_status = 8;
+/// A deployment or rollback would undo changes made at runtime (a kill
+/// switch, a rollout step, a pause) or delete definitions its target does
+/// not mention; nothing was changed. The message lists each one; pass
+/// `"on_drift": "overwrite"` or `"keep_runtime"` to go ahead.
+pub const CHA_ERR_DRIFT: cha_status = 9;
 
 /// The name of a status code as a static NUL-terminated string.
 pub(crate) fn status_name(status: cha_status) -> &'static std::ffi::CStr {
@@ -41,6 +46,7 @@ pub(crate) fn status_name(status: cha_status) -> &'static std::ffi::CStr {
         CHA_ERR_STORAGE => c"CHA_ERR_STORAGE",
         CHA_ERR_BUSY => c"CHA_ERR_BUSY",
         CHA_ERR_INTERNAL => c"CHA_ERR_INTERNAL",
+        CHA_ERR_DRIFT => c"CHA_ERR_DRIFT",
         _ => c"CHA_UNKNOWN_STATUS",
     }
 }

@@ -34,7 +34,7 @@ pub struct Cha {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
-    options: OpenOptions,
+    pub(crate) options: OpenOptions,
     /// The compiled configuration every evaluation reads; replaced whole.
     /// In an `Arc` of its own so that the per-thread snapshot caches of the
     /// flag checks (see [`Inner::with_live`]) can hold it without holding

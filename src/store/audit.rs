@@ -58,6 +58,18 @@ pub(crate) fn record_change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<()> 
     Ok(())
 }
 
+/// Sets the configuration revision above `seen` (and above its own value):
+/// after a restore replaced the database, every handle reloads, whatever
+/// revision it saw last.
+pub(crate) fn raise_revision_above(tx: &Transaction<'_>, seen: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?1) + 1 AS TEXT)
+         WHERE key = 'config_revision'",
+    )?
+    .execute([seen])?;
+    Ok(())
+}
+
 /// The configuration revision: changes whenever any configuration changes.
 pub(crate) fn config_revision(conn: &Connection) -> Result<i64> {
     let mut stmt = conn

@@ -65,6 +65,7 @@ static void test_status_names(void) {
         {CHA_ERR_STORAGE, "CHA_ERR_STORAGE"},
         {CHA_ERR_BUSY, "CHA_ERR_BUSY"},
         {CHA_ERR_INTERNAL, "CHA_ERR_INTERNAL"},
+        {CHA_ERR_DRIFT, "CHA_ERR_DRIFT"},
     };
     /* The values are part of the ABI: they must never change. */
     CHECK(CHA_OK == 0);
@@ -72,6 +73,7 @@ static void test_status_names(void) {
     CHECK(CHA_ERR_INVALID_ARGUMENT == 3 && CHA_ERR_NOT_FOUND == 4);
     CHECK(CHA_ERR_CONFIG == 5 && CHA_ERR_STORAGE == 6);
     CHECK(CHA_ERR_BUSY == 7 && CHA_ERR_INTERNAL == 8);
+    CHECK(CHA_ERR_DRIFT == 9);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *name = cha_status_name(names[i].status);
         if (name == NULL || strcmp(name, names[i].name) != 0) {
@@ -80,7 +82,7 @@ static void test_status_names(void) {
         }
         CHECK(name != NULL && strcmp(name, names[i].name) == 0);
     }
-    CHECK(strcmp(cha_status_name(9), "CHA_UNKNOWN_STATUS") == 0);
+    CHECK(strcmp(cha_status_name(10), "CHA_UNKNOWN_STATUS") == 0);
     CHECK(strcmp(cha_status_name(-1), "CHA_UNKNOWN_STATUS") == 0);
     CHECK(strcmp(cha_status_name(INT32_MAX), "CHA_UNKNOWN_STATUS") == 0);
 }

@@ -129,6 +129,14 @@ static char *deploy(cha_handle *h, const char *dir) {
     return report;
 }
 
+/* A deployment whose files win over runtime changes and deletions. */
+static char *deploy_overwrite(cha_handle *h, const char *dir) {
+    char *report = NULL;
+    CHECK_STATUS(cha_deploy_all_with_options(h, dir, "{\"on_drift\": \"overwrite\"}", &report),
+                 CHA_OK);
+    return report;
+}
+
 /* cha_experiment_assign that must succeed; returns the variant (or NULL). */
 static const char *assign(cha_handle *h, const char *experiment, const char *unit) {
     const char *variant = UNTOUCHED_VARIANT;
@@ -1074,7 +1082,11 @@ static void test_pointers_and_sticky(void) {
     if (removed != NULL) {
         snprintf(removed, removed_size, "version: 1\nab_tests:\n%s", flow_start ? flow_start : "");
         write_config_dir(dir, sizeof dir, "removed", removed);
-        report = deploy(h, dir);
+        /* Deleting what the files dropped needs to be asked for. */
+        char *refused = NULL;
+        CHECK_STATUS(cha_deploy_all(h, dir, &refused), CHA_ERR_DRIFT);
+        CHECK(refused == NULL);
+        report = deploy_overwrite(h, dir);
         CHECK_HAS(report, "\"removed\":[\"pipe_sizing_comparison\"]");
         cha_string_free(report);
     }

@@ -94,6 +94,14 @@ static char *deploy(cha_handle *h, const char *dir) {
     return report;
 }
 
+/* A deployment whose files win over runtime changes and deletions. */
+static char *deploy_overwrite(cha_handle *h, const char *dir) {
+    char *report = NULL;
+    CHECK_STATUS(cha_deploy_all_with_options(h, dir, "{\"on_drift\": \"overwrite\"}", &report),
+                 CHA_OK);
+    return report;
+}
+
 /* cha_flag_enabled that must succeed; returns the answer. */
 static bool enabled(const cha_handle *h, const char *flag, const char *user,
                     const char *const *groups, size_t n_groups) {
@@ -759,7 +767,14 @@ static void test_updates(cha_handle *h) {
     bool is_on = false;
     CHECK_STATUS(cha_flag_enabled_id(h, trace, NULL, NULL, 0, &is_on), CHA_OK);
     CHECK(is_on);
-    char *report = deploy(h, config_dir);
+    /* By default a deployment refuses to delete a flag created at runtime. */
+    char *refused = NULL;
+    CHECK_STATUS(cha_deploy_all(h, config_dir, &refused), CHA_ERR_DRIFT);
+    CHECK(refused == NULL);
+    CHECK(strstr(last_error_or(""), "flag `solver_trace` (created at runtime): delete it") != NULL);
+    CHECK_STATUS(cha_flag_enabled_id(h, trace, NULL, NULL, 0, &is_on), CHA_OK);
+    CHECK(is_on);
+    char *report = deploy_overwrite(h, config_dir);
     CHECK_HAS(report, "\"removed\":[\"solver_trace\"]");
     cha_string_free(report);
     is_on = true;

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 from ._cha import Cha, open, status_name, version
 from ._handle import PathLike
-from .deploy import create_config_template
+from .deploy import create_config_template, validate_config
 from .errors import (
     BusyError,
     ChaError,
     ClosedHandleError,
     ConfigError,
     InternalError,
+    DriftError,
     InvalidArgumentError,
     InvalidUtf8Error,
     LibraryNotFoundError,
@@ -61,6 +62,7 @@ __all__ = [
     "status_name",
     "open",
     "create_config_template",
+    "validate_config",
     "Cha",
     "FeatureFlagEvaluation",
     "FlagHandle",
@@ -79,6 +81,7 @@ __all__ = [
     "StorageError",
     "BusyError",
     "InternalError",
+    "DriftError",
     "ClosedHandleError",
     "LibraryNotFoundError",
 ]

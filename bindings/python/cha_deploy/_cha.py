@@ -32,6 +32,8 @@ class Cha(FeatureFlags, Experiments, Deployment, Handle):
         busy_timeout_ms: how long a write waits for another connection's lock.
         flush_interval_ms: how often buffered records are persisted.
         refresh_interval_ms: how often changes by other processes are noticed.
+        backup_dir: where backups go (default: ``<database>-backups`` beside it).
+        backups_kept: how many backups are kept, the newest (default 10).
 
     Raises:
         StorageError: the path is a directory, its folder is missing, the file

@@ -91,6 +91,39 @@ def _declare(lib: ctypes.CDLL) -> None:
         # Takes c_void_p, not c_char_p: the pointer must reach C unchanged.
         "cha_string_free": (None, [ctypes.c_void_p]),
         "cha_deploy_all": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_deploy_all_with_options": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_deploy_plan": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_deploy_rollback": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
+        "cha_deploy_rollback_with_options": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_deploy_rollback_plan": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_deploy_status": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_deploy_export": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_deploy_history": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_uint32, _OUT_STRING],
+        ),
+        "cha_backup_create": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_backup_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_backup_restore": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_config_validate": (
+            _STATUS,
+            [ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_flag_lookup": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint32)],
@@ -285,6 +318,61 @@ def _groups(groups: Iterable[bytes]) -> Tuple[Optional["ctypes.Array[ctypes.c_ch
 def deploy_all(handle: int, config_dir: bytes) -> str:
     """cha_deploy_all(handle, config_dir, &out); returns the report JSON."""
     return _string_result(lib().cha_deploy_all, handle, config_dir)
+
+
+def deploy_all_with_options(handle: int, config_dir: bytes, options: bytes) -> str:
+    """cha_deploy_all_with_options(handle, config_dir, options, &out)."""
+    return _string_result(lib().cha_deploy_all_with_options, handle, config_dir, options)
+
+
+def deploy_plan(handle: int, config_dir: bytes, options: bytes) -> str:
+    """cha_deploy_plan(handle, config_dir, options, &out); returns the plan JSON."""
+    return _string_result(lib().cha_deploy_plan, handle, config_dir, options)
+
+
+def deploy_rollback(handle: int, deployment_id: int, options: bytes) -> str:
+    """cha_deploy_rollback_with_options(handle, id, options, &out)."""
+    return _string_result(lib().cha_deploy_rollback_with_options, handle, deployment_id, options)
+
+
+def deploy_rollback_plan(handle: int, deployment_id: int, options: bytes) -> str:
+    """cha_deploy_rollback_plan(handle, id, options, &out)."""
+    return _string_result(lib().cha_deploy_rollback_plan, handle, deployment_id, options)
+
+
+def deploy_status(handle: int) -> str:
+    """cha_deploy_status(handle, &out); returns the status JSON."""
+    return _string_result(lib().cha_deploy_status, handle)
+
+
+def deploy_export(handle: int) -> str:
+    """cha_deploy_export(handle, &out); returns the canonical configuration."""
+    return _string_result(lib().cha_deploy_export, handle)
+
+
+def deploy_history(handle: int, deployment_id: int, limit: int) -> str:
+    """cha_deploy_history(handle, id, limit, &out); returns a JSON array."""
+    return _string_result(lib().cha_deploy_history, handle, deployment_id, limit)
+
+
+def backup_create(handle: int, reason: Optional[bytes]) -> str:
+    """cha_backup_create(handle, reason, &out); returns the backup JSON."""
+    return _string_result(lib().cha_backup_create, handle, reason)
+
+
+def backup_list(handle: int) -> str:
+    """cha_backup_list(handle, &out); returns a JSON array."""
+    return _string_result(lib().cha_backup_list, handle)
+
+
+def backup_restore(handle: int, name: bytes, actor: bytes) -> str:
+    """cha_backup_restore(handle, name, actor, &out); returns the report JSON."""
+    return _string_result(lib().cha_backup_restore, handle, name, actor)
+
+
+def config_validate(config_dir: bytes, options: bytes) -> str:
+    """cha_config_validate(config_dir, options, &out); returns the files JSON."""
+    return _string_result(lib().cha_config_validate, config_dir, options)
 
 
 def flag_lookup(handle: int, flag: bytes) -> int:

@@ -51,6 +51,8 @@ class Handle(Managed):
         busy_timeout_ms: Optional[int] = None,
         flush_interval_ms: Optional[int] = None,
         refresh_interval_ms: Optional[int] = None,
+        backup_dir: Optional[PathLike] = None,
+        backups_kept: Optional[int] = None,
     ) -> None:
         given = {
             "journal_mode": journal_mode,
@@ -58,6 +60,8 @@ class Handle(Managed):
             "busy_timeout_ms": busy_timeout_ms,
             "flush_interval_ms": flush_interval_ms,
             "refresh_interval_ms": refresh_interval_ms,
+            "backup_dir": None if backup_dir is None else os.fsdecode(backup_dir),
+            "backups_kept": backups_kept,
         }
         self._connect(path, {k: v for k, v in given.items() if v is not None})
 

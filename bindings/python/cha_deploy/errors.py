@@ -18,6 +18,7 @@ __all__ = [
     "StorageError",
     "BusyError",
     "InternalError",
+    "DriftError",
     "ClosedHandleError",
     "LibraryNotFoundError",
     "error_for_status",
@@ -94,6 +95,15 @@ class InternalError(ChaError):
     STATUS = 8
 
 
+class DriftError(ChaError):
+    """A deployment or rollback would undo runtime changes or delete
+    definitions its target does not mention; nothing was changed
+    (``CHA_ERR_DRIFT``). Pass ``on_drift="overwrite"`` or
+    ``"keep_runtime"`` to go ahead."""
+
+    STATUS = 9
+
+
 class ClosedHandleError(ValueError):
     """A method was called on a handle that is already closed.
 
@@ -118,6 +128,7 @@ _BY_STATUS: Dict[int, Type[ChaError]] = {
         StorageError,
         BusyError,
         InternalError,
+        DriftError,
     )
 }
 

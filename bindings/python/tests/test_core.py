@@ -267,7 +267,8 @@ class ErrorTest(TempDirTestCase):
     def test_status_names(self) -> None:
         self.assertEqual(cha_deploy.status_name(0), "CHA_OK")
         self.assertEqual(cha_deploy.status_name(6), "CHA_ERR_STORAGE")
-        self.assertEqual(cha_deploy.status_name(9), "CHA_UNKNOWN_STATUS")
+        self.assertEqual(cha_deploy.status_name(9), "CHA_ERR_DRIFT")
+        self.assertEqual(cha_deploy.status_name(10), "CHA_UNKNOWN_STATUS")
         self.assertEqual(cha_deploy.status_name(-1), "CHA_UNKNOWN_STATUS")
         # Not wrapped around onto CHA_ERR_STORAGE by ctypes.
         with self.assertRaises(OverflowError):

@@ -204,11 +204,15 @@ class DeployTest(DeployedTestCase):
             self.cha.deploy_all(self.dir / "empty")
         self.assertIn("feature_flags.yml", caught.exception.message)
 
-    def test_a_deployed_file_is_the_truth(self) -> None:
+    def test_flags_a_file_drops_are_removed_only_when_told(self) -> None:
         one = self.write_config(
             "one", "version: 2\nflags:\n  performance_monitoring:\n    type: boolean\n"
         )
-        report = self.cha.deploy_all(one)
+        with self.assertRaises(cha_deploy.DriftError) as refused:
+            self.cha.deploy_all(one)
+        self.assertIn("flag `intelligent_pipe_sizing` (deployed before): delete it", refused.exception.message)
+        self.assertEqual(len(self.cha.list_flags()), 10)
+        report = self.cha.deploy_all(one, on_drift="overwrite")
         self.assertEqual(report["flags"]["updated"], ["performance_monitoring"])
         self.assertEqual(len(report["flags"]["removed"]), 9)
         gone = self.cha.is_enabled("intelligent_pipe_sizing", "planner-1")
@@ -707,7 +711,7 @@ class VisibilityTest(DeployedTestCase):
         only = self.write_config(
             "only", "version: 2\nflags:\n  performance_monitoring:\n    type: boolean\n"
         )
-        self.cha.deploy_all(only)
+        self.cha.deploy_all(only, on_drift="overwrite")
         self.assertFalse(handle.enabled("planner-042"))
         with self.assertRaises(cha_deploy.NotFoundError):
             self.cha.flag("pressure_drop_check")

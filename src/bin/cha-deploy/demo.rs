@@ -325,7 +325,7 @@ fn text(t: &Tour) -> String {
             "{} flags and {} A/B tests from {}, validated, in one transaction.",
             created_of("flags"),
             created_of("experiments"),
-            t.deploy.config_dir
+            t.deploy.config_dir.as_deref().unwrap_or("")
         ),
     );
     s += &step(

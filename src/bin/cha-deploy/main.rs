@@ -4,11 +4,13 @@
 //! Exit codes: 0 success; 2 a usage error (bad arguments); otherwise the
 //! `cha_status` value of the error (`ErrorKind::status_code`): 3 invalid
 //! argument, 4 not found, 5 configuration, 6 storage, 7 busy (database
-//! locked), 8 internal.
+//! locked), 8 internal, 9 drift (a deployment that would undo runtime
+//! changes, refused).
 
 mod ab;
 mod ab_analysis;
 mod demo;
+mod deploy;
 mod flags;
 mod output;
 
@@ -47,13 +49,73 @@ enum Command {
     Version,
     /// Check the database: path, schema version, journal mode, size.
     Doctor,
-    /// Deploy a config directory (feature_flags.yml, …) in one transaction.
+    /// Deploy a config directory (feature_flags.yml, ab_tests.yml): plan,
+    /// refuse to undo runtime changes unless told how, back up, apply in one
+    /// transaction, record.
     Deploy {
-        /// The directory holding the config files.
-        #[arg(long, default_value = "configs", value_name = "DIR")]
-        config_dir: PathBuf,
+        #[command(flatten)]
+        dir: deploy::ConfigDir,
+        #[command(flatten)]
+        drift: deploy::DriftChoice,
+        /// Show the plan and change nothing (as `plan`).
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         actor: flags::Actor,
+    },
+    /// What a deploy would change, field by field, and the runtime changes
+    /// (drift) it would undo. Writes nothing.
+    Plan {
+        #[command(flatten)]
+        dir: deploy::ConfigDir,
+        #[command(flatten)]
+        drift: deploy::DriftChoice,
+    },
+    /// Roll back to the deployment before the one in force, or to deployment
+    /// ID: the configuration comes back exactly; collected data stays.
+    Rollback {
+        /// The deployment to bring back (default: the one before).
+        id: Option<i64>,
+        #[command(flatten)]
+        drift: deploy::DriftChoice,
+        /// Show the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        actor: flags::Actor,
+    },
+    /// What is deployed: per subsystem the file's version, rollouts, running
+    /// tests, drift; the last deployments.
+    Status {
+        /// Refresh in place until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between refreshes with --watch.
+        #[arg(long, default_value = "2", value_name = "SECONDS")]
+        interval: f64,
+    },
+    /// Print the whole deployed configuration as canonical JSON (byte for
+    /// byte comparable).
+    Export {
+        /// Write it to this file instead.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+    /// The deployment history, or one deployment whole.
+    History {
+        /// Show this deployment with its plan.
+        id: Option<i64>,
+        /// How many to list.
+        #[arg(long, default_value = "20")]
+        limit: u32,
+    },
+    /// Backups of the database: list, create, restore.
+    #[command(subcommand)]
+    Backup(deploy::BackupCommand),
+    /// Check a config directory without deploying (no database needed).
+    Validate {
+        #[command(flatten)]
+        dir: deploy::ConfigDir,
     },
     /// Feature flags: list, show, eval, set, enable, disable, rollout,
     /// history, restore, template.
@@ -66,7 +128,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match seed_spelling(std::env::args().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("cha-deploy: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let out = Output::new(cli.json);
     match run(&cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,12 +165,24 @@ fn exit_code(kind: ErrorKind) -> u8 {
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     match &cli.command {
         Command::Demo => demo::run(out),
-        Command::Deploy { config_dir, actor } => {
-            let cha = Cha::open(&cli.db)?;
-            let report = cha.deploy_all(config_dir, &actor.name())?;
-            out.print(&report, || deploy_text(&report));
-            cha.close()
-        }
+        Command::Deploy {
+            dir,
+            drift,
+            dry_run,
+            actor,
+        } => deploy::deploy(&cli.db, dir, drift, actor, *dry_run, out),
+        Command::Plan { dir, drift } => deploy::plan(&cli.db, dir, drift, out),
+        Command::Rollback {
+            id,
+            drift,
+            dry_run,
+            actor,
+        } => deploy::rollback(&cli.db, id.unwrap_or(0), drift, actor, *dry_run, out),
+        Command::Status { watch, interval } => deploy::status(&cli.db, *watch, *interval, out),
+        Command::Export { output } => deploy::export(&cli.db, output.as_deref(), out),
+        Command::History { id, limit } => deploy::history(&cli.db, *id, *limit, out),
+        Command::Backup(cmd) => deploy::backup(&cli.db, cmd, out),
+        Command::Validate { dir } => deploy::validate(dir, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Init => {
@@ -174,44 +255,23 @@ fn rusqlite_version() -> String {
     cha_deploy::sqlite_version().to_string()
 }
 
-/// The deploy report: what happened to each flag, and any migration.
-fn deploy_text(r: &cha_deploy::DeployReport) -> String {
-    let files: Vec<String> = r
-        .files
+/// The seed's spelling, `cha-deploy --action deploy-all`, as the subcommand
+/// it stands for, in place: `--action status --db x` is `status --db x`.
+fn seed_spelling(mut args: Vec<String>) -> Result<Vec<String>, String> {
+    let Some(at) = args
         .iter()
-        .map(|f| format!("{} (version {})", f.file, f.source_version))
-        .collect();
-    let mut text = format!(
-        "deployed {} from {} as {}",
-        files.join(", "),
-        r.config_dir,
-        r.actor
-    );
-    for (kind, changes) in &r.changes.0 {
-        let total = changes.created.len()
-            + changes.updated.len()
-            + changes.unchanged.len()
-            + changes.removed.len();
-        if total == 0 {
-            continue;
-        }
-        text.push_str(&format!("\n{kind}"));
-        for (what, names) in [
-            ("created", &changes.created),
-            ("updated", &changes.updated),
-            ("unchanged", &changes.unchanged),
-            ("removed", &changes.removed),
-        ] {
-            text.push_str(&format!("\n  {what:<10} {:>3}", names.len()));
-            if !names.is_empty() && what != "unchanged" {
-                text.push_str(&format!("  {}", names.join(", ")));
-            }
-        }
-    }
-    for migration in r.files.iter().filter_map(|f| f.migration.as_ref()) {
-        text.push_str(&format!("\n{migration}"));
-    }
-    text
+        .position(|a| a == "--action" || a.starts_with("--action="))
+    else {
+        return Ok(args);
+    };
+    let action = match args[at].strip_prefix("--action=") {
+        Some(value) => value.to_string(),
+        None if at + 1 < args.len() => args.remove(at + 1),
+        None => return Err("--action needs a value, such as deploy-all".into()),
+    };
+    let words = deploy::action_words(&action)?;
+    args.splice(at..=at, words.into_iter().map(String::from));
+    Ok(args)
 }
 
 #[cfg(test)]
@@ -233,6 +293,7 @@ mod tests {
                 (ErrorKind::Storage, 6),
                 (ErrorKind::Busy, 7),
                 (ErrorKind::Internal, 8),
+                (ErrorKind::Drift, 9),
             ]
         );
         for kind in ErrorKind::ALL {

@@ -244,6 +244,30 @@ fn changed_fields(
     }
 }
 
+/// A serde enum's name (`pipe_sizing`, `primary`, `not_harmed`, …), so the
+/// text and the JSON use the same words.
+pub fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => "-".into(),
+    }
+}
+
+/// A number for people: at most `digits` decimals, no trailing zeros.
+pub fn num(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// 0.05 as `5%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{}%", num(100.0 * fraction, 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,28 +301,4 @@ mod tests {
         let t = table(&["A", "BB"], &[vec!["xyz".into(), "1".into()]]);
         assert_eq!(t, "A    BB\nxyz  1");
     }
-}
-
-/// A serde enum's name (`pipe_sizing`, `primary`, `not_harmed`, …), so the
-/// text and the JSON use the same words.
-pub fn name_of<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        _ => "-".into(),
-    }
-}
-
-/// A number for people: at most `digits` decimals, no trailing zeros.
-pub fn num(x: f64, digits: usize) -> String {
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// 0.05 as `5%`.
-pub fn percent(fraction: f64) -> String {
-    format!("{}%", num(100.0 * fraction, 2))
 }

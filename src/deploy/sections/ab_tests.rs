@@ -3,18 +3,27 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::config::{self, ConfigError};
-use crate::deploy::section::{Section, SectionFile, to_items};
+use crate::deploy::plan::Definitions;
+use crate::deploy::section::{Configuration, Section, SectionFile, parse, parsed, to_items};
 use crate::error::{Error, Result};
 use crate::experiments::{ExperimentDefinition, ExperimentStatus};
 use crate::store::definitions::Author;
-use crate::store::experiments::KIND;
+use crate::store::experiments::{self as sql, KIND};
 
 pub(crate) struct AbTests;
 
 impl Section for AbTests {
+    fn subsystem(&self) -> &'static str {
+        "ab_tests"
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["ab_testing"]
+    }
+
     fn file(&self) -> &'static str {
         "ab_tests.yml"
     }
@@ -39,11 +48,8 @@ impl Section for AbTests {
     /// The time a test started (when the file gives none) and the
     /// `completed` status, which is final, belong to the running system.
     fn keep_runtime_state(&self, intended: &mut Value, running: &Value) -> Result<()> {
-        let read = |v: &Value| -> Result<ExperimentDefinition> {
-            serde_json::from_value(v.clone())
-                .map_err(|e| Error::storage(format!("a stored experiment cannot be read: {e}")))
-        };
-        let (mut def, before) = (read(intended)?, read(running)?);
+        let mut def: ExperimentDefinition = parse(KIND, "", intended)?;
+        let before: ExperimentDefinition = parse(KIND, "", running)?;
         if def.start_time.is_none() {
             def.start_time = before.start_time;
         }
@@ -54,19 +60,60 @@ impl Section for AbTests {
         Ok(())
     }
 
+    fn check(&self, configuration: &Configuration) -> Result<()> {
+        let problems: Vec<String> = parsed::<ExperimentDefinition>(configuration, KIND)?
+            .iter()
+            .filter_map(|def| config::validate_experiment(def).err())
+            .map(|e| e.message().to_string())
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::config(problems.join("; ")))
+        }
+    }
+
     fn put(
         &self,
         tx: &rusqlite::Transaction<'_>,
-        _name: &str,
+        name: &str,
         definition: &Value,
         by: Author<'_>,
     ) -> Result<Option<i64>> {
-        let def: ExperimentDefinition = serde_json::from_value(definition.clone())
-            .map_err(|e| Error::internal(format!("an experiment to deploy cannot be read: {e}")))?;
+        let def: ExperimentDefinition = parse(KIND, name, definition)?;
         crate::handle::experiments::put_definition(tx, &def, by)
     }
 
     fn delete(&self, tx: &rusqlite::Transaction<'_>, name: &str, by: Author<'_>) -> Result<bool> {
-        crate::store::experiments::delete_experiment(tx, name, by)
+        sql::delete_experiment(tx, name, by)
+    }
+
+    /// The tests by status, with the units exposed to each variant of
+    /// those that run or are paused.
+    fn status(
+        &self,
+        conn: &rusqlite::Connection,
+        running: &Definitions,
+        _now_ms: i64,
+    ) -> Result<Value> {
+        let mut tests = Vec::new();
+        for (id, v) in running {
+            let def: ExperimentDefinition = parse(KIND, id, v)?;
+            let exposed = sql::exposure_counts(conn, id)?;
+            tests.push(json!({
+                "id": id,
+                "status": def.status,
+                "start_time": def.start_time,
+                "exposed_units": def.variants.iter()
+                    .map(|v| (v.name.clone(), json!(exposed.get(&v.name).copied().unwrap_or(0))))
+                    .collect::<serde_json::Map<_, _>>(),
+            }));
+        }
+        let count = |status: &str| tests.iter().filter(|t| t["status"] == status).count();
+        Ok(json!({
+            "running": count("running"),
+            "paused": count("paused"),
+            "tests": tests,
+        }))
     }
 }

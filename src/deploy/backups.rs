@@ -59,6 +59,14 @@ impl Cha {
                 "backup reason `{reason}`: use 1 to 32 letters, digits and `-`"
             )));
         }
+        let backup = self.take_backup(reason)?;
+        self.prune_backups()?;
+        Ok(backup)
+    }
+
+    /// A backup without pruning: a restore prunes only once done, so that
+    /// the backup it restores is never the one pruned.
+    fn take_backup(&self, reason: &str) -> Result<Backup> {
         self.flush()?;
         let dir = self.backup_dir();
         create_private_dir(&dir)?;
@@ -71,7 +79,6 @@ impl Cha {
                 Error::storage(format!("backup folder {}: no free name", dir.display()))
             })?;
         self.inner.store.backup_to(&path)?;
-        self.prune_backups()?;
         self.read_backup(&path)
     }
 
@@ -128,7 +135,9 @@ impl Cha {
                 }
             )));
         }
-        let before = self.create_backup("restore")?;
+        // A damaged backup is found before anything is done.
+        crate::store::check_backup(&path)?;
+        let before = self.take_backup("restore")?;
         let revision = crate::store::audit::config_revision(&self.inner.store.conn())?;
         self.inner.store.restore_from(&path)?;
         let at_ms = crate::clock::now_ms();
@@ -162,6 +171,7 @@ impl Cha {
             Ok((id, changes, t.sections))
         })?;
         self.inner.reload_after_commit();
+        self.prune_backups()?;
         let duration_ms = history::finish(&self.inner.store, id, started)?;
         Ok(DeployReport {
             deployment_id: id,

@@ -50,7 +50,10 @@ impl Store {
 }
 
 /// Checks that `path` is a sound database of a schema this version reads.
-fn check_backup(path: &Path) -> Result<()> {
+///
+/// # Errors
+/// `NotFound` for a missing file; `Storage` for a damaged or newer one.
+pub(crate) fn check_backup(path: &Path) -> Result<()> {
     if !path.is_file() {
         return Err(Error::not_found(format!(
             "backup {} does not exist",

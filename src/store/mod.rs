@@ -5,6 +5,7 @@
 
 pub(crate) mod audit;
 mod backup;
+pub(crate) use backup::check_backup;
 pub(crate) mod definitions;
 pub(crate) mod deployments;
 pub(crate) mod experiments;

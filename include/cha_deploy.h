@@ -85,6 +85,44 @@ typedef int32_t cha_status;
 extern "C" {
 #endif // __cplusplus
 
+// A commented config file of `subsystem` to start from, with every field
+// documented; valid and deployable as it is. `subsystem` is
+// "feature_flags" or "ab_tests" (or "feature-flags", "ab-tests");
+// `config_type` is "cha_intelligent_sizing" or "minimal", NULL for the
+// first; `template_name` is a title written in the first comment. Free
+// `*out_yaml` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (an unknown subsystem or config type; for
+// "performance_monitoring" and "user_feedback", the message says this
+// version has no such subsystem yet).
+//
+// # Safety
+// `config_type` is NULL or NUL-terminated; the other strings are
+// NUL-terminated (NULL is an error); `out_yaml` is NULL or writable.
+cha_status cha_config_template_for(const char *subsystem,
+                                   const char *template_name,
+                                   const char *config_type,
+                                   char **out_yaml);
+
+// Reads the config file at `path` (feature_flags.yml or ab_tests.yml, told
+// by its name or else its content), detects its version and writes to
+// `*out_json` (free it with `cha_string_free`) `{"file", "from_version",
+// "to_version", "report", "text"}`: `text` is the file in the current
+// version, `report` what migrating changed (`{"from_version",
+// "to_version", "notes", "flags": [{"flag", "changes"}]}`). A file already
+// current has `from_version == to_version`, a null `report` and its text
+// unchanged. Writes no file: replacing the old one is the caller's choice.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
+// file at `path`), CHA_ERR_INVALID_ARGUMENT (not a config file cha-deploy
+// knows), CHA_ERR_CONFIG (every problem of an invalid file, each with
+// file:line:column and field path).
+//
+// # Safety
+// `path` is NULL or NUL-terminated; `out_json` is NULL or writable.
+cha_status cha_config_migrate(const char *path, char **out_json);
+
 // The library version, "MAJOR.MINOR.PATCH". Static: never free it.
 // Compare it with the header's CHA_VERSION_MAJOR/MINOR/PATCH to check that
 // the library loaded at run time is the one compiled against.

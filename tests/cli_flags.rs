@@ -610,7 +610,7 @@ fn template_prints_writes_and_deploys() {
     let text = s.ok(&["flags", "template", "--output", "conf/feature_flags.yml"]);
     assert_eq!(
         text,
-        "wrote conf/feature_flags.yml (cha_intelligent_sizing template; deploy it with `cha-deploy deploy --config-dir conf`)\n"
+        "wrote conf/feature_flags.yml (cha_intelligent_sizing template; see what a deploy would change with `cha-deploy plan --config-dir conf`)\n"
     );
     let err = s.fails(
         &["flags", "template", "--output", "conf/feature_flags.yml"],

@@ -472,6 +472,49 @@ fn migrate_flag_v1(node: &Node, changes: &mut Vec<String>) -> Node {
     }
 }
 
+/// The flags as the text of a current `feature_flags.yml`, headed by a
+/// comment saying it was migrated from `from_version`: each flag under its
+/// name, its fields in the order of [`FlagDefinition`] and without `name`
+/// (the key is the name). Reading the text back gives `flags` exactly.
+///
+/// # Panics
+/// If a definition had no YAML form, which cannot happen: definitions hold
+/// only strings, numbers, booleans, lists and string-keyed mappings.
+pub(crate) fn migrated_text(flags: &[FlagDefinition], from_version: i64) -> String {
+    let mut text = format!(
+        "# feature_flags.yml, migrated from version {from_version} to version {CURRENT_VERSION} by\n\
+         # cha-deploy {}. The comments of the old file are not carried over.\n\
+         version: {CURRENT_VERSION}\n",
+        crate::VERSION
+    );
+    if flags.is_empty() {
+        text.push_str("flags: {}\n");
+        return text;
+    }
+    text.push_str("flags:\n");
+    for (i, flag) in flags.iter().enumerate() {
+        let mut fields =
+            super::yaml_writer::to_ordered_node(flag).expect("a flag definition has a YAML form");
+        if let Value::Map(entries) = &mut fields.value {
+            // The key is the name. `default: false` is what no `default`
+            // means, and version 1 had none: left out, as people write it.
+            entries.retain(|(k, v)| {
+                k.name != "name" && !(k.name == "default" && v.value == Value::Bool(false))
+            });
+        }
+        let key = Key {
+            name: flag.name.clone(),
+            loc: None,
+        };
+        if i > 0 {
+            // A blank line between flags, as people write them.
+            text.push('\n');
+        }
+        super::yaml_writer::write_entries(&mut text, &[(key, fields)], 2);
+    }
+    text
+}
+
 /// Whether an ISO time has no zone (`2024-01-01T00:00:00`), as Python's
 /// `datetime.isoformat()` writes for naive times.
 fn lacks_offset(text: &str) -> bool {
@@ -574,36 +617,7 @@ mod tests {
 
     #[test]
     fn version_1_is_migrated_with_a_report() {
-        let v1 = "\
-feature_flags:
-  flow_based_calculation:
-    name: Flow-based calculation
-    flag_type: boolean
-    enabled: true
-    created_at: '2024-05-01T10:00:00'
-  intelligent_pipe_sizing:
-    name: Intelligent Pipe Sizing
-    description: Flow-based pipe sizing
-    flag_type: percentage
-    enabled: true
-    rollout_percentage: 25.0
-    target_groups: [beta_testers]
-    dependencies: [flow_based_calculation]
-    component: pipe_sizing
-    risk_level: high
-    priority: 1
-  summer_mode:
-    flag_type: time_based
-    enabled: true
-    start_date: '2025-06-01T00:00:00'
-    end_date: '2025-09-01T00:00:00+02:00'
-  sizing_test:
-    flag_type: a_b_test
-    enabled: true
-    ab_test_name: pipe_sizing_comparison
-    variants: {traditional: 50, intelligent: 50}
-global_settings: {cache_ttl: 300}
-";
+        let v1 = include_str!("../../tests/fixtures/config/feature_flags_v1.yml");
         let config = parse_feature_flags(v1, "old.yml").unwrap();
         assert_eq!(config.source_version, 1);
         let pipe = &config.flags[1];

@@ -11,13 +11,21 @@
 //! the field reader) is shared by every config file: [`feature_flags`]
 //! (with [`flag`] for one definition and [`flag_update`] for JSON changes)
 //! and [`ab_tests`].
+//!
+//! Configuration management spans the files: [`files`] lists them with
+//! their versions and templates ([`template`]), [`migrate`] brings an older
+//! file to the current version ([`migrate_file`]), and `yaml_writer` writes
+//! the migrated text.
 
 pub mod ab_tests;
 pub mod feature_flags;
+pub mod files;
 pub mod flag;
 pub mod flag_update;
+pub mod migrate;
 pub mod node;
 pub mod reader;
+mod yaml_writer;
 
 use std::fmt;
 
@@ -26,8 +34,10 @@ pub use feature_flags::{
     FeatureFlagsConfig, FlagMigration, MigrationReport, create_config_template, load_feature_flags,
     parse_feature_flags,
 };
+pub use files::{ConfigFile, config_file, config_files, template};
 pub use flag::{compile_flags, read_flag, validate_flag, validate_flag_set};
 pub use flag_update::apply_flag_update;
+pub use migrate::{Migration, migrate_dir, migrate_file, write_migrations};
 pub use node::{Key, Loc, Node, Value};
 
 use crate::error::Error;

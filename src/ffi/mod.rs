@@ -7,12 +7,14 @@
 //! of the configuration.
 
 pub(crate) mod boundary;
+pub mod config;
 pub mod core;
 pub mod deploy;
 pub mod experiments;
 pub mod flags;
 pub mod status;
 
+pub use self::config::*;
 pub use self::core::*;
 pub use self::deploy::*;
 pub use self::experiments::*;

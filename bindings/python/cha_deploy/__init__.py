@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from ._cha import Cha, open, status_name, version
 from ._handle import PathLike
-from .deploy import create_config_template, validate_config
+from .deploy import create_config_template, migrate_config, validate_config
 from .errors import (
     BusyError,
     ChaError,
@@ -62,6 +62,7 @@ __all__ = [
     "status_name",
     "open",
     "create_config_template",
+    "migrate_config",
     "validate_config",
     "Cha",
     "FeatureFlagEvaluation",

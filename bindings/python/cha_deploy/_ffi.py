@@ -156,6 +156,11 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
         ),
+        "cha_config_template_for": (
+            _STATUS,
+            [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_config_migrate": (_STATUS, [ctypes.c_char_p, _OUT_STRING]),
         "cha_experiment_assign": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_BORROWED],
@@ -438,6 +443,21 @@ def flag_restore(handle: int, flag: bytes, version: int, actor: bytes) -> str:
 def config_template(template_name: bytes, config_type: Optional[bytes]) -> str:
     """cha_config_template(template_name, config_type, &out); returns the YAML."""
     return _string_result(lib().cha_config_template, template_name, config_type)
+
+
+def config_template_for(
+    subsystem: bytes, template_name: bytes, config_type: Optional[bytes]
+) -> str:
+    """cha_config_template_for(subsystem, template_name, config_type, &out);
+    returns the YAML. None config_type is the subsystem's default."""
+    return _string_result(
+        lib().cha_config_template_for, subsystem, template_name, config_type
+    )
+
+
+def config_migrate(path: bytes) -> str:
+    """cha_config_migrate(path, &out); returns the migration JSON."""
+    return _string_result(lib().cha_config_migrate, path)
 
 
 def experiment_assign(handle: int, experiment: bytes, unit_id: bytes) -> Optional[bytes]:

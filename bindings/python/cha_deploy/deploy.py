@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from . import _ffi
 from ._handle import Handle, PathLike, actor_argument, json_argument
 
-__all__ = ["Deployment", "create_config_template", "validate_config"]
+__all__ = ["Deployment", "create_config_template", "migrate_config", "validate_config"]
 
 #: The choices of ``on_drift``.
 ON_DRIFT = ("refuse", "overwrite", "keep_runtime")
@@ -215,19 +215,49 @@ def validate_config(
 
 
 def create_config_template(
-    template_name: str, config_type: str = "cha_intelligent_sizing"
+    template_name: str,
+    config_type: Optional[str] = None,
+    subsystem: str = "feature_flags",
 ) -> str:
-    """A commented feature_flags.yml that shows every flag type and field,
-    ready to edit and deploy with :meth:`Cha.deploy_all`.
+    """A commented config file of `subsystem` that documents every field,
+    valid as it is and ready to edit and deploy with :meth:`Cha.deploy_all`
+    (see first what it would change with :meth:`Cha.plan_deployment`).
 
     Args:
         template_name: a title for the file, written in its first comment.
-        config_type: ``"cha_intelligent_sizing"`` (the CHA flags) or
-            ``"minimal"`` (one flag).
+        config_type: ``"cha_intelligent_sizing"`` (every field, with the
+            CHA examples; the default) or ``"minimal"``.
+        subsystem: ``"feature_flags"`` (feature_flags.yml) or
+            ``"ab_tests"`` (ab_tests.yml); ``-`` spellings work too.
 
     Raises:
-        InvalidArgumentError: an unknown `config_type`.
+        InvalidArgumentError: an unknown `subsystem` or `config_type`; for
+            ``"performance_monitoring"`` and ``"user_feedback"``, the
+            message says this version has no such subsystem yet.
     """
-    return _ffi.config_template(
-        _ffi.encode(template_name, "template_name"), _ffi.encode(config_type, "config_type")
+    return _ffi.config_template_for(
+        _ffi.encode(subsystem, "subsystem"),
+        _ffi.encode(template_name, "template_name"),
+        None if config_type is None else _ffi.encode(config_type, "config_type"),
     )
+
+
+def migrate_config(path: PathLike) -> Dict[str, Any]:
+    """Reads the config file at `path` (feature_flags.yml or ab_tests.yml,
+    told by its name or else its content), detects its version and returns
+    it in the current version, without writing anything.
+
+    Returns:
+        ``{"file", "from_version", "to_version", "report", "text"}``:
+        ``text`` is the file in the current version and ``report`` what
+        migrating changed (``{"from_version", "to_version", "notes",
+        "flags": [{"flag", "changes"}]}``). A file already current has
+        ``from_version == to_version``, ``report`` None and its text
+        unchanged.
+
+    Raises:
+        NotFoundError: no file at `path`.
+        InvalidArgumentError: not a config file cha-deploy knows.
+        ConfigError: every problem of an invalid file, with file:line:column.
+    """
+    return json.loads(_ffi.config_migrate(os.fsencode(path)))

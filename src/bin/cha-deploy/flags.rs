@@ -229,49 +229,13 @@ fn parse_updates(args: &[String]) -> Result<Value, Error> {
     Ok(Value::Object(updates))
 }
 
+/// `flags template`: the feature-flag template, as `template feature-flags`.
 fn template(
     config_type: &str,
     output: Option<&std::path::Path>,
     out: &Output,
 ) -> Result<(), Error> {
-    let title = output
-        .and_then(|p| p.file_name())
-        .map_or("feature_flags.yml".into(), |n| n.to_string_lossy());
-    let text = cha_deploy::config::create_config_template(&title, config_type)?;
-    match output {
-        None if out.json() => out.print(
-            &json!({"config_type": config_type, "template": text}),
-            String::new,
-        ),
-        None => print!("{text}"),
-        Some(path) => {
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
-            written.map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => Error::invalid_argument(format!(
-                    "{}: already exists; remove it or choose another --output",
-                    path.display()
-                )),
-                _ => Error::storage(format!("{}: {e}", path.display())),
-            })?;
-            out.print(
-                &json!({"config_type": config_type, "output": path, "bytes": text.len()}),
-                || {
-                    format!(
-                        "wrote {} ({config_type} template; deploy it with `cha-deploy deploy --config-dir {}`)",
-                        path.display(),
-                        path.parent()
-                            .filter(|p| !p.as_os_str().is_empty())
-                            .map_or(".".into(), |p| p.display().to_string())
-                    )
-                },
-            );
-        }
-    }
-    Ok(())
+    crate::config::write_template("feature_flags", Some(config_type), output, out)
 }
 
 /// Prints what a change did.

@@ -9,6 +9,7 @@
 
 mod ab;
 mod ab_analysis;
+mod config;
 mod demo;
 mod deploy;
 mod flags;
@@ -117,6 +118,13 @@ enum Command {
         #[command(flatten)]
         dir: deploy::ConfigDir,
     },
+    /// Write a commented config file to start from: feature-flags or
+    /// ab-tests (every field documented; valid as it is).
+    Template(config::TemplateArgs),
+    /// Bring config files of an older version to the current one: the
+    /// version of each file, what changes, the new text; with --write,
+    /// replace them (keeping the originals as <file>.v<N>.bak).
+    Migrate(config::MigrateArgs),
     /// Feature flags: list, show, eval, set, enable, disable, rollout,
     /// history, restore, template.
     #[command(subcommand)]
@@ -183,6 +191,8 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::History { id, limit } => deploy::history(&cli.db, *id, *limit, out),
         Command::Backup(cmd) => deploy::backup(&cli.db, cmd, out),
         Command::Validate { dir } => deploy::validate(dir, out),
+        Command::Template(args) => config::template(args, out),
+        Command::Migrate(args) => config::migrate(args, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Init => {

@@ -150,8 +150,10 @@ cha_status cha_open(const char *db_path, cha_handle **out);
 
 // Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
 // "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
-// `flush_interval_ms`, `refresh_interval_ms`. An unknown option or a value of
-// the wrong type is CHA_ERR_INVALID_ARGUMENT.
+// `flush_interval_ms`, `refresh_interval_ms`, `backup_dir` (where backups
+// go; default `<database>-backups` beside it) and `backups_kept` (default
+// 10). An unknown option or a value of the wrong type is
+// CHA_ERR_INVALID_ARGUMENT.
 //
 // # Safety
 // String arguments are NULL or NUL-terminated; `out` is NULL or writable.
@@ -297,18 +299,24 @@ cha_status cha_deploy_export(cha_handle *h, char **out_json);
 // The last `limit` deployments, newest first, as a JSON array in
 // `*out_json` (free it with `cha_string_free`): each `{"id", "at_ms",
 // "actor", "action", "config_dir", "rolled_back_to", "on_drift", "files",
-// "plan", "drift", "backup", "duration_ms"}`; `deployment_id` 0 lists,
-// another gives that one deployment as an array of one.
+// "plan", "drift", "backup", "duration_ms"}`. Writes nothing.
 //
-// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_NOT_FOUND (no such deployment),
-// CHA_ERR_STORAGE.
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
 //
 // # Safety
 // `h` is NULL or an open handle; `out_json` is NULL or writable.
-cha_status cha_deploy_history(cha_handle *h,
-                              int64_t deployment_id,
-                              uint32_t limit,
-                              char **out_json);
+cha_status cha_deploy_history(cha_handle *h, uint32_t limit, char **out_json);
+
+// Deployment `deployment_id`, as one element of `cha_deploy_history`, in
+// `*out_json` (free it with `cha_string_free`). Writes nothing.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_ARGUMENT (an id below 1),
+// CHA_ERR_NOT_FOUND (no such deployment; the message names those there
+// are), CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_deploy_get(cha_handle *h, int64_t deployment_id, char **out_json);
 
 // Takes a backup of the database now, into the backup folder (beside the
 // database, or the `backup_dir` open option), and drops the oldest beyond

@@ -53,8 +53,8 @@ pub use deploy::history::Deployment;
 pub use deploy::status::{DeploymentStatus, DeploymentSummary, SubsystemStatus};
 pub use deploy::{
     Action, Changes, DeployOptions, DeployPlan, DeployReport, DeployedFile, Drift, DriftKind,
-    FieldChange, ItemChange, OnDrift, SectionChanges, SectionPlan, known_files, subsystems,
-    validate_config_dir,
+    DriftRecord, FieldChange, ItemChange, OnDrift, SectionChanges, SectionPlan, known_files,
+    subsystems, validate_config_dir,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};

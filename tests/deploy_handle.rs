@@ -136,10 +136,8 @@ fn overwrite_lets_the_files_win() {
     assert_eq!(d.on_drift, OnDrift::Overwrite);
     let outcomes: Vec<(&str, &str)> = d
         .drift
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|x| (x["name"].as_str().unwrap(), x["outcome"].as_str().unwrap()))
+        .map(|x| (x.drift.name.as_str(), x.outcome.as_str()))
         .collect();
     assert_eq!(
         outcomes,
@@ -324,7 +322,8 @@ fn a_config_name_that_is_not_a_regular_file_is_an_error() {
     let s = Scratch::new("special");
     let cha = deployed(&s);
     let export = cha.export_configuration().unwrap();
-    let cases: [(&str, fn(&Path)); 3] = [
+    type Make = fn(&Path);
+    let cases: [(&str, Make); 3] = [
         ("folder", |p| std::fs::create_dir(p).unwrap()),
         ("dangling link", |p| {
             std::os::unix::fs::symlink("nowhere.yml", p).unwrap()
@@ -540,13 +539,12 @@ fn a_restore_reaches_another_handle() {
     );
     cha.restore_backup(&taken.name, "ops").unwrap();
     other.refresh().unwrap();
-    assert_eq!(
+    assert!(
         other
             .flag("intelligent_pipe_sizing")
             .unwrap()
             .definition
-            .enabled,
-        true
+            .enabled
     );
     assert_eq!(
         other
@@ -612,4 +610,153 @@ fn a_config_directory_validates_without_a_database() {
         .contains("experiment:");
     let result = cha_deploy::validate_config_dir(&dir, &[]);
     assert_eq!(result.is_err(), linked, "{result:?}");
+}
+
+/// Observations recorded while an experiment is deleted, or before a
+/// deleted one comes back, are not lost: its summaries are rebuilt from the
+/// unit totals the fold kept.
+#[test]
+fn an_experiment_rolled_back_into_existence_keeps_its_observations() {
+    let s = Scratch::new("fold-rollback");
+    let cha = deployed(&s);
+    let mut recorded = 0;
+    for i in 0..40 {
+        let unit = format!("engineer-{i:03}");
+        if cha
+            .assign("pipe_sizing_comparison", &unit)
+            .unwrap()
+            .variant
+            .is_some()
+        {
+            cha.record(
+                "pipe_sizing_comparison",
+                &unit,
+                "pipe_cost_efficiency",
+                40.0 + f64::from(i),
+            )
+            .unwrap();
+            recorded += 1;
+        }
+    }
+    cha.flush().unwrap();
+    // A deployment without the test, then a fold (by analysing another
+    // test), then the rollback that brings it back.
+    let dir = s.configs_with("without", "ab_tests.yml", |t| {
+        let start = t.find("  pipe_sizing_comparison:").unwrap();
+        let end = t[start + 3..]
+            .find("\n  flow_calculation_comparison:")
+            .map_or(t.len(), |e| start + 3 + e);
+        format!("{}{}", &t[..start], &t[end + 1..])
+    });
+    let without = std::fs::read_to_string(dir.join("feature_flags.yml"))
+        .unwrap()
+        .replace(
+            "experiment: pipe_sizing_comparison",
+            "variants: [{name: a, weight: 100}]",
+        );
+    std::fs::write(dir.join("feature_flags.yml"), without).unwrap();
+    cha.deploy(&dir, &options(OnDrift::Overwrite)).unwrap();
+    assert!(cha.experiment("pipe_sizing_comparison").is_err());
+    cha.analyze_experiment("flow_calculation_comparison", Default::default())
+        .unwrap();
+    cha.rollback_deployment(0, &options(OnDrift::Overwrite))
+        .unwrap();
+    let report = cha
+        .analyze_experiment("pipe_sizing_comparison", Default::default())
+        .unwrap();
+    let metric = &report.metrics[0];
+    let n: u64 = metric.control.n
+        + metric
+            .comparisons
+            .iter()
+            .map(|c| c.treatment.n)
+            .sum::<u64>();
+    assert_eq!(n, recorded, "{:#?}", report.metrics[0]);
+}
+
+#[test]
+fn only_a_cha_deploy_database_is_restored() {
+    let s = Scratch::new("restore-foreign");
+    let cha = deployed(&s);
+    let dir = cha.backup_dir();
+    // An empty SQLite file and another program's database, named as backups.
+    let empty = dir.join("cha.db.20260101T000000.000Z.manual.db");
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let err = cha
+        .restore_backup(empty.to_str().unwrap(), "ops")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.message().contains("is not a cha-deploy database"),
+        "{err}"
+    );
+    assert_eq!(cha.flags().unwrap().len(), 10, "nothing was restored");
+}
+
+/// Drift a deployment kept is still drift, and still names who made it.
+#[test]
+fn kept_drift_keeps_its_author() {
+    let s = Scratch::new("kept-author");
+    let cha = deployed(&s);
+    cha.update_flag("intelligent_pipe_sizing", &json!({"percentage": 60}), "ops")
+        .unwrap();
+    cha.deploy(configs(), &options(OnDrift::KeepRuntime))
+        .unwrap();
+    let status = cha.deployment_status().unwrap();
+    let drift = &status.subsystems[0].drift;
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].actor.as_deref(), Some("ops"));
+    assert_eq!(drift[0].action.as_deref(), Some("update"));
+    assert!(drift[0].at_ms.is_some());
+}
+
+#[test]
+fn a_rollback_of_one_subsystem_leaves_the_others() {
+    let s = Scratch::new("rollback-one");
+    let cha = deployed(&s);
+    let dir = s.configs_with("changed", "feature_flags.yml", |t| {
+        t.replacen("percentage: 25", "percentage: 50", 1)
+    });
+    let dir = {
+        let tests = std::fs::read_to_string(dir.join("ab_tests.yml"))
+            .unwrap()
+            .replacen("minimum_sample_size: 1000", "minimum_sample_size: 2000", 1);
+        std::fs::write(dir.join("ab_tests.yml"), tests).unwrap();
+        dir
+    };
+    cha.deploy(&dir, &options(OnDrift::Refuse)).unwrap();
+    let only_tests = DeployOptions {
+        subsystems: vec!["ab_tests".into()],
+        ..options(OnDrift::Refuse)
+    };
+    let report = cha.rollback_deployment(1, &only_tests).unwrap();
+    assert!(report.changes["flags"].updated.is_empty());
+    assert_eq!(
+        percentage(&cha, "intelligent_pipe_sizing"),
+        Some(50.0),
+        "flags stay"
+    );
+    let bad = DeployOptions {
+        subsystems: vec!["nonsense".into()],
+        ..options(OnDrift::Refuse)
+    };
+    let err = cha.rollback_deployment(1, &bad).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let blank = DeployOptions {
+        actor: Some("  ".into()),
+        ..DeployOptions::default()
+    };
+    assert_eq!(
+        cha.plan_deployment(configs(), &blank).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // The flags' drift-free state: a plain deploy of the changed files
+    // changes nothing now, and the tests' rollback is drift of the files.
+    let plan = cha
+        .plan_deployment(&dir, &DeployOptions::default())
+        .unwrap();
+    assert!(plan.sections[0].changes.is_empty());
 }

@@ -42,13 +42,15 @@ pub use node::{Key, Loc, Node, Value};
 
 use crate::error::Error;
 
-/// The largest configuration file read, in bytes. Real configs are a few
-/// kilobytes; the cap keeps a wrong path (a log, a binary) from being parsed.
-pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+/// The largest configuration file read, in bytes. The shipped configs are a
+/// few kilobytes and 10,000 flags with descriptions about 3 MB; the cap keeps
+/// a wrong path (a log, a binary) from being parsed.
+pub const MAX_CONFIG_BYTES: usize = 16 << 20;
 
 /// The most YAML parser events (scalars, mapping starts, …) one file may
-/// produce, and the most aliases: bounds the work an alias bomb can cause.
-const MAX_YAML_EVENTS: usize = 200_000;
+/// produce (10,000 flags take about 300,000), and the most aliases: bounds
+/// the work an alias bomb can cause.
+const MAX_YAML_EVENTS: usize = 4_000_000;
 const MAX_YAML_ALIASES: usize = 1_000;
 
 /// One problem in a configuration: where, which field, what, and how to fix it.

@@ -15,7 +15,6 @@ use super::{DeployReport, OnDrift, history};
 use crate::Cha;
 use crate::error::{Error, Result};
 use crate::store::audit::Author;
-use crate::store::deployments;
 
 /// One backup file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -149,13 +148,9 @@ impl Cha {
         let (id, changes, sections) = self.inner.store.write(|tx| {
             // Every handle must reload: the revision goes past any it has seen.
             crate::store::audit::raise_revision_above(tx, revision)?;
-            let last = deployments::latest(tx)?;
-            let intended = match &last {
-                Some(d) => {
-                    transition::read_json(&d.intended_json, "the files of the last deployment")?
-                }
-                None => Default::default(),
-            };
+            // What the files said at the restored database's last deployment
+            // stays the base of drift.
+            let intended = super::snapshot::base(tx)?.1.unwrap_or_default();
             let running = transition::running_configuration(tx)?;
             let t = transition::prepare(tx, &running, false, OnDrift::Overwrite)?;
             let record = Record {

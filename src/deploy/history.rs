@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::transition::{SectionPlan, read_json};
+use super::transition::{DriftRecord, SectionPlan, read_json};
 use super::{DeployedFile, OnDrift};
 use crate::Cha;
 use crate::error::{Error, Result};
@@ -27,9 +27,8 @@ pub struct Deployment {
     pub files: Vec<DeployedFile>,
     /// What it changed, per section, field by field, and the drift it met.
     pub plan: Vec<SectionPlan>,
-    /// The drift it met and what became of it: `overwritten`, `kept`,
-    /// `merged` or `untouched`.
-    pub drift: serde_json::Value,
+    /// The drift it met and what became of it.
+    pub drift: Vec<DriftRecord>,
     /// The backup taken just before.
     pub backup: Option<String>,
     pub duration_ms: f64,
@@ -84,8 +83,14 @@ impl Cha {
     /// Deployment `id`.
     ///
     /// # Errors
-    /// `NotFound` naming the deployments there are.
+    /// `InvalidArgument` for an id below 1; `NotFound` naming the
+    /// deployments there are.
     pub fn deployment(&self, id: i64) -> Result<Deployment> {
+        if id < 1 {
+            return Err(Error::invalid_argument(format!(
+                "deployment id {id}: deployments are numbered from 1"
+            )));
+        }
         let conn = self.inner.store.conn();
         let row = find(&conn, id)?;
         Deployment::from_row(row)

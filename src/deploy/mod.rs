@@ -18,6 +18,7 @@ pub(crate) mod plan;
 pub(crate) mod rollback;
 pub(crate) mod section;
 mod sections;
+mod snapshot;
 pub(crate) mod status;
 pub(crate) mod transition;
 
@@ -33,7 +34,7 @@ use crate::store::audit::Author;
 pub use plan::{Action, Drift, DriftKind, FieldChange, ItemChange, OnDrift};
 use section::{Configuration, Section, SectionFile};
 use sections::SECTIONS;
-pub use transition::SectionPlan;
+pub use transition::{DriftRecord, SectionPlan};
 use transition::{Record, Transition};
 
 /// How to deploy: who, which subsystems, and what to do with drift. The C
@@ -86,7 +87,7 @@ impl DeployOptions {
     }
 
     /// The actor: the one given, or the login name.
-    fn actor(&self) -> Result<String> {
+    pub(crate) fn actor(&self) -> Result<String> {
         let actor = self.actor.clone().unwrap_or_else(crate::default_actor);
         crate::handle::check_actor(&actor)?;
         Ok(actor)
@@ -398,6 +399,8 @@ impl Cha {
         dir: impl AsRef<Path>,
         options: &DeployOptions,
     ) -> Result<DeployPlan> {
+        // The same options a deploy takes are checked the same way.
+        options.actor()?;
         let dir = dir.as_ref();
         let loaded = load_dir(dir, &options.subsystems)?;
         let conn = self.inner.store.conn();
@@ -437,7 +440,7 @@ pub(crate) fn export(configuration: &Configuration) -> Result<String> {
 
 /// Finds the sections named in `names` (all when empty), by name or alias,
 /// `-` or `_` alike.
-fn chosen_sections(names: &[String]) -> Result<Vec<&'static dyn Section>> {
+pub(crate) fn chosen_sections(names: &[String]) -> Result<Vec<&'static dyn Section>> {
     if names.is_empty() {
         return Ok(SECTIONS.to_vec());
     }

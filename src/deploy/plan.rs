@@ -179,9 +179,10 @@ pub(crate) fn compare(
             (Some(_), None) => Action::Delete,
             _ => Action::Update,
         };
-        // A deletion the files decided since the last deployment is theirs
-        // to make; any other needs `overwrite` (or `keep_runtime`, which
-        // drops only those).
+        // Every deletion needs to be asked for, even one the files decided
+        // since the last deployment (a directory holding only a template
+        // must not remove the rest): `overwrite`, or `keep_runtime`, which
+        // makes only those.
         if action == Action::Delete && !drifted && on_drift == OnDrift::Refuse {
             out.refused.push(refusal(what, name, b, r, t));
         }
@@ -189,7 +190,9 @@ pub(crate) fn compare(
             name: name.clone(),
             action,
             fields: diff(r, if kept { t } else { after.as_ref() }),
-            undoes_drift: drifted && !kept,
+            // A merge keeps every runtime value; only a change that lets
+            // the target win over drift undoes it.
+            undoes_drift: drifted && !kept && on_drift != OnDrift::KeepRuntime,
             conflicts,
         });
         if let Some(v) = after {
@@ -463,7 +466,10 @@ mod tests {
             json!({"enabled": false, "percentage": 50, "description": "new"}),
             "the kill switch stays off"
         );
-        assert!(keep.changes[0].undoes_drift);
+        assert!(
+            !keep.changes[0].undoes_drift,
+            "a merge keeps the runtime value"
+        );
         // Both sides changed the percentage: runtime wins, and it is said.
         let running = defs(&[(
             "f",

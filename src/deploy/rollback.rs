@@ -3,7 +3,8 @@
 //! record). Collected data (exposures, observations, metrics, feedback) is
 //! never touched: only definitions change.
 
-use super::transition::{self, Record, read_json};
+use super::snapshot::Snapshot;
+use super::transition::{self, Record};
 use super::{DeployOptions, DeployPlan, DeployReport, history};
 use crate::Cha;
 use crate::deploy::section::Configuration;
@@ -17,8 +18,8 @@ impl Cha {
     /// deployment it restored, so repeated rollbacks step further back). The
     /// configuration comes back exactly: an export afterwards is byte for
     /// byte the one taken after that deployment. Refuses, as a deploy does,
-    /// to undo runtime changes unless `options.on_drift` says how; only
-    /// `actor` and `on_drift` of the options apply. Recorded as a
+    /// to undo runtime changes unless `options.on_drift` says how; with
+    /// `options.subsystems`, only those subsystems go back. Recorded as a
     /// deployment, backed up first; its report gives its duration.
     ///
     /// # Errors
@@ -32,10 +33,13 @@ impl Cha {
         let target = {
             let conn = self.inner.store.conn();
             let target = rollback_target(&conn, id)?;
-            let state: Configuration =
-                read_json(&target.state_json, "a deployment's configuration")?;
-            transition::prepare(&conn, &state, false, options.on_drift)?
-                .check_refusal(options.on_drift, "rollback")?;
+            transition::prepare(
+                &conn,
+                &restored(&conn, &target, options)?,
+                false,
+                options.on_drift,
+            )?
+            .check_refusal(options.on_drift, "rollback")?;
             target
         };
         let backup = self.backup_before("rollback")?;
@@ -46,17 +50,27 @@ impl Cha {
             at_ms,
         };
         let (deployment_id, changes, sections) = self.inner.store.write(|tx| {
-            let state: Configuration =
-                read_json(&target.state_json, "a deployment's configuration")?;
-            let t = transition::prepare(tx, &state, false, options.on_drift)?;
+            let t = transition::prepare(
+                tx,
+                &restored(tx, &target, options)?,
+                false,
+                options.on_drift,
+            )?;
             t.check_refusal(options.on_drift, "rollback")?;
+            // What the files said then, for the subsystems that go back.
+            let snapshot = Snapshot::read(&target)?;
+            let then = snapshot.intended(&snapshot.state(tx, target.audit_to)?);
+            let then: Configuration = then
+                .into_iter()
+                .filter(|(kind, _)| t.targets.contains_key(kind))
+                .collect();
             let record = Record {
                 action: "rollback",
                 config_dir: None,
                 rolled_back_to: Some(target.id),
                 on_drift: options.on_drift,
                 files: &[],
-                intended: read_json(&target.intended_json, "a deployment's files")?,
+                intended: transition::intended_after(t.base.as_ref(), &then),
                 backup_path: backup.clone(),
             };
             let (id, changes) = transition::commit(tx, &t, by, &record)?;
@@ -85,10 +99,15 @@ impl Cha {
     /// # Errors
     /// As [`Cha::rollback_deployment`], except `Drift`.
     pub fn plan_rollback(&self, id: i64, options: &DeployOptions) -> Result<DeployPlan> {
+        options.actor()?;
         let conn = self.inner.store.conn();
         let target = rollback_target(&conn, id)?;
-        let state: Configuration = read_json(&target.state_json, "a deployment's configuration")?;
-        let t = transition::prepare(&conn, &state, false, options.on_drift)?;
+        let t = transition::prepare(
+            &conn,
+            &restored(&conn, &target, options)?,
+            false,
+            options.on_drift,
+        )?;
         Ok(DeployPlan::new(
             &t,
             None,
@@ -97,6 +116,22 @@ impl Cha {
             Vec::new(),
         ))
     }
+}
+
+/// The configuration a rollback to `target` brings back: all of it, or the
+/// kinds of the chosen subsystems. A subsystem the deployment did not know
+/// (it came with a later version) is left as it runs.
+fn restored(
+    conn: &rusqlite::Connection,
+    target: &DeploymentRow,
+    options: &DeployOptions,
+) -> Result<Configuration> {
+    let mut state = Snapshot::read(target)?.state(conn, target.audit_to)?;
+    let chosen = super::chosen_sections(&options.subsystems)?;
+    Ok(chosen
+        .iter()
+        .filter_map(|s| state.remove_entry(s.kind()))
+        .collect())
 }
 
 /// The deployment a rollback to `id` restores: `id` itself, or for 0 the

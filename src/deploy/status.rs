@@ -8,11 +8,10 @@ use serde::Serialize;
 use super::history::Deployment;
 use super::sections::SECTIONS;
 use super::transition::{self, read_json};
-use super::{DeployedFile, Drift, plan};
+use super::{DeployedFile, Drift};
 use crate::Cha;
-use crate::deploy::section::Configuration;
 use crate::error::Result;
-use crate::store::{audit, deployments};
+use crate::store::deployments;
 
 /// How many recent deployments the status lists.
 const RECENT: u32 = 5;
@@ -88,24 +87,13 @@ impl Cha {
         let info = self.info()?;
         let now_ms = crate::clock::now_ms();
         let conn = self.inner.store.conn();
-        let last = deployments::latest(&conn)?;
-        let base: Option<Configuration> = last
-            .as_ref()
-            .map(|d| read_json(&d.intended_json, "the files of the last deployment"))
-            .transpose()?;
-        let audit_to = last.as_ref().map_or(0, |d| d.audit_to);
+        let (last, base) = super::snapshot::base(&conn)?;
         let mut subsystems = Vec::new();
         for section in SECTIONS {
             let kind = section.kind();
             let running = transition::running_definitions(&conn, kind)?;
-            let mut drift = plan::drift(base.as_ref().and_then(|b| b.get(kind)), &running);
-            for d in &mut drift {
-                if let Some((actor, at_ms, action)) =
-                    audit::last_change_after(&conn, kind, &d.name, audit_to)?
-                {
-                    (d.actor, d.at_ms, d.action) = (Some(actor), Some(at_ms), Some(action));
-                }
-            }
+            let base = base.as_ref().and_then(|b| b.get(kind));
+            let drift = transition::drift_of(&conn, *section, base, &running, last.as_ref())?;
             let (deployed_by, deployed_file) = last_deployed_file(&conn, section.file())?;
             subsystems.push(SubsystemStatus {
                 subsystem: section.subsystem().to_string(),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::{self, Action, Definitions, Drift, ItemChange, OnDrift};
 use super::section::{Configuration, Section};
 use super::sections::SECTIONS;
+use super::snapshot::{self, Snapshot};
 use super::{Changes, DeployedFile, SectionChanges};
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Author};
@@ -36,6 +37,54 @@ pub struct SectionPlan {
     pub refused: Vec<String>,
     /// The runtime changes since the last deployment, with who made them.
     pub drift: Vec<Drift>,
+}
+
+/// The drift a deployment met and what became of it, in its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    pub subsystem: String,
+    #[serde(flatten)]
+    pub drift: Drift,
+    /// `overwritten`, `kept`, `merged` (runtime values kept, the files'
+    /// other changes applied) or `untouched` (a subsystem not deployed).
+    pub outcome: String,
+}
+
+/// The runtime changes of `section` since the last deployment (`running`
+/// against `base`), each with who made it, when and how: from the audit
+/// log after that deployment, or, for drift a deployment kept, from its
+/// record, since the change came before it.
+pub(crate) fn drift_of(
+    conn: &rusqlite::Connection,
+    section: &dyn Section,
+    base: Option<&Definitions>,
+    running: &Definitions,
+    last: Option<&DeploymentRow>,
+) -> Result<Vec<Drift>> {
+    let mut drift = plan::drift(base, running);
+    let audit_to = last.map_or(0, |d| d.audit_to);
+    let mut kept: Option<Vec<DriftRecord>> = None;
+    for d in &mut drift {
+        if let Some((actor, at_ms, action)) =
+            audit::last_change_after(conn, section.kind(), &d.name, audit_to)?
+        {
+            (d.actor, d.at_ms, d.action) = (Some(actor), Some(at_ms), Some(action));
+            continue;
+        }
+        let Some(last) = last else { continue };
+        let records = match &mut kept {
+            Some(records) => records,
+            None => kept.insert(read_json(&last.drift_json, "the drift of a deployment")?),
+        };
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.subsystem == section.subsystem() && r.drift.name == d.name)
+        {
+            (d.actor, d.at_ms, d.action) =
+                (r.drift.actor.clone(), r.drift.at_ms, r.drift.action.clone());
+        }
+    }
+    Ok(drift)
 }
 
 /// A transition worked out against the database, not applied yet.
@@ -89,12 +138,7 @@ pub(crate) fn prepare(
     keep_runtime_state: bool,
     on_drift: OnDrift,
 ) -> Result<Transition> {
-    let last = deployments::latest(conn)?;
-    let base: Option<Configuration> = last
-        .as_ref()
-        .map(|d| read_json(&d.intended_json, "the files of the last deployment"))
-        .transpose()?;
-    let audit_to = last.as_ref().map_or(0, |d| d.audit_to);
+    let (last, base) = snapshot::base(conn)?;
     let mut sections = Vec::new();
     let mut result = Configuration::new();
     let mut applied = Configuration::new();
@@ -102,14 +146,7 @@ pub(crate) fn prepare(
         let kind = section.kind();
         let running = running_definitions(conn, kind)?;
         let section_base = base.as_ref().and_then(|b| b.get(kind));
-        let mut drift = plan::drift(section_base, &running);
-        for d in &mut drift {
-            if let Some((actor, at_ms, action)) =
-                audit::last_change_after(conn, kind, &d.name, audit_to)?
-            {
-                (d.actor, d.at_ms, d.action) = (Some(actor), Some(at_ms), Some(action));
-            }
-        }
+        let drift = drift_of(conn, *section, section_base, &running, last.as_ref())?;
         let (comparison, included) = match targets.get(kind) {
             Some(target) => {
                 let mut target = target.clone();
@@ -187,19 +224,25 @@ pub(crate) fn commit(
         }
         list.sort();
     }
-    let drift: Vec<serde_json::Value> = t
+    let drift: Vec<DriftRecord> = t
         .sections
         .iter()
         .flat_map(|s| {
             s.drift.iter().map(move |d| {
                 let change = s.changes.iter().find(|c| c.name == d.name);
+                // Kept whole, merged (runtime values kept, the files'
+                // other changes applied), overwritten, or not touched.
                 let outcome = match change {
                     Some(c) if c.action == Action::KeepRuntime => "kept",
                     Some(c) if c.undoes_drift => "overwritten",
                     Some(_) => "merged",
                     None => "untouched",
                 };
-                serde_json::json!({"subsystem": s.subsystem, "name": d.name, "kind": d.kind, "outcome": outcome})
+                DriftRecord {
+                    subsystem: s.subsystem.clone(),
+                    drift: d.clone(),
+                    outcome: outcome.to_string(),
+                }
             })
         })
         .collect();
@@ -214,8 +257,7 @@ pub(crate) fn commit(
         files_json: serde_json::to_string(record.files)?,
         plan_json: serde_json::to_string(&t.sections)?,
         drift_json: serde_json::to_string(&drift)?,
-        intended_json: serde_json::to_string(&record.intended)?,
-        state_json: serde_json::to_string(&t.result)?,
+        intended_json: serde_json::to_string(&Snapshot::of(&record.intended, &t.result))?,
         audit_to: audit::last_id(tx)?,
         backup_path: record.backup_path.clone(),
         duration_ms: 0.0,

@@ -82,6 +82,18 @@ pub enum Aggregation {
     Proportion,
 }
 
+impl Aggregation {
+    /// The name in YAML and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Mean => "mean",
+            Aggregation::Sum => "sum",
+            Aggregation::Count => "count",
+            Aggregation::Proportion => "proportion",
+        }
+    }
+}
+
 /// Which way is better for a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -68,8 +68,10 @@ pub unsafe extern "C" fn cha_open(db_path: *const c_char, out: *mut *mut cha_han
 
 /// Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
 /// "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
-/// `flush_interval_ms`, `refresh_interval_ms`. An unknown option or a value of
-/// the wrong type is CHA_ERR_INVALID_ARGUMENT.
+/// `flush_interval_ms`, `refresh_interval_ms`, `backup_dir` (where backups
+/// go; default `<database>-backups` beside it) and `backups_kept` (default
+/// 10). An unknown option or a value of the wrong type is
+/// CHA_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// String arguments are NULL or NUL-terminated; `out` is NULL or writable.

@@ -5,12 +5,13 @@
 //! `"actor"` (who, for the history; default the login name),
 //! `"subsystems"` (an array: `"feature_flags"`, `"ab_tests"`; default every
 //! file the directory holds) and `"on_drift"`: `"refuse"` (the default),
-//! `"overwrite"` or `"keep_runtime"`. Rollbacks take `actor` and
-//! `on_drift`.
+//! `"overwrite"` or `"keep_runtime"`; NULL, an empty or a blank string give
+//! the defaults. Rollbacks take all three (`subsystems` rolls back only
+//! those).
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, opt_str_arg, out_arg, owned_string, str_arg};
+use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
 use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::deploy::DeployOptions;
@@ -78,7 +79,8 @@ pub unsafe extern "C" fn cha_deploy_all_with_options(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_deploy_all_with_options", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let dir = unsafe { str_arg(config_dir, "config_dir") }?;
         let options = unsafe { options(options_json) }?;
         unsafe { json_out(h, out_json, |cha| cha.deploy(dir, &options)) }
@@ -108,7 +110,8 @@ pub unsafe extern "C" fn cha_deploy_plan(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_deploy_plan", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let dir = unsafe { str_arg(config_dir, "config_dir") }?;
         let options = unsafe { options(options_json) }?;
         unsafe { json_out(h, out_json, |cha| cha.plan_deployment(dir, &options)) }
@@ -161,7 +164,8 @@ pub unsafe extern "C" fn cha_deploy_rollback_with_options(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_deploy_rollback_with_options", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let options = unsafe { options(options_json) }?;
         unsafe {
             json_out(h, out_json, |cha| {
@@ -184,7 +188,8 @@ pub unsafe extern "C" fn cha_deploy_rollback_plan(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_deploy_rollback_plan", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let options = unsafe { options(options_json) }?;
         unsafe {
             json_out(h, out_json, |cha| {
@@ -232,7 +237,7 @@ pub unsafe extern "C" fn cha_deploy_export(
 ) -> cha_status {
     guard("cha_deploy_export", || {
         // SAFETY: forwarded contract.
-        let h = unsafe { super::boundary::ref_arg(h, "h") }?;
+        let h = unsafe { ref_arg(h, "h") }?;
         out_arg(out_json, "out_json")?;
         let text = owned_string(h.cha.export_configuration()?)?;
         // SAFETY: checked non-NULL.
@@ -244,29 +249,42 @@ pub unsafe extern "C" fn cha_deploy_export(
 /// The last `limit` deployments, newest first, as a JSON array in
 /// `*out_json` (free it with `cha_string_free`): each `{"id", "at_ms",
 /// "actor", "action", "config_dir", "rolled_back_to", "on_drift", "files",
-/// "plan", "drift", "backup", "duration_ms"}`; `deployment_id` 0 lists,
-/// another gives that one deployment as an array of one.
+/// "plan", "drift", "backup", "duration_ms"}`. Writes nothing.
 ///
-/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_NOT_FOUND (no such deployment),
-/// CHA_ERR_STORAGE.
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
 ///
 /// # Safety
 /// `h` is NULL or an open handle; `out_json` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cha_deploy_history(
     h: *mut cha_handle,
-    deployment_id: i64,
     limit: u32,
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_deploy_history", || {
         // SAFETY: forwarded contract.
-        unsafe {
-            json_out(h, out_json, |cha| match deployment_id {
-                0 => cha.deployments(limit),
-                id => Ok(vec![cha.deployment(id)?]),
-            })
-        }
+        unsafe { json_out(h, out_json, |cha| cha.deployments(limit)) }
+    })
+}
+
+/// Deployment `deployment_id`, as one element of `cha_deploy_history`, in
+/// `*out_json` (free it with `cha_string_free`). Writes nothing.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_ARGUMENT (an id below 1),
+/// CHA_ERR_NOT_FOUND (no such deployment; the message names those there
+/// are), CHA_ERR_STORAGE.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_deploy_get(
+    h: *mut cha_handle,
+    deployment_id: i64,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_deploy_get", || {
+        // SAFETY: forwarded contract.
+        unsafe { json_out(h, out_json, |cha| cha.deployment(deployment_id)) }
     })
 }
 
@@ -289,7 +307,8 @@ pub unsafe extern "C" fn cha_backup_create(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_backup_create", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let reason = unsafe { opt_str_arg(reason, "reason") }?.unwrap_or("manual");
         unsafe { json_out(h, out_json, |cha| cha.create_backup(reason)) }
     })
@@ -335,7 +354,8 @@ pub unsafe extern "C" fn cha_backup_restore(
     out_json: *mut *mut c_char,
 ) -> cha_status {
     guard("cha_backup_restore", || {
-        // SAFETY (all): forwarded contract.
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
         let name = unsafe { str_arg(name, "name") }?;
         let actor = unsafe { str_arg(actor, "actor") }?;
         unsafe { json_out(h, out_json, |cha| cha.restore_backup(name, actor)) }

@@ -111,6 +111,19 @@ pub(crate) fn last_change_after(
         .optional()?)
 }
 
+/// Every subject's text as of audit row `at` (its `after` at its last row up
+/// to there), leaving out the subjects deleted by then: `(kind, subject,
+/// text)`. The configuration a deployment left, without a copy of it.
+pub(crate) fn texts_at(conn: &Connection, at: i64) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, subject, after_json FROM audit_log
+         WHERE id IN (SELECT MAX(id) FROM audit_log WHERE id <= ?1 GROUP BY kind, subject)
+           AND after_json IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The highest version `subject` of `kind` ever had, 0 for none: versions
 /// keep counting across a delete and a re-creation, so history never shows
 /// one twice.

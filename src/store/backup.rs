@@ -79,5 +79,24 @@ pub(crate) fn check_backup(path: &Path) -> Result<()> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(what)?;
-    migrations::check_not_newer(version).map_err(|e| e.context(path.display()))
+    migrations::check_not_newer(version).map_err(|e| e.context(path.display()))?;
+    // An empty file, or another program's SQLite file, would replace the
+    // database with nothing: only a cha-deploy database is restored.
+    let ours: Option<String> = if version >= 1 {
+        conn.query_row(
+            "SELECT value FROM meta WHERE key = 'created_by_version'",
+            [],
+            |r| r.get(0),
+        )
+        .ok()
+    } else {
+        None
+    };
+    if ours.is_none() {
+        return Err(Error::storage(format!(
+            "{} is not a cha-deploy database (no schema version and no creating version in it); nothing was restored",
+            path.display()
+        )));
+    }
+    Ok(())
 }

@@ -18,8 +18,8 @@ pub(crate) struct DeploymentRow {
     pub files_json: String,
     pub plan_json: String,
     pub drift_json: String,
+    /// The deployment's snapshot (`deploy::snapshot`).
     pub intended_json: String,
-    pub state_json: String,
     pub audit_to: i64,
     pub backup_path: Option<String>,
     pub duration_ms: f64,
@@ -30,7 +30,7 @@ pub(crate) struct DeploymentRow {
 macro_rules! columns {
     () => {
         "id, at_ms, actor, action, config_dir, rolled_back_to, on_drift, files_json, \
-         plan_json, drift_json, intended_json, state_json, audit_to, backup_path, duration_ms"
+         plan_json, drift_json, intended_json, audit_to, backup_path, duration_ms"
     };
 }
 
@@ -47,10 +47,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
         plan_json: r.get(8)?,
         drift_json: r.get(9)?,
         intended_json: r.get(10)?,
-        state_json: r.get(11)?,
-        audit_to: r.get(12)?,
-        backup_path: r.get(13)?,
-        duration_ms: r.get(14)?,
+        audit_to: r.get(11)?,
+        backup_path: r.get(12)?,
+        duration_ms: r.get(13)?,
     })
 }
 
@@ -58,9 +57,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
 pub(crate) fn insert(tx: &Transaction<'_>, d: &DeploymentRow) -> Result<i64> {
     tx.prepare_cached(
         "INSERT INTO deployments (at_ms, actor, action, config_dir, rolled_back_to, on_drift,
-             files_json, plan_json, drift_json, intended_json, state_json, audit_to, backup_path,
-             duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             files_json, plan_json, drift_json, intended_json, audit_to, backup_path, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         d.at_ms,
@@ -73,7 +71,6 @@ pub(crate) fn insert(tx: &Transaction<'_>, d: &DeploymentRow) -> Result<i64> {
         d.plan_json,
         d.drift_json,
         d.intended_json,
-        d.state_json,
         d.audit_to,
         d.backup_path,
         d.duration_ms

@@ -52,11 +52,78 @@ pub(crate) fn put_experiment(
     Ok(Some(version))
 }
 
-/// Removes an experiment's definition (its data stays for export).
+/// Removes an experiment's definition (its data stays for export, and its
+/// unit totals keep growing: a rollback that brings it back rebuilds its
+/// summaries from them).
 pub(crate) fn delete_experiment(tx: &Transaction<'_>, id: &str, by: Author<'_>) -> Result<bool> {
     tx.prepare_cached("DELETE FROM experiment_allocations WHERE experiment = ?1")?
         .execute([id])?;
+    tx.prepare_cached("DELETE FROM metric_aggregations WHERE experiment = ?1")?
+        .execute([id])?;
     definitions::delete(tx, KIND, id, by)
+}
+
+/// The aggregation each metric of `experiment` was folded with, by metric.
+pub(crate) fn metric_aggregations(
+    conn: &Connection,
+    experiment: &str,
+) -> Result<HashMap<String, String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT metric, aggregation FROM metric_aggregations WHERE experiment = ?1",
+    )?;
+    let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Records the aggregations `experiment`'s metrics are folded with from now
+/// on, forgetting those of metrics it no longer has.
+pub(crate) fn set_metric_aggregations(
+    tx: &Transaction<'_>,
+    experiment: &str,
+    metrics: &[(&str, &str)],
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM metric_aggregations WHERE experiment = ?1")?
+        .execute([experiment])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO metric_aggregations (experiment, metric, aggregation) VALUES (?1, ?2, ?3)",
+    )?;
+    for (metric, aggregation) in metrics {
+        insert.execute(params![experiment, metric, aggregation])?;
+    }
+    Ok(())
+}
+
+/// Every unit's totals of `metric` in `experiment`, with the unit's variant.
+pub(crate) fn unit_totals(
+    conn: &Connection,
+    experiment: &str,
+    metric: &str,
+) -> Result<Vec<(String, UnitTotals)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT variant, n, sum, nonzero FROM unit_metrics WHERE experiment = ?1 AND metric = ?2",
+    )?;
+    let rows = stmt.query_map([experiment, metric], |r| {
+        Ok((
+            r.get(0)?,
+            UnitTotals {
+                n: r.get(1)?,
+                sum: r.get(2)?,
+                nonzero: r.get(3)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Drops the variant summaries of `metric` in `experiment`, before a rebuild.
+pub(crate) fn clear_variant_moments(
+    tx: &Transaction<'_>,
+    experiment: &str,
+    metric: &str,
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM variant_metrics WHERE experiment = ?1 AND metric = ?2")?
+        .execute([experiment, metric])?;
+    Ok(())
 }
 
 /// Whether the split of experiment `id` changed while units were exposed

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0003_experiments.sql"),
     include_str!("schema_0004_definitions.sql"),
     include_str!("schema_0005_deployments.sql"),
+    include_str!("schema_0006_metric_aggregations.sql"),
 ];
 
 /// The schema version this library writes and understands.

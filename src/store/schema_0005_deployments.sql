@@ -14,12 +14,11 @@ CREATE TABLE deployments (
     files_json     TEXT NOT NULL,      -- per file: name, sha256, source version, migration
     plan_json      TEXT NOT NULL,      -- what it changed, per section, field by field
     drift_json     TEXT NOT NULL,      -- the runtime changes it overwrote or kept
-    -- What the config files said, per kind and name (the runtime state they
-    -- do not decide folded in): a runtime change is drift until the files
-    -- say the same.
+    -- The configuration it left is every definition's text as of audit_to in
+    -- the audit log (what a rollback restores); this keeps the kinds there
+    -- were, the kinds deployed, and where the files said otherwise (runtime
+    -- changes it kept): a runtime change is drift until the files say the same.
     intended_json  TEXT NOT NULL,
-    -- The configuration it left, per kind and name: what a rollback restores.
-    state_json     TEXT NOT NULL,
     -- The last audit-log row it wrote: changes after it are runtime changes.
     audit_to       INTEGER NOT NULL,
     backup_path    TEXT,               -- the backup taken just before it

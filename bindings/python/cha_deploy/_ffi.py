@@ -110,10 +110,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         ),
         "cha_deploy_status": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_deploy_export": (_STATUS, [_HANDLE, _OUT_STRING]),
-        "cha_deploy_history": (
-            _STATUS,
-            [_HANDLE, ctypes.c_int64, ctypes.c_uint32, _OUT_STRING],
-        ),
+        "cha_deploy_history": (_STATUS, [_HANDLE, ctypes.c_uint32, _OUT_STRING]),
+        "cha_deploy_get": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
         "cha_backup_create": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_backup_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_backup_restore": (
@@ -294,6 +292,8 @@ def encode(text: str, what: str) -> bytes:
     argument; an embedded NUL, which C would silently cut the string at,
     raises InvalidArgumentError naming `what`.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, not {type(text).__name__}")
     raw = text.encode("utf-8", "surrogatepass")
     if b"\0" in raw:
         raise InvalidArgumentError(
@@ -355,9 +355,14 @@ def deploy_export(handle: int) -> str:
     return _string_result(lib().cha_deploy_export, handle)
 
 
-def deploy_history(handle: int, deployment_id: int, limit: int) -> str:
-    """cha_deploy_history(handle, id, limit, &out); returns a JSON array."""
-    return _string_result(lib().cha_deploy_history, handle, deployment_id, limit)
+def deploy_history(handle: int, limit: int) -> str:
+    """cha_deploy_history(handle, limit, &out); returns a JSON array."""
+    return _string_result(lib().cha_deploy_history, handle, limit)
+
+
+def deploy_get(handle: int, deployment_id: int) -> str:
+    """cha_deploy_get(handle, id, &out); returns the deployment JSON."""
+    return _string_result(lib().cha_deploy_get, handle, deployment_id)
 
 
 def backup_create(handle: int, reason: Optional[bytes]) -> str:

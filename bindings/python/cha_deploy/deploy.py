@@ -163,16 +163,16 @@ class Deployment(Handle):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 0 <= limit < 2**32:
             raise ValueError(f"limit must be between 0 and {2**32 - 1}, not {limit}")
-        return self._call_json(_ffi.deploy_history, 0, limit)
+        return self._call_json(_ffi.deploy_history, limit)
 
     def get_deployment(self, deployment_id: int) -> Dict[str, Any]:
         """Deployment `deployment_id`, as :meth:`deployment_history` lists it.
 
         Raises:
             NotFoundError: no such deployment.
+            InvalidArgumentError: an id below 1.
         """
-        found = self._call_json(_ffi.deploy_history, _deployment_id(deployment_id), 1)
-        return found[0]
+        return self._call_json(_ffi.deploy_get, _deployment_id(deployment_id))
 
     def create_backup(self, reason: str = "manual") -> Dict[str, Any]:
         """Backs the database up now into the backup folder (beside the

@@ -65,7 +65,15 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
     let mut summaries: HashMap<(String, String, String), Summary> = HashMap::new();
     let mut loaded: HashSet<&str> = HashSet::new();
     for ((experiment, metric, unit), (variant, delta)) in &deltas {
-        // A metric removed from the definition since: its rows stay raw.
+        // The stored exposure is the authority on a unit's variant: a process
+        // that bucketed the unit differently (its snapshot lagged a change
+        // of the split) cannot split the unit's values across two arms.
+        let stored = sql::exposure_variant(tx, experiment, unit)?;
+        let variant = stored.as_deref().unwrap_or(variant);
+        let before = sql::add_unit_totals(tx, experiment, metric, unit, variant, *delta)?;
+        // A metric (or experiment) not in the definitions now keeps its unit
+        // totals only: if it comes back, its summaries are rebuilt from them
+        // ([`rebuild_metric`]).
         let Some(&aggregation) = aggregations.get(&(experiment.to_string(), metric.to_string()))
         else {
             continue;
@@ -75,12 +83,6 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
                 summaries.insert((experiment.to_string(), v, m), Summary { n, mean, m2 });
             }
         }
-        // The stored exposure is the authority on a unit's variant: a process
-        // that bucketed the unit differently (its snapshot lagged a change
-        // of the split) cannot split the unit's values across two arms.
-        let stored = sql::exposure_variant(tx, experiment, unit)?;
-        let variant = stored.as_deref().unwrap_or(variant);
-        let before = sql::add_unit_totals(tx, experiment, metric, unit, variant, *delta)?;
         let after = UnitTotals {
             n: before.n + delta.n,
             sum: before.sum + delta.sum,
@@ -103,6 +105,30 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
     }
     sql::set_folded_to(tx, last)?;
     Ok(pending.len())
+}
+
+/// Rebuilds the variant summaries of `metric` in `experiment` from the unit
+/// totals, folded with `aggregation`: for a metric that comes (back) into the
+/// definition, whose rows were folded into unit totals only, or whose
+/// aggregation changed. O(units of the metric), once.
+pub(crate) fn rebuild_metric(
+    tx: &rusqlite::Transaction<'_>,
+    experiment: &str,
+    metric: &str,
+    aggregation: Aggregation,
+) -> Result<()> {
+    let mut summaries: BTreeMap<String, Summary> = BTreeMap::new();
+    for (variant, totals) in sql::unit_totals(tx, experiment, metric)? {
+        summaries
+            .entry(variant)
+            .or_default()
+            .push(unit_value(aggregation, totals));
+    }
+    sql::clear_variant_moments(tx, experiment, metric)?;
+    for (variant, s) in summaries {
+        put_variant_moments(tx, experiment, &variant, metric, (s.n, s.mean, s.m2))?;
+    }
+    Ok(())
 }
 
 /// Applies each experiment's `retention_days`: deletes raw observations older

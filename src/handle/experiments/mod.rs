@@ -461,7 +461,20 @@ pub(crate) fn put_definition(
             .map(|v| (&v.name, v.traffic_percentage))
             .collect::<Vec<_>>(),
     ))?;
-    store::experiments::put_experiment(tx, &def.id, &json, &allocation, by)
+    let written = store::experiments::put_experiment(tx, &def.id, &json, &allocation, by)?;
+    // Summaries folded with another aggregation, or not at all (a metric
+    // that is new or back), are rebuilt from the unit totals.
+    let folded_with = store::experiments::metric_aggregations(tx, &def.id)?;
+    let mut now = Vec::new();
+    for m in &def.metrics {
+        let aggregation = m.aggregation.as_str();
+        if folded_with.get(&m.name).map(String::as_str) != Some(aggregation) {
+            fold::rebuild_metric(tx, &def.id, &m.name, m.aggregation)?;
+        }
+        now.push((m.name.as_str(), aggregation));
+    }
+    store::experiments::set_metric_aggregations(tx, &def.id, &now)?;
+    Ok(written)
 }
 
 /// A CSV field: quoted when it holds a comma, a quote or a line break.

@@ -236,7 +236,7 @@ fn what_cannot_be_migrated_says_why() {
     std::fs::create_dir(dir.path().join("ab_tests.yml")).unwrap();
     let err = migrate_file(dir.path().join("ab_tests.yml")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
-    assert!(err.message().ends_with("is not a regular file"), "{err}");
+    assert!(err.message().ends_with("is a folder, not a file"), "{err}");
 
     // Every problem of every file at once.
     std::fs::write(

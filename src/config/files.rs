@@ -42,29 +42,32 @@ pub(crate) struct Upgrade {
     pub text: Option<String>,
 }
 
+/// `feature_flags.yml`.
+pub static FEATURE_FLAGS: ConfigFile = ConfigFile {
+    subsystem: "feature_flags",
+    aliases: &[],
+    file: "feature_flags.yml",
+    current_version: feature_flags::CURRENT_VERSION,
+    template_types: &["cha_intelligent_sizing", "minimal"],
+    top_keys: &["flags", "feature_flags"],
+    template: feature_flags::create_config_template,
+    migrate: migrate_feature_flags,
+};
+
+/// `ab_tests.yml`.
+pub static AB_TESTS: ConfigFile = ConfigFile {
+    subsystem: "ab_tests",
+    aliases: &["ab_testing"],
+    file: "ab_tests.yml",
+    current_version: ab_tests::CURRENT_VERSION,
+    template_types: &["cha_intelligent_sizing", "minimal"],
+    top_keys: &["ab_tests"],
+    template: ab_tests::create_template,
+    migrate: migrate_ab_tests,
+};
+
 /// The config files, in the order a deployment applies them.
-const CONFIG_FILES: &[ConfigFile] = &[
-    ConfigFile {
-        subsystem: "feature_flags",
-        aliases: &[],
-        file: "feature_flags.yml",
-        current_version: feature_flags::CURRENT_VERSION,
-        template_types: &["cha_intelligent_sizing", "minimal"],
-        top_keys: &["flags", "feature_flags"],
-        template: feature_flags::create_config_template,
-        migrate: migrate_feature_flags,
-    },
-    ConfigFile {
-        subsystem: "ab_tests",
-        aliases: &["ab_testing"],
-        file: "ab_tests.yml",
-        current_version: ab_tests::CURRENT_VERSION,
-        template_types: &["cha_intelligent_sizing", "minimal"],
-        top_keys: &["ab_tests"],
-        template: ab_tests::create_template,
-        migrate: migrate_ab_tests,
-    },
-];
+static CONFIG_FILES: [&ConfigFile; 2] = [&FEATURE_FLAGS, &AB_TESTS];
 
 /// Subsystems of the CHA rollout whose config files come with their
 /// subsystem in a later version: (subsystem, file, what it is called).
@@ -79,8 +82,8 @@ const PLANNED: &[(&str, &str, &str)] = &[
 
 /// Every config file this version knows, in the order a deployment
 /// applies them.
-pub fn config_files() -> &'static [ConfigFile] {
-    CONFIG_FILES
+pub fn config_files() -> &'static [&'static ConfigFile] {
+    &CONFIG_FILES
 }
 
 /// The config file of `subsystem` (`feature_flags`, `feature-flags`,
@@ -96,7 +99,7 @@ pub fn config_file(subsystem: &str) -> Result<&'static ConfigFile> {
         .iter()
         .find(|f| f.subsystem == wanted || f.aliases.contains(&wanted.as_str()))
     {
-        return Ok(file);
+        return Ok(*file);
     }
     let known: Vec<&str> = CONFIG_FILES.iter().map(|f| f.subsystem).collect();
     let message = match PLANNED.iter().find(|(name, _, _)| *name == wanted) {

@@ -184,21 +184,13 @@ pub fn migrate_file(path: impl AsRef<Path>) -> Result<Migration> {
 
 /// The text of the config file at `path`, a regular file or a link to one.
 fn read_regular(path: &Path) -> Result<String> {
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(format!(
+    match super::file_state(path) {
+        super::FileState::Regular => read_config_file(path),
+        super::FileState::Missing => Err(Error::not_found(format!(
             "{}: no such config file",
             path.display()
         ))),
-        Err(e) => Err(Error::config(format!(
-            "{}: cannot read: {e}",
-            path.display()
-        ))),
-        // Reading a FIFO would wait for a writer forever.
-        Ok(m) if !m.is_file() => Err(Error::config(format!(
-            "{}: is not a regular file",
-            path.display()
-        ))),
-        Ok(_) => read_config_file(path),
+        super::FileState::Unusable(why) => Err(Error::config(format!("{}: {why}", path.display()))),
     }
 }
 
@@ -286,7 +278,7 @@ fn migrate_text(
 fn kind_of(path: &Path, text: &str) -> Result<&'static ConfigFile> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if let Some(kind) = config_files().iter().find(|f| f.file == name) {
-        return Ok(kind);
+        return Ok(*kind);
     }
     let file = path.display().to_string();
     let root = parse_yaml(text, &file)?;
@@ -298,6 +290,7 @@ fn kind_of(path: &Path, text: &str) -> Result<&'static ConfigFile> {
         .collect();
     config_files()
         .iter()
+        .copied()
         .find(|f| f.top_keys.iter().any(|k| keys.contains(k)))
         .ok_or_else(|| {
             let names: Vec<&str> = config_files().iter().map(|f| f.file).collect();

@@ -232,6 +232,36 @@ pub(crate) fn load_file<T>(
     }
 }
 
+/// Whether a config file is there to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileState {
+    Regular,
+    Missing,
+    /// There, but not a file that can be read: why.
+    Unusable(String),
+}
+
+/// Whether the config file at `path` is there to read. A name that exists
+/// but is not a readable regular file (a folder, a FIFO, a dangling link) is
+/// an error to report, not a file to skip: skipping would report success
+/// while the old definitions stay live, and reading a FIFO would wait for a
+/// writer forever.
+pub(crate) fn file_state(path: &std::path::Path) -> FileState {
+    let Ok(link) = std::fs::symlink_metadata(path) else {
+        return FileState::Missing;
+    };
+    match std::fs::metadata(path) {
+        Err(e) if link.file_type().is_symlink() => FileState::Unusable(format!(
+            "is a symbolic link to {}, which cannot be followed ({e})",
+            std::fs::read_link(path).map_or_else(|_| "?".into(), |t| t.display().to_string())
+        )),
+        Err(e) => FileState::Unusable(format!("cannot be read: {e}")),
+        Ok(m) if m.is_file() => FileState::Regular,
+        Ok(m) if m.is_dir() => FileState::Unusable("is a folder, not a file".into()),
+        Ok(_) => FileState::Unusable("is not a regular file (a FIFO, socket or device)".into()),
+    }
+}
+
 /// Reads the file at `path` (at most [`MAX_CONFIG_BYTES`]) as UTF-8 text.
 pub(crate) fn read_config_file(path: &std::path::Path) -> crate::Result<String> {
     use std::io::Read;

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Cha;
-use crate::config::{ConfigError, ConfigIssue, MigrationReport};
+use crate::config::{ConfigError, ConfigIssue, FileState, MigrationReport};
 use crate::error::{Error, Result};
 use crate::store::audit::Author;
 pub use plan::{Action, Drift, DriftKind, FieldChange, ItemChange, OnDrift};
@@ -446,18 +446,17 @@ pub(crate) fn chosen_sections(names: &[String]) -> Result<Vec<&'static dyn Secti
     }
     let mut chosen: Vec<&'static dyn Section> = Vec::new();
     for name in names {
-        let wanted = name.replace('-', "_");
+        // Names, aliases and spellings are configuration management's.
+        let file = crate::config::config_file(name)?;
         let section = SECTIONS
             .iter()
-            .find(|s| s.subsystem() == wanted || s.aliases().contains(&wanted.as_str()))
+            .copied()
+            .find(|s| s.subsystem() == file.subsystem)
             .ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "unknown subsystem `{name}` (subsystems: {})",
-                    subsystems().join(", ")
-                ))
+                Error::internal(format!("config file {} has no config section", file.file))
             })?;
         if !chosen.iter().any(|c| c.subsystem() == section.subsystem()) {
-            chosen.push(*section);
+            chosen.push(section);
         }
     }
     // In the order they are applied.
@@ -480,7 +479,7 @@ fn load_dir(dir: &Path, subsystems: &[String]) -> Result<Loaded> {
     let mut present = Vec::new();
     for section in chosen {
         let path = dir.join(section.file());
-        match config_file_state(&path) {
+        match crate::config::file_state(&path) {
             FileState::Regular => present.push(section),
             FileState::Missing if subsystems.is_empty() => {}
             FileState::Missing => {
@@ -535,32 +534,6 @@ fn load_dir(dir: &Path, subsystems: &[String]) -> Result<Loaded> {
         sections,
         files,
     })
-}
-
-enum FileState {
-    Regular,
-    Missing,
-    /// There, but not a file that can be read: why.
-    Unusable(String),
-}
-
-/// Whether a config file is there to read. A name that exists but is not a
-/// readable regular file is an error, not a file to skip: skipping would
-/// report success while the old definitions stay live.
-fn config_file_state(path: &Path) -> FileState {
-    let Ok(link) = std::fs::symlink_metadata(path) else {
-        return FileState::Missing;
-    };
-    match std::fs::metadata(path) {
-        Err(e) if link.file_type().is_symlink() => FileState::Unusable(format!(
-            "is a symbolic link to {}, which cannot be followed ({e})",
-            std::fs::read_link(path).map_or_else(|_| "?".into(), |t| t.display().to_string())
-        )),
-        Err(e) => FileState::Unusable(format!("cannot be read: {e}")),
-        Ok(m) if m.is_file() => FileState::Regular,
-        Ok(m) if m.is_dir() => FileState::Unusable("is a folder, not a file".into()),
-        Ok(_) => FileState::Unusable("is not a regular file (a FIFO, socket or device)".into()),
-    }
 }
 
 /// The SHA-256 of a file's bytes in hex (empty if it cannot be read again).

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::plan::Definitions;
-use crate::config::{ConfigError, MigrationReport};
+use crate::config::{ConfigError, ConfigFile, MigrationReport};
 use crate::error::{Error, Result};
 use crate::store::definitions::{self, Author};
 
@@ -33,16 +33,19 @@ pub(crate) type Configuration = BTreeMap<String, Definitions>;
 
 /// One subsystem's part of a config directory.
 pub(crate) trait Section: Sync {
-    /// The subsystem's name in options and messages (`feature_flags`).
-    fn subsystem(&self) -> &'static str;
+    /// Its config file as configuration management knows it: the
+    /// subsystem's name and aliases, the file's name, versions, templates.
+    fn config_file(&self) -> &'static ConfigFile;
 
-    /// Other names it answers to (the seed's `ab_testing`).
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
+    /// The subsystem's name in options and messages (`feature_flags`).
+    fn subsystem(&self) -> &'static str {
+        self.config_file().subsystem
     }
 
     /// The file in a config directory, e.g. `feature_flags.yml`.
-    fn file(&self) -> &'static str;
+    fn file(&self) -> &'static str {
+        self.config_file().file
+    }
 
     /// What its definitions are called in reports (`flags`).
     fn items(&self) -> &'static str;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, ConfigFile};
 use crate::deploy::plan::Definitions;
 use crate::deploy::section::{Configuration, Section, SectionFile, parse, parsed, to_items};
 use crate::error::{Error, Result};
@@ -16,16 +16,8 @@ use crate::store::experiments::{self as sql, KIND};
 pub(crate) struct AbTests;
 
 impl Section for AbTests {
-    fn subsystem(&self) -> &'static str {
-        "ab_tests"
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["ab_testing"]
-    }
-
-    fn file(&self) -> &'static str {
-        "ab_tests.yml"
+    fn config_file(&self) -> &'static ConfigFile {
+        &config::files::AB_TESTS
     }
 
     fn items(&self) -> &'static str {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::common::time::{format_rfc3339_ms, parse_rfc3339_ms};
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, ConfigFile};
 use crate::deploy::plan::Definitions;
 use crate::deploy::section::{Configuration, Section, SectionFile, parsed, to_items};
 use crate::error::Result;
@@ -17,12 +17,8 @@ use crate::handle::flags::{KIND, check_experiment_links};
 pub(crate) struct FeatureFlags;
 
 impl Section for FeatureFlags {
-    fn subsystem(&self) -> &'static str {
-        "feature_flags"
-    }
-
-    fn file(&self) -> &'static str {
-        "feature_flags.yml"
+    fn config_file(&self) -> &'static ConfigFile {
+        &config::files::FEATURE_FLAGS
     }
 
     fn items(&self) -> &'static str {

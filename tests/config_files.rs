@@ -256,7 +256,7 @@ fn what_cannot_be_migrated_says_why() {
         "{message}"
     );
     assert!(
-        message.contains("ab_tests.yml: is not a regular file"),
+        message.contains("ab_tests.yml: is a folder, not a file"),
         "{message}"
     );
 }

@@ -270,7 +270,7 @@ fn one_subsystem_at_a_time() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         err.message(),
-        "unknown subsystem `feature-flagz` (subsystems: feature_flags, ab_tests)"
+        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests)"
     );
     // A chosen subsystem whose file is missing is not skipped.
     let dir = s.path("tests-only");

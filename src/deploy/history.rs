@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 
-use super::transition::{DriftRecord, SectionPlan, read_json};
+use super::transition::{DriftRecord, SectionPlan};
 use super::{DeployedFile, OnDrift};
 use crate::Cha;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::deployments::column;
 use crate::store::deployments::{self, DeploymentRow};
 
 /// One recorded deployment.
@@ -45,9 +46,9 @@ impl Deployment {
             rolled_back_to: row.rolled_back_to,
             on_drift: serde_json::from_value(serde_json::Value::String(row.on_drift.clone()))
                 .unwrap_or_default(),
-            files: read_json(&row.files_json, "the files of a deployment")?,
-            plan: read_json(&row.plan_json, "the plan of a deployment")?,
-            drift: read_json(&row.drift_json, "the drift of a deployment")?,
+            files: column(&row.files_json, "the files of a deployment")?,
+            plan: column(&row.plan_json, "the plan of a deployment")?,
+            drift: column(&row.drift_json, "the drift of a deployment")?,
             backup: row.backup_path,
             duration_ms: row.duration_ms,
         })

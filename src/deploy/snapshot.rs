@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::section::Configuration;
-use super::transition::read_json;
 use crate::error::{Error, Result};
 use crate::store::audit;
 use crate::store::deployments::{self, DeploymentRow};
@@ -60,7 +59,7 @@ impl Snapshot {
 
     /// The snapshot of a history row.
     pub fn read(row: &DeploymentRow) -> Result<Snapshot> {
-        read_json(&row.intended_json, "what a deployment left")
+        deployments::column(&row.intended_json, "what a deployment left")
     }
 
     /// The configuration the deployment left: each definition's text as of

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::history::Deployment;
 use super::sections::SECTIONS;
-use super::transition::{self, read_json};
+use super::transition;
 use super::{DeployedFile, Drift};
 use crate::Cha;
 use crate::error::Result;
@@ -123,7 +123,8 @@ fn last_deployed_file(
     file: &str,
 ) -> Result<(Option<i64>, Option<DeployedFile>)> {
     for row in deployments::recent(conn, u32::MAX)? {
-        let files: Vec<DeployedFile> = read_json(&row.files_json, "the files of a deployment")?;
+        let files: Vec<DeployedFile> =
+            deployments::column(&row.files_json, "the files of a deployment")?;
         if let Some(f) = files.into_iter().find(|f| f.file == file) {
             return Ok((Some(row.id), Some(f)));
         }

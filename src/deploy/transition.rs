@@ -74,7 +74,10 @@ pub(crate) fn drift_of(
         let Some(last) = last else { continue };
         let records = match &mut kept {
             Some(records) => records,
-            None => kept.insert(read_json(&last.drift_json, "the drift of a deployment")?),
+            None => kept.insert(deployments::column(
+                &last.drift_json,
+                "the drift of a deployment",
+            )?),
         };
         if let Some(r) = records
             .iter()
@@ -311,16 +314,6 @@ pub(crate) fn running_configuration(conn: &rusqlite::Connection) -> Result<Confi
         .iter()
         .map(|s| Ok((s.kind().to_string(), running_definitions(conn, s.kind())?)))
         .collect()
-}
-
-/// A JSON column of the deployment history; text that does not read is a
-/// damaged store.
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        Error::storage(format!(
-            "{what} in the deployment history cannot be read: {e}"
-        ))
-    })
 }
 
 /// `intended` with the kinds of `files` replaced: what the files say after

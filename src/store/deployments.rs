@@ -129,3 +129,13 @@ pub(crate) fn ids(conn: &Connection) -> Result<Vec<i64>> {
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// A JSON column of the history, read as `T`: text that does not read is a
+/// damaged store, named by `what`.
+pub(crate) fn column<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        crate::Error::storage(format!(
+            "{what} in the deployment history cannot be read: {e}"
+        ))
+    })
+}

@@ -546,7 +546,7 @@ class OptionsTest(DeployTestCase):
                     CONFIGS, subsystems=["ab_tests", "monitoring"], on_drift="overwrite"
                 ),
                 cha_deploy.InvalidArgumentError,
-                "unknown subsystem `monitoring` (subsystems: feature_flags, ab_tests)",
+                "unknown subsystem `monitoring` (known: feature_flags, ab_tests)",
             ),
             (
                 "unknown on_drift",

@@ -34,6 +34,7 @@ pub mod common;
 pub mod config;
 pub mod experiments;
 pub mod flags;
+pub mod monitoring;
 pub mod stats;
 
 /// The C ABI; its functions are the exports of `libcha_deploy`.

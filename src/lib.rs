@@ -60,8 +60,9 @@ pub use deploy::{
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
-    AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation,
-    FlagRecord, VariantAssignment, Versioned, default_actor,
+    AlertCallback, AlertQuery, AssignedVariant, AssignmentReport, Cha, ExperimentRecord,
+    FlagChange, FlagEvaluation, FlagRecord, MetricSeries, PerformanceReport, RawSample, Retained,
+    RuleStatus, SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;

@@ -45,6 +45,17 @@ pub struct OpenOptions {
     pub backup_dir: Option<String>,
     /// How many backups are kept, the newest (default 10).
     pub backups_kept: u32,
+    /// The most distinct metric series (metric and tag set) the handle
+    /// records (default 10000); past it, recording a new one is an error.
+    pub metric_series_limit: u32,
+    /// Sample system metrics every this many ms (at least 100); 0 never.
+    /// Absent (the default): as `settings.system_metrics` of
+    /// performance_monitoring.yml says (off unless enabled there).
+    pub system_metrics_interval_ms: Option<u64>,
+    /// Whether this handle's background thread evaluates the alert rules
+    /// (default true). Evaluation is shared through the database, so one
+    /// evaluating process is enough; tests that drive the clock turn it off.
+    pub evaluate_alerts: bool,
 }
 
 impl Default for OpenOptions {
@@ -57,6 +68,9 @@ impl Default for OpenOptions {
             refresh_interval_ms: 500,
             backup_dir: None,
             backups_kept: 10,
+            metric_series_limit: 10_000,
+            system_metrics_interval_ms: None,
+            evaluate_alerts: true,
         }
     }
 }
@@ -111,6 +125,15 @@ impl OpenOptions {
         )?;
         check("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
         check("backups_kept", u64::from(self.backups_kept), 1, 100_000)?;
+        check(
+            "metric_series_limit",
+            u64::from(self.metric_series_limit),
+            1,
+            1_000_000,
+        )?;
+        if let Some(ms) = self.system_metrics_interval_ms.filter(|ms| *ms != 0) {
+            check("system_metrics_interval_ms", ms, 100, 3_600_000)?;
+        }
         if self
             .backup_dir
             .as_deref()

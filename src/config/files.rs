@@ -5,7 +5,7 @@
 //! subsystem that brings a config file adds one entry to `CONFIG_FILES`
 //! (and leaves `PLANNED`), and the commands pick it up.
 
-use super::{ConfigError, MigrationReport, ab_tests, feature_flags};
+use super::{ConfigError, MigrationReport, ab_tests, feature_flags, performance_monitoring};
 use crate::error::{Error, Result};
 
 /// One config file of a subsystem, as configuration management knows it.
@@ -66,19 +66,24 @@ pub static AB_TESTS: ConfigFile = ConfigFile {
     migrate: migrate_ab_tests,
 };
 
+/// `performance_monitoring.yml`.
+pub static PERFORMANCE_MONITORING: ConfigFile = ConfigFile {
+    subsystem: "performance_monitoring",
+    aliases: &["monitoring"],
+    file: "performance_monitoring.yml",
+    current_version: performance_monitoring::CURRENT_VERSION,
+    template_types: &["cha_intelligent_sizing", "minimal"],
+    top_keys: &["thresholds"],
+    template: performance_monitoring::create_template,
+    migrate: migrate_performance_monitoring,
+};
+
 /// The config files, in the order a deployment applies them.
-static CONFIG_FILES: [&ConfigFile; 2] = [&FEATURE_FLAGS, &AB_TESTS];
+static CONFIG_FILES: [&ConfigFile; 3] = [&FEATURE_FLAGS, &AB_TESTS, &PERFORMANCE_MONITORING];
 
 /// Subsystems of the CHA rollout whose config files come with their
 /// subsystem in a later version: (subsystem, file, what it is called).
-const PLANNED: &[(&str, &str, &str)] = &[
-    (
-        "performance_monitoring",
-        "performance_monitoring.yml",
-        "performance monitoring",
-    ),
-    ("user_feedback", "user_feedback.yml", "user feedback"),
-];
+const PLANNED: &[(&str, &str, &str)] = &[("user_feedback", "user_feedback.yml", "user feedback")];
 
 /// Every config file this version knows, in the order a deployment
 /// applies them.
@@ -153,6 +158,16 @@ fn migrate_ab_tests(text: &str, file: &str) -> Result<Upgrade, ConfigError> {
     })
 }
 
+/// `performance_monitoring.yml` has had one version so far: a valid file is current.
+fn migrate_performance_monitoring(text: &str, file: &str) -> Result<Upgrade, ConfigError> {
+    let config = performance_monitoring::parse_performance_monitoring(text, file)?;
+    Ok(Upgrade {
+        from_version: config.source_version,
+        report: None,
+        text: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +181,8 @@ mod tests {
             ("ab_tests", "ab_tests.yml"),
             ("ab-tests", "ab_tests.yml"),
             ("ab_testing", "ab_tests.yml"),
+            ("performance-monitoring", "performance_monitoring.yml"),
+            ("monitoring", "performance_monitoring.yml"),
         ] {
             assert_eq!(config_file(name).unwrap().file, file, "{name}");
         }
@@ -173,13 +190,13 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert_eq!(
             err.message(),
-            "unknown subsystem `flagz` (known: feature_flags, ab_tests)"
+            "unknown subsystem `flagz` (known: feature_flags, ab_tests, performance_monitoring)"
         );
     }
 
     #[test]
     fn planned_subsystems_say_this_version_has_none() {
-        for name in ["performance-monitoring", "user_feedback"] {
+        for name in ["user_feedback", "user-feedback"] {
             let err = template(name, "t", None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
             assert!(

@@ -9,8 +9,8 @@
 //!
 //! The plumbing ([`Node`], [`ConfigIssue`], [`ConfigError`], [`parse_yaml`],
 //! the field reader) is shared by every config file: [`feature_flags`]
-//! (with [`flag`] for one definition and [`flag_update`] for JSON changes)
-//! and [`ab_tests`].
+//! (with [`flag`] for one definition and [`flag_update`] for JSON changes),
+//! [`ab_tests`] and [`performance_monitoring`].
 //!
 //! Configuration management spans the files: [`files`] lists them with
 //! their versions and templates ([`template`]), [`migrate`] brings an older
@@ -24,6 +24,7 @@ pub mod flag;
 pub mod flag_update;
 pub mod migrate;
 pub mod node;
+pub mod performance_monitoring;
 pub mod reader;
 mod yaml_writer;
 
@@ -39,6 +40,10 @@ pub use flag::{compile_flags, read_flag, validate_flag, validate_flag_set};
 pub use flag_update::apply_flag_update;
 pub use migrate::{Migration, migrate_dir, migrate_file, write_migrations};
 pub use node::{Key, Loc, Node, Value};
+pub use performance_monitoring::{
+    PerformanceMonitoringConfig, load_performance_monitoring, parse_performance_monitoring,
+    validate_settings, validate_threshold,
+};
 
 use crate::error::Error;
 

@@ -9,15 +9,16 @@ use super::status::cha_status;
 
 /// A commented config file of `subsystem` to start from, with every field
 /// documented; valid and deployable as it is. `subsystem` is
-/// "feature_flags" or "ab_tests" (or "feature-flags", "ab-tests");
+/// "feature_flags", "ab_tests" or "performance_monitoring" (or
+/// "feature-flags", "ab-tests", "performance-monitoring");
 /// `config_type` is "cha_intelligent_sizing" or "minimal", NULL for the
 /// first; `template_name` is a title written in the first comment. Free
 /// `*out_yaml` with `cha_string_free`.
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 /// CHA_ERR_INVALID_ARGUMENT (an unknown subsystem or config type; for
-/// "performance_monitoring" and "user_feedback", the message says this
-/// version has no such subsystem yet).
+/// "user_feedback", the message says this version has no such subsystem
+/// yet).
 ///
 /// # Safety
 /// `config_type` is NULL or NUL-terminated; the other strings are

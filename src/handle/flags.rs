@@ -48,8 +48,15 @@ impl Cha {
     pub fn evaluate_flag(&self, flag: &str, ctx: &Context<'_>) -> FlagEvaluation {
         let live = self.inner.live.load();
         let e = match live.flags.lookup(flag) {
-            Some(id) => self.evaluate_in(&live, id, ctx),
-            None => Evaluation::not_found(),
+            Some(id) => {
+                let e = self.evaluate_in(&live, id, ctx);
+                self.count(&live, id, &e);
+                e
+            }
+            None => {
+                self.inner.recorder.monitoring.usage.unknown(flag);
+                Evaluation::not_found()
+            }
         };
         FlagEvaluation {
             flag: flag.to_string(),
@@ -94,9 +101,26 @@ impl Cha {
         self.inner
             .with_live(|live| {
                 let id = live.flags.lookup(flag)?;
-                Some(self.evaluate_in(live, id, ctx).enabled)
+                let e = self.evaluate_in(live, id, ctx);
+                self.count(live, id, &e);
+                Some(e.enabled)
             })
-            .ok_or_else(|| flag_not_found(flag))
+            .ok_or_else(|| {
+                self.inner.recorder.monitoring.usage.unknown(flag);
+                flag_not_found(flag)
+            })
+    }
+
+    /// Counts an evaluation for flag usage: per thread, a plain add.
+    #[inline(always)]
+    fn count(&self, live: &Live, id: FlagId, e: &Evaluation<'_>) {
+        self.inner.recorder.monitoring.usage.count(
+            &live.flags,
+            live.revision,
+            id,
+            e.enabled,
+            e.variant,
+        );
     }
 
     /// Evaluates flag `id` of `live`; an a_b_test flag linked to an
@@ -170,7 +194,11 @@ impl Cha {
         self.inner
             .with_live(|live| {
                 let flag = live.flag_handles.get(id as usize)?;
-                Some(flag.is_some_and(|flag| self.evaluate_in(live, flag, ctx).enabled))
+                Some(flag.is_some_and(|flag| {
+                    let e = self.evaluate_in(live, flag, ctx);
+                    self.count(live, flag, &e);
+                    e.enabled
+                }))
             })
             .ok_or_else(|| {
                 Error::invalid_argument(format!(

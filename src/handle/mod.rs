@@ -4,6 +4,7 @@
 pub(crate) mod experiments;
 pub(crate) mod flags;
 mod live;
+pub(crate) mod monitoring;
 pub(crate) mod recorder;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,10 @@ pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, Varia
 pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub(crate) use live::Live;
+pub use monitoring::alerts::AlertQuery;
+pub use monitoring::fold::Retained;
+pub use monitoring::system::SYSTEM_METRICS;
+pub use monitoring::{AlertCallback, MetricSeries, PerformanceReport, RawSample, RuleStatus};
 
 /// An open database: the one handle through which everything is done.
 ///
@@ -47,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) interned: Mutex<std::collections::HashMap<Box<str>, Arc<std::ffi::CStr>>>,
     pub(crate) recorder: Recorder,
     watcher: Mutex<Option<live::Watcher>>,
+    /// The evaluator and sampler threads, the alert callback.
+    pub(crate) monitor: monitoring::Monitor,
 }
 
 /// A stored definition with its bookkeeping: [`FlagRecord`],
@@ -75,12 +82,13 @@ impl<T: serde::de::DeserializeOwned> Versioned<T> {
 #[derive(Default)]
 pub(crate) struct Recorder {
     pub experiments: experiments::record::ExperimentLog,
+    pub monitoring: monitoring::record::MetricLog,
 }
 
 impl Recorder {
     /// Every buffer, in the order they are flushed.
-    fn buffers(&self) -> [&dyn Flush; 1] {
-        [&self.experiments.buffer]
+    fn buffers(&self) -> [&dyn Flush; 2] {
+        [&self.experiments.buffer, &self.monitoring]
     }
 }
 
@@ -99,6 +107,7 @@ impl Inner {
     /// The background thread's hourly upkeep: retention of raw rows.
     fn hourly(&self, now_ms: i64) {
         let _ = experiments::fold::prune(&self.store, now_ms);
+        let _ = self.monitoring_retention(now_ms);
     }
 }
 
@@ -121,10 +130,13 @@ impl Cha {
             interned: Mutex::new(Default::default()),
             recorder: Recorder::default(),
             watcher: Mutex::new(None),
+            monitor: monitoring::Monitor::default(),
         });
         inner.reload()?;
         let watcher = live::Watcher::spawn(&inner);
         *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+        inner.learn_metric_kinds()?;
+        monitoring::start(&inner);
         Ok(Cha { inner })
     }
 
@@ -173,6 +185,7 @@ impl Drop for Inner {
         {
             watcher.stop();
         }
+        self.monitor.stop();
         // The last reference persists what is left (a `Cha` dropped without
         // `close`); `close` itself reports a failure, this cannot.
         let _ = self.flush();

@@ -173,11 +173,12 @@ fn sample(
 
 /// The exposition of `families`, in their order, ended by `# EOF`. A family
 /// whose sample names clash with an earlier family's is left out, since a
-/// parser would reject the whole text.
+/// parser would reject the whole text; so is one without series, which
+/// some parsers refuse.
 pub fn render(families: &[Family]) -> String {
     let mut out = String::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
-    for family in families {
+    for family in families.iter().filter(|f| !f.series.is_empty()) {
         let names = family.sample_names();
         if taken.contains(&family.name) || names.iter().any(|n| taken.contains(n)) {
             continue;
@@ -263,7 +264,7 @@ mod tests {
         // Its sample name clashes with the summary's: left out.
         let clash = Family::gauge("pipe_sizing_time_ms_count", "");
         assert_eq!(
-            render(&[c, s, g, clash]),
+            render(&[c, s, g, clash, Family::gauge("empty", "")]),
             "# TYPE requests counter\n# HELP requests Requests.\n\
              requests_total{network=\"north \\\"7\\\"\\n\"} 42\n\
              # TYPE pipe_sizing_time_ms summary\n# HELP pipe_sizing_time_ms Timer, in milliseconds.\n\

@@ -10,6 +10,7 @@ pub(crate) mod definitions;
 pub(crate) mod deployments;
 pub(crate) mod experiments;
 mod migrations;
+pub(crate) mod monitoring;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -227,13 +227,14 @@ def create_config_template(
         template_name: a title for the file, written in its first comment.
         config_type: ``"cha_intelligent_sizing"`` (every field, with the
             CHA examples; the default) or ``"minimal"``.
-        subsystem: ``"feature_flags"`` (feature_flags.yml) or
-            ``"ab_tests"`` (ab_tests.yml); ``-`` spellings work too.
+        subsystem: ``"feature_flags"`` (feature_flags.yml), ``"ab_tests"``
+            (ab_tests.yml) or ``"performance_monitoring"``
+            (performance_monitoring.yml); ``-`` spellings work too.
 
     Raises:
         InvalidArgumentError: an unknown `subsystem` or `config_type`; for
-            ``"performance_monitoring"`` and ``"user_feedback"``, the
-            message says this version has no such subsystem yet.
+            ``"user_feedback"``, the message says this version has no such
+            subsystem yet.
     """
     return _ffi.config_template_for(
         _ffi.encode(subsystem, "subsystem"),

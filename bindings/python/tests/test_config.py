@@ -66,14 +66,15 @@ class TemplateTest(ConfigTestCase):
                     self.assertEqual(statuses, {"draft"})
 
     def test_subsystems_this_version_has_not_say_so(self) -> None:
-        for subsystem in ("performance_monitoring", "user-feedback"):
+        for subsystem in ("user_feedback", "user-feedback"):
             with self.subTest(subsystem=subsystem):
                 with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
                     cha_deploy.create_config_template("x", subsystem=subsystem)
                 self.assertIn("subsystem yet", caught.exception.message)
         with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
             cha_deploy.create_config_template("x", subsystem="flagz")
-        self.assertIn("unknown subsystem `flagz` (known: feature_flags, ab_tests)",
+        self.assertIn("unknown subsystem `flagz` (known: feature_flags, ab_tests, "
+                      "performance_monitoring)",
                       caught.exception.message)
         with self.assertRaises(cha_deploy.InvalidArgumentError):
             cha_deploy.create_config_template("x", "everything", "ab_tests")

@@ -48,6 +48,13 @@ typedef struct cha_handle cha_handle;
 // other value is an error whose message `cha_last_error_message` returns.
 typedef int32_t cha_status;
 
+// A function that receives alert events: `alert_event_json` is one event
+// as JSON (`{"id","alert","rule","metric","kind","severity",
+// "previous_severity","value","threshold","at_ms","actor","no_data",
+// "message"}`), valid only during the call; `user_data` is what was given
+// to `cha_alerts_set_callback`.
+typedef void (*cha_alert_callback)(const char *alert_event_json, void *user_data);
+
 // Success.
 #define CHA_OK 0
 
@@ -87,15 +94,16 @@ extern "C" {
 
 // A commented config file of `subsystem` to start from, with every field
 // documented; valid and deployable as it is. `subsystem` is
-// "feature_flags" or "ab_tests" (or "feature-flags", "ab-tests");
+// "feature_flags", "ab_tests" or "performance_monitoring" (or
+// "feature-flags", "ab-tests", "performance-monitoring");
 // `config_type` is "cha_intelligent_sizing" or "minimal", NULL for the
 // first; `template_name` is a title written in the first comment. Free
 // `*out_yaml` with `cha_string_free`.
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 // CHA_ERR_INVALID_ARGUMENT (an unknown subsystem or config type; for
-// "performance_monitoring" and "user_feedback", the message says this
-// version has no such subsystem yet).
+// "user_feedback", the message says this version has no such subsystem
+// yet).
 //
 // # Safety
 // `config_type` is NULL or NUL-terminated; the other strings are
@@ -683,6 +691,241 @@ cha_status cha_flag_restore(cha_handle *h,
 // # Safety
 // Strings are NULL or NUL-terminated; `out_yaml` is NULL or writable.
 cha_status cha_config_template(const char *template_name, const char *config_type, char **out_yaml);
+
+// Records `value` of the histogram metric `name` (a distribution: sizes,
+// iterations, costs) with `tags_json`, a JSON object of tag names to
+// strings, numbers or booleans (NULL: no tags). In memory: no SQLite on
+// this path and no allocation when the same name and tags were recorded
+// on this thread before; persisted within flush_interval_ms or by
+// `cha_flush`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (NaN or infinite value; a name other than
+// letters, digits and `_`; tags that are not a JSON object of scalars; a
+// metric of another kind; a new series past metric_series_limit, naming
+// the metric). Nothing is recorded on error.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+cha_status cha_metric_record(cha_handle *h, const char *name, double value, const char *tags_json);
+
+// Records a duration of `seconds` of the timer `name`, stored in
+// milliseconds, with `tags_json` (as `cha_metric_record`).
+//
+// Errors: as `cha_metric_record`, and CHA_ERR_INVALID_ARGUMENT for a
+// negative duration.
+//
+// # Safety
+// As for `cha_metric_record`.
+cha_status cha_metric_record_timer(cha_handle *h,
+                                   const char *name,
+                                   double seconds,
+                                   const char *tags_json);
+
+// Adds `by` to the counter `name`, with `tags_json` (as
+// `cha_metric_record`).
+//
+// Errors: as `cha_metric_record`, and CHA_ERR_INVALID_ARGUMENT for a
+// negative `by`.
+//
+// # Safety
+// As for `cha_metric_record`.
+cha_status cha_metric_increment(cha_handle *h, const char *name, double by, const char *tags_json);
+
+// Sets the gauge `name` to `value`, with `tags_json` (as
+// `cha_metric_record`).
+//
+// Errors: as `cha_metric_record`.
+//
+// # Safety
+// As for `cha_metric_record`.
+cha_status cha_metric_gauge(cha_handle *h, const char *name, double value, const char *tags_json);
+
+// Records a sample of `kind` ("timer", "histogram", "counter", "gauge") at
+// `at_ms` (epoch ms) instead of now: to import samples, or to drive the
+// clock in tests. `value` is as the kind's own call takes it (seconds for
+// a timer).
+//
+// Errors: as `cha_metric_record`, and CHA_ERR_INVALID_ARGUMENT for an
+// unknown kind.
+//
+// # Safety
+// As for `cha_metric_record`; `kind` is NULL or NUL-terminated.
+cha_status cha_metric_record_at(cha_handle *h,
+                                const char *kind,
+                                const char *name,
+                                double value,
+                                const char *tags_json,
+                                int64_t at_ms);
+
+// Sets the function that receives every alert event (pending, cleared,
+// firing, escalated, deescalated, resolved, acknowledged,
+// manually_resolved) stored from now on, by any process sharing the
+// database; NULL `cb` removes it.
+//
+// Threading: `cb` is called on the handle's evaluator thread, never on
+// the caller's, one event at a time and in order, with
+// `alert_event_json` valid only during the call and `user_data` as given
+// here (which must therefore be usable from that thread). It may call any
+// cha_ function, on this handle too (for example `cha_alert_acknowledge`),
+// except `cha_close` of this handle; it should return quickly, since
+// evaluations wait for it. Replacing or removing the callback waits for a
+// call in progress to return (unless done from inside the callback), so
+// once this returns the previous `cb` and `user_data` are no longer used.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (`h`), CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `cb` is NULL or a function of the
+// `cha_alert_callback` signature that stays valid until it is replaced or
+// the handle is closed.
+cha_status cha_alerts_set_callback(cha_handle *h, cha_alert_callback cb, void *user_data);
+
+// Evaluates every alert rule at `now_ms` (epoch ms; 0: now), due or not,
+// and writes the events it made as a JSON array to `*out_json` (free with
+// `cha_string_free`). The evaluator thread does this by itself for the
+// rules that are due; this call is for tests that drive the clock and for
+// evaluating on demand.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_alerts_evaluate(cha_handle *h, int64_t now_ms, char **out_json);
+
+// The incidents active in [`start_ms`, `end_ms`) (0: unbounded), newest
+// first, at most `limit` (0: 100), only those firing now when
+// `firing_only`, as a JSON array of `{"id","rule","metric","state",
+// "severity","max_severity","value","threshold","started_at_ms",
+// "fired_at_ms","resolved_at_ms","acknowledged_by","acknowledged_at_ms",
+// "resolved_by","message"}`. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_alerts_list(const cha_handle *h,
+                           int64_t start_ms,
+                           int64_t end_ms,
+                           bool firing_only,
+                           uint32_t limit,
+                           char **out_json);
+
+// The alert history: every event in [`start_ms`, `end_ms`) (0:
+// unbounded) of `rule` (NULL: every rule), newest first, at most `limit`
+// (0: 100), as a JSON array of events (as the callback receives them).
+// Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `rule` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_alerts_history(const cha_handle *h,
+                              const char *rule,
+                              int64_t start_ms,
+                              int64_t end_ms,
+                              uint32_t limit,
+                              char **out_json);
+
+// Every deployed alert rule with its state now (`state`, `severity`,
+// `since_ms`, `value`, `evaluated_at_ms`, `alert`), as a JSON array. Free
+// `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_alerts_rules(const cha_handle *h, char **out_json);
+
+// Acknowledges the firing alert `alert_id` as `actor`: it keeps firing (an
+// escalation clears the acknowledgement); acknowledging again changes
+// nothing. Writes the alert as JSON to `*out_json` (free with
+// `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (resolved already, empty actor),
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `actor` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_alert_acknowledge(cha_handle *h,
+                                 int64_t alert_id,
+                                 const char *actor,
+                                 char **out_json);
+
+// Resolves the firing alert `alert_id` by hand as `actor`; its rule goes
+// back to inactive (a breach that goes on starts a new alert after the
+// rule's for_seconds). Writes the alert as JSON to `*out_json` (free with
+// `cha_string_free`).
+//
+// Errors: as `cha_alert_acknowledge`.
+//
+// # Safety
+// As for `cha_alert_acknowledge`.
+cha_status cha_alert_resolve(cha_handle *h, int64_t alert_id, const char *actor, char **out_json);
+
+// The performance report of [`start_ms`, `end_ms`) (`end_ms` 0: now;
+// `start_ms` 0: the first stored data) as JSON: `{"start_ms","end_ms",
+// "previous_start_ms","generated_at_ms","metrics","alerts","flag_usage",
+// "recommendations"}`; per metric `count`, `mean`, `median`, `std_dev`,
+// `min`, `max`, `p50`, `p90`, `p95`, `p99`, `sum`, `rate_per_second`,
+// `trend`, `thresholds`, `alerts`, `recommendations`. Computed from the
+// stored windows, never from raw samples. Free `*out_json` with
+// `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_ARGUMENT (end before
+// start), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_performance_report(cha_handle *h, int64_t start_ms, int64_t end_ms, char **out_json);
+
+// The current values in `format` "openmetrics" (the OpenMetrics text
+// format Prometheus scrapes, ending with `# EOF`) to `*out_text` (free
+// with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (an unknown format), CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `format` is NULL or NUL-terminated;
+// `out_text` is NULL or writable.
+cha_status cha_metrics_export(cha_handle *h, const char *format, char **out_text);
+
+// Every stored metric series with its all-time totals, as a JSON array of
+// `{"metric","kind","tags","count","sum","last_value","last_at_ms",
+// "created_ms"}`. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_metrics_list(cha_handle *h, char **out_json);
+
+// Flag usage in [`start_ms`, `end_ms`) (0: unbounded), as Unleash clients
+// report it: `{"stale_after_days","flags","unknown","stale"}`, per flag
+// `evaluations`, `on`, `off`, `variants`, `last_evaluated_hour_ms`,
+// `stale`; unknown names asked for with their counts. Free `*out_json`
+// with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_flag_usage(cha_handle *h, int64_t start_ms, int64_t end_ms, char **out_json);
+
+// Samples the system metrics once now (about 0.2 s), records them as
+// gauges and writes them as a JSON object of name to value. Free
+// `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INTERNAL (no system information
+// on this platform).
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_system_metrics_sample(cha_handle *h, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

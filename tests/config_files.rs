@@ -36,7 +36,11 @@ fn a_directory_of_the_templates_validates_and_deploys() {
         let names: Vec<&str> = validated.iter().map(|f| f.file.as_str()).collect();
         assert_eq!(
             names,
-            ["feature_flags.yml", "ab_tests.yml"],
+            [
+                "feature_flags.yml",
+                "ab_tests.yml",
+                "performance_monitoring.yml"
+            ],
             "{config_type}"
         );
 
@@ -66,10 +70,11 @@ fn templates_by_either_spelling_and_unknown_subsystems() {
         template("feature-flags", "t", Some("minimal")).unwrap(),
         config::create_config_template("t", "minimal").unwrap()
     );
-    let err = template("monitoring", "t", None).unwrap_err();
+    let err = template("telemetry", "t", None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(
-        err.message().contains("(known: feature_flags, ab_tests)"),
+        err.message()
+            .contains("(known: feature_flags, ab_tests, performance_monitoring)"),
         "{err}"
     );
 }

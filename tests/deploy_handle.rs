@@ -26,7 +26,11 @@ impl Scratch {
     fn configs_with(&self, name: &str, file: &str, edit: impl Fn(String) -> String) -> PathBuf {
         let dir = self.path(name);
         std::fs::create_dir_all(&dir).unwrap();
-        for f in ["feature_flags.yml", "ab_tests.yml"] {
+        for f in [
+            "feature_flags.yml",
+            "ab_tests.yml",
+            "performance_monitoring.yml",
+        ] {
             let text = std::fs::read_to_string(configs().join(f)).unwrap();
             let text = if f == file { edit(text) } else { text };
             std::fs::write(dir.join(f), text).unwrap();
@@ -270,7 +274,7 @@ fn one_subsystem_at_a_time() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         err.message(),
-        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests)"
+        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests, performance_monitoring)"
     );
     // A chosen subsystem whose file is missing is not skipped.
     let dir = s.path("tests-only");
@@ -594,7 +598,14 @@ fn the_status_shows_rollouts_tests_drift_and_history() {
 fn a_config_directory_validates_without_a_database() {
     let files = cha_deploy::validate_config_dir(configs(), &[]).unwrap();
     let names: Vec<&str> = files.iter().map(|f| f.file.as_str()).collect();
-    assert_eq!(names, ["feature_flags.yml", "ab_tests.yml"]);
+    assert_eq!(
+        names,
+        [
+            "feature_flags.yml",
+            "ab_tests.yml",
+            "performance_monitoring.yml"
+        ]
+    );
     assert!(files.iter().all(|f| f.sha256.len() == 64));
     let s = Scratch::new("validate");
     // A flag linked to an experiment the directory does not hold.

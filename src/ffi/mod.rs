@@ -12,6 +12,7 @@ pub mod core;
 pub mod deploy;
 pub mod experiments;
 pub mod flags;
+pub mod monitoring;
 pub mod status;
 
 pub use self::config::*;
@@ -19,4 +20,5 @@ pub use self::core::*;
 pub use self::deploy::*;
 pub use self::experiments::*;
 pub use self::flags::*;
+pub use self::monitoring::*;
 pub use self::status::*;

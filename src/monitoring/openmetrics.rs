@@ -1,7 +1,10 @@
 //! The OpenMetrics text exposition (what Prometheus scrapes): counters as
 //! `<name>_total`, gauges as their last value, timers and histograms as
 //! summaries (quantiles of a recent window, with the all-time `_sum` and
-//! `_count`), one family per metric, ended by `# EOF`.
+//! `_count`), one family per metric, ended by `# EOF`. And the same values
+//! in Prometheus's older text format (0.0.4), which node_exporter's
+//! textfile collector reads: counters typed under their `_total` name, no
+//! `# EOF`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -176,6 +179,18 @@ fn sample(
 /// parser would reject the whole text; so is one without series, which
 /// some parsers refuse.
 pub fn render(families: &[Family]) -> String {
+    let mut out = render_families(families, false);
+    out.push_str("# EOF\n");
+    out
+}
+
+/// The Prometheus text format (0.0.4) of `families`: what node_exporter's
+/// textfile collector reads.
+pub fn render_prometheus(families: &[Family]) -> String {
+    render_families(families, true)
+}
+
+fn render_families(families: &[Family], prometheus: bool) -> String {
     let mut out = String::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for family in families.iter().filter(|f| !f.series.is_empty()) {
@@ -186,9 +201,20 @@ pub fn render(families: &[Family]) -> String {
         taken.insert(family.name.clone());
         taken.extend(names);
         let name = &family.name;
-        let _ = writeln!(out, "# TYPE {name} {}", family.family_type.as_str());
+        // Prometheus 0.0.4 types a counter under its sample's name.
+        let typed = if prometheus && family.family_type == FamilyType::Counter {
+            format!("{name}_total")
+        } else {
+            name.clone()
+        };
+        let _ = writeln!(out, "# TYPE {typed} {}", family.family_type.as_str());
         if !family.help.is_empty() {
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
+            let help = if prometheus {
+                family.help.replace('\\', "\\\\").replace('\n', "\\n")
+            } else {
+                escape_help(&family.help)
+            };
+            let _ = writeln!(out, "# HELP {typed} {help}");
         }
         for s in &family.series {
             match &s.value {
@@ -232,7 +258,6 @@ pub fn render(families: &[Family]) -> String {
             }
         }
     }
-    out.push_str("# EOF\n");
     out
 }
 

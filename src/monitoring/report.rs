@@ -284,8 +284,9 @@ pub fn recommendations(
                     status.rule
                 ));
             }
-            (None, _) => out.push(format!(
-                "{m}: rule {} had no data in this period; check that `{m}` is still recorded{}",
+            // Silence is news only from a metric that used to report.
+            (None, _) if report.trend.previous_count > 0 => out.push(format!(
+                "{m}: rule {} had no data in this period, though the metric had some before; check that `{m}` is still recorded{}",
                 status.rule,
                 rule.filter(|r| !r.tags.is_empty())
                     .map(|r| format!(" with the tags {}", super::model::canonical_tags(&r.tags)))

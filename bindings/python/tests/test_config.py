@@ -49,6 +49,7 @@ class TemplateTest(ConfigTestCase):
                 for subsystem, file in (
                     ("feature_flags", "feature_flags.yml"),
                     ("ab-tests", "ab_tests.yml"),
+                    ("performance-monitoring", "performance_monitoring.yml"),
                 ):
                     yaml = cha_deploy.create_config_template(
                         file, config_type=config_type, subsystem=subsystem
@@ -56,7 +57,8 @@ class TemplateTest(ConfigTestCase):
                     (folder / file).write_text(yaml, encoding="utf-8")
                 files = cha_deploy.validate_config(folder)
                 self.assertEqual(
-                    [f["file"] for f in files], ["feature_flags.yml", "ab_tests.yml"]
+                    [f["file"] for f in files],
+                    ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
                 )
                 with cha_deploy.open(self.dir / f"{config_type}.db") as cha:
                     report = cha.deploy_all(folder)

@@ -406,7 +406,10 @@ class PlanTest(DeployTestCase):
             (plan["config_dir"], plan["on_drift"], plan["last_deployment"], plan["rollback_to"]),
             (str(CONFIGS), "refuse", 1, None),
         )
-        self.assertEqual([f["file"] for f in plan["files"]], ["feature_flags.yml", "ab_tests.yml"])
+        self.assertEqual(
+            [f["file"] for f in plan["files"]],
+            ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
+        )
         self.assertEqual([s["subsystem"] for s in plan["sections"]], ["feature_flags", "ab_tests"])
         self.assertEqual(plan["refused"], REFUSED)
 
@@ -508,7 +511,7 @@ class OptionsTest(DeployTestCase):
         self.assertEqual([f["file"] for f in report["files"]], ["ab_tests.yml"])
         self.assertEqual(
             [(s["subsystem"], s["included"]) for s in report["plan"]],
-            [("feature_flags", False), ("ab_tests", True)],
+            [("feature_flags", False), ("ab_tests", True), ("performance_monitoring", False)],
         )
         self.assertEqual(report["experiments"]["updated"], ["pipe_sizing_comparison"])
         self.assertEqual((report["flags"]["updated"], report["flags"]["removed"]), ([], []))
@@ -543,10 +546,11 @@ class OptionsTest(DeployTestCase):
             (
                 "unknown subsystem",
                 lambda: self.cha.deploy_all(
-                    CONFIGS, subsystems=["ab_tests", "monitoring"], on_drift="overwrite"
+                    CONFIGS, subsystems=["ab_tests", "telemetry"], on_drift="overwrite"
                 ),
                 cha_deploy.InvalidArgumentError,
-                "unknown subsystem `monitoring` (known: feature_flags, ab_tests)",
+                "unknown subsystem `telemetry` (known: feature_flags, ab_tests, "
+                "performance_monitoring)",
             ),
             (
                 "unknown on_drift",
@@ -715,7 +719,11 @@ class ValidateConfigTest(unittest.TestCase):
         files = cha_deploy.validate_config(CONFIGS)
         self.assertEqual(
             [(f["file"], f["source_version"], f["migration"]) for f in files],
-            [("feature_flags.yml", 2, None), ("ab_tests.yml", 1, None)],
+            [
+                ("feature_flags.yml", 2, None),
+                ("ab_tests.yml", 1, None),
+                ("performance_monitoring.yml", 1, None),
+            ],
         )
         for f in files:
             self.assertRegex(f["sha256"], SHA256_HEX)
@@ -975,13 +983,17 @@ class StatusTest(DeployTestCase):
                 (s["subsystem"], s["count"], s["deployed_file"], s["drift"])
                 for s in status["subsystems"]
             ],
-            [("feature_flags", 0, None, []), ("ab_tests", 0, None, [])],
+            [
+                ("feature_flags", 0, None, []),
+                ("ab_tests", 0, None, []),
+                ("performance_monitoring", 0, None, []),
+            ],
         )
 
     def test_subsystems_rollouts_drift_and_recent_deployments(self) -> None:
         self.deploy_shipped()
         status = self.cha.get_deployment_status()
-        flags, tests = status["subsystems"]
+        flags, tests, _monitoring = status["subsystems"]
         self.assertEqual(
             [
                 (s["subsystem"], s["file"], s["items"], s["count"], s["deployed_by"])
@@ -1032,7 +1044,7 @@ class StatusTest(DeployTestCase):
         before = self.state()
         status = self.cha.get_deployment_status()
         self.assertEqual(self.state(), before, "the status writes nothing")
-        flags, tests = status["subsystems"]
+        flags, tests, _monitoring = status["subsystems"]
         self.assertEqual(
             [(d["name"], d["kind"], d["actor"], d["action"]) for d in flags["drift"]],
             [("intelligent_pipe_sizing", "modified", "ops", "update")],

@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod deploy;
 mod flags;
+mod metrics;
 mod output;
 
 use std::path::PathBuf;
@@ -50,7 +51,8 @@ enum Command {
     Version,
     /// Check the database: path, schema version, journal mode, size.
     Doctor,
-    /// Deploy a config directory (feature_flags.yml, ab_tests.yml): plan,
+    /// Deploy a config directory (feature_flags.yml, ab_tests.yml,
+    /// performance_monitoring.yml): plan,
     /// refuse to undo runtime changes unless told how, back up, apply in one
     /// transaction, record.
     Deploy {
@@ -133,6 +135,10 @@ enum Command {
     /// stop.
     #[command(subcommand)]
     Ab(ab::AbCommand),
+    /// Performance monitoring: record, list, report, alerts, rules,
+    /// history, ack, resolve, evaluate, flags, system, export, serve.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
 }
 
 fn main() -> ExitCode {
@@ -195,6 +201,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Migrate(args) => config::migrate(args, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
+        Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
         Command::Init => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;

@@ -300,6 +300,19 @@ impl Cha {
     /// # Errors
     /// `Storage`.
     pub fn export_openmetrics(&self) -> Result<String> {
+        Ok(openmetrics::render(&self.metric_families()?))
+    }
+
+    /// The values of [`Cha::export_openmetrics`] in Prometheus's text
+    /// format 0.0.4, which node_exporter's textfile collector reads.
+    ///
+    /// # Errors
+    /// `Storage`.
+    pub fn export_prometheus_text(&self) -> Result<String> {
+        Ok(openmetrics::render_prometheus(&self.metric_families()?))
+    }
+
+    fn metric_families(&self) -> Result<Vec<Family>> {
         self.flush()?;
         let now = crate::clock::now_ms();
         let conn = self.inner.store.conn();
@@ -390,7 +403,7 @@ impl Cha {
             });
         }
         families.push(firing);
-        Ok(openmetrics::render(&families))
+        Ok(families)
     }
 
     /// Every stored series, by metric and tags, with its all-time totals.

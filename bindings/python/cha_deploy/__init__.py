@@ -18,9 +18,10 @@ code and the library's message.
 Layout: :class:`Cha` is one mixin per subsystem over ``_handle.Handle``
 (open, flush, close, and ``_call``/``_call_json``, the one way a method
 reaches the library): ``flags`` (:class:`~cha_deploy.flags.FeatureFlags`),
-``experiments`` (:class:`~cha_deploy.experiments.Experiments`) and ``deploy``
-(:class:`~cha_deploy.deploy.Deployment`), each module holding its methods
-and its result types. ``_ffi`` alone touches ctypes.
+``experiments`` (:class:`~cha_deploy.experiments.Experiments`), ``deploy``
+(:class:`~cha_deploy.deploy.Deployment`) and ``monitoring``
+(:class:`~cha_deploy.monitoring.Monitoring`), each module holding its
+methods and its result types. ``_ffi`` alone touches ctypes.
 
 A new subsystem (monitoring, feedback, ...) adds one module: declare its C
 functions in ``_ffi``; write ``class Monitoring(Handle)`` whose methods
@@ -51,6 +52,7 @@ from .errors import (
 )
 from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
+from .monitoring import MetricKind, Timer
 
 #: The version of this package; the loaded library reports its own through
 #: :func:`version`, and the two are released together.
@@ -73,6 +75,8 @@ __all__ = [
     "AssignReason",
     "ExperimentStatus",
     "Correction",
+    "MetricKind",
+    "Timer",
     "ChaError",
     "NullArgumentError",
     "InvalidUtf8Error",

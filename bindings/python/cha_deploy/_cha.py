@@ -10,13 +10,14 @@ from ._handle import Handle, PathLike
 from .deploy import Deployment
 from .experiments import Experiments
 from .flags import FeatureFlags
+from .monitoring import Monitoring
 
 __all__ = ["Cha", "open", "version", "status_name"]
 
 
 # One base per subsystem, each a Handle subclass sharing this one handle; a new
 # subsystem adds its mixin here (Handle, the common base, must come last).
-class Cha(FeatureFlags, Experiments, Deployment, Handle):
+class Cha(FeatureFlags, Experiments, Deployment, Monitoring, Handle):
     """An open cha-deploy database: the one handle through which everything
     is done.
 
@@ -34,6 +35,12 @@ class Cha(FeatureFlags, Experiments, Deployment, Handle):
         refresh_interval_ms: how often changes by other processes are noticed.
         backup_dir: where backups go (default: ``<database>-backups`` beside it).
         backups_kept: how many backups are kept, the newest (default 10).
+        metric_series_limit: the most distinct metric series (metric and tag
+            set) recorded (default 10000).
+        system_metrics_interval_ms: sample system metrics this often (0:
+            never; default: as performance_monitoring.yml says).
+        evaluate_alerts: whether this handle's background thread evaluates
+            the alert rules (default True).
 
     Raises:
         StorageError: the path is a directory, its folder is missing, the file

@@ -72,6 +72,8 @@ _OUT_BOOL = ctypes.POINTER(ctypes.c_bool)
 _GROUPS = ctypes.POINTER(ctypes.c_char_p)  # const char *const *
 # const char ** out-parameter of a string the handle owns (never freed here).
 _OUT_BORROWED = ctypes.POINTER(ctypes.c_char_p)
+#: cha_alert_callback: void (*)(const char *alert_event_json, void *user_data).
+ALERT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_void_p)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -188,6 +190,50 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)],
         ),
+        "cha_metric_record": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p],
+        ),
+        "cha_metric_record_timer": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p],
+        ),
+        "cha_metric_increment": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p],
+        ),
+        "cha_metric_gauge": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p],
+        ),
+        "cha_metric_record_at": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p, ctypes.c_int64],
+        ),
+        "cha_alerts_set_callback": (_STATUS, [_HANDLE, ALERT_CALLBACK, ctypes.c_void_p]),
+        "cha_alerts_evaluate": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
+        "cha_alerts_list": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_int64, ctypes.c_bool, ctypes.c_uint32, _OUT_STRING],
+        ),
+        "cha_alerts_history": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint32, _OUT_STRING],
+        ),
+        "cha_alerts_rules": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_alert_acknowledge": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_alert_resolve": (_STATUS, [_HANDLE, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING]),
+        "cha_performance_report": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_int64, _OUT_STRING],
+        ),
+        "cha_metrics_export": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_metrics_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_flag_usage": (_STATUS, [_HANDLE, ctypes.c_int64, ctypes.c_int64, _OUT_STRING]),
+        "cha_system_metrics_sample": (_STATUS, [_HANDLE, _OUT_STRING]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -519,3 +565,111 @@ def experiment_export(handle: int, experiment: bytes, path: bytes) -> int:
     rows = ctypes.c_uint64(0)
     check(lib().cha_experiment_export(handle, experiment, path, ctypes.byref(rows)))
     return rows.value
+
+
+def _int64(value: int, what: str) -> int:
+    """`value` as an int64_t; outside it raises OverflowError (ctypes would wrap it)."""
+    if not -(2**63) <= value < 2**63:
+        raise OverflowError(f"{what} {value} does not fit an int64_t")
+    return value
+
+
+def metric_record(handle: int, kind: str, name: bytes, value: float, tags: Optional[bytes]) -> None:
+    """cha_metric_record / _record_timer / _increment / _gauge by `kind`."""
+    function = {
+        "histogram": lib().cha_metric_record,
+        "timer": lib().cha_metric_record_timer,
+        "counter": lib().cha_metric_increment,
+        "gauge": lib().cha_metric_gauge,
+    }[kind]
+    check(function(handle, name, value, tags))
+
+
+def metric_record_at(
+    handle: int, kind: bytes, name: bytes, value: float, tags: Optional[bytes], at_ms: int
+) -> None:
+    """cha_metric_record_at(handle, kind, name, value, tags, at_ms)."""
+    check(lib().cha_metric_record_at(handle, kind, name, value, tags, _int64(at_ms, "at_ms")))
+
+
+def alerts_set_callback(handle: int, callback: Optional[Any]) -> None:
+    """cha_alerts_set_callback(handle, callback, NULL); `callback` is an
+    ALERT_CALLBACK the caller keeps alive, or None."""
+    # A NULL function pointer is the type called without arguments.
+    pointer = ALERT_CALLBACK() if callback is None else callback
+    check(lib().cha_alerts_set_callback(handle, pointer, None))
+
+
+def alerts_evaluate(handle: int, now_ms: int) -> str:
+    """cha_alerts_evaluate(handle, now_ms, &out); returns the events JSON."""
+    return _string_result(lib().cha_alerts_evaluate, handle, _int64(now_ms, "now_ms"))
+
+
+def alerts_list(handle: int, start_ms: int, end_ms: int, firing_only: bool, limit: int) -> str:
+    """cha_alerts_list(handle, start, end, firing_only, limit, &out)."""
+    return _string_result(
+        lib().cha_alerts_list,
+        handle,
+        _int64(start_ms, "start_ms"),
+        _int64(end_ms, "end_ms"),
+        firing_only,
+        limit,
+    )
+
+
+def alerts_history(
+    handle: int, rule: Optional[bytes], start_ms: int, end_ms: int, limit: int
+) -> str:
+    """cha_alerts_history(handle, rule, start, end, limit, &out)."""
+    return _string_result(
+        lib().cha_alerts_history,
+        handle,
+        rule,
+        _int64(start_ms, "start_ms"),
+        _int64(end_ms, "end_ms"),
+        limit,
+    )
+
+
+def alerts_rules(handle: int) -> str:
+    """cha_alerts_rules(handle, &out)."""
+    return _string_result(lib().cha_alerts_rules, handle)
+
+
+def alert_acknowledge(handle: int, alert_id: int, actor: bytes) -> str:
+    """cha_alert_acknowledge(handle, id, actor, &out)."""
+    return _string_result(lib().cha_alert_acknowledge, handle, _int64(alert_id, "alert_id"), actor)
+
+
+def alert_resolve(handle: int, alert_id: int, actor: bytes) -> str:
+    """cha_alert_resolve(handle, id, actor, &out)."""
+    return _string_result(lib().cha_alert_resolve, handle, _int64(alert_id, "alert_id"), actor)
+
+
+def performance_report(handle: int, start_ms: int, end_ms: int) -> str:
+    """cha_performance_report(handle, start, end, &out)."""
+    return _string_result(
+        lib().cha_performance_report, handle, _int64(start_ms, "start_ms"), _int64(end_ms, "end_ms")
+    )
+
+
+def metrics_export(handle: int, format_name: bytes) -> str:
+    """cha_metrics_export(handle, format, &out); returns the text."""
+    return _string_result(lib().cha_metrics_export, handle, format_name)
+
+
+def metrics_list(handle: int) -> str:
+    """cha_metrics_list(handle, &out)."""
+    return _string_result(lib().cha_metrics_list, handle)
+
+
+def flag_usage(handle: int, start_ms: int, end_ms: int) -> str:
+    """cha_flag_usage(handle, start, end, &out)."""
+    return _string_result(
+        lib().cha_flag_usage, handle, _int64(start_ms, "start_ms"), _int64(end_ms, "end_ms")
+    )
+
+
+def system_metrics_sample(handle: int) -> str:
+    """cha_system_metrics_sample(handle, &out)."""
+    return _string_result(lib().cha_system_metrics_sample, handle)

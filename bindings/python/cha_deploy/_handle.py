@@ -53,6 +53,9 @@ class Handle(Managed):
         refresh_interval_ms: Optional[int] = None,
         backup_dir: Optional[PathLike] = None,
         backups_kept: Optional[int] = None,
+        metric_series_limit: Optional[int] = None,
+        system_metrics_interval_ms: Optional[int] = None,
+        evaluate_alerts: Optional[bool] = None,
     ) -> None:
         given = {
             "journal_mode": journal_mode,
@@ -62,6 +65,9 @@ class Handle(Managed):
             "refresh_interval_ms": refresh_interval_ms,
             "backup_dir": None if backup_dir is None else os.fsdecode(backup_dir),
             "backups_kept": backups_kept,
+            "metric_series_limit": metric_series_limit,
+            "system_metrics_interval_ms": system_metrics_interval_ms,
+            "evaluate_alerts": evaluate_alerts,
         }
         self._connect(path, {k: v for k, v in given.items() if v is not None})
 

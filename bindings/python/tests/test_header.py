@@ -77,6 +77,17 @@ class Header:
         self.opaque: Set[str] = set(
             re.findall(r"\btypedef\s+struct\s+(\w+)\s+\1\s*;", declarations)
         )
+        #: `typedef void (*cha_alert_callback)(const char *json, void *data);`:
+        #: function pointer types, with their prototypes.
+        self.function_types: Dict[str, Tuple[CType, List[CType]]] = {
+            m[2]: (
+                parse_c_type(m[1]),
+                [parse_param(p) for p in m[3].split(",") if p.strip() not in ("", "void")],
+            )
+            for m in re.finditer(
+                r"\btypedef\s+([\w\s*]+?)\(\s*\*\s*(\w+)\s*\)\s*\(([^()]*)\)\s*;", declarations
+            )
+        }
         #: `typedef int32_t cha_status;`: cha_status is an int32_t.
         self.aliases: Dict[str, str] = {
             alias: base
@@ -125,6 +136,16 @@ def compatible(header: Header, c_type: CType, ctype: Any) -> bool:
     """Whether a value of the ctypes type `ctype` passes as the C type
     `c_type` (None for `void`)."""
     base, depth = header.resolve(c_type)
+    if depth == 0 and base in header.function_types:
+        # A function pointer: a CFUNCTYPE of the same prototype.
+        if not (isinstance(ctype, type) and issubclass(ctype, ctypes._CFuncPtr)):
+            return False
+        c_return, c_params = header.function_types[base]
+        return (
+            compatible(header, c_return, ctype._restype_)
+            and len(c_params) == len(ctype._argtypes_)
+            and all(compatible(header, p, t) for p, t in zip(c_params, ctype._argtypes_))
+        )
     if depth == 0:
         if base == "void":
             return ctype is None
@@ -217,6 +238,10 @@ class HeaderParserTest(unittest.TestCase):
                     [("cha_handle", 1), ("cha_alert_callback", 0), ("void", 1)],
                 )
             },
+        )
+        self.assertEqual(
+            header.function_types,
+            {"cha_alert_callback": (("void", 0), [("char", 1), ("void", 1)])},
         )
 
     def test_the_compatibility_check_rejects_what_does_not_fit(self) -> None:

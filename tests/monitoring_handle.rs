@@ -112,7 +112,8 @@ thresholds:
 fn bad_input_is_a_clear_error_and_records_nothing() {
     let s = Scratch::new("bad");
     let cha = s.open();
-    let cases: [(Box<dyn Fn() -> cha_deploy::Result<()>>, &str); 8] = [
+    type Call<'a> = Box<dyn Fn() -> cha_deploy::Result<()> + 'a>;
+    let cases: [(Call<'_>, &str); 8] = [
         (
             Box::new(|| cha.record_timer("t_ms", f64::NAN, None)),
             "is not a finite number",

@@ -185,7 +185,7 @@ pub fn transition_message(rule: &ThresholdRule, t: &Transition) -> String {
         Some(v) => format!(
             "{} {}",
             rule.aggregation.as_str(),
-            super::report::short_number(v)
+            super::text::short_number(v)
         ),
         None => "no data".to_string(),
     };
@@ -195,7 +195,7 @@ pub fn transition_message(rule: &ThresholdRule, t: &Transition) -> String {
             format!(
                 " ({} {})",
                 rule.comparison_operator.symbol(),
-                super::report::short_number(th)
+                super::text::short_number(th)
             )
         })
         .unwrap_or_default();

@@ -14,6 +14,7 @@
 //! - [`report`]: the performance report of a time range and its rule-based
 //!   recommendations.
 //! - [`openmetrics`]: the OpenMetrics text exposition of current values.
+//! - [`text`]: numbers in sentences.
 //!
 //! The handle (`crate::Cha`) records samples, persists windows and runs the
 //! evaluator; the configuration (`crate::config`) reads the rules. This
@@ -23,6 +24,7 @@ pub mod alerts;
 pub mod model;
 pub mod openmetrics;
 pub mod report;
+pub mod text;
 pub mod window;
 
 pub use alerts::{

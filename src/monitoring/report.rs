@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alerts::AlertState;
 use super::model::{MetricKind, Severity, ThresholdRule, WindowAggregation};
+use super::text::short_number;
 use super::window::WindowStats;
 
 /// A change of the mean below this share (5%) is "stable".
@@ -231,19 +232,6 @@ pub struct MetricReport {
     pub recommendations: Vec<String>,
 }
 
-/// A number for a sentence: at most three decimals, no trailing zeros.
-pub fn short_number(x: f64) -> String {
-    if x.is_finite() && x.abs() >= 1e15 {
-        return format!("{x:e}");
-    }
-    let s = format!("{x:.3}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 fn with_unit(x: f64, unit: Option<&str>) -> String {
     match unit {
         Some(u) => format!("{} {u}", short_number(x)),
@@ -451,12 +439,5 @@ mod tests {
             Trend::between(&after, &stats(&[]), Some(true)).direction,
             TrendDirection::NoPreviousData
         );
-    }
-
-    #[test]
-    fn short_numbers() {
-        assert_eq!(short_number(1200.0), "1200");
-        assert_eq!(short_number(0.12345), "0.123");
-        assert_eq!(short_number(2.5), "2.5");
     }
 }

@@ -102,10 +102,11 @@ pub(crate) fn metric_kinds(conn: &Connection) -> Result<BTreeMap<String, String>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn window_row(
-    r: &rusqlite::Row<'_>,
-    first: usize,
-) -> rusqlite::Result<(Summary, [f64; 4], i64, Vec<u8>)> {
+/// A stored window's columns: count/mean/M2, [sum, min, max, last], last
+/// time, sketch.
+type WindowParts = (Summary, [f64; 4], i64, Vec<u8>);
+
+fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowParts> {
     let n: i64 = r.get(first)?;
     Ok((
         Summary {
@@ -124,7 +125,7 @@ fn window_row(
     ))
 }
 
-fn to_window(parts: (Summary, [f64; 4], i64, Vec<u8>)) -> Result<WindowStats> {
+fn to_window(parts: WindowParts) -> Result<WindowStats> {
     let (summary, [sum, min, max, last], last_at, sketch) = parts;
     WindowStats::from_parts(summary, sum, min, max, last, last_at, &sketch)
         .map_err(|e| Error::storage(format!("a metric window cannot be read: {e}")))
@@ -232,7 +233,7 @@ pub(crate) fn first_window_start(conn: &Connection) -> Result<Option<i64>> {
 /// Returns how many minute windows went.
 pub(crate) fn roll_up(tx: &Transaction<'_>, minute_ms: i64, before_ms: i64) -> Result<usize> {
     let cutoff = window_start(before_ms, HOUR_MS);
-    let rows: Vec<(i64, i64, (Summary, [f64; 4], i64, Vec<u8>))> = {
+    let rows: Vec<(i64, i64, WindowParts)> = {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT series, start_ms, {WINDOW_COLUMNS} FROM metric_windows
              WHERE resolution_ms = ?1 AND start_ms < ?2"

@@ -565,8 +565,7 @@ fn serve(db: &Path, listen: &str, max_requests: Option<u64>) -> Result<(), Error
         .map_or_else(|| listen.to_string(), |a| a.to_string());
     println!("serving http://{addr}/metrics");
     let _ = std::io::stdout().flush();
-    let mut served = 0u64;
-    for request in server.incoming_requests() {
+    for (served, request) in (1u64..).zip(server.incoming_requests()) {
         let response = match (request.method(), request.url()) {
             (tiny_http::Method::Get, "/metrics") => match cha.export_openmetrics() {
                 Ok(text) => tiny_http::Response::from_string(text).with_header(
@@ -585,7 +584,6 @@ fn serve(db: &Path, listen: &str, max_requests: Option<u64>) -> Result<(), Error
             _ => tiny_http::Response::from_string("only GET\n").with_status_code(405),
         };
         let _ = request.respond(response);
-        served += 1;
         if max_requests.is_some_and(|n| served >= n) {
             break;
         }

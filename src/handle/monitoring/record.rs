@@ -97,9 +97,15 @@ impl Shard {
     }
 }
 
+/// A thread's shards, by handle id.
+type ShardSlots = [Option<(u64, Arc<Shard>)>; SHARD_SLOTS];
+
+/// Windows waiting to be persisted, by (name, tags, window start).
+type PendingWindows = BTreeMap<(Arc<str>, Arc<str>, i64), (MetricKind, WindowStats)>;
+
 thread_local! {
     /// This thread's shards, by handle, most recently added first.
-    static SHARDS: RefCell<[Option<(u64, Arc<Shard>)>; SHARD_SLOTS]> =
+    static SHARDS: RefCell<ShardSlots> =
         const { RefCell::new([const { None }; SHARD_SLOTS]) };
 }
 
@@ -448,7 +454,7 @@ impl Flush for MetricLog {
 #[derive(Default)]
 pub(crate) struct MetricRows {
     /// Windows by (name, tags, window start), merged in memory first.
-    windows: BTreeMap<(Arc<str>, Arc<str>, i64), (MetricKind, WindowStats)>,
+    windows: PendingWindows,
     raw: Vec<(SeriesKey, f64, i64)>,
     usage: UsageDrain,
     /// How many samples the windows hold.

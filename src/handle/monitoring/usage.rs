@@ -110,9 +110,12 @@ struct Registered {
     seen: Box<[u64]>,
 }
 
+/// A thread's blocks, by usage id.
+type BlockSlots = [Option<(u64, Arc<Block>)>; BLOCK_SLOTS];
+
 thread_local! {
     /// This thread's blocks, by handle, most recently added first.
-    static BLOCKS: RefCell<[Option<(u64, Arc<Block>)>; BLOCK_SLOTS]> =
+    static BLOCKS: RefCell<BlockSlots> =
         const { RefCell::new([const { None }; BLOCK_SLOTS]) };
 }
 
@@ -171,7 +174,7 @@ impl FlagUsage {
     #[inline(never)]
     fn count_slow(
         &self,
-        slots: &mut [Option<(u64, Arc<Block>)>; BLOCK_SLOTS],
+        slots: &mut BlockSlots,
         flags: &FlagSet,
         revision: i64,
         id: FlagId,

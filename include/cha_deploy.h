@@ -883,8 +883,9 @@ cha_status cha_alert_resolve(cha_handle *h, int64_t alert_id, const char *actor,
 cha_status cha_performance_report(cha_handle *h, int64_t start_ms, int64_t end_ms, char **out_json);
 
 // The current values in `format` "openmetrics" (the OpenMetrics text
-// format Prometheus scrapes, ending with `# EOF`) to `*out_text` (free
-// with `cha_string_free`).
+// format Prometheus scrapes, ending with `# EOF`) or "prometheus" (the
+// older text format 0.0.4, which node_exporter's textfile collector reads)
+// to `*out_text` (free with `cha_string_free`).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 // CHA_ERR_INVALID_ARGUMENT (an unknown format), CHA_ERR_STORAGE.

@@ -410,7 +410,10 @@ class PlanTest(DeployTestCase):
             [f["file"] for f in plan["files"]],
             ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
         )
-        self.assertEqual([s["subsystem"] for s in plan["sections"]], ["feature_flags", "ab_tests"])
+        self.assertEqual(
+            [s["subsystem"] for s in plan["sections"]],
+            ["feature_flags", "ab_tests", "performance_monitoring"],
+        )
         self.assertEqual(plan["refused"], REFUSED)
 
         flags = section(plan, "feature_flags")
@@ -731,7 +734,7 @@ class ValidateConfigTest(unittest.TestCase):
                 f["sha256"], hashlib.sha256((CONFIGS / f["file"]).read_bytes()).hexdigest()
             )
         only = cha_deploy.validate_config(str(CONFIGS), ["ab_tests"])
-        self.assertEqual(only, files[1:])
+        self.assertEqual(only, files[1:2])
         # The same hashes as a deployment records.
         with cha_deploy.open(self.dir / "cha.db") as cha:
             self.assertEqual(cha.deploy_all(CONFIGS)["files"], files)
@@ -1002,6 +1005,8 @@ class StatusTest(DeployTestCase):
             [
                 ("feature_flags", "feature_flags.yml", "flags", 10, 1),
                 ("ab_tests", "ab_tests.yml", "experiments", 3, 1),
+                # 23 rules and the settings.
+                ("performance_monitoring", "performance_monitoring.yml", "monitoring", 24, 1),
             ],
         )
         self.assertEqual(
@@ -1034,7 +1039,8 @@ class StatusTest(DeployTestCase):
         last = status["last_deployment"]
         self.assertEqual(
             (last["id"], last["action"], last["actor"], last["config_dir"], last["changed"]),
-            (1, "deploy", "alice", str(CONFIGS), 13),
+            # 10 flags, 3 tests, 23 alert rules and the monitoring settings.
+            (1, "deploy", "alice", str(CONFIGS), 37),
         )
         self.assertEqual(status["recent_deployments"], [last])
 

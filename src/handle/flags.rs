@@ -50,7 +50,7 @@ impl Cha {
         let e = match live.flags.lookup(flag) {
             Some(id) => {
                 let e = self.evaluate_in(&live, id, ctx);
-                self.count(&live, id, &e);
+                self.count(&live, id, e.enabled, e.variant);
                 e
             }
             None => {
@@ -102,7 +102,7 @@ impl Cha {
             .with_live(|live| {
                 let id = live.flags.lookup(flag)?;
                 let e = self.evaluate_in(live, id, ctx);
-                self.count(live, id, &e);
+                self.count(live, id, e.enabled, e.variant);
                 Some(e.enabled)
             })
             .ok_or_else(|| {
@@ -111,15 +111,17 @@ impl Cha {
             })
     }
 
-    /// Counts an evaluation for flag usage: per thread, a plain add.
+    /// Counts an evaluation for flag usage: per thread, a plain add. The
+    /// fields by value, not the evaluation by reference, which would make
+    /// it leave the registers.
     #[inline(always)]
-    fn count(&self, live: &Live, id: FlagId, e: &Evaluation<'_>) {
+    fn count(&self, live: &Live, id: FlagId, enabled: bool, variant: Option<&str>) {
         self.inner.recorder.monitoring.usage.count(
             &live.flags,
             live.revision,
             id,
-            e.enabled,
-            e.variant,
+            enabled,
+            variant,
         );
     }
 
@@ -196,7 +198,7 @@ impl Cha {
                 let flag = live.flag_handles.get(id as usize)?;
                 Some(flag.is_some_and(|flag| {
                     let e = self.evaluate_in(live, flag, ctx);
-                    self.count(live, flag, &e);
+                    self.count(live, flag, e.enabled, e.variant);
                     e.enabled
                 }))
             })

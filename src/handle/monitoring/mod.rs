@@ -271,6 +271,7 @@ impl Inner {
 }
 
 impl Cha {
+    #[inline(always)]
     fn record_kind(
         &self,
         kind: MetricKind,

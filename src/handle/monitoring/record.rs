@@ -14,11 +14,11 @@
 //! the windows into the stored ones, adds to the series' totals, and writes
 //! raw samples when a retention keeps them.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use hashbrown::HashTable;
 
@@ -86,14 +86,55 @@ struct ShardData {
     pending: u64,
 }
 
+/// One thread's shard. Its lock is a flag, not a mutex: the owning thread
+/// takes it on every record and the flush once a second, so it is almost
+/// never contended, and a flag costs one atomic exchange where a mutex
+/// costs two read-modify-writes (a third of a record). Aligned to its own
+/// cache lines, so that two threads' shards never share one.
 #[derive(Default)]
+#[repr(align(128))]
 struct Shard {
-    data: Mutex<ShardData>,
+    locked: AtomicBool,
+    data: UnsafeCell<ShardData>,
 }
 
+// SAFETY: `data` is only reached through `lock`, which gives one thread at
+// a time a guard.
+unsafe impl Sync for Shard {}
+
+/// Access to a shard's data while its flag is held.
+struct ShardGuard<'a>(&'a Shard);
+
 impl Shard {
-    fn lock(&self) -> MutexGuard<'_, ShardData> {
-        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    #[inline]
+    fn lock(&self) -> ShardGuard<'_> {
+        while self.locked.swap(true, Ordering::Acquire) {
+            // Held by the flush (or the owner, for the flush): briefly.
+            std::thread::yield_now();
+        }
+        ShardGuard(self)
+    }
+}
+
+impl std::ops::Deref for ShardGuard<'_> {
+    type Target = ShardData;
+    fn deref(&self) -> &ShardData {
+        // SAFETY: the flag is held: no other reference exists.
+        unsafe { &*self.0.data.get() }
+    }
+}
+
+impl std::ops::DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ShardData {
+        // SAFETY: the flag is held: no other reference exists.
+        unsafe { &mut *self.0.data.get() }
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.locked.store(false, Ordering::Release);
     }
 }
 
@@ -200,7 +241,6 @@ impl MetricLog {
             }
             h.finish()
         };
-        let window = window_start(at_ms, MINUTE_MS);
         let keep_raw = self.keep_raw.load(Ordering::Relaxed);
         self.with_shard(|shard| {
             let mut data = shard.lock();
@@ -217,12 +257,14 @@ impl MetricLog {
             if s.kind != kind {
                 return Err(kind_mismatch(name, s.kind, kind));
             }
-            if s.window != window
-                && let Some(stats) = s.stats.take()
-            {
-                data.closed.push((s.series, s.window, stats));
+            // Most samples fall in the slot's open window: no division then.
+            if !(s.window..s.window.saturating_add(MINUTE_MS)).contains(&at_ms) {
+                let window = window_start(at_ms, MINUTE_MS);
+                if let Some(stats) = s.stats.take() {
+                    data.closed.push((s.series, s.window, stats));
+                }
+                s.window = window;
             }
-            s.window = window;
             s.stats
                 .get_or_insert_with(WindowStats::new)
                 .push(value, at_ms);

@@ -113,10 +113,29 @@ struct Registered {
 /// A thread's blocks, by usage id.
 type BlockSlots = [Option<(u64, Arc<Block>)>; BLOCK_SLOTS];
 
+/// The blocks a thread holds; dropping them (the thread ends) first
+/// forgets the fast path's pointer.
+struct Held(RefCell<BlockSlots>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = FAST.try_with(|f| f.set(NONE));
+    }
+}
+
+/// The block of the last check: (usage id, revision, block). Plain values
+/// with no destructor, so that reading it is one load from thread-local
+/// storage; it points into a block `BLOCKS` holds, and is reset whenever
+/// that block goes.
+type Fast = (u64, i64, *const Block);
+
+/// No block: usage ids start at 1.
+const NONE: Fast = (0, 0, std::ptr::null());
+
 thread_local! {
     /// This thread's blocks, by handle, most recently added first.
-    static BLOCKS: RefCell<BlockSlots> =
-        const { RefCell::new([const { None }; BLOCK_SLOTS]) };
+    static BLOCKS: Held = const { Held(RefCell::new([const { None }; BLOCK_SLOTS])) };
+    static FAST: std::cell::Cell<Fast> = const { std::cell::Cell::new(NONE) };
 }
 
 static NEXT_USAGE_ID: AtomicU64 = AtomicU64::new(1);
@@ -153,19 +172,13 @@ impl FlagUsage {
         enabled: bool,
         variant: Option<&str>,
     ) {
-        let _ = BLOCKS.try_with(|slots| {
-            let Ok(mut slots) = slots.try_borrow_mut() else {
-                return;
-            };
-            if let Some((owner, block)) = &slots[0]
-                && *owner == self.id
-                && block.revision == revision
-            {
-                block.bump(id, enabled, variant);
-                return;
-            }
-            self.count_slow(&mut slots, flags, revision, id, enabled, variant);
-        });
+        let (owner, seen, block) = FAST.with(std::cell::Cell::get);
+        if owner == self.id && seen == revision {
+            // SAFETY: FAST points into a block BLOCKS holds (see `Fast`).
+            unsafe { (*block).bump(id, enabled, variant) };
+            return;
+        }
+        self.count_slow(flags, revision, id, enabled, variant);
     }
 
     /// The block of this thread for this handle and configuration, made
@@ -173,6 +186,22 @@ impl FlagUsage {
     #[cold]
     #[inline(never)]
     fn count_slow(
+        &self,
+        flags: &FlagSet,
+        revision: i64,
+        id: FlagId,
+        enabled: bool,
+        variant: Option<&str>,
+    ) {
+        let _ = BLOCKS.try_with(|held| {
+            let Ok(mut slots) = held.0.try_borrow_mut() else {
+                return;
+            };
+            self.count_in(&mut slots, flags, revision, id, enabled, variant);
+        });
+    }
+
+    fn count_in(
         &self,
         slots: &mut BlockSlots,
         flags: &FlagSet,
@@ -206,10 +235,11 @@ impl FlagUsage {
                 i
             }
         };
-        // The most recent first, so that the next check finds it at once.
+        // The most recent first, and the fast path's.
         slots[..=index].rotate_right(1);
-        if let Some((_, block)) = &slots[0] {
+        if let Some((owner, block)) = &slots[0] {
             block.bump(id, enabled, variant);
+            FAST.with(|f| f.set((*owner, block.revision, Arc::as_ptr(block))));
         }
     }
 

@@ -685,6 +685,20 @@ fn flag_usage_counts_on_off_variants_unknown_and_stale() {
             }
         });
     });
+    // A flag with variants: each evaluation counts for its variant, and
+    // the control variant (enabled: false) is off.
+    let (mut lifetime, mut traditional) = (0, 0);
+    for u in &users[..200] {
+        let ctx = Context {
+            user_id: Some(u),
+            ..Context::default()
+        };
+        let e = cha.evaluate_flag("cost_optimisation", &ctx);
+        lifetime += u64::from(e.variant.as_deref() == Some("lifetime_cost"));
+        traditional += u64::from(e.variant.as_deref() == Some("traditional"));
+        assert_eq!(e.enabled, e.variant.as_deref() == Some("lifetime_cost"));
+    }
+    assert!(lifetime > 0 && traditional > 0);
     for _ in 0..3 {
         let ctx = Context::default();
         assert!(cha.is_enabled("intelligent_pipe_sizng", &ctx).is_err());
@@ -694,6 +708,23 @@ fn flag_usage_counts_on_off_variants_unknown_and_stale() {
     assert_eq!((f.evaluations, f.on + f.off), (1500, 1500));
     assert_eq!(on, 1000);
     assert!(!f.stale);
+    let c = usage
+        .flags
+        .iter()
+        .find(|f| f.flag == "cost_optimisation")
+        .unwrap();
+    assert_eq!((c.evaluations, c.on), (200, lifetime));
+    assert_eq!(
+        c.variants,
+        [
+            ("lifetime_cost".to_string(), lifetime),
+            ("traditional".to_string(), traditional)
+        ]
+        .into_iter()
+        .collect()
+    );
+    // Deployed and never evaluated: not stale yet (deployed just now).
+    assert!(usage.stale.is_empty(), "{:?}", usage.stale);
     assert_eq!(usage.unknown.len(), 1);
     assert_eq!(
         (usage.unknown[0].name.as_str(), usage.unknown[0].count),

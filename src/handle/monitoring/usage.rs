@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
@@ -38,6 +38,11 @@ struct Block {
     /// Where each flag's counters start: off, on, then one per variant.
     offsets: Box<[u32]>,
     counts: Box<[AtomicU64]>,
+    /// For each variant counter, the address of the name the evaluation
+    /// returns for it, learnt at its first count: later counts compare an
+    /// address, not the text. (Within one revision the flag set, and so
+    /// each name's address, stays the same.)
+    variant_at: Box<[AtomicUsize]>,
     /// Variants a flag does not list itself (those of a linked experiment).
     other: Mutex<HashMap<(u32, Box<str>), u64>>,
 }
@@ -65,6 +70,7 @@ impl Block {
             variants: variants.into(),
             offsets: offsets.into(),
             counts: (0..total).map(|_| AtomicU64::new(0)).collect(),
+            variant_at: (0..total).map(|_| AtomicUsize::new(0)).collect(),
             other: Mutex::default(),
         }
     }
@@ -82,9 +88,26 @@ impl Block {
         }
     }
 
+    #[inline]
     fn bump_variant(&self, i: usize, base: usize, variant: &str) {
+        let at = variant.as_ptr() as usize;
+        let n = self.variants[i].len();
+        if let Some(j) =
+            (0..n).find(|j| self.variant_at[base + 2 + j].load(Ordering::Relaxed) == at)
+        {
+            add(&self.counts[base + 2 + j]);
+            return;
+        }
+        self.bump_variant_by_name(i, base, variant);
+    }
+
+    #[cold]
+    fn bump_variant_by_name(&self, i: usize, base: usize, variant: &str) {
         match self.variants[i].iter().position(|n| &**n == variant) {
-            Some(j) => add(&self.counts[base + 2 + j]),
+            Some(j) => {
+                self.variant_at[base + 2 + j].store(variant.as_ptr() as usize, Ordering::Relaxed);
+                add(&self.counts[base + 2 + j]);
+            }
             None => {
                 let mut other = self.other.lock().unwrap_or_else(|p| p.into_inner());
                 match other.get_mut(&(i as u32, variant.into())) {

@@ -590,6 +590,75 @@ fn raw_samples_are_kept_only_when_the_retention_says() {
     }
     assert_eq!((kept[0].value, kept[0].at_ms), (2.0, T0 + 5));
     assert_eq!(kept[0].tags, serde_json::json!({"k": "v"}));
+    // 24 hours later they go; the windows stay.
+    let retained = cha.apply_monitoring_retention(T0 + 25 * 60 * MIN).unwrap();
+    assert!(retained.samples_deleted >= 1, "{retained:?}");
+    assert!(cha.metric_samples("x", 0, 0, 100).unwrap().is_empty());
+    assert_eq!(
+        cha.performance_report(T0, T0 + MIN).unwrap().metrics[0]
+            .statistics
+            .min,
+        Some(1.0)
+    );
+}
+
+#[test]
+fn the_sampler_thread_records_the_system_metrics() {
+    let s = Scratch::new("sampler");
+    let cha = Cha::open_with_options(
+        s.db(),
+        OpenOptions {
+            system_metrics_interval_ms: Some(100),
+            evaluate_alerts: false,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut names = std::collections::BTreeSet::new();
+    while names.len() < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        names = cha
+            .metric_series()
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                assert_eq!(s.kind, MetricKind::Gauge, "{}", s.metric);
+                s.metric
+            })
+            .collect();
+    }
+    let documented: std::collections::BTreeSet<String> = cha_deploy::SYSTEM_METRICS
+        .iter()
+        .map(|(n, _, _)| n.to_string())
+        .collect();
+    assert!(names.len() >= 20, "{names:?}");
+    assert!(names.is_subset(&documented), "{names:?}");
+    // The option 0 turns it off; out of range is refused.
+    let e = OpenOptions::from_json(r#"{"system_metrics_interval_ms": 5}"#).unwrap_err();
+    assert!(
+        e.message()
+            .contains("system_metrics_interval_ms is 5, expected 100 to 3600000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_settings_are_located() {
+    let text = "settings:\n  system_metrics:\n    interval_seconds: 0\n  retention:\n    minute_window_hours: 5\nthresholds: []\n";
+    let e = cha_deploy::config::parse_performance_monitoring(text, "p.yml").unwrap_err();
+    let got: Vec<String> = e
+        .issues
+        .iter()
+        .map(|i| format!("{}:{}: {}", i.line, i.path, i.message))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "5:settings.retention.minute_window_hours: unknown field `minute_window_hours`",
+            "3:settings.system_metrics.interval_seconds: expected a whole number from 1 to 3600, found 0",
+        ]
+    );
 }
 
 #[test]

@@ -307,6 +307,18 @@ static void test_config_errors_and_flag_usage(void) {
     CHECK_HAS(usage, "\"unknown\":[{\"name\":\"no_such_flag\",\"count\":2,");
     cha_string_free(usage);
     CHECK_STATUS(cha_flag_usage(h, 0, 0, NULL), CHA_ERR_NULL_ARGUMENT);
+
+    /* One sample of the system metrics, recorded as gauges. */
+    char *system = NULL;
+    CHECK_STATUS(cha_system_metrics_sample(h, &system), CHA_OK);
+    CHECK(count_of(system, "\":") >= 20);
+    CHECK_HAS(system, "\"memory_usage_mb\":");
+    cha_string_free(system);
+    CHECK_STATUS(cha_system_metrics_sample(NULL, &system), CHA_ERR_NULL_ARGUMENT);
+    char *list = NULL;
+    CHECK_STATUS(cha_metrics_list(h, &list), CHA_OK);
+    CHECK_HAS(list, "\"metric\":\"memory_usage_mb\",\"kind\":\"gauge\"");
+    cha_string_free(list);
     cha_close(h);
 }
 

@@ -692,6 +692,59 @@ cha_status cha_flag_restore(cha_handle *h,
 // Strings are NULL or NUL-terminated; `out_yaml` is NULL or writable.
 cha_status cha_config_template(const char *template_name, const char *config_type, char **out_yaml);
 
+// Holds the rollout of `flag` (a percentage flag, or a time_based flag
+// with a schedule, that is on) where it is: the flag stays on for exactly
+// the units it is on for now, until `cha_flag_resume_rollout`. `reason`
+// (NULL or empty: "paused by ACTOR") goes into the hold and the history.
+// Writes the change as JSON to `*out_json` (as `cha_flag_change`; free it
+// with `cha_string_free`). A hold is a runtime change: a deploy refuses to
+// undo it unless told to.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (no rollout in progress, held already, an empty
+// actor), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_pause_rollout(cha_handle *h,
+                                  const char *flag,
+                                  const char *reason,
+                                  const char *actor,
+                                  char **out_json);
+
+// Lifts the hold of `flag`'s rollout (a pause, or a guardrail's pause or
+// rollback): it follows its percentage or schedule again. Writes the
+// change as JSON to `*out_json` (free it with `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (not held), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_flag_resume_rollout(cha_handle *h,
+                                   const char *flag,
+                                   const char *actor,
+                                   char **out_json);
+
+// Checks the guarded rollouts at `now_ms` (0: now) and stops those whose
+// guardrails fire: an alert rule they name firing at their
+// `min_severity` or above, or a guardrail metric of an experiment they
+// name significantly harmed. Each stops as its `on_trigger` says (`pause`:
+// holds its percentage; `rollback`: back to 0%), recorded as a change by
+// `guardrail` with the reasons. The monitoring evaluator thread does this
+// every minute by itself; this call is the check on demand, and the way
+// to drive its clock. Writes the rollouts it stopped as a JSON array to
+// `*out_json` (free it with `cha_string_free`): each `{"flag", "action",
+// "from_percentage", "percentage", "reasons", "at_ms", "version"}`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_guardrails_check(cha_handle *h, int64_t now_ms, char **out_json);
+
 // Records `value` of the histogram metric `name` (a distribution: sizes,
 // iterations, costs) with `tags_json`, a JSON object of tag names to
 // strings, numbers or booleans (NULL: no tags). In memory: no SQLite on

@@ -61,8 +61,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
     AlertCallback, AlertQuery, AssignedVariant, AssignmentReport, Cha, ExperimentRecord,
-    FlagChange, FlagEvaluation, FlagRecord, MetricSeries, PerformanceReport, RawSample, Retained,
-    RuleStatus, SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
+    FlagChange, FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, MetricSeries,
+    PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
+    Versioned, default_actor,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;

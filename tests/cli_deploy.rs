@@ -296,3 +296,49 @@ fn backups_list_create_and_restore() {
     assert!(err.contains("does not exist (backups: "), "{err}");
     s.fails(&["backup", "create", "--reason", "two words"], 3);
 }
+
+#[test]
+fn a_rollout_pauses_and_resumes_from_the_cli() {
+    let s = Scratch::deployed("cli-pause");
+    let text = s.ok(&[
+        "flags",
+        "pause",
+        "intelligent_pipe_sizing",
+        "--reason",
+        "winter peak",
+        "--actor",
+        "ops",
+    ]);
+    assert!(text.contains("intelligent_pipe_sizing"), "{text}");
+    let status = s.ok(&["status"]);
+    assert!(
+        status
+            .contains("rollout intelligent_pipe_sizing: 25%, held (pause by guardrail or hand at "),
+        "{status}"
+    );
+    assert!(status.contains(": winter peak)"), "{status}");
+    // A hold is drift: a plain deploy refuses to lift it.
+    let o = s.run(&["deploy", "--config-dir", &configs()]);
+    assert_eq!(o.status.code(), Some(9));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.contains("flag `intelligent_pipe_sizing`: undo its runtime change (hold "),
+        "{err}"
+    );
+    s.fails(&["flags", "pause", "intelligent_pipe_sizing"], 3);
+    s.ok(&[
+        "flags",
+        "resume",
+        "intelligent_pipe_sizing",
+        "--actor",
+        "ops",
+    ]);
+    s.fails(&["flags", "resume", "intelligent_pipe_sizing"], 3);
+    assert_eq!(
+        s.ok(&["flags", "guardrails", "--at", "2026-01-05T00:00:00Z"]),
+        "no guarded rollout stopped\n"
+    );
+    let events = s.json(&["flags", "guardrails"]);
+    assert_eq!(events, json!([]));
+    s.fails(&["flags", "guardrails", "--at", "yesterday"], 3);
+}

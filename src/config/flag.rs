@@ -11,7 +11,10 @@ use crate::common::names::check_flag_name;
 use crate::common::percent::{check_percentage, hundredths};
 use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
-use crate::flags::{FlagDefinition, FlagSet, FlagType, Metadata, RiskLevel, ScheduleStep, Variant};
+use crate::flags::{
+    FlagDefinition, FlagSet, FlagType, GuardAction, Guardrails, Hold, Metadata, RiskLevel,
+    ScheduleStep, Variant,
+};
 
 /// The YAML names of the risk levels.
 const RISK_LEVELS: [(&str, RiskLevel); 4] = [
@@ -70,6 +73,12 @@ pub fn read_flag(
     def.end_time = f.str("end_time", issues).map(str::to_owned);
     if let Some(items) = f.list("schedule", issues) {
         def.schedule = read_schedule(items, &f.path_of("schedule"), issues);
+    }
+    if let Some(n) = f.node("guardrails") {
+        def.guardrails = read_guardrails(n, &f.path_of("guardrails"), issues);
+    }
+    if let Some(n) = f.node("hold") {
+        def.hold = read_hold(n, &f.path_of("hold"), issues);
     }
     f.finish(issues);
     let flag_type = flag_type?;
@@ -408,6 +417,115 @@ fn read_schedule(items: &[Node], path: &str, issues: &mut Issues) -> Vec<Schedul
         }
     }
     out
+}
+
+/// The severities an alert guardrail may name.
+const SEVERITIES: [&str; 3] = ["warning", "error", "critical"];
+
+/// What a guardrail does when it sees harm.
+fn read_action(
+    f: &mut Fields<'_>,
+    node: &Node,
+    key: &'static str,
+    issues: &mut Issues,
+) -> Option<GuardAction> {
+    let name = f.str(key, issues)?;
+    let action = match name {
+        "pause" => Some(GuardAction::Pause),
+        "rollback" => Some(GuardAction::Rollback),
+        _ => None,
+    };
+    if action.is_none() {
+        issues.push(
+            node.get(key).and_then(|n| n.loc),
+            &f.path_of(key),
+            format!("unknown action `{name}`"),
+            Some("pause (hold the percentage reached) or rollback (back to 0%)".into()),
+        );
+    }
+    action
+}
+
+fn read_guardrails(node: &Node, path: &str, issues: &mut Issues) -> Option<Guardrails> {
+    let mut f = Fields::new(node, path, issues)?;
+    let alerts = f.strings("alerts", issues).unwrap_or_default();
+    let min_severity = f.str("min_severity", issues).map(str::to_owned);
+    let experiments = f.strings("experiments", issues).unwrap_or_default();
+    let on_trigger = read_action(&mut f, node, "on_trigger", issues).unwrap_or_default();
+    f.finish(issues);
+    if let Some(s) = &min_severity
+        && !SEVERITIES.contains(&s.as_str())
+    {
+        issues.push(
+            node.get("min_severity").and_then(|n| n.loc),
+            &join(path, "min_severity"),
+            format!("unknown severity `{s}`"),
+            Some(format!("one of {}", SEVERITIES.join(", "))),
+        );
+    }
+    if alerts.is_empty() && experiments.is_empty() {
+        issues.push(
+            node.loc,
+            path,
+            "guardrails watch nothing",
+            Some("name alert rules of performance_monitoring.yml (`alerts`) or experiments with guardrail metrics (`experiments`)".into()),
+        );
+    }
+    Some(Guardrails {
+        alerts,
+        min_severity,
+        experiments,
+        on_trigger,
+    })
+}
+
+fn read_hold(node: &Node, path: &str, issues: &mut Issues) -> Option<Hold> {
+    let mut f = Fields::new(node, path, issues)?;
+    let percentage = f.number("percentage", issues);
+    let action = read_action(&mut f, node, "action", issues);
+    let reason = f.str("reason", issues).map(str::to_owned);
+    let at = f.str("at", issues).map(str::to_owned);
+    f.finish(issues);
+    if let Some(p) = percentage
+        && let Err(m) = check_percentage(p)
+    {
+        issues.push(
+            node.get("percentage").and_then(|n| n.loc),
+            &join(path, "percentage"),
+            m,
+            None,
+        );
+    }
+    if let Some(t) = &at
+        && let Err(m) = parse_rfc3339_ms(t)
+    {
+        issues.push(
+            node.get("at").and_then(|n| n.loc),
+            &join(path, "at"),
+            m,
+            None,
+        );
+    }
+    for (present, field) in [
+        (percentage.is_some(), "percentage"),
+        (reason.is_some(), "reason"),
+        (at.is_some(), "at"),
+    ] {
+        if !present && node.get(field).is_none() {
+            issues.push(
+                node.loc,
+                &join(path, field),
+                format!("a hold needs `{field}`"),
+                None,
+            );
+        }
+    }
+    Some(Hold {
+        percentage: percentage?,
+        action: action.unwrap_or_default(),
+        reason: reason?,
+        at: at?,
+    })
 }
 
 /// Validates `definitions` (each one, then the set: unique names,

@@ -44,15 +44,20 @@ pub fn apply_flag_update(
         }
     };
     merged.remove("name");
-    let type_changes = changes
+    let new_type = changes
         .get("type")
         .and_then(|t| t.as_str())
-        .is_some_and(|t| existing.is_some_and(|d| d.flag_type.as_str() != t));
-    // Dropping the old type's own fields lets `{"type": "boolean"}` turn a
-    // percentage flag into a boolean one without also clearing `percentage`.
-    if type_changes {
-        for field in FlagType::ALL.iter().flat_map(|t| t.own_fields()) {
-            merged.remove(*field);
+        .and_then(FlagType::parse);
+    // Dropping the fields only the old type has lets `{"type": "boolean"}`
+    // turn a percentage flag into a boolean one without also clearing
+    // `percentage`; what both types have (stickiness, guardrails) stays.
+    if let (Some(old), Some(new)) = (existing.map(|d| d.flag_type), new_type)
+        && old != new
+    {
+        for field in old.own_fields() {
+            if !new.own_fields().contains(field) {
+                merged.remove(*field);
+            }
         }
     }
     for (key, value) in changes {

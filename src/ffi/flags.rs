@@ -445,3 +445,89 @@ pub unsafe extern "C" fn cha_config_template(
         Ok(())
     })
 }
+
+/// Holds the rollout of `flag` (a percentage flag, or a time_based flag
+/// with a schedule, that is on) where it is: the flag stays on for exactly
+/// the units it is on for now, until `cha_flag_resume_rollout`. `reason`
+/// (NULL or empty: "paused by ACTOR") goes into the hold and the history.
+/// Writes the change as JSON to `*out_json` (as `cha_flag_change`; free it
+/// with `cha_string_free`). A hold is a runtime change: a deploy refuses to
+/// undo it unless told to.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_INVALID_ARGUMENT (no rollout in progress, held already, an empty
+/// actor), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_pause_rollout(
+    h: *mut cha_handle,
+    flag: *const c_char,
+    reason: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_pause_rollout", || {
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let reason = unsafe { opt_str_arg(reason, "reason") }?.unwrap_or("");
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        unsafe { json_out(h, out_json, |cha| cha.pause_rollout(flag, reason, actor)) }
+    })
+}
+
+/// Lifts the hold of `flag`'s rollout (a pause, or a guardrail's pause or
+/// rollback): it follows its percentage or schedule again. Writes the
+/// change as JSON to `*out_json` (free it with `cha_string_free`).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+/// CHA_ERR_INVALID_ARGUMENT (not held), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_flag_resume_rollout(
+    h: *mut cha_handle,
+    flag: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_flag_resume_rollout", || {
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
+        let flag = unsafe { str_arg(flag, "flag") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        unsafe { json_out(h, out_json, |cha| cha.resume_rollout(flag, actor)) }
+    })
+}
+
+/// Checks the guarded rollouts at `now_ms` (0: now) and stops those whose
+/// guardrails fire: an alert rule they name firing at their
+/// `min_severity` or above, or a guardrail metric of an experiment they
+/// name significantly harmed. Each stops as its `on_trigger` says (`pause`:
+/// holds its percentage; `rollback`: back to 0%), recorded as a change by
+/// `guardrail` with the reasons. The monitoring evaluator thread does this
+/// every minute by itself; this call is the check on demand, and the way
+/// to drive its clock. Writes the rollouts it stopped as a JSON array to
+/// `*out_json` (free it with `cha_string_free`): each `{"flag", "action",
+/// "from_percentage", "percentage", "reasons", "at_ms", "version"}`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_guardrails_check(
+    h: *mut cha_handle,
+    now_ms: i64,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_guardrails_check", || {
+        // SAFETY: forwarded contract.
+        unsafe { json_out(h, out_json, |cha| cha.check_guardrails_at(now_ms)) }
+    })
+}

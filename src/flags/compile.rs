@@ -226,6 +226,24 @@ fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
     let unit = Stickiness::parse(def.stickiness.as_deref());
     let missing_rule: Box<str> = format!("context has no {unit_name}").into();
     let rule = match def.flag_type {
+        // A stopped rollout is a fixed split with the flag's own seed and
+        // stickiness: exactly the units in at the moment it stopped stay in.
+        FlagType::Percentage | FlagType::TimeBased if def.hold.is_some() => {
+            let hold = def.hold.as_ref().expect("matched on is_some");
+            Rule::Percentage(Split {
+                seed,
+                unit,
+                hundredths: hundredths(hold.percentage),
+                rule: format!(
+                    "held at {}% by {} ({})",
+                    hold.percentage,
+                    hold.action.as_str(),
+                    hold.reason
+                )
+                .into(),
+                missing_rule,
+            })
+        }
         FlagType::Boolean => Rule::Boolean,
         FlagType::Percentage => {
             let p = def.percentage.unwrap_or(0.0);

@@ -53,4 +53,7 @@ pub mod model;
 pub use compile::{FlagId, FlagSet};
 pub use context::{Context, OwnedContext};
 pub use evaluate::{ErrorCode, Evaluation, EvaluationReport, Now, Reason};
-pub use model::{FlagDefinition, FlagType, Metadata, RiskLevel, ScheduleStep, Variant};
+pub use model::{
+    FlagDefinition, FlagType, GuardAction, Guardrails, Hold, Metadata, RiskLevel, ScheduleStep,
+    Variant,
+};

@@ -57,7 +57,7 @@ impl FlagType {
     pub(crate) fn own_fields(self) -> &'static [&'static str] {
         match self {
             FlagType::Boolean => &[],
-            FlagType::Percentage => &["percentage", "stickiness", "seed"],
+            FlagType::Percentage => &["percentage", "stickiness", "seed", "guardrails", "hold"],
             FlagType::UserGroup => &[
                 "include_groups",
                 "exclude_groups",
@@ -65,7 +65,15 @@ impl FlagType {
                 "deny_users",
             ],
             FlagType::AbTest => &["experiment", "variants", "stickiness", "seed"],
-            FlagType::TimeBased => &["start_time", "end_time", "schedule", "stickiness", "seed"],
+            FlagType::TimeBased => &[
+                "start_time",
+                "end_time",
+                "schedule",
+                "stickiness",
+                "seed",
+                "guardrails",
+                "hold",
+            ],
         }
     }
 }
@@ -194,6 +202,70 @@ pub struct FlagDefinition {
     /// time_based: a ramp; the step in force is the last one whose `at` has passed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduleStep>,
+
+    /// percentage, time_based: what watches the rollout, and what happens
+    /// when it sees harm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<Guardrails>,
+    /// percentage, time_based: the rollout stopped by a guardrail (or by
+    /// hand): while set, the flag is on for exactly this percentage of
+    /// units, whatever `percentage` or `schedule` say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+}
+
+/// The guardrails of a rollout: alert rules of performance_monitoring.yml
+/// and experiments whose guardrail metrics must not be harmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrails {
+    /// Alert rules (their names in performance_monitoring.yml) that stop
+    /// the rollout when they fire at `min_severity` or above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+    /// `warning` (the default), `error` or `critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<String>,
+    /// Experiments of ab_tests.yml whose guardrail metrics stop the rollout
+    /// when one is significantly harmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<String>,
+    /// What happens then: `pause` (the default) or `rollback`.
+    #[serde(default)]
+    pub on_trigger: GuardAction,
+}
+
+/// What a guardrail does to a rollout that shows harm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardAction {
+    /// Hold the rollout at the percentage it has reached.
+    #[default]
+    Pause,
+    /// Take it back to 0%: off for every unit.
+    Rollback,
+}
+
+impl GuardAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardAction::Pause => "pause",
+            GuardAction::Rollback => "rollback",
+        }
+    }
+}
+
+/// A stopped rollout: at what percentage it holds, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// The share of units it stays on for (0 after a rollback).
+    pub percentage: f64,
+    pub action: GuardAction,
+    /// What fired, or what was harmed, in words.
+    pub reason: String,
+    /// When it stopped (RFC 3339).
+    pub at: String,
 }
 
 fn yes() -> bool {
@@ -227,7 +299,39 @@ impl FlagDefinition {
             start_time: None,
             end_time: None,
             schedule: Vec::new(),
+            guardrails: None,
+            hold: None,
         }
+    }
+
+    /// The share of units a rollout (a percentage flag, or a time-based
+    /// flag with a schedule) is on for at `now_ms`, held or not; `None` for
+    /// a flag that is no rollout, is off, or whose window has ended.
+    pub fn rollout_percentage(&self, now_ms: i64) -> Option<f64> {
+        if !self.enabled {
+            return None;
+        }
+        let at = |t: &str| crate::common::time::parse_rfc3339_ms(t).ok();
+        let running = match self.flag_type {
+            FlagType::Percentage => self.percentage?,
+            FlagType::TimeBased if !self.schedule.is_empty() => {
+                if self
+                    .end_time
+                    .as_deref()
+                    .and_then(at)
+                    .is_some_and(|end| now_ms >= end)
+                {
+                    return None;
+                }
+                self.schedule
+                    .iter()
+                    .rev()
+                    .find(|s| at(&s.at).is_some_and(|t| t <= now_ms))
+                    .map_or(0.0, |s| s.percentage)
+            }
+            _ => return None,
+        };
+        Some(self.hold.as_ref().map_or(running, |h| h.percentage))
     }
 
     /// The seed bucketing uses: `seed`, or the flag's name.

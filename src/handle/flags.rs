@@ -273,6 +273,31 @@ impl Cha {
         Ok(change)
     }
 
+    /// Sets `hold` on flag `name`'s rollout, in one transaction, as `actor`
+    /// (the audit action is the hold's: `pause` or `rollback`). Returns
+    /// `None` when it was held already (another process got there first).
+    pub(crate) fn hold_rollout(
+        &self,
+        name: &str,
+        hold: crate::flags::Hold,
+        actor: &str,
+    ) -> Result<Option<FlagChange>> {
+        check_actor(actor)?;
+        let change = self.inner.store.write(|tx| {
+            let before = stored_definition(tx, name)?.ok_or_else(|| flag_not_found(name))?;
+            if before.hold.is_some() {
+                return Ok(None);
+            }
+            let action = hold.action.as_str();
+            let mut after = before.clone();
+            after.hold = Some(hold);
+            self.write_flag(tx, Some(before), after, actor, action)
+                .map(Some)
+        })?;
+        self.inner.reload_after_commit();
+        Ok(change)
+    }
+
     /// Validates `after` against the other stored flags and writes it.
     fn write_flag(
         &self,

@@ -3,6 +3,7 @@
 
 pub(crate) mod experiments;
 pub(crate) mod flags;
+pub(crate) mod guardrails;
 mod live;
 pub(crate) mod monitoring;
 pub(crate) mod recorder;
@@ -21,6 +22,7 @@ use recorder::Flush;
 pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
 pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
+pub use guardrails::{GUARDRAIL_ACTOR, GuardEvent};
 pub(crate) use live::Live;
 pub use monitoring::alerts::AlertQuery;
 pub use monitoring::fold::Retained;

@@ -1588,6 +1588,57 @@ static const char *default_config_dir(char *buf, size_t size) {
     return buf;
 }
 
+/* A rollout held by hand (and lifted) from C: the same planners stay in
+ * while held, whatever the percentage says; a guardrail check with nothing
+ * guarded stops nothing. */
+static void test_rollout_hold(void) {
+    cha_handle *h = open_db("hold.db", NULL);
+    char *report = deploy_with(h, config_dir, NULL);
+    cha_string_free(report);
+    char planner[32]; /* in at 60%, out at 25% */
+    planner_in_buckets(planner, sizeof planner, SIZING, 2500, 6000);
+
+    char *change = UNTOUCHED_STR;
+    CHECK_STATUS(cha_flag_pause_rollout(h, SIZING, "winter peak", "ops", &change), CHA_OK);
+    CHECK_HAS(change, "\"hold\":{\"percentage\":25.0,\"action\":\"pause\",\"reason\":\"winter peak\"");
+    cha_string_free(change);
+    CHECK_STATUS(cha_flag_update(h, SIZING, "{\"percentage\": 60}", "ops"), CHA_OK);
+    CHECK(!flag_on(h, SIZING, planner));
+    change = UNTOUCHED_STR;
+    CHECK_STATUS(cha_flag_pause_rollout(h, SIZING, NULL, "ops", &change), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_UNTOUCHED(change);
+    CHECK_MESSAGE_HAS("is held already");
+    CHECK_STATUS(cha_flag_resume_rollout(h, SIZING, "ops", &change), CHA_OK);
+    cha_string_free(change);
+    CHECK(flag_on(h, SIZING, planner));
+    change = UNTOUCHED_STR;
+    CHECK_STATUS(cha_flag_resume_rollout(h, SIZING, "ops", &change), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_UNTOUCHED(change);
+    CHECK_STATUS(cha_flag_pause_rollout(h, "new_ui", NULL, "ops", &change), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("no rollout in progress");
+    CHECK_STATUS(cha_flag_pause_rollout(h, "nope", NULL, "ops", &change), CHA_ERR_NOT_FOUND);
+    CHECK_UNTOUCHED(change);
+
+    char *events = UNTOUCHED_STR;
+    CHECK_STATUS(cha_guardrails_check(h, 0, &events), CHA_OK);
+    CHECK(events != NULL && strcmp(events, "[]") == 0);
+    cha_string_free(events);
+
+    /* The contract: NULLs and invalid UTF-8 change nothing. */
+    events = UNTOUCHED_STR;
+    CHECK_STATUS(cha_guardrails_check(NULL, 0, &events), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_guardrails_check(h, 0, NULL), CHA_ERR_NULL_ARGUMENT);
+    CHECK_UNTOUCHED(events);
+    CHECK_STATUS(cha_flag_pause_rollout(NULL, SIZING, NULL, "ops", &change), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_flag_pause_rollout(h, NULL, NULL, "ops", &change), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_flag_pause_rollout(h, SIZING, NULL, NULL, &change), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_flag_pause_rollout(h, SIZING, "\xff", "ops", &change), CHA_ERR_INVALID_UTF8);
+    CHECK_STATUS(cha_flag_resume_rollout(h, SIZING, "ops", NULL), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_flag_resume_rollout(h, "\xff", "ops", &change), CHA_ERR_INVALID_UTF8);
+    CHECK_UNTOUCHED(change);
+    cha_close(h);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2 && argc != 3) {
         fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
@@ -1621,6 +1672,7 @@ int main(int argc, char **argv) {
     test_backups();
     test_validate();
     test_contract();
+    test_rollout_hold();
 
     return harness_summary("test_deploy");
 }

@@ -140,6 +140,15 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p],
         ),
+        "cha_flag_pause_rollout": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_flag_resume_rollout": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_guardrails_check": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
         "cha_flag_change": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
@@ -456,6 +465,21 @@ def flag_evaluate(handle: int, flag: bytes, context_json: Optional[bytes]) -> st
 def flag_update(handle: int, flag: bytes, updates_json: bytes, actor: bytes) -> None:
     """cha_flag_update(handle, flag, updates_json, actor)."""
     check(lib().cha_flag_update(handle, flag, updates_json, actor))
+
+
+def flag_pause_rollout(handle: int, flag: bytes, reason: bytes, actor: bytes) -> str:
+    """cha_flag_pause_rollout(handle, flag, reason, actor, &out); returns the change JSON."""
+    return _string_result(lib().cha_flag_pause_rollout, handle, flag, reason, actor)
+
+
+def flag_resume_rollout(handle: int, flag: bytes, actor: bytes) -> str:
+    """cha_flag_resume_rollout(handle, flag, actor, &out); returns the change JSON."""
+    return _string_result(lib().cha_flag_resume_rollout, handle, flag, actor)
+
+
+def guardrails_check(handle: int, now_ms: int) -> str:
+    """cha_guardrails_check(handle, now_ms, &out); returns the stops as a JSON array."""
+    return _string_result(lib().cha_guardrails_check, handle, now_ms)
 
 
 def flag_change(handle: int, flag: bytes, updates_json: bytes, actor: bytes) -> str:

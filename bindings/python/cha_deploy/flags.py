@@ -231,6 +231,57 @@ class FeatureFlags(Handle):
         raw_updates = json_argument(dict(fields), "updates")
         return self._call_json(_ffi.flag_change, raw_flag, raw_updates, actor_argument(actor))
 
+    def pause_rollout(
+        self, flag_name: str, reason: str = "", actor: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Holds the rollout of `flag_name` (a percentage flag, or a
+        time_based flag with a schedule, that is on) where it is: the flag
+        stays on for exactly the units it is on for now, until
+        :meth:`resume_rollout`. A hold is a runtime change: a deploy refuses
+        to undo it unless told to.
+
+        Returns:
+            The change, as :meth:`update_flag` returns it.
+
+        Raises:
+            InvalidArgumentError: no rollout in progress, or held already.
+            NotFoundError: no such flag.
+        """
+        return self._call_json(
+            _ffi.flag_pause_rollout,
+            _ffi.encode(flag_name, "flag"),
+            _ffi.encode(reason, "reason"),
+            actor_argument(actor),
+        )
+
+    def resume_rollout(self, flag_name: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """Lifts the hold of `flag_name`'s rollout (a pause, or a
+        guardrail's pause or rollback): it follows its percentage or
+        schedule again.
+
+        Raises:
+            InvalidArgumentError: it is not held.
+            NotFoundError: no such flag.
+        """
+        return self._call_json(
+            _ffi.flag_resume_rollout, _ffi.encode(flag_name, "flag"), actor_argument(actor)
+        )
+
+    def check_guardrails(self, now_ms: int = 0) -> List[Dict[str, Any]]:
+        """Checks the guarded rollouts at `now_ms` (epoch milliseconds; 0:
+        now) and stops those whose guardrails fire: an alert rule they name
+        firing, or a guardrail metric of an experiment they name
+        significantly harmed. The monitoring evaluator does this every
+        minute by itself.
+
+        Returns:
+            The rollouts it stopped: ``{"flag", "action", "from_percentage",
+            "percentage", "reasons", "at_ms", "version"}`` each.
+        """
+        if isinstance(now_ms, bool) or not isinstance(now_ms, int):
+            raise TypeError(f"now_ms must be an int, not {type(now_ms).__name__}")
+        return self._call_json(_ffi.guardrails_check, now_ms)
+
     def get_flag(self, name: str) -> Dict[str, Any]:
         """The stored flag `name`: ``{"definition": {...}, "version",
         "updated_at_ms", "updated_by"}``.

@@ -1247,6 +1247,71 @@ class BackupTest(DeployTestCase):
         self.assertEqual(cha.get_flag("intelligent_pipe_sizing")["definition"]["percentage"], 25.0)
 
 
+class GuardedRolloutTest(DeployTestCase):
+    """A rollout stopped by a guardrail, and held and lifted by hand."""
+
+    def guarded(self, guardrails: str) -> Path:
+        return self.configs_with(
+            "guarded",
+            (
+                "feature_flags.yml",
+                "    tags: [sizing, rollout]\n",
+                "    tags: [sizing, rollout]\n    guardrails:\n" + guardrails,
+            ),
+        )
+
+    def test_a_harmed_guardrail_rolls_the_rollout_back(self) -> None:
+        cha = self.open_handle(self.dir / "guarded.db", evaluate_alerts=False)
+        cha.deploy_all(
+            self.guarded("      experiments: [pipe_sizing_comparison]\n      on_trigger: rollback\n"),
+            "ci",
+        )
+        self.assertEqual(cha.check_guardrails(), [])
+        for i in range(400):
+            unit = f"network-{i:04d}"
+            variant = cha.assign("pipe_sizing_comparison", unit)
+            if variant is None:
+                continue
+            base = 240.0 if variant == "intelligent" else 120.0
+            cha.record("pipe_sizing_comparison", unit, "sizing_time_ms", base + (i % 17) - 8)
+        events = cha.check_guardrails()
+        self.assertEqual(len(events), 1, events)
+        self.assertEqual(
+            (events[0]["flag"], events[0]["action"], events[0]["from_percentage"], events[0]["percentage"]),
+            ("intelligent_pipe_sizing", "rollback", 25.0, 0.0),
+        )
+        self.assertEqual(
+            events[0]["reasons"],
+            ["experiment pipe_sizing_comparison: guardrail sizing_time_ms harmed in intelligent"],
+        )
+        self.assertFalse(any(cha.is_enabled("intelligent_pipe_sizing", f"planner-{i}") for i in range(200)))
+        history = cha.flag_history("intelligent_pipe_sizing")
+        self.assertEqual((history[-1]["actor"], history[-1]["action"]), ("guardrail", "rollback"))
+        with self.assertRaises(TypeError):
+            cha.check_guardrails("now")  # type: ignore[arg-type]
+
+    def test_pause_and_resume_by_hand(self) -> None:
+        self.deploy_shipped()
+        before = [self.cha.is_enabled("intelligent_pipe_sizing", f"planner-{i}").enabled for i in range(300)]
+        change = self.cha.pause_rollout("intelligent_pipe_sizing", "winter peak", actor="ops")
+        self.assertEqual(change["after"]["hold"]["percentage"], 25.0)
+        self.assertEqual(change["after"]["hold"]["reason"], "winter peak")
+        self.cha.update_flag("intelligent_pipe_sizing", {"percentage": 60}, actor="ops")
+        held = [self.cha.is_enabled("intelligent_pipe_sizing", f"planner-{i}").enabled for i in range(300)]
+        self.assertEqual(held, before)
+        with self.assertRaises(cha_deploy.InvalidArgumentError):
+            self.cha.pause_rollout("intelligent_pipe_sizing")
+        with self.assertRaises(cha_deploy.DriftError):
+            self.cha.deploy_all(CONFIGS)
+        self.cha.resume_rollout("intelligent_pipe_sizing", actor="ops")
+        after = [self.cha.is_enabled("intelligent_pipe_sizing", f"planner-{i}").enabled for i in range(300)]
+        self.assertGreater(sum(after), sum(before))
+        with self.assertRaises(cha_deploy.InvalidArgumentError):
+            self.cha.resume_rollout("intelligent_pipe_sizing")
+        with self.assertRaises(cha_deploy.NotFoundError):
+            self.cha.pause_rollout("nope")
+
+
 class SecondHandleTest(DeployTestCase):
     def test_a_second_handle_follows_deploys_rollbacks_and_restores(self) -> None:
         reader = self.open_handle(refresh_interval_ms=50)

@@ -524,8 +524,17 @@ fn status_text(s: &DeploymentStatus) -> String {
                     ),
                     _ => String::new(),
                 };
+                let held = match r.get("held") {
+                    Some(Value::Object(h)) => format!(
+                        ", held ({} by guardrail or hand at {}: {})",
+                        h["action"].as_str().unwrap_or("-"),
+                        h["at"].as_str().unwrap_or("-"),
+                        h["reason"].as_str().unwrap_or("-")
+                    ),
+                    _ => String::new(),
+                };
                 text.push_str(&format!(
-                    "\n  rollout {}: {}%{next}",
+                    "\n  rollout {}: {}%{next}{held}",
                     r["flag"].as_str().unwrap_or("-"),
                     inline(&r["percentage"])
                 ));

@@ -69,6 +69,31 @@ pub enum FlagsCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Hold a rollout where it is: the flag stays on for exactly the units
+    /// it is on for now, until `flags resume`.
+    Pause {
+        name: String,
+        /// Why, for the flag's history and the status.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Lift the hold of a rollout (a pause, or a guardrail's pause or
+    /// rollback): it follows its percentage or schedule again.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Check the guarded rollouts now: stop those whose alert rules fire or
+    /// whose experiments' guardrail metrics are harmed (the monitoring
+    /// evaluator does this every minute by itself).
+    Guardrails {
+        /// Check at this instant (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+    },
     /// Every change to a flag: version, time, actor, action, what changed.
     History { name: String },
     /// Bring back the definition a flag had at VERSION, as a new version.
@@ -175,6 +200,41 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             out,
             cha.update_flag(name, &json!({"percentage": percent}), &actor.name())?,
         ),
+        FlagsCommand::Pause {
+            name,
+            reason,
+            actor,
+        } => change(out, cha.pause_rollout(name, reason, &actor.name())?),
+        FlagsCommand::Resume { name, actor } => {
+            change(out, cha.resume_rollout(name, &actor.name())?)
+        }
+        FlagsCommand::Guardrails { at } => {
+            let at_ms = match at {
+                Some(at) => parse_rfc3339_ms(at)
+                    .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
+                None => 0,
+            };
+            let events = cha.check_guardrails_at(at_ms)?;
+            out.print(&events, || {
+                if events.is_empty() {
+                    return "no guarded rollout stopped".into();
+                }
+                events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {} from {}% to {}% ({})",
+                            e.flag,
+                            e.action.as_str(),
+                            e.from_percentage,
+                            e.percentage,
+                            e.reasons.join("; ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
         FlagsCommand::History { name } => {
             let history = cha.flag_history(name)?;
             out.print(&history, || history_text(&history));

@@ -7,11 +7,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::common::time::{format_rfc3339_ms, parse_rfc3339_ms};
+use crate::config::performance_monitoring::SETTINGS_NAME;
 use crate::config::{self, ConfigError, ConfigFile};
 use crate::deploy::plan::Definitions;
 use crate::deploy::section::{Configuration, Section, SectionFile, parsed, to_items};
 use crate::error::Result;
-use crate::flags::{FlagDefinition, FlagType};
+use crate::experiments::{ExperimentDefinition, MetricType};
+use crate::flags::{FlagDefinition, FlagType, Hold};
 use crate::handle::flags::{KIND, check_experiment_links};
 
 pub(crate) struct FeatureFlags;
@@ -38,16 +40,55 @@ impl Section for FeatureFlags {
         })
     }
 
-    /// Every flag alone and as a set (prerequisites), and every flag linked
-    /// to an experiment finds it, whichever file a deployment brings.
+    /// Every flag alone and as a set (prerequisites), every flag linked to
+    /// an experiment finds it, and every guardrail names an alert rule of
+    /// performance_monitoring.yml or an experiment with guardrail metrics,
+    /// whichever files a deployment brings.
     fn check(&self, configuration: &Configuration) -> Result<()> {
         let flags: Vec<FlagDefinition> = parsed(configuration, KIND)?;
         config::compile_flags(flags.clone())?;
-        let experiments: Vec<String> = configuration
-            .get(crate::store::experiments::KIND)
-            .map(|e| e.keys().cloned().collect())
-            .unwrap_or_default();
-        check_experiment_links(&flags, &experiments)
+        let experiments: Vec<ExperimentDefinition> =
+            parsed(configuration, crate::store::experiments::KIND)?;
+        let ids: Vec<String> = experiments.iter().map(|e| e.id.clone()).collect();
+        check_experiment_links(&flags, &ids)?;
+        let rules: Vec<&String> = configuration
+            .get(crate::store::monitoring::KIND)
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter(|n| *n != SETTINGS_NAME)
+            .collect();
+        let mut problems = Vec::new();
+        for f in &flags {
+            let Some(guard) = &f.guardrails else { continue };
+            for alert in &guard.alerts {
+                if !rules.contains(&alert) {
+                    problems.push(format!(
+                        "flags.{}.guardrails.alerts: no alert rule `{alert}` in performance_monitoring.yml",
+                        f.name
+                    ));
+                }
+            }
+            for id in &guard.experiments {
+                match experiments.iter().find(|e| &e.id == id) {
+                    None => problems.push(format!(
+                        "flags.{}.guardrails.experiments: no experiment `{id}` in ab_tests.yml",
+                        f.name
+                    )),
+                    Some(e) if !e.metrics.iter().any(|m| m.metric_type == MetricType::Guardrail) => {
+                        problems.push(format!(
+                            "flags.{}.guardrails.experiments: experiment `{id}` has no guardrail metric to watch",
+                            f.name
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::Error::config(problems.join("; ")))
+        }
     }
 
     /// The rollouts in progress: enabled percentage flags between 0 and
@@ -81,6 +122,9 @@ struct Rollout {
     percentage: f64,
     /// The next step of a schedule: when, and to what percentage.
     next_step: Option<Step>,
+    /// Stopped by a guardrail (or by hand): at what percentage, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held: Option<Hold>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,44 +134,23 @@ struct Step {
 }
 
 fn rollout(f: &FlagDefinition, now_ms: i64) -> Option<Rollout> {
-    if !f.enabled {
-        return None;
-    }
+    let percentage = f.rollout_percentage(now_ms)?;
     let at = |t: &str| parse_rfc3339_ms(t).ok();
-    let (percentage, next_step) = match f.flag_type {
-        FlagType::Percentage => (f.percentage?, None),
-        FlagType::TimeBased if !f.schedule.is_empty() => {
-            let ended = f
-                .end_time
-                .as_deref()
-                .and_then(at)
-                .is_some_and(|end| now_ms >= end);
-            if ended {
-                return None;
-            }
-            let current = f
-                .schedule
-                .iter()
-                .rev()
-                .find(|s| at(&s.at).is_some_and(|t| t <= now_ms))
-                .map_or(0.0, |s| s.percentage);
-            let next = f
-                .schedule
-                .iter()
-                .find(|s| at(&s.at).is_some_and(|t| t > now_ms))
-                .map(|s| Step {
-                    at: at(&s.at).map_or(s.at.clone(), format_rfc3339_ms),
-                    percentage: s.percentage,
-                });
-            (current, next)
-        }
-        _ => return None,
-    };
-    let moving = next_step.is_some() || (percentage > 0.0 && percentage < 100.0);
+    let next_step = f
+        .schedule
+        .iter()
+        .find(|s| f.hold.is_none() && at(&s.at).is_some_and(|t| t > now_ms))
+        .map(|s| Step {
+            at: at(&s.at).map_or(s.at.clone(), format_rfc3339_ms),
+            percentage: s.percentage,
+        });
+    let moving =
+        next_step.is_some() || (percentage > 0.0 && percentage < 100.0) || f.hold.is_some();
     moving.then(|| Rollout {
         flag: f.name.clone(),
         flag_type: f.flag_type,
         percentage,
         next_step,
+        held: f.hold.clone(),
     })
 }

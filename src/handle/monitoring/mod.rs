@@ -60,6 +60,8 @@ pub(crate) struct Monitor {
     config: Mutex<(i64, Arc<MonitoringConfig>)>,
     threads: Mutex<Option<Threads>>,
     evaluator: Mutex<Option<ThreadId>>,
+    /// When the guarded rollouts were last checked (epoch ms).
+    guards_checked_ms: std::sync::atomic::AtomicI64,
 }
 
 struct Stopper {
@@ -203,7 +205,18 @@ impl Inner {
         );
         self.manage_sampler(&config.settings, sampler);
         if self.options.evaluate_alerts {
-            let _ = self.evaluate_alerts(crate::clock::now_ms(), true);
+            let now = crate::clock::now_ms();
+            let _ = self.evaluate_alerts(now, true);
+            // The guarded rollouts look at the alerts just evaluated.
+            let checked = &self.monitor.guards_checked_ms;
+            let last = checked.load(std::sync::atomic::Ordering::Relaxed);
+            if now - last >= crate::handle::guardrails::CHECK_EVERY_MS || now < last {
+                checked.store(now, std::sync::atomic::Ordering::Relaxed);
+                let cha = crate::handle::Cha {
+                    inner: self.clone(),
+                };
+                let _ = cha.check_guardrails_at(now);
+            }
         }
         let _ = self.deliver_alert_events();
     }

@@ -33,6 +33,7 @@
 pub mod common;
 pub mod config;
 pub mod experiments;
+pub mod feedback;
 pub mod flags;
 pub mod stats;
 

@@ -5,7 +5,7 @@
 //! subsystem that brings a config file adds one entry to `CONFIG_FILES`
 //! (and leaves `PLANNED`), and the commands pick it up.
 
-use super::{ConfigError, MigrationReport, ab_tests, feature_flags};
+use super::{ConfigError, MigrationReport, ab_tests, feature_flags, user_feedback};
 use crate::error::{Error, Result};
 
 /// One config file of a subsystem, as configuration management knows it.
@@ -66,19 +66,28 @@ pub static AB_TESTS: ConfigFile = ConfigFile {
     migrate: migrate_ab_tests,
 };
 
+/// `user_feedback.yml`.
+pub static USER_FEEDBACK: ConfigFile = ConfigFile {
+    subsystem: "user_feedback",
+    aliases: &["feedback"],
+    file: "user_feedback.yml",
+    current_version: user_feedback::CURRENT_VERSION,
+    template_types: &["cha_intelligent_sizing", "minimal"],
+    top_keys: &["feedback_categories", "sentiment_keywords"],
+    template: user_feedback::create_template,
+    migrate: migrate_user_feedback,
+};
+
 /// The config files, in the order a deployment applies them.
-static CONFIG_FILES: [&ConfigFile; 2] = [&FEATURE_FLAGS, &AB_TESTS];
+static CONFIG_FILES: [&ConfigFile; 3] = [&FEATURE_FLAGS, &AB_TESTS, &USER_FEEDBACK];
 
 /// Subsystems of the CHA rollout whose config files come with their
 /// subsystem in a later version: (subsystem, file, what it is called).
-const PLANNED: &[(&str, &str, &str)] = &[
-    (
-        "performance_monitoring",
-        "performance_monitoring.yml",
-        "performance monitoring",
-    ),
-    ("user_feedback", "user_feedback.yml", "user feedback"),
-];
+const PLANNED: &[(&str, &str, &str)] = &[(
+    "performance_monitoring",
+    "performance_monitoring.yml",
+    "performance monitoring",
+)];
 
 /// Every config file this version knows, in the order a deployment
 /// applies them.
@@ -91,8 +100,8 @@ pub fn config_files() -> &'static [&'static ConfigFile] {
 ///
 /// # Errors
 /// `InvalidArgument` naming the known subsystems; for a subsystem that a
-/// later version brings (`performance_monitoring`, `user_feedback`), saying
-/// that this version has none.
+/// later version brings (`performance_monitoring`), saying that this
+/// version has none.
 pub fn config_file(subsystem: &str) -> Result<&'static ConfigFile> {
     let wanted = subsystem.trim().replace('-', "_");
     if let Some(file) = CONFIG_FILES
@@ -143,6 +152,16 @@ fn migrate_feature_flags(text: &str, file: &str) -> Result<Upgrade, ConfigError>
     })
 }
 
+/// `user_feedback.yml` has had one version so far: a valid file is current.
+fn migrate_user_feedback(text: &str, file: &str) -> Result<Upgrade, ConfigError> {
+    let config = user_feedback::parse_user_feedback(text, file)?;
+    Ok(Upgrade {
+        from_version: config.source_version,
+        report: None,
+        text: None,
+    })
+}
+
 /// `ab_tests.yml` has had one version so far: a valid file is current.
 fn migrate_ab_tests(text: &str, file: &str) -> Result<Upgrade, ConfigError> {
     let config = ab_tests::parse_ab_tests(text, file)?;
@@ -166,6 +185,8 @@ mod tests {
             ("ab_tests", "ab_tests.yml"),
             ("ab-tests", "ab_tests.yml"),
             ("ab_testing", "ab_tests.yml"),
+            ("user-feedback", "user_feedback.yml"),
+            ("feedback", "user_feedback.yml"),
         ] {
             assert_eq!(config_file(name).unwrap().file, file, "{name}");
         }
@@ -173,13 +194,13 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert_eq!(
             err.message(),
-            "unknown subsystem `flagz` (known: feature_flags, ab_tests)"
+            "unknown subsystem `flagz` (known: feature_flags, ab_tests, user_feedback)"
         );
     }
 
     #[test]
     fn planned_subsystems_say_this_version_has_none() {
-        for name in ["performance-monitoring", "user_feedback"] {
+        for name in ["performance-monitoring"] {
             let err = template(name, "t", None).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument);
             assert!(

@@ -9,8 +9,8 @@
 //!
 //! The plumbing ([`Node`], [`ConfigIssue`], [`ConfigError`], [`parse_yaml`],
 //! the field reader) is shared by every config file: [`feature_flags`]
-//! (with [`flag`] for one definition and [`flag_update`] for JSON changes)
-//! and [`ab_tests`].
+//! (with [`flag`] for one definition and [`flag_update`] for JSON changes),
+//! [`ab_tests`] and [`user_feedback`].
 //!
 //! Configuration management spans the files: [`files`] lists them with
 //! their versions and templates ([`template`]), [`migrate`] brings an older
@@ -25,6 +25,7 @@ pub mod flag_update;
 pub mod migrate;
 pub mod node;
 pub mod reader;
+pub mod user_feedback;
 mod yaml_writer;
 
 use std::fmt;
@@ -39,6 +40,9 @@ pub use flag::{compile_flags, read_flag, validate_flag, validate_flag_set};
 pub use flag_update::apply_flag_update;
 pub use migrate::{Migration, migrate_dir, migrate_file, write_migrations};
 pub use node::{Key, Loc, Node, Value};
+pub use user_feedback::{
+    UserFeedbackConfig, load_user_feedback, parse_user_feedback, validate_feedback_settings,
+};
 
 use crate::error::Error;
 

@@ -239,27 +239,34 @@ pub fn ends_clause(token: &Token) -> bool {
 /// How many words before a phrase a negation reaches (as VADER: three).
 pub const NEGATION_REACH: usize = 3;
 
+/// Verbs whose negation negates the clause they introduce: "I don't think
+/// it is ready" means "I think it is not ready" (negation raising).
+const RAISING_VERBS: &[&str] = &["think", "believe", "feel"];
+
 /// Whether the phrase starting at token `start` is negated: a negator among
-/// the [`NEGATION_REACH`] words before it, in the same clause. "used to"
-/// counts as one too: what used to be so is not so any more.
+/// the [`NEGATION_REACH`] words before it, in the same clause ("used to"
+/// counts as one: what used to be so is not so any more), or a negated
+/// "think", "believe" or "feel" anywhere before it in the clause.
 pub fn is_negated(tokens: &[Token], start: usize) -> bool {
-    let mut seen = 0;
-    let mut i = start;
-    while i > 0 && seen < NEGATION_REACH {
-        i -= 1;
-        let t = &tokens[i];
-        if ends_clause(t) {
-            return false;
-        }
-        if is_negator(&t.text) {
+    let clause_start = tokens[..start]
+        .iter()
+        .rposition(ends_clause)
+        .map_or(0, |p| p + 1);
+    let words = &tokens[clause_start..start];
+    for (back, t) in words.iter().rev().enumerate().take(NEGATION_REACH) {
+        let at = words.len() - 1 - back;
+        if is_negator(&t.text)
+            || (t.text == "used" && words.get(at + 1).is_some_and(|n| n.text == "to"))
+        {
             return true;
         }
-        if t.text == "used" && tokens.get(i + 1).is_some_and(|n| n.text == "to") {
-            return true;
-        }
-        seen += 1;
     }
-    false
+    words.iter().enumerate().any(|(i, t)| {
+        RAISING_VERBS.contains(&t.text.as_str())
+            && words[i.saturating_sub(2)..i]
+                .iter()
+                .any(|w| is_negator(&w.text))
+    })
 }
 
 /// Words that carry no content for comparing two reports.
@@ -388,6 +395,12 @@ mod tests {
         assert!(is_negated(&t, 2));
         let t = tokenize("it used to crash");
         assert!(is_negated(&t, 3));
+        let t = tokenize("I don't think the new sizing is ready");
+        assert!(is_negated(&t, 7), "negation raising");
+        let t = tokenize("I think the new sizing is not ready");
+        assert!(is_negated(&t, 7));
+        let t = tokenize("I don't think so, it is ready");
+        assert!(!is_negated(&t, 8), "another clause");
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub use handle::{
     AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation,
     FlagRecord, VariantAssignment, Versioned, default_actor,
 };
+pub use handle::{
+    FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
+    FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
+};
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;
 pub use store::{SCHEMA_VERSION, StoreInfo};

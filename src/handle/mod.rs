@@ -2,6 +2,7 @@
 //! and the watcher that keeps that snapshot current.
 
 pub(crate) mod experiments;
+pub(crate) mod feedback;
 pub(crate) mod flags;
 mod live;
 pub(crate) mod recorder;
@@ -18,6 +19,10 @@ use crate::store::{Store, StoreInfo};
 use recorder::Flush;
 
 pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
+pub use feedback::{
+    FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
+    FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
+};
 pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub(crate) use live::Live;

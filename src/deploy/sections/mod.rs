@@ -3,8 +3,13 @@
 
 mod ab_tests;
 mod feature_flags;
+pub(crate) mod user_feedback;
 
 use super::section::Section;
 
 /// Every config section, in the order a deployment applies them.
-pub(crate) const SECTIONS: &[&dyn Section] = &[&feature_flags::FeatureFlags, &ab_tests::AbTests];
+pub(crate) const SECTIONS: &[&dyn Section] = &[
+    &feature_flags::FeatureFlags,
+    &ab_tests::AbTests,
+    &user_feedback::UserFeedback,
+];

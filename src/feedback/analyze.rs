@@ -163,8 +163,8 @@ pub struct IssueCluster {
     pub examples: Vec<String>,
 }
 
-/// The workflow counts of the original reports (not merged duplicates)
-/// submitted in the range.
+/// The workflow counts of the original reports (not merged duplicates, not
+/// survey answers, which need no resolution) submitted in the range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct WorkflowCounts {
     /// Original reports.

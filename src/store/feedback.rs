@@ -652,8 +652,9 @@ pub(crate) fn users_exposed(conn: &Connection, from_ms: i64, to_ms: i64) -> Resu
     Ok(n as u64)
 }
 
-/// The workflow counts of the originals submitted in `[from_ms, to_ms)`,
-/// judged at `now_ms` against `acknowledge_ms` and `resolve_ms`.
+/// The workflow counts of the originals submitted in `[from_ms, to_ms)`
+/// but survey answers (which need no resolution), judged at `now_ms`
+/// against `acknowledge_ms` and `resolve_ms`.
 pub(crate) fn workflow_counts(
     conn: &Connection,
     from_ms: i64,
@@ -673,7 +674,8 @@ pub(crate) fn workflow_counts(
                  COALESCE(SUM(done_at_ms IS NOT NULL OR ?3 - submitted_at_ms > ?5), 0),
                  AVG(acknowledged_at_ms - submitted_at_ms)
              FROM feedback
-             WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2 AND duplicate_of IS NULL",
+             WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2 AND duplicate_of IS NULL
+               AND type != 'satisfaction_survey'",
         )?
         .query_row(
             params![from_ms, to_ms, now_ms, acknowledge_ms, resolve_ms],

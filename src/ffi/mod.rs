@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod deploy;
 pub mod experiments;
+pub mod feedback;
 pub mod flags;
 pub mod status;
 
@@ -18,5 +19,6 @@ pub use self::config::*;
 pub use self::core::*;
 pub use self::deploy::*;
 pub use self::experiments::*;
+pub use self::feedback::*;
 pub use self::flags::*;
 pub use self::status::*;

@@ -415,6 +415,61 @@ impl Cha {
             .collect()
     }
 
+    /// [`Cha::list_feedback`] of a query as JSON (`cha_feedback_list`):
+    /// `{"status", "type", "category", "priority", "queue", "user_id",
+    /// "start_ms", "end_ms", "limit"}`, every key optional; `None` lists the
+    /// newest 100.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for JSON that does not read (an unknown key, an
+    /// unknown status, type or priority), naming it; as
+    /// [`Cha::list_feedback`].
+    pub fn list_feedback_json(&self, query: Option<&str>) -> Result<Vec<FeedbackItem>> {
+        let query = match query {
+            Some(text) if !text.trim().is_empty() => query_of(text)?,
+            _ => FeedbackQuery::default(),
+        };
+        self.list_feedback(&query)
+    }
+
+    /// [`Cha::transition_feedback`] of a change as JSON
+    /// (`cha_feedback_transition`): `{"status", "actor", "note", "at"}` with
+    /// `note` and `at` (RFC 3339) optional.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for JSON that does not read, naming the key; as
+    /// [`Cha::transition_feedback`].
+    pub fn transition_feedback_json(&self, id: i64, change: &str) -> Result<FeedbackItem> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Change {
+            status: String,
+            actor: String,
+            #[serde(default)]
+            note: Option<String>,
+            #[serde(default)]
+            at: Option<String>,
+        }
+        let c: Change = serde_json::from_str(change)
+            .map_err(|e| Error::invalid_argument(format!("status change: {e}")))?;
+        let at_ms =
+            c.at.as_deref()
+                .map(|t| {
+                    crate::common::time::parse_rfc3339_ms(t)
+                        .map_err(|m| Error::invalid_argument(format!("status change: at: {m}")))
+                })
+                .transpose()?;
+        self.transition_feedback(
+            id,
+            &FeedbackTransition {
+                status: parse_status(&c.status)?,
+                actor: &c.actor,
+                note: c.note.as_deref(),
+                at_ms,
+            },
+        )
+    }
+
     /// Moves item `id` to `status` now, as `actor` (see
     /// [`crate::feedback::workflow`] for the moves allowed).
     ///
@@ -626,6 +681,75 @@ fn flag_context(user: &str, context: &Map<String, Value>) -> OwnedContext {
         }
     }
     ctx
+}
+
+/// A status by its name; an unknown one is an invalid argument listing
+/// the statuses.
+pub fn parse_status(name: &str) -> Result<Status> {
+    Status::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        Error::invalid_argument(format!(
+            "status `{name}` is not one of {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The query of `cha_feedback_list`'s JSON.
+fn query_of(text: &str) -> Result<FeedbackQuery> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Query {
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        category: Option<String>,
+        #[serde(default)]
+        priority: Option<String>,
+        #[serde(default)]
+        queue: Option<String>,
+        #[serde(default)]
+        user_id: Option<String>,
+        #[serde(default)]
+        start_ms: i64,
+        #[serde(default)]
+        end_ms: i64,
+        #[serde(default)]
+        limit: u32,
+    }
+    let q: Query = serde_json::from_str(text)
+        .map_err(|e| Error::invalid_argument(format!("feedback query: {e}")))?;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|t| {
+            FeedbackType::parse(t).ok_or_else(|| {
+                Error::invalid_argument(format!("feedback query: unknown type `{t}`"))
+            })
+        })
+        .transpose()?;
+    let priority = q
+        .priority
+        .as_deref()
+        .map(|p| {
+            Priority::parse(p).ok_or_else(|| {
+                Error::invalid_argument(format!("feedback query: unknown priority `{p}`"))
+            })
+        })
+        .transpose()?;
+    Ok(FeedbackQuery {
+        status: q.status.as_deref().map(parse_status).transpose()?,
+        kind,
+        category: q.category,
+        priority,
+        queue: q.queue,
+        user_id: q.user_id,
+        start_ms: q.start_ms,
+        end_ms: q.end_ms,
+        limit: q.limit,
+    })
 }
 
 /// The time of a status change: `given` or `now`, not before `last_ms`

@@ -61,7 +61,7 @@ fn user_name(u: i64) -> String {
 /// The variant of unit `u` in the experiment, by its parity (written into
 /// the store's exposures before any feedback).
 fn variant_of(u: i64) -> Option<&'static str> {
-    if u < 1000 || u >= USERS {
+    if !(1000..USERS).contains(&u) {
         Some(if u % 2 == 0 {
             "intelligent"
         } else {

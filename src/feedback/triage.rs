@@ -201,7 +201,7 @@ impl Triage {
 
     /// The first keyword of the set of `level` that the text holds and
     /// does not negate.
-    fn keyword<'t>(&self, level: usize, tokens: &'t [Token]) -> Option<String> {
+    fn keyword(&self, level: usize, tokens: &[Token]) -> Option<String> {
         self.priority[level]
             .find_all(tokens)
             .into_iter()

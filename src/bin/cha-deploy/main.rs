@@ -12,6 +12,7 @@ mod ab_analysis;
 mod config;
 mod demo;
 mod deploy;
+mod feedback;
 mod flags;
 mod output;
 
@@ -133,6 +134,10 @@ enum Command {
     /// stop.
     #[command(subcommand)]
     Ab(ab::AbCommand),
+    /// User feedback: submit, list, show, ack, start, resolve, close, merge,
+    /// analyze.
+    #[command(subcommand)]
+    Feedback(feedback::FeedbackCommand),
 }
 
 fn main() -> ExitCode {
@@ -195,6 +200,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Migrate(args) => config::migrate(args, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
+        Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
         Command::Init => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;

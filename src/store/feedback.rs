@@ -390,11 +390,11 @@ pub(crate) fn get_item(conn: &Connection, id: i64) -> Result<Option<ItemRow>> {
         .optional()?)
 }
 
+/// An exposure as read: (source, name, arm, variant).
+pub(crate) type ExposureOf = (String, String, String, Option<String>);
+
 /// What item `id`'s user was exposed to, by source and name.
-pub(crate) fn exposures_of(
-    conn: &Connection,
-    id: i64,
-) -> Result<Vec<(String, String, String, Option<String>)>> {
+pub(crate) fn exposures_of(conn: &Connection, id: i64) -> Result<Vec<ExposureOf>> {
     let mut stmt = conn.prepare_cached(
         "SELECT source, name, arm, variant FROM feedback_exposures
          WHERE feedback_id = ?1 ORDER BY source, name",

@@ -18,11 +18,12 @@ code and the library's message.
 Layout: :class:`Cha` is one mixin per subsystem over ``_handle.Handle``
 (open, flush, close, and ``_call``/``_call_json``, the one way a method
 reaches the library): ``flags`` (:class:`~cha_deploy.flags.FeatureFlags`),
-``experiments`` (:class:`~cha_deploy.experiments.Experiments`) and ``deploy``
+``experiments`` (:class:`~cha_deploy.experiments.Experiments`), ``feedback``
+(:class:`~cha_deploy.feedback.UserFeedback`) and ``deploy``
 (:class:`~cha_deploy.deploy.Deployment`), each module holding its methods
 and its result types. ``_ffi`` alone touches ctypes.
 
-A new subsystem (monitoring, feedback, ...) adds one module: declare its C
+A new subsystem (monitoring, ...) adds one module: declare its C
 functions in ``_ffi``; write ``class Monitoring(Handle)`` whose methods
 convert arguments with ``_handle``'s ``*_argument`` helpers and call
 ``self._call``/``self._call_json``, next to its result types; add it to the
@@ -50,6 +51,7 @@ from .errors import (
     StorageError,
 )
 from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
+from .feedback import FeedbackStatus, FeedbackType, Priority, Sentiment
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 
 #: The version of this package; the loaded library reports its own through
@@ -73,6 +75,10 @@ __all__ = [
     "AssignReason",
     "ExperimentStatus",
     "Correction",
+    "FeedbackType",
+    "FeedbackStatus",
+    "Priority",
+    "Sentiment",
     "ChaError",
     "NullArgumentError",
     "InvalidUtf8Error",

@@ -49,6 +49,7 @@ class TemplateTest(ConfigTestCase):
                 for subsystem, file in (
                     ("feature_flags", "feature_flags.yml"),
                     ("ab-tests", "ab_tests.yml"),
+                    ("user-feedback", "user_feedback.yml"),
                 ):
                     yaml = cha_deploy.create_config_template(
                         file, config_type=config_type, subsystem=subsystem
@@ -56,7 +57,8 @@ class TemplateTest(ConfigTestCase):
                     (folder / file).write_text(yaml, encoding="utf-8")
                 files = cha_deploy.validate_config(folder)
                 self.assertEqual(
-                    [f["file"] for f in files], ["feature_flags.yml", "ab_tests.yml"]
+                    [f["file"] for f in files],
+                    ["feature_flags.yml", "ab_tests.yml", "user_feedback.yml"],
                 )
                 with cha_deploy.open(self.dir / f"{config_type}.db") as cha:
                     report = cha.deploy_all(folder)
@@ -66,14 +68,14 @@ class TemplateTest(ConfigTestCase):
                     self.assertEqual(statuses, {"draft"})
 
     def test_subsystems_this_version_has_not_say_so(self) -> None:
-        for subsystem in ("performance_monitoring", "user-feedback"):
+        for subsystem in ("performance_monitoring",):
             with self.subTest(subsystem=subsystem):
                 with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
                     cha_deploy.create_config_template("x", subsystem=subsystem)
                 self.assertIn("subsystem yet", caught.exception.message)
         with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
             cha_deploy.create_config_template("x", subsystem="flagz")
-        self.assertIn("unknown subsystem `flagz` (known: feature_flags, ab_tests)",
+        self.assertIn("unknown subsystem `flagz` (known: feature_flags, ab_tests, user_feedback)",
                       caught.exception.message)
         with self.assertRaises(cha_deploy.InvalidArgumentError):
             cha_deploy.create_config_template("x", "everything", "ab_tests")

@@ -406,8 +406,14 @@ class PlanTest(DeployTestCase):
             (plan["config_dir"], plan["on_drift"], plan["last_deployment"], plan["rollback_to"]),
             (str(CONFIGS), "refuse", 1, None),
         )
-        self.assertEqual([f["file"] for f in plan["files"]], ["feature_flags.yml", "ab_tests.yml"])
-        self.assertEqual([s["subsystem"] for s in plan["sections"]], ["feature_flags", "ab_tests"])
+        self.assertEqual(
+            [f["file"] for f in plan["files"]],
+            ["feature_flags.yml", "ab_tests.yml", "user_feedback.yml"],
+        )
+        self.assertEqual(
+            [s["subsystem"] for s in plan["sections"]],
+            ["feature_flags", "ab_tests", "user_feedback"],
+        )
         self.assertEqual(plan["refused"], REFUSED)
 
         flags = section(plan, "feature_flags")
@@ -508,7 +514,7 @@ class OptionsTest(DeployTestCase):
         self.assertEqual([f["file"] for f in report["files"]], ["ab_tests.yml"])
         self.assertEqual(
             [(s["subsystem"], s["included"]) for s in report["plan"]],
-            [("feature_flags", False), ("ab_tests", True)],
+            [("feature_flags", False), ("ab_tests", True), ("user_feedback", False)],
         )
         self.assertEqual(report["experiments"]["updated"], ["pipe_sizing_comparison"])
         self.assertEqual((report["flags"]["updated"], report["flags"]["removed"]), ([], []))
@@ -546,7 +552,7 @@ class OptionsTest(DeployTestCase):
                     CONFIGS, subsystems=["ab_tests", "monitoring"], on_drift="overwrite"
                 ),
                 cha_deploy.InvalidArgumentError,
-                "unknown subsystem `monitoring` (known: feature_flags, ab_tests)",
+                "unknown subsystem `monitoring` (known: feature_flags, ab_tests, user_feedback)",
             ),
             (
                 "unknown on_drift",
@@ -715,7 +721,7 @@ class ValidateConfigTest(unittest.TestCase):
         files = cha_deploy.validate_config(CONFIGS)
         self.assertEqual(
             [(f["file"], f["source_version"], f["migration"]) for f in files],
-            [("feature_flags.yml", 2, None), ("ab_tests.yml", 1, None)],
+            [("feature_flags.yml", 2, None), ("ab_tests.yml", 1, None), ("user_feedback.yml", 1, None)],
         )
         for f in files:
             self.assertRegex(f["sha256"], SHA256_HEX)
@@ -723,7 +729,7 @@ class ValidateConfigTest(unittest.TestCase):
                 f["sha256"], hashlib.sha256((CONFIGS / f["file"]).read_bytes()).hexdigest()
             )
         only = cha_deploy.validate_config(str(CONFIGS), ["ab_tests"])
-        self.assertEqual(only, files[1:])
+        self.assertEqual(only, files[1:2])
         # The same hashes as a deployment records.
         with cha_deploy.open(self.dir / "cha.db") as cha:
             self.assertEqual(cha.deploy_all(CONFIGS)["files"], files)
@@ -975,13 +981,17 @@ class StatusTest(DeployTestCase):
                 (s["subsystem"], s["count"], s["deployed_file"], s["drift"])
                 for s in status["subsystems"]
             ],
-            [("feature_flags", 0, None, []), ("ab_tests", 0, None, [])],
+            [
+                ("feature_flags", 0, None, []),
+                ("ab_tests", 0, None, []),
+                ("user_feedback", 0, None, []),
+            ],
         )
 
     def test_subsystems_rollouts_drift_and_recent_deployments(self) -> None:
         self.deploy_shipped()
         status = self.cha.get_deployment_status()
-        flags, tests = status["subsystems"]
+        flags, tests, feedback = status["subsystems"]
         self.assertEqual(
             [
                 (s["subsystem"], s["file"], s["items"], s["count"], s["deployed_by"])
@@ -990,6 +1000,7 @@ class StatusTest(DeployTestCase):
             [
                 ("feature_flags", "feature_flags.yml", "flags", 10, 1),
                 ("ab_tests", "ab_tests.yml", "experiments", 3, 1),
+                ("user_feedback", "user_feedback.yml", "feedback_settings", 8, 1),
             ],
         )
         self.assertEqual(
@@ -1022,7 +1033,8 @@ class StatusTest(DeployTestCase):
         last = status["last_deployment"]
         self.assertEqual(
             (last["id"], last["action"], last["actor"], last["config_dir"], last["changed"]),
-            (1, "deploy", "alice", str(CONFIGS), 13),
+            # 10 flags, 3 tests and the 8 sections of user_feedback.yml.
+            (1, "deploy", "alice", str(CONFIGS), 21),
         )
         self.assertEqual(status["recent_deployments"], [last])
 
@@ -1032,7 +1044,7 @@ class StatusTest(DeployTestCase):
         before = self.state()
         status = self.cha.get_deployment_status()
         self.assertEqual(self.state(), before, "the status writes nothing")
-        flags, tests = status["subsystems"]
+        flags, tests, feedback = status["subsystems"]
         self.assertEqual(
             [(d["name"], d["kind"], d["actor"], d["action"]) for d in flags["drift"]],
             [("intelligent_pipe_sizing", "modified", "ops", "update")],
@@ -1052,7 +1064,7 @@ class StatusTest(DeployTestCase):
 
         self.cha.deploy_all(CONFIGS, "bob", on_drift="overwrite")
         status = self.cha.get_deployment_status()
-        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], []])
+        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], []])
         self.assertEqual(
             [(d["id"], d["action"], d["actor"]) for d in status["recent_deployments"]],
             [(2, "deploy", "bob"), (1, "deploy", "alice")],

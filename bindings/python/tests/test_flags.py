@@ -127,7 +127,10 @@ class DeployTest(DeployedTestCase):
     def test_report_of_the_shipped_configs(self) -> None:
         report = self.report
         self.assertEqual(report["config_dir"], str(CONFIGS))
-        self.assertEqual([f["file"] for f in report["files"]], ["feature_flags.yml", "ab_tests.yml"])
+        self.assertEqual(
+            [f["file"] for f in report["files"]],
+            ["feature_flags.yml", "ab_tests.yml", "user_feedback.yml"],
+        )
         self.assertEqual(len(report["experiments"]["created"]), 3)
         self.assertEqual(report["files"][0]["source_version"], 2)
         self.assertEqual(

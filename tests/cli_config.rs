@@ -120,7 +120,7 @@ fn templates_print_and_refuse_what_this_version_has_not() {
         "{text}"
     );
 
-    for subsystem in ["performance-monitoring", "user_feedback"] {
+    for subsystem in ["performance-monitoring"] {
         let err = s.fails(&["template", subsystem, "--output", "x.yml"], 3);
         assert!(
             err.contains(&format!(
@@ -133,7 +133,7 @@ fn templates_print_and_refuse_what_this_version_has_not() {
     assert!(!s.0.join("x.yml").exists(), "no stub file");
     let err = s.fails(&["template", "flagz"], 3);
     assert!(
-        err.contains("unknown subsystem `flagz` (known: feature_flags, ab_tests)"),
+        err.contains("unknown subsystem `flagz` (known: feature_flags, ab_tests, user_feedback)"),
         "{err}"
     );
     let err = s.fails(&["template", "ab-tests", "--type", "huge"], 3);

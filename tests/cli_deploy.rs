@@ -162,7 +162,9 @@ fn validate_checks_without_a_database() {
     let s = Scratch::new("cli-validate");
     let text = s.ok(&["validate", "--config-dir", &configs()]);
     assert!(
-        text.ends_with(": feature_flags.yml (version 2), ab_tests.yml (version 1) valid\n"),
+        text.ends_with(
+            ": feature_flags.yml (version 2), ab_tests.yml (version 1), user_feedback.yml (version 1) valid\n"
+        ),
         "{text}"
     );
     let files = s.json(&[

@@ -47,7 +47,9 @@ fn deploy_reports_created_then_unchanged() {
     let s = Scratch::new("deploy");
     let text = s.ok(&["deploy", "--config-dir", &configs(), "--actor", "ci"]);
     assert!(
-        text.starts_with("deployed feature_flags.yml (version 2), ab_tests.yml (version 1) from "),
+        text.starts_with(
+            "deployed feature_flags.yml (version 2), ab_tests.yml (version 1), user_feedback.yml (version 1) from "
+        ),
         "{text}"
     );
     assert!(text.contains(" as ci\n"), "{text}");

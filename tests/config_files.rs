@@ -36,7 +36,7 @@ fn a_directory_of_the_templates_validates_and_deploys() {
         let names: Vec<&str> = validated.iter().map(|f| f.file.as_str()).collect();
         assert_eq!(
             names,
-            ["feature_flags.yml", "ab_tests.yml"],
+            ["feature_flags.yml", "ab_tests.yml", "user_feedback.yml"],
             "{config_type}"
         );
 
@@ -69,7 +69,8 @@ fn templates_by_either_spelling_and_unknown_subsystems() {
     let err = template("monitoring", "t", None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(
-        err.message().contains("(known: feature_flags, ab_tests)"),
+        err.message()
+            .contains("(known: feature_flags, ab_tests, user_feedback)"),
         "{err}"
     );
 }

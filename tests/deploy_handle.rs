@@ -270,7 +270,7 @@ fn one_subsystem_at_a_time() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         err.message(),
-        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests)"
+        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests, user_feedback)"
     );
     // A chosen subsystem whose file is missing is not skipped.
     let dir = s.path("tests-only");
@@ -594,7 +594,10 @@ fn the_status_shows_rollouts_tests_drift_and_history() {
 fn a_config_directory_validates_without_a_database() {
     let files = cha_deploy::validate_config_dir(configs(), &[]).unwrap();
     let names: Vec<&str> = files.iter().map(|f| f.file.as_str()).collect();
-    assert_eq!(names, ["feature_flags.yml", "ab_tests.yml"]);
+    assert_eq!(
+        names,
+        ["feature_flags.yml", "ab_tests.yml", "user_feedback.yml"]
+    );
     assert!(files.iter().all(|f| f.sha256.len() == 64));
     let s = Scratch::new("validate");
     // A flag linked to an experiment the directory does not hold.

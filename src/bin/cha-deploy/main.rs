@@ -51,9 +51,9 @@ enum Command {
     Version,
     /// Check the database: path, schema version, journal mode, size.
     Doctor,
-    /// Deploy a config directory (feature_flags.yml, ab_tests.yml): plan,
-    /// refuse to undo runtime changes unless told how, back up, apply in one
-    /// transaction, record.
+    /// Deploy a config directory (feature_flags.yml, ab_tests.yml,
+    /// user_feedback.yml): plan, refuse to undo runtime changes unless told
+    /// how, back up, apply in one transaction, record.
     Deploy {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -119,8 +119,8 @@ enum Command {
         #[command(flatten)]
         dir: deploy::ConfigDir,
     },
-    /// Write a commented config file to start from: feature-flags or
-    /// ab-tests (every field documented; valid as it is).
+    /// Write a commented config file to start from: feature-flags, ab-tests
+    /// or user-feedback (every field documented; valid as it is).
     Template(config::TemplateArgs),
     /// Bring config files of an older version to the current one: the
     /// version of each file, what changes, the new text; with --write,

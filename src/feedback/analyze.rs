@@ -12,72 +12,25 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::model::{FeedbackType, Priority, SentimentLabel, Status};
+use super::model::{FeedbackType, Priority, SentimentLabel};
 use super::recommend;
 use super::settings::SuccessTargets;
-use super::trend::{Slope, slope};
-use crate::stats::{Summary, welch};
+use super::trend::slope;
+
+pub use super::report::{
+    ALPHA, ArmComparison, ArmSummary, ArmTest, CategorySummary, Difference, FeedbackAnalysis,
+    IssueCluster, Period, Recommendation, Satisfaction, SuccessMetric, Trend, TrendPoint, Volume,
+    number, percent,
+};
+pub use super::summary::ItemStats;
 
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// The significance level of the comparisons and of the trend.
-pub const ALPHA: f64 = 0.05;
-
 /// With a span of more than this many days, the trend is weekly.
 pub const WEEKLY_AFTER_DAYS: i64 = 90;
-
-/// Mergeable statistics of a set of items.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct ItemStats {
-    /// How many items.
-    pub items: u64,
-    /// Their ratings (n: the items that have one).
-    pub rating: Summary,
-    /// How many ratings were 4 or 5.
-    pub satisfied: u64,
-    /// Their sentiment scores (n: every item).
-    pub sentiment: Summary,
-}
-
-impl ItemStats {
-    /// Adds one item with `rating` (1–5, if any) and sentiment `score`.
-    pub fn push(&mut self, rating: Option<u8>, score: f64) {
-        self.items += 1;
-        if let Some(r) = rating {
-            self.rating.push(f64::from(r));
-            if r >= 4 {
-                self.satisfied += 1;
-            }
-        }
-        self.sentiment.push(score);
-    }
-
-    /// Adds every item of `other`.
-    pub fn merge(&mut self, other: &ItemStats) {
-        self.items += other.items;
-        self.rating.merge(&other.rating);
-        self.satisfied += other.satisfied;
-        self.sentiment.merge(&other.sentiment);
-    }
-
-    /// The mean rating, if any item has one.
-    pub fn average_rating(&self) -> Option<f64> {
-        (self.rating.n > 0).then_some(self.rating.mean)
-    }
-
-    /// CSAT: the share of ratings that are 4 or 5.
-    pub fn csat(&self) -> Option<f64> {
-        (self.rating.n > 0).then(|| self.satisfied as f64 / self.rating.n as f64)
-    }
-
-    /// The mean sentiment score, if there is any item.
-    pub fn sentiment_mean(&self) -> Option<f64> {
-        (self.sentiment.n > 0).then_some(self.sentiment.mean)
-    }
-}
 
 /// The group of a day's summary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,31 +91,6 @@ pub const FLAG_ON: &str = "on";
 /// The state of a flag in an arm: off.
 pub const FLAG_OFF: &str = "off";
 
-/// A cluster of near-duplicate reports: the first report and those merged
-/// into it, counted in the range.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IssueCluster {
-    /// The id of the first report (the one the others were merged into).
-    pub id: i64,
-    /// Its type.
-    #[serde(rename = "type")]
-    pub kind: FeedbackType,
-    /// Its category.
-    pub category: String,
-    /// Its priority.
-    pub priority: Priority,
-    /// Its status.
-    pub status: Status,
-    /// Reports in the range, copies included.
-    pub reports: u64,
-    /// Different people who sent them: what ranks the issues.
-    pub people: u64,
-    /// The mean sentiment of the reports.
-    pub sentiment_mean: f64,
-    /// Texts of its reports, the first report's first.
-    pub examples: Vec<String>,
-}
-
 /// The workflow counts of the original reports (not merged duplicates, not
 /// survey answers, which need no resolution) submitted in the range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -183,16 +111,6 @@ pub struct WorkflowCounts {
     /// The mean hours from submission to acknowledgement, of those
     /// acknowledged.
     pub mean_acknowledgement_hours: Option<f64>,
-}
-
-/// The trend's period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    /// UTC days.
-    Day,
-    /// ISO weeks (Monday to Sunday, UTC).
-    Week,
 }
 
 /// What [`analyze`] works from.
@@ -225,246 +143,6 @@ pub struct AnalysisInput<'a> {
     /// The trend's period; `None` chooses days, or weeks for a span of
     /// more than [`WEEKLY_AFTER_DAYS`].
     pub period: Option<Period>,
-}
-
-/// The analysis of a range (`cha_feedback_analyze`, `analyze_feedback`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeedbackAnalysis {
-    /// The range, as asked (0: unbounded).
-    pub start_ms: i64,
-    /// See `start_ms`.
-    pub end_ms: i64,
-    /// Items submitted in the range, copies included.
-    pub total_items: u64,
-    /// Items by type, category, priority and sentiment label.
-    pub volume: Volume,
-    /// Ratings and sentiment of all items.
-    pub satisfaction: Satisfaction,
-    /// Each category's numbers, largest first.
-    pub categories: Vec<CategorySummary>,
-    /// Satisfaction per day or week, with the slope.
-    pub trend: Trend,
-    /// The issues most people reported.
-    pub top_issues: Vec<IssueCluster>,
-    /// Satisfaction and sentiment per variant of each experiment.
-    pub experiments: Vec<ArmComparison>,
-    /// Satisfaction and sentiment per state of each flag.
-    pub flags: Vec<ArmComparison>,
-    /// The seed's success metrics against their targets.
-    pub success_metrics: Vec<SuccessMetric>,
-    /// What to do, each with the numbers behind it.
-    pub recommendations: Vec<recommend::Recommendation>,
-}
-
-/// Counts of items by each dimension.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Volume {
-    /// By type (every type, zeros included).
-    pub by_type: BTreeMap<String, u64>,
-    /// By category (every configured category, zeros included).
-    pub by_category: BTreeMap<String, u64>,
-    /// By priority.
-    pub by_priority: BTreeMap<String, u64>,
-    /// By sentiment label.
-    pub by_sentiment: BTreeMap<String, u64>,
-}
-
-/// Ratings and sentiment of a set of items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Satisfaction {
-    /// Items.
-    pub items: u64,
-    /// Items with a rating.
-    pub ratings: u64,
-    /// The mean rating (1–5).
-    pub average_rating: Option<f64>,
-    /// The standard deviation of the ratings.
-    pub rating_std_dev: Option<f64>,
-    /// Ratings of 4 or 5.
-    pub satisfied: u64,
-    /// `satisfied / ratings`.
-    pub csat: Option<f64>,
-    /// The mean sentiment score.
-    pub sentiment_mean: Option<f64>,
-    /// Items whose sentiment is negative.
-    pub negative: u64,
-    /// `negative / items`.
-    pub negative_share: Option<f64>,
-}
-
-impl Satisfaction {
-    fn of(stats: &ItemStats, negative: u64) -> Satisfaction {
-        Satisfaction {
-            items: stats.items,
-            ratings: stats.rating.n,
-            average_rating: stats.average_rating(),
-            rating_std_dev: stats.rating.std_dev(),
-            satisfied: stats.satisfied,
-            csat: stats.csat(),
-            sentiment_mean: stats.sentiment_mean(),
-            negative,
-            negative_share: (stats.items > 0).then(|| negative as f64 / stats.items as f64),
-        }
-    }
-}
-
-/// One category's numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CategorySummary {
-    /// The category.
-    pub category: String,
-    /// Its satisfaction.
-    #[serde(flatten)]
-    pub satisfaction: Satisfaction,
-}
-
-/// One period of the trend.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrendPoint {
-    /// Where the period starts (UTC midnight).
-    pub start_ms: i64,
-    /// Items in it.
-    pub items: u64,
-    /// Ratings in it.
-    pub ratings: u64,
-    /// Their mean.
-    pub average_rating: Option<f64>,
-    /// CSAT of the period.
-    pub csat: Option<f64>,
-    /// The mean sentiment score.
-    pub sentiment_mean: Option<f64>,
-}
-
-/// Satisfaction over time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Trend {
-    /// Days or weeks.
-    pub period: Period,
-    /// The periods with items, in order.
-    pub points: Vec<TrendPoint>,
-    /// The line through the periods' average ratings (points without
-    /// ratings left out), per period.
-    pub rating_slope: Option<Slope>,
-    /// The line through the periods' mean sentiment.
-    pub sentiment_slope: Option<Slope>,
-    /// `improving` or `declining` when the rating slope is significant
-    /// (p < 0.05), else `flat`; `unknown` without a p-value.
-    pub direction: &'static str,
-}
-
-/// One arm's numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ArmSummary {
-    /// The variant, or the flag state.
-    pub arm: String,
-    /// Items.
-    pub items: u64,
-    /// Items with a rating.
-    pub ratings: u64,
-    /// The mean rating.
-    pub average_rating: Option<f64>,
-    /// CSAT.
-    pub csat: Option<f64>,
-    /// The mean sentiment score.
-    pub sentiment_mean: Option<f64>,
-}
-
-/// Welch's t-test of a difference between two arms.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Difference {
-    /// `ok`, or why there is no test (`insufficient_data`: an arm has fewer
-    /// than 2 values; `no_variance`: every value is the same).
-    pub status: &'static str,
-    /// Values in the compared arm and in the reference arm.
-    pub n: u64,
-    /// See `n`.
-    pub n_reference: u64,
-    /// Arm mean minus reference mean.
-    pub difference: Option<f64>,
-    /// The 95% confidence interval of the difference.
-    pub ci_lower: Option<f64>,
-    /// See `ci_lower`.
-    pub ci_upper: Option<f64>,
-    /// Two-sided p-value.
-    pub p_value: Option<f64>,
-    /// Whether p < 0.05.
-    pub significant: bool,
-}
-
-impl Difference {
-    fn of(arm: &Summary, reference: &Summary) -> Difference {
-        let mut d = Difference {
-            status: "ok",
-            n: arm.n,
-            n_reference: reference.n,
-            difference: None,
-            ci_lower: None,
-            ci_upper: None,
-            p_value: None,
-            significant: false,
-        };
-        match welch(reference, arm, ALPHA) {
-            Ok(t) => {
-                d.difference = Some(t.difference);
-                d.ci_lower = Some(t.ci.lower);
-                d.ci_upper = Some(t.ci.upper);
-                d.p_value = Some(t.p_value);
-                d.significant = t.p_value < ALPHA;
-            }
-            Err(crate::stats::StatsError::ZeroVariance) => {
-                d.status = "no_variance";
-                d.difference = Some(arm.mean - reference.mean);
-            }
-            Err(_) => d.status = "insufficient_data",
-        }
-        d
-    }
-}
-
-/// One arm against the reference arm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ArmTest {
-    /// The arm compared.
-    pub arm: String,
-    /// The reference arm (the experiment's control, or `off`).
-    pub versus: String,
-    /// The difference of the ratings.
-    pub rating: Difference,
-    /// The difference of the sentiment scores.
-    pub sentiment: Difference,
-}
-
-/// The arms of one experiment or flag, and each against the reference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ArmComparison {
-    /// The experiment or flag.
-    pub name: String,
-    /// The reference arm.
-    pub reference: String,
-    /// Every arm with items.
-    pub arms: Vec<ArmSummary>,
-    /// Every other arm against the reference.
-    pub tests: Vec<ArmTest>,
-}
-
-/// One of the seed's success metrics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SuccessMetric {
-    /// `collection_rate`, `acknowledgement` or `resolution`.
-    pub name: &'static str,
-    /// What it measures, with the target in words.
-    pub description: String,
-    /// The measured share, when there is anything to measure.
-    pub value: Option<f64>,
-    /// The target share.
-    pub target: f64,
-    /// Whether the target is met (collection: above it; the others: at
-    /// least it); `None` when there is nothing to measure.
-    pub met: Option<bool>,
-    /// The count of successes.
-    pub numerator: u64,
-    /// The count they are out of.
-    pub denominator: u64,
 }
 
 /// The analysis of `input`.
@@ -716,47 +394,9 @@ fn success_metrics(input: &AnalysisInput<'_>) -> Vec<SuccessMetric> {
     ]
 }
 
-/// A share as a percentage for text: `12.5%`, `80%`.
-pub(crate) fn percent(share: f64) -> String {
-    format!("{}%", number(share * 100.0))
-}
-
-/// A number for text, without trailing zeros: `24`, `2.5`, `0.123`.
-pub(crate) fn number(x: f64) -> String {
-    let text = format!("{x:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".into()
-    } else {
-        text.into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stats(ratings: &[u8], scores: &[f64]) -> ItemStats {
-        let mut s = ItemStats::default();
-        for (i, score) in scores.iter().enumerate() {
-            s.push(ratings.get(i).copied(), *score);
-        }
-        s
-    }
-
-    #[test]
-    fn item_stats_count_ratings_csat_and_sentiment() {
-        let s = stats(&[5, 4, 2, 1], &[0.5, 0.2, -0.4, -0.8, 0.0]);
-        assert_eq!((s.items, s.rating.n, s.satisfied), (5, 4, 2));
-        assert_eq!(s.average_rating(), Some(3.0));
-        assert_eq!(s.csat(), Some(0.5));
-        assert!((s.sentiment_mean().unwrap() - (-0.1)).abs() < 1e-12);
-        let mut merged = stats(&[5, 4], &[0.5, 0.2]);
-        merged.merge(&stats(&[2, 1], &[-0.4, -0.8, 0.0]));
-        assert_eq!(merged.items, s.items);
-        assert!((merged.rating.m2 - s.rating.m2).abs() < 1e-12);
-        assert_eq!(ItemStats::default().csat(), None);
-    }
 
     #[test]
     fn weeks_start_on_monday() {
@@ -767,14 +407,5 @@ mod tests {
         assert_eq!(week_start(11), 11);
         assert_eq!(week_start(20_458), 20_458);
         assert_eq!(week_start(20_464), 20_458);
-    }
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(number(24.0), "24");
-        assert_eq!(number(2.5), "2.5");
-        assert_eq!(number(-0.0001), "0");
-        assert_eq!(percent(0.1), "10%");
-        assert_eq!(percent(0.125), "12.5%");
     }
 }

@@ -12,7 +12,8 @@
 //! - [`similarity`]: near-duplicate reports;
 //! - [`workflow`]: the moves between statuses;
 //! - [`analyze`]: the analysis of a time range from mergeable summaries
-//!   ([`trend`]: the slope; [`recommend`]: what to do about it).
+//!   ([`summary`]) into a [`report`] ([`trend`]: the slope;
+//!   [`recommend`]: what to do about it).
 //!
 //! [`settings`] is the configuration model and [`model`] the names every
 //! surface shares.
@@ -22,10 +23,12 @@ pub mod capture;
 pub mod model;
 pub mod recommend;
 pub mod redact;
+pub mod report;
 pub mod route;
 pub mod sentiment;
 pub mod settings;
 pub mod similarity;
+pub mod summary;
 pub mod text;
 pub mod trend;
 pub mod triage;

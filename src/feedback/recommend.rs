@@ -11,10 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-use super::analyze::{ArmComparison, FeedbackAnalysis, number, percent};
 use super::model::{Priority, Status};
+use super::report::{ArmComparison, FeedbackAnalysis, Period, Recommendation, number, percent};
 use super::settings::SuccessTargets;
 
 /// How many top issues may each get a recommendation.
@@ -25,20 +23,6 @@ const MIN_PEOPLE: u64 = 2;
 const MIN_CATEGORY_ITEMS: u64 = 10;
 /// The least negative share of a category for it to be recommended.
 const NEGATIVE_SHARE: f64 = 0.3;
-
-/// One recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Recommendation {
-    /// `top_issue`, `success_metric`, `trend`, `experiment`, `flag` or
-    /// `category`.
-    pub area: &'static str,
-    /// How urgent it is.
-    pub priority: Priority,
-    /// What to do and why, with the numbers.
-    pub message: String,
-    /// The numbers, by name.
-    pub numbers: BTreeMap<String, f64>,
-}
 
 fn numbers<const N: usize>(pairs: [(&str, f64); N]) -> BTreeMap<String, f64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
@@ -128,8 +112,8 @@ pub fn recommendations(
         && analysis.trend.direction == "declining"
     {
         let unit = match analysis.trend.period {
-            super::analyze::Period::Day => "day",
-            super::analyze::Period::Week => "week",
+            Period::Day => "day",
+            Period::Week => "week",
         };
         let p = s.p_value.unwrap_or(f64::NAN);
         out.push(Recommendation {

@@ -525,7 +525,9 @@ pub(crate) fn daily_arms(
 }
 
 /// Calls `f` with every item submitted in `[from_ms, to_ms)`: its group,
-/// rating and sentiment score, in id order (the partial days of a range).
+/// rating and sentiment score (the partial days of a range). In no set
+/// order: `f` adds them up, and an `ORDER BY id` would make SQLite scan the
+/// whole table rather than the range of the time index.
 pub(crate) fn for_each_item(
     conn: &Connection,
     from_ms: i64,
@@ -534,7 +536,7 @@ pub(crate) fn for_each_item(
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT submitted_at_ms, type, category, priority, sentiment, rating, sentiment_score
-         FROM feedback WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2 ORDER BY id",
+         FROM feedback WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2",
     )?;
     let mut rows = stmt.query([from_ms, to_ms])?;
     while let Some(r) = rows.next()? {
@@ -555,7 +557,8 @@ pub(crate) fn for_each_item(
 }
 
 /// Calls `f` with every exposure of the items submitted in
-/// `[from_ms, to_ms)`, with the item's rating and sentiment score.
+/// `[from_ms, to_ms)`, with the item's rating and sentiment score, in no set
+/// order (as [`for_each_item`]).
 pub(crate) fn for_each_item_exposure(
     conn: &Connection,
     from_ms: i64,
@@ -565,7 +568,7 @@ pub(crate) fn for_each_item_exposure(
     let mut stmt = conn.prepare_cached(
         "SELECT e.source, e.name, e.arm, f.rating, f.sentiment_score
          FROM feedback AS f JOIN feedback_exposures AS e ON e.feedback_id = f.id
-         WHERE f.submitted_at_ms >= ?1 AND f.submitted_at_ms < ?2 ORDER BY f.id",
+         WHERE f.submitted_at_ms >= ?1 AND f.submitted_at_ms < ?2",
     )?;
     let mut rows = stmt.query([from_ms, to_ms])?;
     while let Some(r) = rows.next()? {
@@ -626,30 +629,23 @@ pub(crate) fn copy_texts(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Different users who submitted feedback in `[from_ms, to_ms)`.
-pub(crate) fn users_with_feedback(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<u64> {
-    let n: i64 = conn
+/// Different users who submitted feedback in `[from_ms, to_ms)`, and
+/// different users exposed to the system before `to_ms`: the units with a
+/// stored exposure to any experiment, and those who gave feedback (they used
+/// it too). One pass over both, since each alone needs the same grouping.
+pub(crate) fn user_counts(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<(u64, u64)> {
+    let (exposed, gave): (i64, i64) = conn
         .prepare_cached(
-            "SELECT COUNT(DISTINCT user_id) FROM feedback
-             WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2",
+            "SELECT COUNT(*), COALESCE(SUM(gave), 0) FROM (
+                 SELECT MAX(gave) AS gave FROM (
+                     SELECT unit AS user, 0 AS gave FROM exposures WHERE first_seen_ms < ?2
+                     UNION ALL
+                     SELECT user_id, 1 FROM feedback
+                     WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2)
+                 GROUP BY user)",
         )?
-        .query_row([from_ms, to_ms], |r| r.get(0))?;
-    Ok(n as u64)
-}
-
-/// Different users exposed to the system before `to_ms`: the units with a
-/// stored exposure to any experiment, and the users who gave feedback (in
-/// `[from_ms, to_ms)`: they used it too).
-pub(crate) fn users_exposed(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM (
-                 SELECT unit FROM exposures WHERE first_seen_ms < ?2
-                 UNION
-                 SELECT user_id FROM feedback WHERE submitted_at_ms >= ?1 AND submitted_at_ms < ?2)",
-        )?
-        .query_row([from_ms, to_ms], |r| r.get(0))?;
-    Ok(n as u64)
+        .query_row([from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((gave as u64, exposed as u64))
 }
 
 /// The workflow counts of the originals submitted in `[from_ms, to_ms)`

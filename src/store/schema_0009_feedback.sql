@@ -36,6 +36,16 @@ CREATE INDEX feedback_originals ON feedback (type, category, submitted_at_ms)
 -- The copies of an original.
 CREATE INDEX feedback_copies ON feedback (duplicate_of, user_id)
     WHERE duplicate_of IS NOT NULL;
+-- The top issues of a range read this alone (the reports of an issue type,
+-- or negative ones): no row of the table, whose texts make it wide.
+CREATE INDEX feedback_issues ON feedback
+    (submitted_at_ms, duplicate_of, user_id, sentiment_score, type, sentiment)
+    WHERE type NOT IN ('general_feedback', 'satisfaction_survey') OR sentiment = 'negative';
+-- The workflow metrics of a range read this alone (the originals that need
+-- an answer).
+CREATE INDEX feedback_workflow ON feedback
+    (submitted_at_ms, acknowledged_at_ms, done_at_ms, duplicate_of, type)
+    WHERE duplicate_of IS NULL AND type != 'satisfaction_survey';
 
 -- What each item's user was exposed to when it was submitted: the state of
 -- every deployed flag (`on`/`off`) and the variant of every experiment the

@@ -142,11 +142,8 @@ impl Cha {
                     examples,
                 });
             }
-            let users = sql::users_with_feedback(&tx, lo, hi)?;
-            let exposed = match options.users_exposed {
-                Some(n) => n,
-                None => sql::users_exposed(&tx, lo, hi)?,
-            };
+            let (users, exposed) = sql::user_counts(&tx, lo, hi)?;
+            let exposed = options.users_exposed.unwrap_or(exposed);
             let hours = (targets.acknowledgement_hours * 3_600_000.0).round() as i64;
             let days = (targets.resolution_days * DAY_MS as f64).round() as i64;
             let workflow = sql::workflow_counts(&tx, lo, hi, now, hours, days)?;

@@ -114,6 +114,7 @@ pub struct Satisfaction {
 }
 
 impl Satisfaction {
+    /// The satisfaction of `stats`, of which `negative` items are negative.
     pub(crate) fn of(stats: &ItemStats, negative: u64) -> Satisfaction {
         Satisfaction {
             items: stats.items,
@@ -213,6 +214,8 @@ pub struct Difference {
 }
 
 impl Difference {
+    /// Welch's test of `arm` against `reference` at [`ALPHA`], or why
+    /// there is none.
     pub(crate) fn of(arm: &Summary, reference: &Summary) -> Difference {
         let mut d = Difference {
             status: "ok",

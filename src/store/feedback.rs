@@ -28,7 +28,8 @@ pub(crate) struct ExposureRow {
     pub variant: Option<String>,
 }
 
-/// An item to store.
+/// An item to store: the submission as triaged (the columns of the same
+/// names), and what its user saw.
 #[derive(Debug, Clone)]
 pub(crate) struct NewItem<'a> {
     pub submitted_at_ms: i64,
@@ -48,7 +49,7 @@ pub(crate) struct NewItem<'a> {
     pub exposures: &'a [ExposureRow],
 }
 
-/// A stored item, as read.
+/// A stored item, as read: the columns of the same names.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ItemRow {
     pub id: i64,

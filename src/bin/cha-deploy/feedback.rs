@@ -13,6 +13,7 @@ use cha_deploy::{
 use crate::flags::{Actor, indent};
 use crate::output::{Output, aligned, name_of, num, percent, rfc3339, table};
 
+/// The `feedback` subcommands.
 #[derive(Subcommand)]
 pub enum FeedbackCommand {
     /// Store feedback: its sentiment, priority, queue and response are
@@ -185,6 +186,7 @@ pub enum PeriodArg {
     Week,
 }
 
+/// Runs a `feedback` subcommand on the database `db`.
 pub fn run(cmd: &FeedbackCommand, db: &std::path::Path, out: &Output) -> Result<(), Error> {
     // Submitting to a database that is not there yet creates it: feedback
     // needs no deployment (the shipped settings apply).

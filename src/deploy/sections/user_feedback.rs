@@ -15,6 +15,7 @@ use crate::feedback::settings::SECTION_NAMES;
 use crate::handle::feedback::settings_of;
 use crate::store::feedback::KIND;
 
+/// The section of `user_feedback.yml`.
 pub(crate) struct UserFeedback;
 
 impl Section for UserFeedback {

@@ -482,3 +482,137 @@ fn without_a_deployed_file_the_shipped_settings_apply() {
     );
     assert!(item.exposures.unwrap().flags.is_empty());
 }
+
+const CHILD_ENV: &str = "CHA_FEEDBACK_CRASH_CHILD_DB";
+
+/// The child: submits feedback forever, writing the id of each submission
+/// to a side file once the call has returned. It never flushes.
+#[test]
+#[ignore = "run by a_submission_survives_a_kill_once_it_returned"]
+fn feedback_crash_child() {
+    let Some(db) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let cha = Cha::open(&db).unwrap();
+    let progress = PathBuf::from(&db).with_extension("returned");
+    for n in 0.. {
+        let text = format!("The recalculation of network {n} is slow");
+        let id = cha
+            .submit_feedback(&bug(&format!("u{n}"), &text))
+            .unwrap()
+            .id;
+        // Write then rename, so the parent never reads a half-written number.
+        let tmp = progress.with_extension("tmp");
+        std::fs::write(&tmp, id.to_string()).unwrap();
+        std::fs::rename(&tmp, &progress).unwrap();
+    }
+}
+
+/// Killed with SIGKILL (no flush, no destructors) while submitting: every
+/// submission that had returned is there, whole, with its summaries.
+#[test]
+fn a_submission_survives_a_kill_once_it_returned() {
+    let s = Scratch::new("kill");
+    let db = s.0.join("cha.db");
+    drop(s.deployed());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "feedback_crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, &db)
+        .spawn()
+        .unwrap();
+    let progress = db.with_extension("returned");
+    let start = std::time::Instant::now();
+    while !progress.exists() || start.elapsed() < std::time::Duration::from_millis(300) {
+        assert!(start.elapsed().as_secs() < 30, "the child never submitted");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the child ended early: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let returned: i64 = std::fs::read_to_string(&progress).unwrap().parse().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let (items, summarised): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM feedback), (SELECT SUM(items) FROM feedback_daily)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        items >= returned,
+        "{items} stored, but #{returned} had returned"
+    );
+    assert_eq!(items, summarised, "every item in its summary, and no more");
+    drop(conn);
+    let cha = Cha::open(&db).unwrap();
+    assert_eq!(cha.feedback(returned).unwrap().id, returned);
+    assert_eq!(
+        cha.analyze_feedback(0, 0).unwrap().total_items,
+        items as u64
+    );
+}
+
+#[test]
+fn success_metrics_judge_only_what_is_due() {
+    let s = Scratch::new("due");
+    let cha = s.deployed();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = 3_600_000;
+    let at = |ms: i64, user: &str, text: &str| {
+        let mut b = bug(user, text);
+        b.submitted_at_ms = Some(ms);
+        cha.submit_feedback(&b).unwrap().id
+    };
+    // Three days old, acknowledged after an hour: due, in time.
+    let quick = at(now - 72 * hour, "a", "The legend hides the labels");
+    let step = |id: i64, status: Status, at_ms: i64| {
+        cha.transition_feedback(
+            id,
+            &FeedbackTransition {
+                status,
+                actor: "ops",
+                note: None,
+                at_ms: Some(at_ms),
+            },
+        )
+        .unwrap();
+    };
+    step(quick, Status::Acknowledged, now - 71 * hour);
+    // Two days old, never acknowledged: due, late.
+    at(now - 48 * hour, "b", "The cost report has no currency");
+    // An hour old: not due yet, whatever happens next.
+    at(now - hour, "c", "Wrong diameter on the school branch");
+    // A survey answer needs no answer.
+    let mut survey = Submission::new(FeedbackType::SatisfactionSurvey, "d", "Good");
+    survey.rating = Some(4);
+    survey.submitted_at_ms = Some(now - 72 * hour);
+    cha.submit_feedback(&survey).unwrap();
+    let metrics = cha.analyze_feedback(0, 0).unwrap().success_metrics;
+    let ack = &metrics[1];
+    assert_eq!((ack.numerator, ack.denominator), (1, 2));
+    assert_eq!((ack.value, ack.met), (Some(0.5), Some(false)));
+    // Resolution within 30 days: nothing is due yet.
+    let resolution = &metrics[2];
+    assert_eq!((resolution.numerator, resolution.denominator), (0, 0));
+    assert_eq!((resolution.value, resolution.met), (None, None));
+    // Resolved: due at once, and in time.
+    step(quick, Status::InProgress, now - 70 * hour);
+    step(quick, Status::Resolved, now - 69 * hour);
+    let resolution = cha.analyze_feedback(0, 0).unwrap().success_metrics[2].clone();
+    assert_eq!((resolution.numerator, resolution.denominator), (1, 1));
+    assert_eq!(resolution.met, Some(true));
+}

@@ -62,7 +62,7 @@ use crate::feedback::model::{FeedbackType, Priority};
 use crate::feedback::route::check_template;
 use crate::feedback::settings::{
     CaptureSettings, Category, DuplicateSettings, FeedbackSettings, PriorityKeywords, Responses,
-    Routing, RoutingRule, SentimentKeywords, SuccessTargets, Term,
+    Routing, RoutingRule, SentimentKeywords, SuccessTargets,
 };
 use crate::feedback::text::phrase_words;
 
@@ -339,16 +339,19 @@ fn read_capture(
 
 fn empty_sentiment() -> SentimentKeywords {
     SentimentKeywords {
-        positive: Vec::new(),
-        negative: Vec::new(),
+        positive: BTreeMap::new(),
+        negative: BTreeMap::new(),
         neutral: Vec::new(),
         threshold: DEFAULT_THRESHOLD,
     }
 }
 
-fn read_terms(node: Option<&Node>, path: &str, issues: &mut Issues) -> Vec<Term> {
+/// A list of lexicon phrases, each `phrase` or `phrase: weight`, as a map;
+/// a phrase listed twice is reported where it is listed again.
+fn read_terms(node: Option<&Node>, path: &str, issues: &mut Issues) -> BTreeMap<String, f64> {
+    let mut terms = BTreeMap::new();
     let Some(node) = node else {
-        return Vec::new();
+        return terms;
     };
     let Value::Seq(items) = &node.value else {
         issues.push(
@@ -357,37 +360,58 @@ fn read_terms(node: Option<&Node>, path: &str, issues: &mut Issues) -> Vec<Term>
             format!("expected a list of phrases, found {}", node.kind()),
             Some("`- phrase` or `- phrase: weight`".into()),
         );
-        return Vec::new();
+        return terms;
     };
-    let mut terms = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
-        match &item.value {
-            Value::Str(s) => terms.push(Term {
-                term: s.clone(),
-                weight: DEFAULT_WEIGHT,
-            }),
+        let (term, weight) = match &item.value {
+            Value::Str(s) => (s.clone(), DEFAULT_WEIGHT),
             Value::Map(entries) if entries.len() == 1 => {
                 let (key, weight) = &entries[0];
-                if let Some(w) = number(weight, &item_path, issues) {
-                    terms.push(Term {
-                        term: key.name.clone(),
-                        weight: w,
-                    });
+                match number(weight, &item_path, issues) {
+                    Some(w) => (key.name.clone(), w),
+                    None => continue,
                 }
             }
-            _ => issues.push(
+            _ => {
+                issues.push(
+                    item.loc,
+                    &item_path,
+                    format!(
+                        "expected a phrase or `phrase: weight`, found {}",
+                        item.kind()
+                    ),
+                    Some("e.g. `- good` or `- excellent: 3.2`".into()),
+                );
+                continue;
+            }
+        };
+        if terms.insert(term.clone(), weight).is_some() {
+            issues.push(
                 item.loc,
                 &item_path,
-                format!(
-                    "expected a phrase or `phrase: weight`, found {}",
-                    item.kind()
-                ),
-                Some("e.g. `- good` or `- excellent: 3.2`".into()),
-            ),
+                format!("`{term}` is listed twice"),
+                Some("a phrase has one weight".into()),
+            );
         }
     }
     terms
+}
+
+/// Where the lexicon phrase `term` of list `list` (`positive`) is written
+/// in the file, for the value checks.
+fn term_loc(root: &Node, list: &str, term: &str) -> Option<super::Loc> {
+    let Value::Seq(items) = &root.find(&join("sentiment_keywords", list))?.value else {
+        return None;
+    };
+    items.iter().find_map(|item| match &item.value {
+        Value::Str(s) if s == term => item.loc,
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.name == term)
+            .and_then(|(k, _)| k.loc),
+        _ => None,
+    })
 }
 
 fn read_sentiment(node: &Node, issues: &mut Issues) -> SentimentKeywords {
@@ -670,31 +694,29 @@ fn check_settings(s: &FeedbackSettings, root: &Node, issues: &mut Issues) {
     let k = &s.sentiment_keywords;
     let mut seen: BTreeMap<Vec<String>, String> = BTreeMap::new();
     for (list, terms) in [("positive", &k.positive), ("negative", &k.negative)] {
-        for (i, t) in terms.iter().enumerate() {
-            let path = format!("sentiment_keywords.{list}[{i}]");
-            match phrase_words(&t.term) {
-                Err(m) => push(issues, &path, m, None),
+        for (term, weight) in terms {
+            let path = format!("sentiment_keywords.{list}.{term}");
+            let loc = term_loc(root, list, term).or_else(|| root.locate("sentiment_keywords"));
+            match phrase_words(term) {
+                Err(m) => issues.push(loc, &path, m, None),
                 Ok(words) => {
                     if let Some(first) = seen.get(&words) {
-                        push(
-                            issues,
+                        issues.push(
+                            loc,
                             &path,
-                            format!("`{}` is listed twice (first at {first})", t.term),
+                            format!("`{term}` is listed twice (also as {first})"),
                             Some("a phrase has one weight and one direction".into()),
                         );
                     } else {
-                        seen.insert(words, path.clone());
+                        seen.insert(words, format!("{list} `{term}`"));
                     }
                 }
             }
-            if !(t.weight > 0.0 && t.weight <= MAX_WEIGHT) {
-                push(
-                    issues,
+            if !(*weight > 0.0 && *weight <= MAX_WEIGHT) {
+                issues.push(
+                    loc,
                     &path,
-                    format!(
-                        "the weight of `{}` must be greater than 0 and at most {MAX_WEIGHT}, not {}",
-                        t.term, t.weight
-                    ),
+                    format!("the weight of `{term}` must be greater than 0 and at most {MAX_WEIGHT}, not {weight}"),
                     Some("about 1 for \"works\", 2 for \"good\", 3 for \"excellent\"".into()),
                 );
             }
@@ -862,7 +884,7 @@ mod tests {
         assert!(s.capture.redact_personal_data);
         assert_eq!(s.routing.default_queue, DEFAULT_QUEUE);
         assert_eq!(s.success_metrics, DEFAULT_TARGETS);
-        assert_eq!(s.sentiment_keywords.positive[0].weight, DEFAULT_WEIGHT);
+        assert_eq!(s.sentiment_keywords.positive["good"], DEFAULT_WEIGHT);
     }
 
     #[test]
@@ -919,8 +941,8 @@ success_metrics: {collection_rate: 10}
             "4 feedback_categories.pipe sizing: category name `pipe sizing` contains ` `; use letters, digits, `_`, `.` and `-`",
             "5 feedback_categories.flow[0]: `!!` has no word to match (a phrase needs at least one word of letters or digits)",
             "2 capture.default_category: `nowhere` is not a configured category",
-            "7 sentiment_keywords.positive[1]: the weight of `great` must be greater than 0 and at most 4, not 7",
-            "8 sentiment_keywords.negative[0]: `good` is listed twice (first at sentiment_keywords.positive[0])",
+            "7 sentiment_keywords.positive.great: the weight of `great` must be greater than 0 and at most 4, not 7",
+            "8 sentiment_keywords.negative.good: `good` is listed twice (also as positive `good`)",
             "9 sentiment_keywords.threshold: must be at least 0 and below 1, not 1.5",
             "12 routing.rules[0].categories[0]: `heat` is not a configured category",
             "14 responses.default: unknown placeholder `{ticket}` (known: id, user_id, type, category, priority, queue, sentiment, original_id, reports, people)",
@@ -929,6 +951,16 @@ success_metrics: {collection_rate: 10}
             "16 success_metrics.collection_rate: must be a share from 0 to 1, not 10",
         ];
         assert_eq!(found, expected, "{err}");
+    }
+
+    #[test]
+    fn a_phrase_twice_in_one_list_is_reported_where_it_repeats() {
+        let text = TEMPLATE_MINIMAL.replace("positive: [good,", "positive: [good, good,");
+        let err = parse_user_feedback(&text, "uf.yml").unwrap_err();
+        assert_eq!(err.issues.len(), 1, "{err}");
+        assert_eq!(err.issues[0].path, "sentiment_keywords.positive[1]");
+        assert_eq!(err.issues[0].message, "`good` is listed twice");
+        assert_eq!((err.issues[0].line, err.issues[0].column), (9, 20));
     }
 
     #[test]

@@ -128,13 +128,13 @@ impl SentimentAnalyzer {
     pub fn new(keywords: &SentimentKeywords) -> SentimentAnalyzer {
         let mut phrases = Vec::new();
         let mut valence = Vec::new();
-        for t in &keywords.positive {
-            phrases.push(t.term.as_str());
-            valence.push(t.weight);
+        for (term, weight) in &keywords.positive {
+            phrases.push(term.as_str());
+            valence.push(*weight);
         }
-        for t in &keywords.negative {
-            phrases.push(t.term.as_str());
-            valence.push(-t.weight);
+        for (term, weight) in &keywords.negative {
+            phrases.push(term.as_str());
+            valence.push(-weight);
         }
         SentimentAnalyzer {
             terms: PhraseSet::new(&phrases),
@@ -282,21 +282,18 @@ fn contrast_weights(tokens: &[Token]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feedback::settings::Term;
 
     fn analyzer() -> SentimentAnalyzer {
-        let term = |t: &str, w: f64| Term {
-            term: t.into(),
-            weight: w,
-        };
+        let terms =
+            |list: &[(&str, f64)]| list.iter().map(|(t, w)| ((*t).to_owned(), *w)).collect();
         SentimentAnalyzer::new(&SentimentKeywords {
-            positive: vec![term("good", 1.9), term("fast*", 2.0), term("useful", 1.9)],
-            negative: vec![
-                term("crash*", 3.0),
-                term("slow*", 2.0),
-                term("loss", 1.5),
-                term("pressure drop too high", 2.5),
-            ],
+            positive: terms(&[("good", 1.9), ("fast*", 2.0), ("useful", 1.9)]),
+            negative: terms(&[
+                ("crash*", 3.0),
+                ("slow*", 2.0),
+                ("loss", 1.5),
+                ("pressure drop too high", 2.5),
+            ]),
             neutral: vec!["heat loss".into()],
             threshold: 0.05,
         })

@@ -67,25 +67,17 @@ pub struct Category {
     pub keywords: Vec<String>,
 }
 
-/// One weighted phrase of the sentiment lexicon.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Term {
-    /// The phrase.
-    pub term: String,
-    /// How strongly it speaks, in (0, 4]: about 1 for "works", 2 for
-    /// "good", 3 for "excellent" (the scale of VADER's lexicon).
-    pub weight: f64,
-}
-
 /// The sentiment lexicon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentKeywords {
-    /// Phrases of praise.
-    pub positive: Vec<Term>,
-    /// Phrases of complaint.
-    pub negative: Vec<Term>,
+    /// Phrases of praise, each with how strongly it speaks, in (0, 4]:
+    /// about 1 for "works", 2 for "good", 3 for "excellent" (the scale of
+    /// VADER's lexicon). A map, so that a deployment's plan shows the one
+    /// weight that changed.
+    pub positive: BTreeMap<String, f64>,
+    /// Phrases of complaint, weighted as `positive`.
+    pub negative: BTreeMap<String, f64>,
     /// Phrases that hold a lexicon word but no sentiment in this domain
     /// ("heat loss", "error message"): their words are not scored.
     pub neutral: Vec<String>,

@@ -73,8 +73,8 @@ impl Default for Triage {
                 keywords: vec![],
             }],
             sentiment_keywords: SentimentKeywords {
-                positive: vec![],
-                negative: vec![],
+                positive: Default::default(),
+                negative: Default::default(),
                 neutral: vec![],
                 threshold: 0.05,
             },
@@ -288,7 +288,7 @@ impl Triage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feedback::settings::{Category, Term};
+    use crate::feedback::settings::Category;
 
     fn triage() -> Triage {
         let mut s = Triage::default().settings().clone();
@@ -303,20 +303,9 @@ mod tests {
             },
         ];
         s.capture.default_category = "pipe_sizing".into();
-        s.sentiment_keywords.positive = vec![Term {
-            term: "great".into(),
-            weight: 3.0,
-        }];
-        s.sentiment_keywords.negative = vec![
-            Term {
-                term: "crash*".into(),
-                weight: 2.0,
-            },
-            Term {
-                term: "awful".into(),
-                weight: 3.0,
-            },
-        ];
+        s.sentiment_keywords.positive = [("great".to_owned(), 3.0)].into();
+        s.sentiment_keywords.negative =
+            [("crash*".to_owned(), 2.0), ("awful".to_owned(), 3.0)].into();
         s.priority_keywords = PriorityKeywords {
             critical: vec!["crash*".into(), "wrong diameter".into()],
             high: vec!["error*".into()],

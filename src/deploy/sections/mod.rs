@@ -3,7 +3,7 @@
 
 mod ab_tests;
 mod feature_flags;
-pub(crate) mod user_feedback;
+mod user_feedback;
 
 use super::section::Section;
 

@@ -530,6 +530,136 @@ cha_status cha_experiment_export(cha_handle *h,
                                  const char *path,
                                  uint64_t *out_rows);
 
+// Stores one piece of feedback and writes its id to `*out_id`.
+// `feedback_json` is `{"type", "text", "user_id"}` plus optionally
+// `"rating"` (1 to 5; required for "satisfaction_survey"), `"category"`
+// (one of user_feedback.yml's), `"context"` (a JSON object: network id,
+// app version, ...) and `"submitted_at"` (RFC 3339, for imports). Types:
+// "bug_report", "feature_request", "performance_issue",
+// "usability_issue", "general_feedback", "satisfaction_survey".
+//
+// The item is triaged (sentiment, priority, category, queue, response),
+// linked to the flags and experiment variants its user saw (flags are
+// looked at, nobody is exposed), merged into an earlier open report it
+// repeats, and committed before this returns.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (not JSON; an unknown type or key; a rating
+// outside 1..5 or missing for a survey; empty text or text over 64 KiB; a
+// context that is not an object; an unknown category): nothing is stored,
+// and the message says why. CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `feedback_json` is NULL or
+// NUL-terminated; `out_id` is NULL or writable.
+cha_status cha_feedback_submit(cha_handle *h, const char *feedback_json, int64_t *out_id);
+
+// Item `id` as JSON: `{"id", "type", "text", "rating", "category",
+// "user_id", "context", "submitted_at_ms", "sentiment": {"score",
+// "label"}, "priority", "priority_reasons", "route": {"queue"},
+// "response", "status", "status_at_ms", "acknowledged_at_ms",
+// "done_at_ms", "duplicate_of", "reports", "people", "redacted",
+// "exposures": {"flags": {name: {"enabled", "variant"}}, "experiments":
+// {name: variant}}, "history": [{"at_ms", "actor", "from", "to",
+// "note"}]}`. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_NOT_FOUND, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_feedback_get(const cha_handle *h, int64_t id, char **out_json);
+
+// The items a query selects, newest first, as a JSON array of items as
+// `cha_feedback_get` gives them without "exposures" and "history".
+// `query_json` may be NULL (the newest 100) or `{"status", "type",
+// "category", "priority", "queue", "user_id", "start_ms", "end_ms",
+// "limit"}`, every key optional. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (bad JSON, an unknown key or value),
+// CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `query_json` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_feedback_list(const cha_handle *h, const char *query_json, char **out_json);
+
+// Moves item `id` to `status` now, recorded under `actor`. Statuses:
+// "new", "acknowledged", "in_progress", "resolved", "closed" (and
+// "duplicate", which `cha_feedback_merge` sets). Allowed moves: new →
+// acknowledged; acknowledged → in_progress or closed; in_progress →
+// resolved or closed; resolved → closed or in_progress (reopened).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
+// CHA_ERR_INVALID_ARGUMENT (an unknown status, a move the workflow does
+// not allow, "duplicate", an empty actor): nothing changes.
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
+cha_status cha_feedback_set_status(cha_handle *h,
+                                   int64_t id,
+                                   const char *status,
+                                   const char *actor);
+
+// `cha_feedback_set_status` with a note and, for imports, a time:
+// `change_json` is `{"status", "actor", "note", "at"}` (`note` and `at`,
+// RFC 3339 and not before the item's last change, optional). Writes the
+// item after the change to `*out_json` (free with `cha_string_free`).
+//
+// Errors: as `cha_feedback_set_status`; CHA_ERR_INVALID_ARGUMENT also for
+// bad JSON, or a time before the last change or in the future.
+//
+// # Safety
+// `h` is NULL or an open handle; `change_json` is NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_feedback_transition(cha_handle *h,
+                                   int64_t id,
+                                   const char *change_json,
+                                   char **out_json);
+
+// Merges item `id` into the report `into_id` it repeats (into that
+// report's original, when it is itself a copy), recorded under `actor`:
+// `id` becomes "duplicate", and the original counts its reports and the
+// different people again.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (either item), CHA_ERR_INVALID_ARGUMENT (an item into itself, a status
+// that cannot move to "duplicate", an empty actor), CHA_ERR_STORAGE,
+// CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `actor` is NULL or NUL-terminated.
+cha_status cha_feedback_merge(cha_handle *h, int64_t id, int64_t into_id, const char *actor);
+
+// Analyses the feedback submitted in `[start_ms, end_ms)` (Unix ms; 0 is
+// unbounded) (`analyze_feedback`): `{"total_items", "volume": {"by_type",
+// "by_category", "by_priority", "by_sentiment"}, "satisfaction":
+// {"average_rating", "csat", ...}, "categories", "trend": {"period",
+// "points", "rating_slope", "direction"}, "top_issues", "experiments",
+// "flags", "success_metrics", "recommendations"}`. Reads daily summaries,
+// not every item. Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_ARGUMENT (a negative
+// time, a range that ends before it starts), CHA_ERR_STORAGE,
+// CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_feedback_analyze(cha_handle *h, int64_t start_ms, int64_t end_ms, char **out_json);
+
+// `cha_feedback_analyze` with options as JSON (NULL for the defaults):
+// `{"period": "day" | "week", "users_exposed": N, "top_issues": N}`.
+// An unknown option is CHA_ERR_INVALID_ARGUMENT.
+//
+// # Safety
+// As for `cha_feedback_analyze`; `options_json` is NULL or NUL-terminated.
+cha_status cha_feedback_analyze_with_options(cha_handle *h,
+                                             int64_t start_ms,
+                                             int64_t end_ms,
+                                             const char *options_json,
+                                             char **out_json);
+
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.
 //

@@ -33,6 +33,7 @@
 pub mod common;
 pub mod config;
 pub mod experiments;
+pub mod feedback;
 pub mod flags;
 pub mod monitoring;
 pub mod stats;
@@ -64,6 +65,10 @@ pub use handle::{
     FlagChange, FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, MetricSeries,
     PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
     Versioned, default_actor,
+};
+pub use handle::{
+    FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
+    FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;

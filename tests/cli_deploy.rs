@@ -164,7 +164,7 @@ fn validate_checks_without_a_database() {
     assert!(
         text.ends_with(
             ": feature_flags.yml (version 2), ab_tests.yml (version 1), \
-             performance_monitoring.yml (version 1) valid\n"
+             performance_monitoring.yml (version 1), user_feedback.yml (version 1) valid\n"
         ),
         "{text}"
     );

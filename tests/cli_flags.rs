@@ -49,7 +49,7 @@ fn deploy_reports_created_then_unchanged() {
     assert!(
         text.starts_with(
             "deployed feature_flags.yml (version 2), ab_tests.yml (version 1), \
-             performance_monitoring.yml (version 1) from "
+             performance_monitoring.yml (version 1), user_feedback.yml (version 1) from "
         ),
         "{text}"
     );

@@ -39,7 +39,8 @@ fn a_directory_of_the_templates_validates_and_deploys() {
             [
                 "feature_flags.yml",
                 "ab_tests.yml",
-                "performance_monitoring.yml"
+                "performance_monitoring.yml",
+                "user_feedback.yml"
             ],
             "{config_type}"
         );
@@ -74,7 +75,7 @@ fn templates_by_either_spelling_and_unknown_subsystems() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(
         err.message()
-            .contains("(known: feature_flags, ab_tests, performance_monitoring)"),
+            .contains("(known: feature_flags, ab_tests, performance_monitoring, user_feedback)"),
         "{err}"
     );
 }

@@ -274,7 +274,7 @@ fn one_subsystem_at_a_time() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
         err.message(),
-        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests, performance_monitoring)"
+        "unknown subsystem `feature-flagz` (known: feature_flags, ab_tests, performance_monitoring, user_feedback)"
     );
     // A chosen subsystem whose file is missing is not skipped.
     let dir = s.path("tests-only");
@@ -603,7 +603,8 @@ fn a_config_directory_validates_without_a_database() {
         [
             "feature_flags.yml",
             "ab_tests.yml",
-            "performance_monitoring.yml"
+            "performance_monitoring.yml",
+            "user_feedback.yml"
         ]
     );
     assert!(files.iter().all(|f| f.sha256.len() == 64));

@@ -3,9 +3,11 @@
 //! and how older versions are migrated. Configuration management
 //! ([`template`], [`super::migrate_file`]) walks [`config_files`], so a
 //! subsystem that brings a config file adds one entry to `CONFIG_FILES`
-//! (and leaves `PLANNED`), and the commands pick it up.
+//! and the commands pick it up.
 
-use super::{ConfigError, MigrationReport, ab_tests, feature_flags, performance_monitoring};
+use super::{
+    ConfigError, MigrationReport, ab_tests, feature_flags, performance_monitoring, user_feedback,
+};
 use crate::error::{Error, Result};
 
 /// One config file of a subsystem, as configuration management knows it.
@@ -78,12 +80,25 @@ pub static PERFORMANCE_MONITORING: ConfigFile = ConfigFile {
     migrate: migrate_performance_monitoring,
 };
 
-/// The config files, in the order a deployment applies them.
-static CONFIG_FILES: [&ConfigFile; 3] = [&FEATURE_FLAGS, &AB_TESTS, &PERFORMANCE_MONITORING];
+/// `user_feedback.yml`.
+pub static USER_FEEDBACK: ConfigFile = ConfigFile {
+    subsystem: "user_feedback",
+    aliases: &["feedback"],
+    file: "user_feedback.yml",
+    current_version: user_feedback::CURRENT_VERSION,
+    template_types: &["cha_intelligent_sizing", "minimal"],
+    top_keys: &["feedback_categories", "sentiment_keywords"],
+    template: user_feedback::create_template,
+    migrate: migrate_user_feedback,
+};
 
-/// Subsystems of the CHA rollout whose config files come with their
-/// subsystem in a later version: (subsystem, file, what it is called).
-const PLANNED: &[(&str, &str, &str)] = &[("user_feedback", "user_feedback.yml", "user feedback")];
+/// The config files, in the order a deployment applies them.
+static CONFIG_FILES: [&ConfigFile; 4] = [
+    &FEATURE_FLAGS,
+    &AB_TESTS,
+    &PERFORMANCE_MONITORING,
+    &USER_FEEDBACK,
+];
 
 /// Every config file this version knows, in the order a deployment
 /// applies them.
@@ -95,9 +110,7 @@ pub fn config_files() -> &'static [&'static ConfigFile] {
 /// `ab_tests`, `ab-tests`, ...).
 ///
 /// # Errors
-/// `InvalidArgument` naming the known subsystems; for a subsystem that a
-/// later version brings (`performance_monitoring`, `user_feedback`), saying
-/// that this version has none.
+/// `InvalidArgument` naming the known subsystems.
 pub fn config_file(subsystem: &str) -> Result<&'static ConfigFile> {
     let wanted = subsystem.trim().replace('-', "_");
     if let Some(file) = CONFIG_FILES
@@ -107,18 +120,10 @@ pub fn config_file(subsystem: &str) -> Result<&'static ConfigFile> {
         return Ok(*file);
     }
     let known: Vec<&str> = CONFIG_FILES.iter().map(|f| f.subsystem).collect();
-    let message = match PLANNED.iter().find(|(name, _, _)| *name == wanted) {
-        Some((_, file, what)) => format!(
-            "cha-deploy {} has no {what} subsystem yet, so it has no {file} to write or read \
-             (the subsystems with config files are: {})",
-            crate::VERSION,
-            known.join(", ")
-        ),
-        None => format!(
-            "unknown subsystem `{subsystem}` (known: {})",
-            known.join(", ")
-        ),
-    };
+    let message = format!(
+        "unknown subsystem `{subsystem}` (known: {})",
+        known.join(", ")
+    );
     Err(Error::invalid_argument(message))
 }
 
@@ -145,6 +150,16 @@ fn migrate_feature_flags(text: &str, file: &str) -> Result<Upgrade, ConfigError>
         from_version: config.source_version,
         report: config.migration,
         text,
+    })
+}
+
+/// `user_feedback.yml` has had one version so far: a valid file is current.
+fn migrate_user_feedback(text: &str, file: &str) -> Result<Upgrade, ConfigError> {
+    let config = user_feedback::parse_user_feedback(text, file)?;
+    Ok(Upgrade {
+        from_version: config.source_version,
+        report: None,
+        text: None,
     })
 }
 
@@ -183,6 +198,8 @@ mod tests {
             ("ab_testing", "ab_tests.yml"),
             ("performance-monitoring", "performance_monitoring.yml"),
             ("monitoring", "performance_monitoring.yml"),
+            ("user-feedback", "user_feedback.yml"),
+            ("feedback", "user_feedback.yml"),
         ] {
             assert_eq!(config_file(name).unwrap().file, file, "{name}");
         }
@@ -190,25 +207,8 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert_eq!(
             err.message(),
-            "unknown subsystem `flagz` (known: feature_flags, ab_tests, performance_monitoring)"
+            "unknown subsystem `flagz` (known: feature_flags, ab_tests, performance_monitoring, user_feedback)"
         );
-    }
-
-    #[test]
-    fn planned_subsystems_say_this_version_has_none() {
-        for name in ["user_feedback", "user-feedback"] {
-            let err = template(name, "t", None).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-            assert!(
-                err.message().starts_with(&format!(
-                    "cha-deploy {} has no {} subsystem yet, so it has no {}.yml",
-                    crate::VERSION,
-                    name.replace(['-', '_'], " "),
-                    name.replace('-', "_")
-                )),
-                "{err}"
-            );
-        }
     }
 
     #[test]

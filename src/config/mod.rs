@@ -10,7 +10,7 @@
 //! The plumbing ([`Node`], [`ConfigIssue`], [`ConfigError`], [`parse_yaml`],
 //! the field reader) is shared by every config file: [`feature_flags`]
 //! (with [`flag`] for one definition and [`flag_update`] for JSON changes),
-//! [`ab_tests`] and [`performance_monitoring`].
+//! [`ab_tests`], [`performance_monitoring`] and [`user_feedback`].
 //!
 //! Configuration management spans the files: [`files`] lists them with
 //! their versions and templates ([`template`]), [`migrate`] brings an older
@@ -26,6 +26,7 @@ pub mod migrate;
 pub mod node;
 pub mod performance_monitoring;
 pub mod reader;
+pub mod user_feedback;
 mod yaml_writer;
 
 use std::fmt;
@@ -43,6 +44,9 @@ pub use node::{Key, Loc, Node, Value};
 pub use performance_monitoring::{
     PerformanceMonitoringConfig, load_performance_monitoring, parse_performance_monitoring,
     validate_settings, validate_threshold,
+};
+pub use user_feedback::{
+    UserFeedbackConfig, load_user_feedback, parse_user_feedback, validate_feedback_settings,
 };
 
 use crate::error::Error;

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use super::Inner;
 use crate::error::Result;
 use crate::experiments::ExperimentSet;
+use crate::feedback::Triage;
 use crate::flags::{FlagId, FlagSet};
 use crate::store;
 
@@ -23,6 +24,8 @@ pub(crate) struct Live {
     /// not deployed yet).
     pub flag_handles: Box<[Option<FlagId>]>,
     pub experiments: Part<ExperimentSet>,
+    /// The rules that triage a feedback submission.
+    pub feedback: Part<Triage>,
 }
 
 /// One subsystem's compiled configuration in a snapshot, with the last
@@ -86,6 +89,7 @@ impl Live {
             flags: Part::empty(),
             flag_handles: Box::new([]),
             experiments: Part::empty(),
+            feedback: Part::empty(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Live {
             flags: self.flags.clone(),
             flag_handles: names.iter().map(|n| self.flags.lookup(n)).collect(),
             experiments: self.experiments.clone(),
+            feedback: self.feedback.clone(),
         }
     }
 }
@@ -184,6 +189,9 @@ impl Inner {
                 .reload(&conn, store::experiments::KIND, || {
                     self.compile_experiments(&conn)
                 })?,
+            feedback: current.feedback.reload(&conn, store::feedback::KIND, || {
+                super::feedback::compile(&conn)
+            })?,
         };
         let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
         self.live.store(Arc::new(live.with_handles(&names)));

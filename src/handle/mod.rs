@@ -2,6 +2,7 @@
 //! and the watcher that keeps that snapshot current.
 
 pub(crate) mod experiments;
+pub(crate) mod feedback;
 pub(crate) mod flags;
 pub(crate) mod guardrails;
 mod live;
@@ -20,6 +21,10 @@ use crate::store::{Store, StoreInfo};
 use recorder::Flush;
 
 pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
+pub use feedback::{
+    FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
+    FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
+};
 pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub use guardrails::{GUARDRAIL_ACTOR, GuardEvent};

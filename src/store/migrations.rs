@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0005_deployments.sql"),
     include_str!("schema_0006_metric_aggregations.sql"),
     include_str!("schema_0007_monitoring.sql"),
+    include_str!("schema_0008_feedback.sql"),
 ];
 
 /// The schema version this library writes and understands.

@@ -9,6 +9,7 @@ pub(crate) use backup::check_backup;
 pub(crate) mod definitions;
 pub(crate) mod deployments;
 pub(crate) mod experiments;
+pub(crate) mod feedback;
 mod migrations;
 pub(crate) mod monitoring;
 

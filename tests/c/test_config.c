@@ -90,6 +90,7 @@ static void test_templates(void) {
     } subsystems[] = {
         {"feature_flags", "feature_flags.yml", "version: 2"},
         {"ab-tests", "ab_tests.yml", "ab_tests:"},
+        {"user-feedback", "user_feedback.yml", "feedback_categories:"},
     };
     static const char *const types[] = {NULL, "cha_intelligent_sizing", "minimal"};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
@@ -114,6 +115,7 @@ static void test_templates(void) {
         CHECK_STATUS(cha_config_validate(dir, NULL, &files), CHA_OK);
         CHECK_HAS(files, "\"feature_flags.yml\"");
         CHECK_HAS(files, "\"ab_tests.yml\"");
+        CHECK_HAS(files, "\"user_feedback.yml\"");
         cha_string_free(files);
 
         char db[4096];
@@ -141,14 +143,10 @@ static void test_templates(void) {
 
 static void test_template_errors(void) {
     char *yaml = UNTOUCHED_STR;
-    CHECK_STATUS(cha_config_template_for("user-feedback", "t", NULL, &yaml),
-                 CHA_ERR_INVALID_ARGUMENT);
-    CHECK_MESSAGE_HAS("cha_config_template_for: cha-deploy ");
-    CHECK_MESSAGE_HAS("has no user feedback subsystem yet");
-    CHECK(yaml == UNTOUCHED_STR);
     CHECK_STATUS(cha_config_template_for("flagz", "t", NULL, &yaml), CHA_ERR_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS(
-        "unknown subsystem `flagz` (known: feature_flags, ab_tests, performance_monitoring)");
+        "unknown subsystem `flagz` (known: feature_flags, ab_tests, performance_monitoring, user_feedback)");
+    CHECK(yaml == UNTOUCHED_STR);
     CHECK_STATUS(cha_config_template_for("ab_tests", "t", "maximal", &yaml),
                  CHA_ERR_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("unknown config type `maximal`");

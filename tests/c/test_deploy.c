@@ -953,8 +953,8 @@ static void test_export_and_rollback(void) {
     CHECK(history != NULL && strcmp(history, "[]") == 0);
     cha_string_free(history);
     char *empty = export_of(h);
-    CHECK(empty != NULL && strcmp(empty, "{\n  \"experiments\": {},\n  \"flags\": {},\n  \"monitoring\": {}\n}") ==
-                                    0);
+    CHECK(empty != NULL &&
+          strcmp(empty, "{\n  \"experiments\": {},\n  \"feedback_settings\": {},\n  \"flags\": {},\n  \"monitoring\": {}\n}") == 0);
     cha_string_free(empty);
 
     char *report = deploy_with(h, config_dir, NULL);
@@ -1406,7 +1406,9 @@ static void test_backups(void) {
 static void test_validate(void) {
     char *json = NULL;
     CHECK_STATUS(cha_config_validate(config_dir, NULL, &json), CHA_OK);
-    CHECK(json_array_len(json) == 3);
+    CHECK(json_array_len(json) == 4);
+    CHECK(has_hex_after(json, "{\"file\":\"performance_monitoring.yml\",\"sha256\":\"", 64));
+    CHECK(has_hex_after(json, "{\"file\":\"user_feedback.yml\",\"sha256\":\"", 64));
     CHECK(has_hex_after(json, "[{\"file\":\"feature_flags.yml\",\"sha256\":\"", 64));
     CHECK(has_hex_after(json, "{\"file\":\"ab_tests.yml\",\"sha256\":\"", 64));
     CHECK_HAS(json, "\"source_version\":2,");

@@ -18,12 +18,13 @@ code and the library's message.
 Layout: :class:`Cha` is one mixin per subsystem over ``_handle.Handle``
 (open, flush, close, and ``_call``/``_call_json``, the one way a method
 reaches the library): ``flags`` (:class:`~cha_deploy.flags.FeatureFlags`),
-``experiments`` (:class:`~cha_deploy.experiments.Experiments`), ``deploy``
+``experiments`` (:class:`~cha_deploy.experiments.Experiments`), ``feedback``
+(:class:`~cha_deploy.feedback.UserFeedback`), ``deploy``
 (:class:`~cha_deploy.deploy.Deployment`) and ``monitoring``
 (:class:`~cha_deploy.monitoring.Monitoring`), each module holding its
 methods and its result types. ``_ffi`` alone touches ctypes.
 
-A new subsystem (monitoring, feedback, ...) adds one module: declare its C
+A new subsystem (monitoring, ...) adds one module: declare its C
 functions in ``_ffi``; write ``class Monitoring(Handle)`` whose methods
 convert arguments with ``_handle``'s ``*_argument`` helpers and call
 ``self._call``/``self._call_json``, next to its result types; add it to the
@@ -51,6 +52,7 @@ from .errors import (
     StorageError,
 )
 from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
+from .feedback import FeedbackStatus, FeedbackType, Priority, Sentiment
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 from .monitoring import MetricKind, Timer
 
@@ -77,6 +79,10 @@ __all__ = [
     "Correction",
     "MetricKind",
     "Timer",
+    "FeedbackType",
+    "FeedbackStatus",
+    "Priority",
+    "Sentiment",
     "ChaError",
     "NullArgumentError",
     "InvalidUtf8Error",

@@ -243,6 +243,32 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_metrics_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_flag_usage": (_STATUS, [_HANDLE, ctypes.c_int64, ctypes.c_int64, _OUT_STRING]),
         "cha_system_metrics_sample": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_feedback_submit": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)],
+        ),
+        "cha_feedback_get": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
+        "cha_feedback_list": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
+        "cha_feedback_set_status": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_char_p, ctypes.c_char_p],
+        ),
+        "cha_feedback_transition": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_feedback_merge": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p],
+        ),
+        "cha_feedback_analyze": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_int64, _OUT_STRING],
+        ),
+        "cha_feedback_analyze_with_options": (
+            _STATUS,
+            [_HANDLE, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p, _OUT_STRING],
+        ),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)
@@ -697,3 +723,42 @@ def flag_usage(handle: int, start_ms: int, end_ms: int) -> str:
 def system_metrics_sample(handle: int) -> str:
     """cha_system_metrics_sample(handle, &out)."""
     return _string_result(lib().cha_system_metrics_sample, handle)
+def feedback_submit(handle: int, feedback_json: bytes) -> int:
+    """cha_feedback_submit(handle, feedback_json, &id); returns the id."""
+    out = ctypes.c_int64()
+    check(lib().cha_feedback_submit(handle, feedback_json, ctypes.byref(out)))
+    return out.value
+
+
+def feedback_get(handle: int, feedback_id: int) -> str:
+    """cha_feedback_get(handle, id, &out); returns the item's JSON."""
+    return _string_result(lib().cha_feedback_get, handle, feedback_id)
+
+
+def feedback_list(handle: int, query_json: Optional[bytes]) -> str:
+    """cha_feedback_list(handle, query_json, &out); returns a JSON array."""
+    return _string_result(lib().cha_feedback_list, handle, query_json)
+
+
+def feedback_set_status(handle: int, feedback_id: int, status: bytes, actor: bytes) -> None:
+    """cha_feedback_set_status(handle, id, status, actor)."""
+    check(lib().cha_feedback_set_status(handle, feedback_id, status, actor))
+
+
+def feedback_transition(handle: int, feedback_id: int, change_json: bytes) -> str:
+    """cha_feedback_transition(handle, id, change_json, &out); returns the
+    item's JSON after the change."""
+    return _string_result(lib().cha_feedback_transition, handle, feedback_id, change_json)
+
+
+def feedback_merge(handle: int, feedback_id: int, into_id: int, actor: bytes) -> None:
+    """cha_feedback_merge(handle, id, into_id, actor)."""
+    check(lib().cha_feedback_merge(handle, feedback_id, into_id, actor))
+
+
+def feedback_analyze(handle: int, start_ms: int, end_ms: int, options_json: Optional[bytes]) -> str:
+    """cha_feedback_analyze_with_options(handle, start_ms, end_ms,
+    options_json, &out); returns the analysis JSON."""
+    return _string_result(
+        lib().cha_feedback_analyze_with_options, handle, start_ms, end_ms, options_json
+    )

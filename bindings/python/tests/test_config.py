@@ -50,6 +50,7 @@ class TemplateTest(ConfigTestCase):
                     ("feature_flags", "feature_flags.yml"),
                     ("ab-tests", "ab_tests.yml"),
                     ("performance-monitoring", "performance_monitoring.yml"),
+                    ("user-feedback", "user_feedback.yml"),
                 ):
                     yaml = cha_deploy.create_config_template(
                         file, config_type=config_type, subsystem=subsystem
@@ -58,7 +59,7 @@ class TemplateTest(ConfigTestCase):
                 files = cha_deploy.validate_config(folder)
                 self.assertEqual(
                     [f["file"] for f in files],
-                    ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
+                    ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml", "user_feedback.yml"],
                 )
                 with cha_deploy.open(self.dir / f"{config_type}.db") as cha:
                     report = cha.deploy_all(folder)
@@ -67,17 +68,14 @@ class TemplateTest(ConfigTestCase):
                     statuses = {e["definition"]["status"] for e in cha.list_experiments()}
                     self.assertEqual(statuses, {"draft"})
 
-    def test_subsystems_this_version_has_not_say_so(self) -> None:
-        for subsystem in ("user_feedback", "user-feedback"):
-            with self.subTest(subsystem=subsystem):
-                with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
-                    cha_deploy.create_config_template("x", subsystem=subsystem)
-                self.assertIn("subsystem yet", caught.exception.message)
+    def test_an_unknown_subsystem_names_the_known_ones(self) -> None:
         with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
             cha_deploy.create_config_template("x", subsystem="flagz")
-        self.assertIn("unknown subsystem `flagz` (known: feature_flags, ab_tests, "
-                      "performance_monitoring)",
-                      caught.exception.message)
+        self.assertIn(
+            "unknown subsystem `flagz` (known: feature_flags, ab_tests, "
+            "performance_monitoring, user_feedback)",
+            caught.exception.message,
+        )
         with self.assertRaises(cha_deploy.InvalidArgumentError):
             cha_deploy.create_config_template("x", "everything", "ab_tests")
 

@@ -408,11 +408,11 @@ class PlanTest(DeployTestCase):
         )
         self.assertEqual(
             [f["file"] for f in plan["files"]],
-            ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
+            ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml", "user_feedback.yml"],
         )
         self.assertEqual(
             [s["subsystem"] for s in plan["sections"]],
-            ["feature_flags", "ab_tests", "performance_monitoring"],
+            ["feature_flags", "ab_tests", "performance_monitoring", "user_feedback"],
         )
         self.assertEqual(plan["refused"], REFUSED)
 
@@ -514,7 +514,12 @@ class OptionsTest(DeployTestCase):
         self.assertEqual([f["file"] for f in report["files"]], ["ab_tests.yml"])
         self.assertEqual(
             [(s["subsystem"], s["included"]) for s in report["plan"]],
-            [("feature_flags", False), ("ab_tests", True), ("performance_monitoring", False)],
+            [
+                ("feature_flags", False),
+                ("ab_tests", True),
+                ("performance_monitoring", False),
+                ("user_feedback", False),
+            ],
         )
         self.assertEqual(report["experiments"]["updated"], ["pipe_sizing_comparison"])
         self.assertEqual((report["flags"]["updated"], report["flags"]["removed"]), ([], []))
@@ -553,7 +558,7 @@ class OptionsTest(DeployTestCase):
                 ),
                 cha_deploy.InvalidArgumentError,
                 "unknown subsystem `telemetry` (known: feature_flags, ab_tests, "
-                "performance_monitoring)",
+                "performance_monitoring, user_feedback)",
             ),
             (
                 "unknown on_drift",
@@ -726,6 +731,7 @@ class ValidateConfigTest(unittest.TestCase):
                 ("feature_flags.yml", 2, None),
                 ("ab_tests.yml", 1, None),
                 ("performance_monitoring.yml", 1, None),
+                ("user_feedback.yml", 1, None),
             ],
         )
         for f in files:
@@ -990,13 +996,14 @@ class StatusTest(DeployTestCase):
                 ("feature_flags", 0, None, []),
                 ("ab_tests", 0, None, []),
                 ("performance_monitoring", 0, None, []),
+                ("user_feedback", 0, None, []),
             ],
         )
 
     def test_subsystems_rollouts_drift_and_recent_deployments(self) -> None:
         self.deploy_shipped()
         status = self.cha.get_deployment_status()
-        flags, tests, _monitoring = status["subsystems"]
+        flags, tests, _monitoring, _feedback = status["subsystems"]
         self.assertEqual(
             [
                 (s["subsystem"], s["file"], s["items"], s["count"], s["deployed_by"])
@@ -1007,6 +1014,7 @@ class StatusTest(DeployTestCase):
                 ("ab_tests", "ab_tests.yml", "experiments", 3, 1),
                 # 23 rules and the settings.
                 ("performance_monitoring", "performance_monitoring.yml", "monitoring", 24, 1),
+                ("user_feedback", "user_feedback.yml", "feedback_settings", 8, 1),
             ],
         )
         self.assertEqual(
@@ -1039,8 +1047,9 @@ class StatusTest(DeployTestCase):
         last = status["last_deployment"]
         self.assertEqual(
             (last["id"], last["action"], last["actor"], last["config_dir"], last["changed"]),
-            # 10 flags, 3 tests, 23 alert rules and the monitoring settings.
-            (1, "deploy", "alice", str(CONFIGS), 37),
+            # 10 flags, 3 tests, 23 alert rules and the monitoring settings, and
+            # the 8 sections of user_feedback.yml.
+            (1, "deploy", "alice", str(CONFIGS), 45),
         )
         self.assertEqual(status["recent_deployments"], [last])
 
@@ -1050,7 +1059,7 @@ class StatusTest(DeployTestCase):
         before = self.state()
         status = self.cha.get_deployment_status()
         self.assertEqual(self.state(), before, "the status writes nothing")
-        flags, tests, _monitoring = status["subsystems"]
+        flags, tests, _monitoring, _feedback = status["subsystems"]
         self.assertEqual(
             [(d["name"], d["kind"], d["actor"], d["action"]) for d in flags["drift"]],
             [("intelligent_pipe_sizing", "modified", "ops", "update")],
@@ -1070,7 +1079,7 @@ class StatusTest(DeployTestCase):
 
         self.cha.deploy_all(CONFIGS, "bob", on_drift="overwrite")
         status = self.cha.get_deployment_status()
-        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], []])
+        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], [], []])
         self.assertEqual(
             [(d["id"], d["action"], d["actor"]) for d in status["recent_deployments"]],
             [(2, "deploy", "bob"), (1, "deploy", "alice")],

@@ -129,7 +129,7 @@ class DeployTest(DeployedTestCase):
         self.assertEqual(report["config_dir"], str(CONFIGS))
         self.assertEqual(
             [f["file"] for f in report["files"]],
-            ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml"],
+            ["feature_flags.yml", "ab_tests.yml", "performance_monitoring.yml", "user_feedback.yml"],
         )
         self.assertEqual(len(report["experiments"]["created"]), 3)
         self.assertEqual(report["files"][0]["source_version"], 2)

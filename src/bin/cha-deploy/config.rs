@@ -15,7 +15,7 @@ use crate::output::Output;
 /// `cha-deploy template SUBSYSTEM`.
 #[derive(Args)]
 pub struct TemplateArgs {
-    /// Whose config file: feature-flags or ab-tests.
+    /// Whose config file: feature-flags, ab-tests or user-feedback.
     #[arg(value_name = "SUBSYSTEM")]
     subsystem: String,
     /// cha_intelligent_sizing (every field, the CHA examples; the default)

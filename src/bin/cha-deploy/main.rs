@@ -12,6 +12,7 @@ mod ab_analysis;
 mod config;
 mod demo;
 mod deploy;
+mod feedback;
 mod flags;
 mod metrics;
 mod output;
@@ -52,9 +53,9 @@ enum Command {
     /// Check the database: path, schema version, journal mode, size.
     Doctor,
     /// Deploy a config directory (feature_flags.yml, ab_tests.yml,
-    /// performance_monitoring.yml): plan,
-    /// refuse to undo runtime changes unless told how, back up, apply in one
-    /// transaction, record.
+    /// performance_monitoring.yml, user_feedback.yml): plan, refuse to undo
+    /// runtime changes unless told how, back up, apply in one transaction,
+    /// record.
     Deploy {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -120,8 +121,8 @@ enum Command {
         #[command(flatten)]
         dir: deploy::ConfigDir,
     },
-    /// Write a commented config file to start from: feature-flags or
-    /// ab-tests (every field documented; valid as it is).
+    /// Write a commented config file to start from: feature-flags, ab-tests
+    /// or user-feedback (every field documented; valid as it is).
     Template(config::TemplateArgs),
     /// Bring config files of an older version to the current one: the
     /// version of each file, what changes, the new text; with --write,
@@ -139,6 +140,10 @@ enum Command {
     /// history, ack, resolve, evaluate, flags, system, export, serve.
     #[command(subcommand)]
     Metrics(metrics::MetricsCommand),
+    /// User feedback: submit, list, show, ack, start, resolve, close, merge,
+    /// analyze.
+    #[command(subcommand)]
+    Feedback(feedback::FeedbackCommand),
 }
 
 fn main() -> ExitCode {
@@ -202,6 +207,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
+        Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
         Command::Init => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;

@@ -4,6 +4,7 @@
 mod ab_tests;
 mod feature_flags;
 mod performance_monitoring;
+mod user_feedback;
 
 use super::section::Section;
 
@@ -12,4 +13,5 @@ pub(crate) const SECTIONS: &[&dyn Section] = &[
     &feature_flags::FeatureFlags,
     &ab_tests::AbTests,
     &performance_monitoring::PerformanceMonitoring,
+    &user_feedback::UserFeedback,
 ];

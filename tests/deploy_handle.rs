@@ -772,3 +772,33 @@ fn a_rollback_of_one_subsystem_leaves_the_others() {
         .unwrap();
     assert!(plan.sections[0].changes.is_empty());
 }
+
+/// The status shows what needs attention in monitoring and feedback: the
+/// alerts firing and the open feedback by status and priority.
+#[test]
+fn the_status_shows_firing_alerts_and_the_feedback_backlog() {
+    let s = Scratch::new("status-backlog");
+    let cha = deployed(&s);
+    for (user, text) in [
+        ("u1", "The sizing crashed and we lost data"),
+        ("u2", "Great tool, it saves time"),
+    ] {
+        cha.submit_feedback_json(
+            &json!({"type": "general_feedback", "text": text, "user_id": user}).to_string(),
+        )
+        .unwrap();
+    }
+    let status = cha.deployment_status().unwrap();
+    let monitoring = &status.subsystems[2];
+    assert_eq!(monitoring.subsystem, "performance_monitoring");
+    assert_eq!(
+        monitoring.details["firing"],
+        json!({"warning": 0, "error": 0, "critical": 0})
+    );
+    let feedback = &status.subsystems[3];
+    assert_eq!(feedback.subsystem, "user_feedback");
+    let backlog = &feedback.details["backlog"];
+    assert_eq!(backlog["open"], json!(2));
+    assert_eq!(backlog["by_status"]["new"], json!(2));
+    assert!(backlog["oldest_new_hours"].as_f64().unwrap() < 1.0);
+}

@@ -692,3 +692,24 @@ pub(crate) fn workflow_counts(
         )?;
     Ok(row)
 }
+
+/// The open items (new, acknowledged, in progress; merged copies left out)
+/// by status and priority, and when the oldest item still new came in:
+/// `((status, priority) -> count, oldest new submitted_at_ms)`.
+pub(crate) fn backlog(conn: &Connection) -> Result<(Vec<(String, String, u64)>, Option<i64>)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, priority, COUNT(*) FROM feedback
+         WHERE status IN ('new', 'acknowledged', 'in_progress') AND duplicate_of IS NULL
+         GROUP BY status, priority",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+    })?;
+    let counts = rows.collect::<Result<_, _>>()?;
+    let oldest = conn
+        .prepare_cached(
+            "SELECT MIN(submitted_at_ms) FROM feedback WHERE status = 'new' AND duplicate_of IS NULL",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok((counts, oldest))
+}

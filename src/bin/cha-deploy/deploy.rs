@@ -564,6 +564,35 @@ fn status_text(s: &DeploymentStatus) -> String {
                 ));
             }
         }
+        if let Some(firing) = sub.details.get("firing").and_then(Value::as_object) {
+            let n = |k: &str| firing.get(k).and_then(Value::as_u64).unwrap_or(0);
+            text.push_str(&format!(
+                "\n  alerts firing: {} (critical {}, error {}, warning {})",
+                n("critical") + n("error") + n("warning"),
+                n("critical"),
+                n("error"),
+                n("warning")
+            ));
+        }
+        if let Some(backlog) = sub.details.get("backlog").and_then(Value::as_object) {
+            let n =
+                |group: &str, k: &str| backlog[group].get(k).and_then(Value::as_u64).unwrap_or(0);
+            let oldest = backlog
+                .get("oldest_new_hours")
+                .and_then(Value::as_f64)
+                .map_or(String::new(), |h| {
+                    format!("; the oldest new one waits {h:.0} h")
+                });
+            text.push_str(&format!(
+                "\n  feedback backlog: {} open (new {}, acknowledged {}, in progress {}; critical {}, high {}){oldest}",
+                backlog.get("open").and_then(Value::as_u64).unwrap_or(0),
+                n("by_status", "new"),
+                n("by_status", "acknowledged"),
+                n("by_status", "in_progress"),
+                n("by_priority", "critical"),
+                n("by_priority", "high")
+            ));
+        }
         if !sub.drift.is_empty() {
             text.push_str("\n  drift since the last deployment:");
             for d in &sub.drift {

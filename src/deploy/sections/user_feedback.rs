@@ -63,16 +63,37 @@ impl Section for UserFeedback {
     }
 
     /// The categories, the lexicon's size and where items go.
+    /// The configuration in brief, and the backlog: open items by status
+    /// and priority, and the age of the oldest item nobody acknowledged.
     fn status(
         &self,
-        _conn: &rusqlite::Connection,
+        conn: &rusqlite::Connection,
         running: &Definitions,
-        _now_ms: i64,
+        now_ms: i64,
     ) -> Result<Value> {
+        let (open, oldest_new) = crate::store::feedback::backlog(conn)?;
+        let count = |f: &dyn Fn(&(String, String, u64)) -> bool| -> u64 {
+            open.iter().filter(|r| f(r)).map(|r| r.2).sum()
+        };
+        let mut by_status = serde_json::Map::new();
+        for status in ["new", "acknowledged", "in_progress"] {
+            by_status.insert(status.into(), json!(count(&|r| r.0 == status)));
+        }
+        let mut by_priority = serde_json::Map::new();
+        for priority in ["critical", "high", "medium", "low"] {
+            by_priority.insert(priority.into(), json!(count(&|r| r.1 == priority)));
+        }
+        let backlog = json!({
+            "open": count(&|_| true),
+            "by_status": by_status,
+            "by_priority": by_priority,
+            "oldest_new_hours": oldest_new.map(|t| (now_ms - t) as f64 / 3_600_000.0),
+        });
         let Some(s) = settings_of(running)? else {
-            return Ok(json!({"configured": false}));
+            return Ok(json!({"configured": false, "backlog": backlog}));
         };
         Ok(json!({
+            "backlog": backlog,
             "configured": true,
             "categories": s.feedback_categories.iter().map(|c| &c.name).collect::<Vec<_>>(),
             "sentiment_terms": s.sentiment_keywords.positive.len() + s.sentiment_keywords.negative.len(),

@@ -693,10 +693,12 @@ pub(crate) fn workflow_counts(
     Ok(row)
 }
 
+/// Open items of one status and priority, and how many.
+pub(crate) type OpenCount = (String, String, u64);
+
 /// The open items (new, acknowledged, in progress; merged copies left out)
-/// by status and priority, and when the oldest item still new came in:
-/// `((status, priority) -> count, oldest new submitted_at_ms)`.
-pub(crate) fn backlog(conn: &Connection) -> Result<(Vec<(String, String, u64)>, Option<i64>)> {
+/// by status and priority, and when the oldest item still new came in.
+pub(crate) fn backlog(conn: &Connection) -> Result<(Vec<OpenCount>, Option<i64>)> {
     let mut stmt = conn.prepare_cached(
         "SELECT status, priority, COUNT(*) FROM feedback
          WHERE status IN ('new', 'acknowledged', 'in_progress') AND duplicate_of IS NULL

@@ -69,6 +69,14 @@ impl ErrorKind {
             ErrorKind::Drift => CHA_ERR_DRIFT,
         }
     }
+
+    /// The name of this kind's status code, `CHA_ERR_NOT_FOUND`: the same
+    /// words in C (`cha_status_name`) and in the CLI's JSON errors.
+    pub fn status_name(self) -> &'static str {
+        crate::ffi::status::status_name(self.status_code())
+            .to_str()
+            .expect("status names are ASCII")
+    }
 }
 
 /// An error with a message that says what was wrong and where.

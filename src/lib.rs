@@ -72,7 +72,7 @@ pub use handle::{
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;
-pub use store::{SCHEMA_VERSION, StoreInfo};
+pub use store::{SCHEMA_VERSION, StoreInfo, inspect};
 
 /// The library version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

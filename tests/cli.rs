@@ -73,6 +73,7 @@ fn db_flag_and_env_choose_the_file() {
 #[test]
 fn doctor_reports_in_json() {
     let s = Scratch::new("doctor");
+    assert!(cha(&s.0, &["init"]).status.success());
     let o = cha(&s.0, &["--json", "doctor"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -80,8 +81,10 @@ fn doctor_reports_in_json() {
     assert_eq!(v["database"]["schema_version"], cha_deploy::SCHEMA_VERSION);
     assert_eq!(v["database"]["journal_mode"], "wal");
     assert!(v["database"]["file_size_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(v["status"], "ok");
     let o = cha(&s.0, &["doctor"]);
     assert!(stdout(&o).contains("journal mode    wal"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("status          ok"), "{}", stdout(&o));
 }
 
 #[test]
@@ -97,7 +100,7 @@ fn version_prints_library_and_schema() {
 #[test]
 fn errors_are_one_line_with_a_documented_exit_code() {
     let s = Scratch::new("errors");
-    let o = cha(&s.0, &["--db", "missing/folder/cha.db", "doctor"]);
+    let o = cha(&s.0, &["--db", "missing/folder/cha.db", "init"]);
     assert_eq!(o.status.code(), Some(6), "storage errors exit with 6");
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -603,13 +603,7 @@ fn template_prints_writes_and_deploys() {
         );
     }
 
-    // The folder must exist: a template is one file, not a directory tree.
-    let err = s.fails(
-        &["flags", "template", "--output", "conf/feature_flags.yml"],
-        6,
-    );
-    assert!(err.contains("conf/feature_flags.yml: "), "{err}");
-    std::fs::create_dir_all(s.0.join("conf")).unwrap();
+    // A missing folder is made.
     let text = s.ok(&["flags", "template", "--output", "conf/feature_flags.yml"]);
     assert_eq!(
         text,

@@ -24,3 +24,53 @@ pub fn check_flag_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `; did you mean `x`?` when one of `known` is close to the unknown `name`
+/// (a typo of a few letters, another case, or a part of the name), else
+/// nothing: the tail of a "does not exist" message, the same on every
+/// surface since it is written once, here.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    let wanted = name.to_lowercase();
+    // Up to a third of the letters may be wrong, and at least two.
+    let allowed = (wanted.chars().count() / 3).max(2);
+    let best = known
+        .into_iter()
+        .filter_map(|k| {
+            let lower = k.to_lowercase();
+            let distance = strsim::damerau_levenshtein(&wanted, &lower);
+            let part = wanted.len() >= 3 && (lower.contains(&wanted) || wanted.contains(&lower));
+            (distance <= allowed || part).then_some((distance, k))
+        })
+        .min();
+    match best {
+        Some((_, k)) => format!("; did you mean `{k}`?"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_suggests_the_closest_known_name() {
+        let known = [
+            "intelligent_pipe_sizing",
+            "legacy_solver",
+            "pipe_sizing_comparison",
+        ];
+        let hint = |n| did_you_mean(n, known);
+        assert_eq!(
+            hint("intelligent_pipe_sizng"),
+            "; did you mean `intelligent_pipe_sizing`?"
+        );
+        assert_eq!(hint("Legacy_Solver"), "; did you mean `legacy_solver`?");
+        assert_eq!(
+            hint("pipe_sizing_comparision"),
+            "; did you mean `pipe_sizing_comparison`?"
+        );
+        assert_eq!(hint("solver"), "; did you mean `legacy_solver`?");
+        assert_eq!(hint("velocity_limit"), "");
+        assert_eq!(did_you_mean("x", []), "");
+    }
+}

@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use super::{Cha, Live};
-use crate::error::{Error, Result};
+use crate::common::names::did_you_mean;
+use crate::error::{Error, ErrorKind, Result};
 use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::definitions::{self, Author};
@@ -107,7 +108,7 @@ impl Cha {
             })
             .ok_or_else(|| {
                 self.inner.recorder.monitoring.usage.unknown(flag);
-                flag_not_found(flag)
+                self.flag_not_found(flag)
             })
     }
 
@@ -180,7 +181,7 @@ impl Cha {
     /// `NotFound` if no flag has that name now.
     pub fn flag_lookup(&self, flag: &str) -> Result<u32> {
         if self.inner.live.load().flags.lookup(flag).is_none() {
-            return Err(flag_not_found(flag));
+            return Err(self.flag_not_found(flag));
         }
         Ok(self.inner.flag_handle(flag))
     }
@@ -226,11 +227,26 @@ impl Cha {
         actor: &str,
     ) -> Result<FlagChange> {
         check_actor(actor)?;
-        let change = self.inner.store.write(|tx| {
-            let before = stored_definition(tx, name)?;
-            let after = crate::config::apply_flag_update(before.as_ref(), name, updates)?;
-            self.write_flag(tx, before, after, actor, "update")
-        })?;
+        let change =
+            self.inner.store.write(|tx| {
+                let before = stored_definition(tx, name)?;
+                let after = crate::config::apply_flag_update(before.as_ref(), name, updates)
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::NotFound => Error::not_found(format!(
+                            "{}{}",
+                            e.message(),
+                            did_you_mean(
+                                name,
+                                definitions::names(tx, KIND)
+                                    .unwrap_or_default()
+                                    .iter()
+                                    .map(String::as_str)
+                            )
+                        )),
+                        _ => e,
+                    })?;
+                self.write_flag(tx, before, after, actor, "update")
+            })?;
         self.inner.reload_after_commit();
         Ok(change)
     }
@@ -284,7 +300,8 @@ impl Cha {
     ) -> Result<Option<FlagChange>> {
         check_actor(actor)?;
         let change = self.inner.store.write(|tx| {
-            let before = stored_definition(tx, name)?.ok_or_else(|| flag_not_found(name))?;
+            let before =
+                stored_definition(tx, name)?.ok_or_else(|| stored_flag_not_found(tx, name))?;
             if before.hold.is_some() {
                 return Ok(None);
             }
@@ -349,7 +366,8 @@ impl Cha {
     /// `NotFound` if there is none.
     pub fn flag(&self, name: &str) -> Result<FlagRecord> {
         let conn = self.inner.store.conn();
-        let stored = definitions::get(&conn, KIND, name)?.ok_or_else(|| flag_not_found(name))?;
+        let stored = definitions::get(&conn, KIND, name)?
+            .ok_or_else(|| stored_flag_not_found(&conn, name))?;
         FlagRecord::from_stored(stored)
     }
 
@@ -361,7 +379,7 @@ impl Cha {
         let conn = self.inner.store.conn();
         let history = audit::history(&conn, KIND, name)?;
         if history.is_empty() {
-            return Err(flag_not_found(name));
+            return Err(stored_flag_not_found(&conn, name));
         }
         Ok(history)
     }
@@ -405,8 +423,26 @@ pub(crate) fn check_experiment_links(
     }
 }
 
-pub(crate) fn flag_not_found(name: &str) -> Error {
-    Error::not_found(format!("flag `{name}` does not exist"))
+impl Cha {
+    /// `NotFound` for flag `name`, with a deployed flag close to it: the
+    /// names of the snapshot, without the store's lock.
+    fn flag_not_found(&self, name: &str) -> Error {
+        let live = self.inner.live.load();
+        let known = live.flags.definitions().iter().map(|d| d.name.as_str());
+        Error::not_found(format!(
+            "flag `{name}` does not exist{}",
+            did_you_mean(name, known)
+        ))
+    }
+}
+
+/// `NotFound` for flag `name`, with a stored flag close to it.
+fn stored_flag_not_found(conn: &rusqlite::Connection, name: &str) -> Error {
+    let known = definitions::names(conn, KIND).unwrap_or_default();
+    Error::not_found(format!(
+        "flag `{name}` does not exist{}",
+        did_you_mean(name, known.iter().map(String::as_str))
+    ))
 }
 
 pub(crate) fn check_actor(actor: &str) -> Result<()> {

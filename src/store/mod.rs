@@ -29,7 +29,7 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-/// What `doctor` reports about an open database.
+/// What `doctor` reports about a database.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StoreInfo {
     pub path: String,
@@ -69,30 +69,7 @@ impl Store {
 
     /// Facts about the open database, for `doctor`.
     pub fn info(&self) -> Result<StoreInfo> {
-        let conn = self.conn();
-        let schema_version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let journal_mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
-        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
-        let synchronous = match synchronous {
-            0 => "off",
-            1 => "normal",
-            2 => "full",
-            3 => "extra",
-            _ => "unknown",
-        }
-        .to_string();
-        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let mut wal = self.path.as_os_str().to_owned();
-        wal.push("-wal");
-        Ok(StoreInfo {
-            path: self.path.display().to_string(),
-            schema_version,
-            journal_mode,
-            synchronous,
-            file_size_bytes: size(&self.path),
-            wal_size_bytes: size(Path::new(&wal)),
-            sqlite_version: rusqlite::version().to_string(),
-        })
+        info_of(&self.conn(), &self.path)
     }
 
     /// Runs `f` inside one IMMEDIATE transaction: all of it lands, or none.
@@ -106,6 +83,50 @@ impl Store {
         tx.commit()?;
         Ok(value)
     }
+}
+
+/// Facts about the database at `path`, read without creating, upgrading
+/// or writing it (`doctor`): a missing file is `NotFound`, a file that is
+/// not SQLite is `Storage`.
+pub fn inspect(path: &Path) -> Result<StoreInfo> {
+    if !path.exists() {
+        return Err(Error::not_found(format!(
+            "{}: no such database",
+            path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::from(e).context(path.display()))?;
+    info_of(&conn, path).map_err(|e| e.context(path.display()))
+}
+
+fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
+    let schema_version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let journal_mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+    let synchronous = match synchronous {
+        0 => "off",
+        1 => "normal",
+        2 => "full",
+        3 => "extra",
+        _ => "unknown",
+    }
+    .to_string();
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    Ok(StoreInfo {
+        path: path.display().to_string(),
+        schema_version,
+        journal_mode,
+        synchronous,
+        file_size_bytes: size(path),
+        wal_size_bytes: size(Path::new(&wal)),
+        sqlite_version: rusqlite::version().to_string(),
+    })
 }
 
 /// Opens the file with the configured pragmas, turning SQLite's terse

@@ -470,6 +470,14 @@ static void test_unknown_flag(cha_handle *h) {
     CHECK_STATUS(cha_flag_restore(h, "no_such_flag", 1, "c-test", &json), CHA_ERR_NOT_FOUND);
     CHECK(json == UNTOUCHED_STR);
 
+    /* A near miss names the flag meant, as the CLI and Python do. */
+    CHECK_STATUS(cha_flag_get(h, "flow_based_calculaton", &json), CHA_ERR_NOT_FOUND);
+    CHECK_MESSAGE_HAS("did you mean `flow_based_calculation`?");
+    CHECK_STATUS(cha_flag_enabled(h, "Flow_Based_Calculation", "u", NULL, 0, &on),
+                 CHA_ERR_NOT_FOUND);
+    CHECK_MESSAGE_HAS("did you mean `flow_based_calculation`?");
+    CHECK(json == UNTOUCHED_STR);
+
     /* A bad context is a failed call. */
     CHECK_STATUS(cha_flag_evaluate(h, "flow_based_calculation", "{\"user_id\": ", &json),
                  CHA_ERR_INVALID_ARGUMENT);

@@ -170,6 +170,10 @@ class DeployTest(DeployedTestCase):
         self.assertEqual(record["definition"]["prerequisites"], ["flow_based_calculation"])
         with self.assertRaises(cha_deploy.NotFoundError):
             self.cha.get_flag("no_such_flag")
+        # A near miss names the flag meant, as C and the CLI do.
+        with self.assertRaises(cha_deploy.NotFoundError) as caught:
+            self.cha.get_flag("intelligent_pipe_sizng")
+        self.assertIn("did you mean `intelligent_pipe_sizing`?", caught.exception.message)
 
     def test_an_invalid_directory_is_a_config_error_and_changes_nothing(self) -> None:
         bad = self.write_config(

@@ -75,6 +75,11 @@ pub fn write_template(
         }
         return Ok(());
     };
+    // `--output my/feature_flags.yml` in a fresh folder makes `my/`.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::storage(format!("{}: {e}", parent.display())))?;
+    }
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -278,7 +278,7 @@ fn evals_table(evals: &[PlannerEval]) -> String {
         .map(|p| {
             vec![
                 p.user_id.clone(),
-                on_off(p.evaluation.enabled).into(),
+                on_off(p.evaluation.enabled),
                 p.evaluation.reason.as_str().into(),
                 p.evaluation.rule.clone(),
             ]

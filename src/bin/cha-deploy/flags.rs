@@ -10,7 +10,7 @@ use cha_deploy::common::time::parse_rfc3339_ms;
 use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
 use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};
 
-use crate::output::{Output, aligned, diff, fields, inline, rfc3339, table};
+use crate::output::{Output, Style, aligned, diff, fields, inline, paint, rfc3339, table};
 
 #[derive(Subcommand)]
 pub enum FlagsCommand {
@@ -173,7 +173,8 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             }
             let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
             if e.error == Some(ErrorCode::FlagNotFound) {
-                return Err(Error::not_found(format!("flag `{name}` does not exist")));
+                // The library's own NotFound, with its suggestion.
+                cha.flag_lookup(name)?;
             }
             out.print(&e, || eval_text(&e));
         }
@@ -362,7 +363,11 @@ pub fn list_text(flags: &[FlagRecord]) -> String {
             vec![
                 d.name.clone(),
                 d.flag_type.as_str().into(),
-                if d.enabled { "yes" } else { "NO" }.into(),
+                if d.enabled {
+                    paint(Style::Good, "yes")
+                } else {
+                    paint(Style::Bad, "NO")
+                },
                 rollout(d),
                 f.version.to_string(),
                 f.updated_by.clone(),
@@ -395,13 +400,18 @@ fn show_text(r: &FlagRecord) -> String {
 }
 
 /// ON / off, for a column or a headline.
-pub fn on_off(enabled: bool) -> &'static str {
-    if enabled { "ON" } else { "off" }
+/// `ON` or `off`, coloured where the output takes colour.
+pub fn on_off(enabled: bool) -> String {
+    if enabled {
+        paint(Style::Good, "ON")
+    } else {
+        paint(Style::Dim, "off")
+    }
 }
 
 fn eval_text(e: &FlagEvaluation) -> String {
     let mut lines = vec![
-        ("enabled".to_string(), on_off(e.enabled).to_string()),
+        ("enabled".to_string(), on_off(e.enabled)),
         ("reason".into(), e.reason.as_str().into()),
         ("rule".into(), e.rule.clone()),
         ("variant".into(), e.variant.clone().unwrap_or("-".into())),

@@ -32,12 +32,23 @@ use output::Output;
     about = "Feature flags, A/B tests, monitoring, feedback and deployment for the CHA pipe-sizing system"
 )]
 struct Cli {
-    /// Database file (default ./cha.db).
+    /// Database file.
     #[arg(long, global = true, env = "CHA_DB", default_value = "cha.db")]
     db: PathBuf,
-    /// Print stable, machine-readable JSON instead of text.
+    /// Print stable, machine-readable JSON instead of text; errors too, as
+    /// {"error": {"status", "code", "message"}} on stderr.
     #[arg(long, global = true)]
     json: bool,
+    /// Colour the text output: auto (on a terminal), always or never.
+    /// NO_COLOR in the environment turns it off in any case.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    color: output::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,7 +62,13 @@ enum Command {
     /// Print the library, schema and SQLite versions.
     Version,
     /// Check the database: path, schema version, journal mode, size.
+    /// Never creates or changes it.
     Doctor,
+    /// Print a shell completion script: bash, zsh or fish.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     /// Deploy a config directory (feature_flags.yml, ab_tests.yml,
     /// performance_monitoring.yml, user_feedback.yml): plan, refuse to undo
     /// runtime changes unless told how, back up, apply in one transaction,
@@ -147,20 +164,31 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let args = match seed_spelling(std::env::args().collect()) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("cha-deploy: error: {message}");
-            return ExitCode::from(2);
-        }
+    let args: Vec<String> = std::env::args().collect();
+    // Before parsing, so that even a usage error answers in JSON.
+    let json = args.iter().skip(1).any(|a| a == "--json");
+    let usage = |message: &str| {
+        Output::new(json, output::ColorChoice::Auto).error(2, "usage", message);
+        ExitCode::from(2)
     };
-    let cli = Cli::parse_from(args);
-    let out = Output::new(cli.json);
+    let args = match seed_spelling(args) {
+        Ok(args) => args,
+        Err(message) => return usage(&message),
+    };
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // --help and --version, and usage errors as clap words them (with
+        // a hint and the usage line) when no JSON was asked for.
+        Err(e) if !json || !e.use_stderr() => e.exit(),
+        Err(e) => return usage(e.render().to_string().trim_end()),
+    };
+    let out = Output::new(cli.json, cli.color);
     match run(&cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cha-deploy: error: {e}");
-            ExitCode::from(exit_code(e.kind()))
+            let kind = e.kind();
+            out.error(kind.status_code(), kind.status_name(), e.message());
+            ExitCode::from(exit_code(kind))
         }
     }
 }
@@ -236,15 +264,36 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
             Ok(())
         }
         Command::Doctor => {
-            let cha = Cha::open(&cli.db)?;
-            let info = cha.info()?;
+            // A check changes nothing: it opens the file read-only, never
+            // creating it or upgrading its schema.
+            let info = cha_deploy::inspect(&cli.db).map_err(|e| match e.kind() {
+                ErrorKind::NotFound => Error::not_found(format!(
+                    "{}: no such database; create it with `cha-deploy init`, or choose one with --db or $CHA_DB",
+                    cli.db.display()
+                )),
+                _ => e,
+            })?;
+            let status = match info.schema_version.cmp(&cha_deploy::SCHEMA_VERSION) {
+                std::cmp::Ordering::Equal => "ok".to_string(),
+                std::cmp::Ordering::Less => format!(
+                    "schema {} is older than this library's {}: `cha-deploy init` upgrades it (opening it from any program does too)",
+                    info.schema_version,
+                    cha_deploy::SCHEMA_VERSION
+                ),
+                std::cmp::Ordering::Greater => format!(
+                    "schema {} is newer than this library's {}: use a newer cha-deploy",
+                    info.schema_version,
+                    cha_deploy::SCHEMA_VERSION
+                ),
+            };
             let report = serde_json::json!({
                 "library_version": cha_deploy::VERSION,
                 "database": info,
+                "status": status,
             });
             out.print(&report, || {
                 format!(
-                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nstatus          ok",
+                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nstatus          {status}",
                     info.path,
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION,
@@ -256,7 +305,17 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                     info.wal_size_bytes
                 )
             });
-            cha.close()
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "cha-deploy",
+                &mut std::io::stdout(),
+            );
+            Ok(())
         }
     }
 }
@@ -267,7 +326,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
 pub fn open_existing(db: &std::path::Path) -> Result<Cha, Error> {
     if !db.exists() {
         return Err(Error::not_found(format!(
-            "{}: no such database (create it with `cha-deploy deploy --config-dir configs`, or choose one with --db or $CHA_DB)",
+            "{}: no such database; create it with `cha-deploy init` or `cha-deploy deploy --config-dir configs`, or choose one with --db or $CHA_DB",
             db.display()
         )));
     }

@@ -12,7 +12,7 @@ use cha_deploy::monitoring::MetricKind;
 use cha_deploy::{AlertQuery, Cha, Error, PerformanceReport};
 
 use crate::flags::Actor;
-use crate::output::{Output, num, rfc3339, table};
+use crate::output::{Output, Style, num, paint, rfc3339, table};
 
 #[derive(Subcommand)]
 pub enum MetricsCommand {
@@ -290,7 +290,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
                         vec![
                             a.id.to_string(),
                             a.rule.clone(),
-                            a.severity.as_str().into(),
+                            severity(a.severity),
                             a.state.clone(),
                             rfc3339(a.fired_at_ms),
                             a.acknowledged_by.clone().unwrap_or_else(|| "-".into()),
@@ -325,7 +325,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
                             ),
                             format!("{} min", r.rule.window_size_minutes),
                             r.state.as_str().into(),
-                            r.severity.map_or("-".into(), |s| s.as_str().to_string()),
+                            r.severity.map_or("-".into(), severity),
                             opt(r.value),
                         ]
                     })
@@ -368,7 +368,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
                         vec![
                             rfc3339(e.at_ms),
                             e.kind.clone(),
-                            e.severity.map_or("-".into(), |s| s.as_str().to_string()),
+                            e.severity.map_or("-".into(), severity),
                             e.alert.map_or("-".into(), |a| a.to_string()),
                             e.message.clone(),
                         ]
@@ -392,7 +392,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
                     "alert {} ({}, {}) {} by {who}",
                     a.id,
                     a.rule,
-                    a.severity.as_str(),
+                    severity(a.severity),
                     if resolve { "resolved" } else { "acknowledged" }
                 )
             });
@@ -657,7 +657,7 @@ fn report_text(r: &PerformanceReport) -> String {
                 a.id,
                 a.state,
                 a.rule,
-                a.severity.as_str(),
+                severity(a.severity),
                 a.message
             ));
         }
@@ -669,4 +669,15 @@ fn report_text(r: &PerformanceReport) -> String {
         }
     }
     text
+}
+
+/// A severity's name, coloured by its urgency where the output takes colour.
+fn severity(s: cha_deploy::monitoring::Severity) -> String {
+    use cha_deploy::monitoring::Severity;
+    let style = match s {
+        Severity::Warning => Style::Warn,
+        Severity::Error => Style::Bad,
+        Severity::Critical => Style::Critical,
+    };
+    paint(style, s.as_str())
 }

@@ -1,43 +1,180 @@
 //! Printing: human text by default, stable JSON with `--json`, and the small
 //! presentational helpers the text uses (tables, times, one-line diffs).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 use serde_json::Value;
 
+/// `--color`: whether text output is coloured. `NO_COLOR` (set and not
+/// empty) turns colour off whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal only.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
 pub struct Output {
     json: bool,
+    color: ColorChoice,
 }
 
 impl Output {
-    pub fn new(json: bool) -> Self {
-        Output { json }
+    pub fn new(json: bool, color: ColorChoice) -> Self {
+        Output { json, color }
     }
 
     pub fn json(&self) -> bool {
         self.json
     }
 
-    /// Prints `value` as pretty JSON with `--json`, else the text `human` makes.
+    /// Prints `value` as pretty JSON with `--json`, else the text `human`
+    /// makes, with its control characters escaped and its [`paint`]ed
+    /// words coloured when stdout takes colour.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         let text = if self.json {
             serde_json::to_string_pretty(value).expect("serialisable")
         } else {
-            human()
+            terminal_text(&human(), self.colors(&std::io::stdout()))
         };
         // A closed pipe (`cha-deploy flags list | head -3`) is not an error.
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
+
+    /// Prints a failed command's error on stderr: `{"error": {...}}` with
+    /// `--json`, else one escaped line.
+    pub fn error(&self, status: i32, code: &str, message: &str) {
+        let text = if self.json {
+            serde_json::json!({"error": {"status": status, "code": code, "message": message}})
+                .to_string()
+        } else {
+            let color = self.colors(&std::io::stderr());
+            terminal_text(
+                &format!("cha-deploy: {}: {message}", paint(Style::Bad, "error")),
+                color,
+            )
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
+    /// Whether `stream` takes colour: never with `NO_COLOR` or `TERM=dumb`;
+    /// then as `--color` says, `auto` meaning on a terminal.
+    fn colors(&self, stream: &impl IsTerminal) -> bool {
+        color_allowed(
+            self.color,
+            |name| std::env::var_os(name),
+            stream.is_terminal(),
+        )
+    }
+}
+
+/// The colour decision, apart from the process's environment (tested).
+fn color_allowed(
+    choice: ColorChoice,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    terminal: bool,
+) -> bool {
+    if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    match choice {
+        ColorChoice::Never => false,
+        ColorChoice::Always => true,
+        ColorChoice::Auto => terminal && env("TERM").is_none_or(|t| t != "dumb"),
+    }
+}
+
+/// What a painted word means; the colour only repeats what the word says.
+#[derive(Clone, Copy)]
+pub enum Style {
+    /// On, healthy, shipped: green.
+    Good,
+    /// A warning, a paused rollout: yellow.
+    Warn,
+    /// An error, an alert, harm: red.
+    Bad,
+    /// Critical: bold red.
+    Critical,
+    /// Off, none, secondary: dim.
+    Dim,
+}
+
+/// The markers [`paint`] puts around a word: Unicode noncharacters, which
+/// are reserved for a program's internal use, so that colour survives the
+/// escaping of control characters and tables can align painted cells.
+const MARK_END: char = '\u{FDDF}';
+
+fn mark(style: Style) -> char {
+    match style {
+        Style::Good => '\u{FDD1}',
+        Style::Warn => '\u{FDD2}',
+        Style::Bad => '\u{FDD3}',
+        Style::Critical => '\u{FDD4}',
+        Style::Dim => '\u{FDD5}',
+    }
+}
+
+fn is_mark(c: char) -> bool {
+    ('\u{FDD1}'..='\u{FDD5}').contains(&c) || c == MARK_END
+}
+
+/// `text` to be shown in `style` where the output takes colour, as itself
+/// elsewhere.
+pub fn paint(style: Style, text: &str) -> String {
+    format!("{}{text}{MARK_END}", mark(style))
+}
+
+/// The width of a cell as a terminal shows it: its characters, without
+/// [`paint`]'s markers.
+fn width(cell: &str) -> usize {
+    cell.chars().filter(|&c| !is_mark(c)).count()
+}
+
+/// Text fit for a terminal: control characters (an escape sequence in a
+/// unit id, a carriage return in a message) and the invisible characters
+/// that reorder text are shown escaped, `\x1b`, `\u{202e}`, never
+/// interpreted; [`paint`]ed words become ANSI colours when `color`, plain
+/// words otherwise. Newlines and tabs stay.
+pub fn terminal_text(text: &str, color: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if is_mark(c) => {
+                if color {
+                    out.push_str(match c {
+                        '\u{FDD1}' => "\x1b[32m",
+                        '\u{FDD2}' => "\x1b[33m",
+                        '\u{FDD3}' => "\x1b[31m",
+                        '\u{FDD4}' => "\x1b[1;31m",
+                        '\u{FDD5}' => "\x1b[2m",
+                        _ => "\x1b[0m",
+                    });
+                }
+            }
+            c if (c as u32) < 0x100 && c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A text table: a header row and aligned, left-justified columns separated
 /// by two spaces. The last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     let line = |cells: &mut dyn Iterator<Item = &str>| {
@@ -48,7 +185,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             }
             s.push_str(cell);
             if i + 1 < widths.len() {
-                s.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+                s.extend(std::iter::repeat_n(' ', w - width(cell)));
             }
         }
         s.trim_end().to_string()
@@ -294,6 +431,53 @@ mod tests {
         let b = json!({"metadata": {"owner": "a", "priority": 1}});
         let a = json!({"metadata": {"owner": "b", "priority": 1}});
         assert_eq!(diff(Some(&b), Some(&a)), "metadata.owner: a -> b");
+    }
+
+    #[test]
+    fn terminal_text_escapes_control_characters_and_paints_only_with_colour() {
+        let red = "\x1b[31mred\r\u{202e}x";
+        assert_eq!(terminal_text(red, false), "\\x1b[31mred\\x0d\\u{202e}x");
+        assert_eq!(terminal_text(red, true), "\\x1b[31mred\\x0d\\u{202e}x");
+        let painted = format!("flag {}\n\tnext", paint(Style::Good, "ON"));
+        assert_eq!(terminal_text(&painted, false), "flag ON\n\tnext");
+        assert_eq!(
+            terminal_text(&painted, true),
+            "flag \x1b[32mON\x1b[0m\n\tnext"
+        );
+        // C1 controls (CSI is U+009B) are escaped too.
+        assert_eq!(terminal_text("a\u{9b}31m", true), "a\\x9b31m");
+    }
+
+    #[test]
+    fn colour_never_with_no_color_and_on_a_terminal_only_by_default() {
+        let env = |no_color: Option<&'static str>, term: Option<&'static str>| {
+            move |name: &str| match name {
+                "NO_COLOR" => no_color.map(Into::into),
+                "TERM" => term.map(Into::into),
+                _ => None,
+            }
+        };
+        use ColorChoice::*;
+        assert!(color_allowed(Auto, env(None, Some("xterm")), true));
+        assert!(!color_allowed(Auto, env(None, Some("xterm")), false));
+        assert!(!color_allowed(Auto, env(None, Some("dumb")), true));
+        assert!(!color_allowed(Auto, env(Some("1"), None), true));
+        assert!(!color_allowed(Always, env(Some("1"), None), true));
+        // An empty NO_COLOR does not count (no-color.org).
+        assert!(color_allowed(Always, env(Some(""), None), false));
+        assert!(!color_allowed(Never, env(None, None), true));
+    }
+
+    #[test]
+    fn painted_cells_align_like_plain_ones() {
+        let t = table(
+            &["A", "B"],
+            &[
+                vec![paint(Style::Good, "ON"), "1".into()],
+                vec!["off".into(), "2".into()],
+            ],
+        );
+        assert_eq!(terminal_text(&t, false), "A    B\nON   1\noff  2");
     }
 
     #[test]

@@ -510,6 +510,10 @@ fn backups_are_private_restorable_and_pruned() {
         .map(|b| b.reason)
         .collect();
     assert_eq!(names, ["manual", "restore"], "two kept, oldest dropped");
+    // `latest` is the newest backup: here the one the restore took, so
+    // restoring it undoes the restore.
+    cha.restore_backup("latest", "ops").unwrap();
+    assert_eq!(percentage(&cha, "intelligent_pipe_sizing"), Some(90.0));
     let err = cha.create_backup("no spaces!").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     let err = cha.restore_backup("cha.db.nope.db", "ops").unwrap_err();
@@ -523,7 +527,7 @@ fn backups_are_private_restorable_and_pruned() {
         .restore_backup(fake.to_str().unwrap(), "ops")
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
-    assert_eq!(percentage(&cha, "intelligent_pipe_sizing"), Some(25.0));
+    assert_eq!(percentage(&cha, "intelligent_pipe_sizing"), Some(90.0));
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub struct Backup {
     pub size_bytes: u64,
 }
 
+/// The name that restores the newest backup: no backup is named so, since
+/// every backup's name starts with its database's.
+const LATEST: &str = "latest";
+
 impl Cha {
     /// The folder backups go to.
     pub fn backup_dir(&self) -> PathBuf {
@@ -106,7 +110,8 @@ impl Cha {
     }
 
     /// Restores the database from backup `name` (a file name in the backup
-    /// folder, or a path), taking a backup of the current state first. The
+    /// folder, a path, or `latest`: the newest backup of the folder, of any
+    /// reason), taking a backup of the current state first. The
     /// whole database comes back as it was, collected data included: what
     /// was recorded since is in the backup taken first. Recorded as a
     /// deployment (`restore`) under `actor`.
@@ -117,6 +122,18 @@ impl Cha {
     pub fn restore_backup(&self, name: &str, actor: &str) -> Result<DeployReport> {
         let started = std::time::Instant::now();
         crate::handle::check_actor(actor)?;
+        let newest;
+        let name = if name == LATEST {
+            newest = self.backups()?.pop().map(|b| b.name).ok_or_else(|| {
+                Error::not_found(format!(
+                    "there is no backup in {} to restore",
+                    self.backup_dir().display()
+                ))
+            })?;
+            newest.as_str()
+        } else {
+            name
+        };
         let path = if Path::new(name).components().count() > 1 {
             PathBuf::from(name)
         } else {

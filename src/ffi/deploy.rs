@@ -333,7 +333,7 @@ pub unsafe extern "C" fn cha_backup_list(
 }
 
 /// Restores the whole database from backup `name` (a file name in the
-/// backup folder, or a path), after a backup of the current state; recorded
+/// backup folder, a path, or `"latest"`: the newest backup), after a backup of the current state; recorded
 /// as a deployment (`"action": "restore"`) under `actor`. What was recorded
 /// after the backup was taken is only in the backup taken first. Writes the
 /// report to `*out_json` (free it with `cha_string_free`).

@@ -1328,6 +1328,11 @@ static void test_backups(void) {
     cha_string_free(report);
     CHECK(flag_on(h, SIZING, planner));
     CHECK(seen_within(reader, SIZING, planner, true));
+    /* "latest": the newest backup, the one that restore took (flag off). */
+    CHECK_STATUS(cha_backup_restore(h, "latest", "ops", &report), CHA_OK);
+    cha_string_free(report);
+    CHECK(!flag_on(h, SIZING, planner));
+    CHECK(seen_within(reader, SIZING, planner, false));
     cha_close(reader);
 
     /* Failures change nothing. */

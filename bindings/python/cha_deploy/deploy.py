@@ -186,7 +186,8 @@ class Deployment(Handle):
 
     def restore_backup(self, name: str, actor: Optional[str] = None) -> Dict[str, Any]:
         """Restores the whole database from backup `name` (a file name in
-        the backup folder, or a path), after backing up the current state;
+        the backup folder, a path, or ``"latest"``: the newest backup),
+        after backing up the current state;
         recorded as a deployment (``"action": "restore"``).
 
         Raises:

@@ -1173,6 +1173,9 @@ class BackupTest(DeployTestCase):
         # By path too: back to the state the restore backed up.
         self.cha.restore_backup(report["backup"], actor="dave")
         self.assertEqual(self.percentage(), 40.0)
+        # "latest": the newest backup, here the 25% state that restore took.
+        self.cha.restore_backup("latest", actor="dave")
+        self.assertEqual(self.percentage(), 25.0)
 
     def test_a_missing_backup_is_not_found(self) -> None:
         self.deploy_shipped()

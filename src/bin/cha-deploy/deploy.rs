@@ -67,7 +67,8 @@ pub enum BackupCommand {
     /// Restore the whole database from a backup (backing up the current
     /// state first).
     Restore {
-        /// The backup's file name (from `backup list`) or path.
+        /// The backup's file name (from `backup list`), a path, or `latest`
+        /// (the newest backup).
         name: String,
         #[command(flatten)]
         actor: Actor,

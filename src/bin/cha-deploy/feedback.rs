@@ -12,6 +12,7 @@ use cha_deploy::{
 
 use crate::flags::{Actor, indent};
 use crate::output::{Output, aligned, name_of, num, percent, rfc3339, table};
+use crate::when::{now_ms, time_or_ago};
 
 /// The `feedback` subcommands.
 #[derive(Subcommand)]
@@ -127,23 +128,22 @@ pub struct ListArgs {
 /// `--since` and `--until`.
 #[derive(Args)]
 pub struct PeriodArgs {
-    /// From this time on (RFC 3339).
-    #[arg(long, value_name = "TIME")]
+    /// From this time on: RFC 3339, or a duration back from now (30m, 24h,
+    /// 7d).
+    #[arg(long, value_name = "TIME|DURATION")]
     since: Option<String>,
-    /// Before this time (RFC 3339).
-    #[arg(long, value_name = "TIME")]
+    /// Before this time: RFC 3339, or a duration back from now.
+    #[arg(long, value_name = "TIME|DURATION")]
     until: Option<String>,
 }
 
 impl PeriodArgs {
     /// `(start_ms, end_ms)`, 0 for unbounded.
     fn range(&self) -> Result<(i64, i64), Error> {
-        let time = |t: &Option<String>, name: &str| -> Result<i64, Error> {
+        let now = now_ms();
+        let time = |t: &Option<String>, flag: &str| -> Result<i64, Error> {
             t.as_deref()
-                .map(|t| {
-                    parse_rfc3339_ms(t)
-                        .map_err(|m| Error::invalid_argument(format!("--{name}: {m}")))
-                })
+                .map(|t| time_or_ago(t, flag, now))
                 .transpose()
                 .map(|t| t.unwrap_or(0))
         };

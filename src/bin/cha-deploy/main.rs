@@ -16,6 +16,7 @@ mod feedback;
 mod flags;
 mod metrics;
 mod output;
+mod when;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
-use cha_deploy::common::time::parse_rfc3339_ms;
 use cha_deploy::monitoring::MetricKind;
 use cha_deploy::{AlertQuery, Cha, Error, PerformanceReport};
 
 use crate::flags::Actor;
 use crate::output::{Output, Style, num, paint, rfc3339, table};
+use crate::when::{now_ms, time, time_or_ago};
 
 #[derive(Subcommand)]
 pub enum MetricsCommand {
@@ -140,8 +140,9 @@ pub enum FormatArg {
 /// A period: `--since 24h` (the default) or `--start`/`--end`.
 #[derive(clap::Args)]
 pub struct Range {
-    /// How far back: 30m, 24h, 7d (default 24h).
-    #[arg(long, value_name = "DURATION", conflicts_with = "start")]
+    /// From how far back, 30m, 24h, 7d (default 24h), or from a time,
+    /// RFC 3339.
+    #[arg(long, value_name = "DURATION|TIME", conflicts_with = "start")]
     since: Option<String>,
     /// From, RFC 3339.
     #[arg(long, value_name = "TIME")]
@@ -151,54 +152,21 @@ pub struct Range {
     end: Option<String>,
 }
 
-fn time_arg(text: &str, what: &str) -> Result<i64, Error> {
-    parse_rfc3339_ms(text).map_err(|m| Error::invalid_argument(format!("--{what}: {m}")))
-}
-
-/// `30s`, `30m`, `24h`, `7d` in ms.
-fn duration_ms(text: &str) -> Result<i64, Error> {
-    let bad = || {
-        Error::invalid_argument(format!(
-            "--since `{text}` is not a duration such as 30m, 24h or 7d"
-        ))
-    };
-    let (n, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let unit_ms = match unit {
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    if n < 0 {
-        return Err(bad());
-    }
-    Ok(n * unit_ms)
-}
-
 impl Range {
     /// (start, end) in epoch ms.
     fn resolve(&self) -> Result<(i64, i64), Error> {
         let now = now_ms();
         let end = match &self.end {
-            Some(t) => time_arg(t, "end")?,
+            Some(t) => time(t, "end")?,
             None => now,
         };
         let start = match (&self.start, &self.since) {
-            (Some(t), _) => time_arg(t, "start")?,
-            (None, Some(d)) => end - duration_ms(d)?,
+            (Some(t), _) => time(t, "start")?,
+            (None, Some(d)) => time_or_ago(d, "since", end)?,
             (None, None) => end - 86_400_000,
         };
         Ok((start, end))
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn opt(x: Option<f64>) -> String {
@@ -217,7 +185,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
             // Recording creates the database, as the library would.
             let cha = Cha::open(db)?;
             let at_ms = match at {
-                Some(t) => time_arg(t, "at")?,
+                Some(t) => time(t, "at")?,
                 None => now_ms(),
             };
             let kind = MetricKind::from(*kind);
@@ -401,7 +369,7 @@ pub fn run(cmd: &MetricsCommand, db: &Path, out: &Output) -> Result<(), Error> {
         MetricsCommand::Evaluate { at } => {
             let cha = crate::open_existing(db)?;
             let at_ms = match at {
-                Some(t) => time_arg(t, "at")?,
+                Some(t) => time(t, "at")?,
                 None => 0,
             };
             let events = cha.evaluate_alerts_at(at_ms)?;

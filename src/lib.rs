@@ -70,7 +70,7 @@ pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
-pub use options::{JournalMode, OpenOptions, Synchronous};
+pub use options::{FileMode, JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;
 pub use store::{SCHEMA_VERSION, StoreInfo, inspect};
 

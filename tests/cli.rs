@@ -120,3 +120,22 @@ fn demo_runs_without_touching_the_working_folder() {
     assert!(stdout(&o).contains("cha-deploy"));
     assert!(!s.db().exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn init_file_mode_shares_the_database_with_a_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("file-mode");
+    let o = cha(&s.0, &["init", "--file-mode", "0660"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = std::fs::metadata(s.db()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let o = cha(&s.0, &["--db", "other.db", "init", "--file-mode", "0606"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("every user of the machine"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!s.0.join("other.db").exists());
+}

@@ -55,6 +55,80 @@ fn a_new_database_is_created_migrated_and_private() {
     assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
 }
 
+#[cfg(unix)]
+#[test]
+fn file_mode_shares_the_database_its_journal_and_backups_with_a_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = scratch();
+    let db = dir.path("shared.db");
+    // 0660 whatever the umask (the usual 022 would take the group's write
+    // bit from a mode given at creation only).
+    let options = OpenOptions::from_json(r#"{"file_mode": "0660"}"#).unwrap();
+    let cha = Cha::open_with_options(&db, options).unwrap();
+    cha.update_flag(
+        "shared",
+        &serde_json::json!({"type": "boolean", "enabled": true}),
+        "ops",
+    )
+    .unwrap();
+    assert_eq!(mode(&db), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-wal")), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-shm")), 0o660);
+    let backup = cha.create_backup("manual").unwrap();
+    assert_eq!(mode(std::path::Path::new(&backup.path)), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-backups")), 0o770);
+    cha.close().unwrap();
+    // An existing file keeps its permissions, whatever a later open says.
+    let cha = Cha::open_with_options(&db, OpenOptions::default()).unwrap();
+    cha.close().unwrap();
+    assert_eq!(mode(&db), 0o660);
+    // 0640: the group reads; its backup folder is 0750.
+    let db = dir.path("readable.db");
+    let cha = Cha::open_with_options(
+        &db,
+        OpenOptions::from_json(r#"{"file_mode": "640"}"#).unwrap(),
+    )
+    .unwrap();
+    let backup = cha.create_backup("manual").unwrap();
+    assert_eq!(mode(&db), 0o640);
+    assert_eq!(mode(std::path::Path::new(&backup.path)), 0o640);
+    assert_eq!(mode(&dir.path("readable.db-backups")), 0o750);
+    cha.close().unwrap();
+}
+
+#[test]
+fn file_mode_refuses_what_would_expose_or_lock_out() {
+    for (json, says) in [
+        (
+            r#"{"file_mode": "0755"}"#,
+            "file_mode 0755 has bits besides read and write",
+        ),
+        (
+            r#"{"file_mode": "0440"}"#,
+            "file_mode 0440 must let the owner read and write",
+        ),
+        (
+            r#"{"file_mode": "0666"}"#,
+            "would let every user of the machine write",
+        ),
+        (
+            r#"{"file_mode": "rw-r-----"}"#,
+            "file_mode `rw-r-----` is not octal permissions",
+        ),
+        (r#"{"file_mode": "0"}"#, "must let the owner read and write"),
+        (r#"{"file_mode": ""}"#, "is not octal permissions"),
+        (
+            r#"{"file_mode": 640}"#,
+            "`file_mode`: invalid type: integer `640`, expected a string",
+        ),
+    ] {
+        let err = OpenOptions::from_json(json).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{json}");
+        assert!(err.message().contains(says), "{json}: {err}");
+    }
+}
+
 #[test]
 fn options_choose_journal_and_sync() {
     let dir = scratch();

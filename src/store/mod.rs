@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
-use crate::options::{JournalMode, OpenOptions, Synchronous};
+use crate::options::{FileMode, JournalMode, OpenOptions, Synchronous};
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -133,7 +133,7 @@ fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
 /// "unable to open database file" into the reason a person can act on.
 fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     check_path(path)?;
-    create_private(path)?;
+    create_with_mode(path, options.file_mode)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -186,18 +186,42 @@ fn check_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates a missing database file readable by its owner only; SQLite gives
-/// its -wal and -shm files the same permissions.
-pub(crate) fn create_private(path: &Path) -> Result<()> {
+/// Creates a missing database file with permissions `mode` exactly,
+/// whatever the umask (which would take the group's write bit of 0660);
+/// SQLite gives its -wal and -shm files the same permissions. An existing
+/// file is left as it is.
+pub(crate) fn create_with_mode(path: &Path, mode: FileMode) -> Result<()> {
     let mut open = std::fs::OpenOptions::new();
     open.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, mode.0);
     match open.open(path) {
-        Ok(_) => Ok(()),
+        Ok(file) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode.0))
+                    .map_err(io_error)?;
+            }
+            drop(file);
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(io_error(e)),
     }
+}
+
+/// The permissions of the file at `path` as a [`FileMode`] (read and write
+/// bits), for the files made beside it: backups follow their database.
+pub(crate) fn mode_of(path: &Path) -> FileMode {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            return FileMode(meta.permissions().mode() & 0o666);
+        }
+    }
+    FileMode::PRIVATE
 }
 
 fn io_error(e: std::io::Error) -> Error {

@@ -59,7 +59,13 @@ enum Command {
     /// Show what the tool does, end to end, on a scratch database.
     Demo,
     /// Create the database (or bring its schema up to date).
-    Init,
+    Init {
+        /// The new file's permissions, octal: 0600 (the default, its owner
+        /// only), 0640 or 0660 to share it with a group. Its -wal, -shm and
+        /// backups follow. An existing file keeps its own.
+        #[arg(long, value_name = "MODE")]
+        file_mode: Option<String>,
+    },
     /// Print the library, schema and SQLite versions.
     Version,
     /// Check the database: path, schema version, journal mode, size.
@@ -237,8 +243,12 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
         Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
-        Command::Init => {
-            let cha = Cha::open(&cli.db)?;
+        Command::Init { file_mode } => {
+            let mut options = cha_deploy::OpenOptions::default();
+            if let Some(mode) = file_mode {
+                options.file_mode = cha_deploy::FileMode::parse(mode)?;
+            }
+            let cha = Cha::open_with_options(&cli.db, options)?;
             let info = cha.info()?;
             out.print(&info, || {
                 format!(

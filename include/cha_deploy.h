@@ -373,8 +373,11 @@ cha_status cha_config_validate(const char *config_dir, const char *options_json,
 
 // Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 // in every process and language) and sticky (a unit keeps its first variant
-// when the weights change later). The unit's exposure is logged once, in
-// the background. In memory only.
+// when the weights change later). **Exposes** the unit: its exposure is
+// logged once, in the background, and it counts in the analysis from then
+// on (exposed units without observations count as 0 for sum, count and
+// proportion metrics). To look without exposing, use `cha_experiment_peek`.
+// In memory only.
 //
 // `*out_variant` receives the variant name, owned by the handle and valid
 // until `cha_close` (do not free it), or NULL when the unit gets no variant:
@@ -392,11 +395,28 @@ cha_status cha_experiment_assign(cha_handle *h,
                                  const char *unit_id,
                                  const char **out_variant);
 
+// The variant `cha_experiment_assign` would give `unit_id` now, sticky pins
+// included, **without exposing** it: nothing is logged or written, so an
+// operator's or a dashboard's check never changes the analysis.
+//
+// `*out_variant` is as for `cha_experiment_assign` (owned by the handle,
+// valid until `cha_close`; NULL when the unit would get no variant).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (no such experiment), CHA_ERR_INVALID_ARGUMENT (empty or over-long unit id).
+//
+// # Safety
+// As for `cha_experiment_assign`.
+cha_status cha_experiment_peek(const cha_handle *h,
+                               const char *experiment,
+                               const char *unit_id,
+                               const char **out_variant);
+
 // `cha_experiment_assign` with the details, as JSON:
 // `{"experiment","unit","variant","reason","configuration"}`; reasons
 // ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE; `configuration`
-// is the variant's payload from ab_tests.yml. Free `*out_json` with
-// `cha_string_free`.
+// is the variant's payload from ab_tests.yml. **Exposes** the unit, as
+// `cha_experiment_assign` does. Free `*out_json` with `cha_string_free`.
 //
 // # Safety
 // As for `cha_experiment_assign`.
@@ -404,6 +424,19 @@ cha_status cha_experiment_assignment(cha_handle *h,
                                      const char *experiment,
                                      const char *unit_id,
                                      char **out_json);
+
+// `cha_experiment_peek` with the details, as the JSON of
+// `cha_experiment_assignment`; **never exposes** the unit and writes
+// nothing. Free `*out_json` with `cha_string_free`.
+//
+// Errors: as `cha_experiment_peek`.
+//
+// # Safety
+// As for `cha_experiment_assign`.
+cha_status cha_experiment_peek_assignment(const cha_handle *h,
+                                          const char *experiment,
+                                          const char *unit_id,
+                                          char **out_json);
 
 // Records `value` of `metric` for `unit_id` in `experiment`. The unit is
 // assigned (and exposed) as by `cha_experiment_assign`; a unit's several
@@ -527,7 +560,9 @@ cha_status cha_experiment_export(cha_handle *h,
 //
 // `user_id` may be NULL (an anonymous caller: percentage flags then give
 // their default, see the flags documentation); `groups` may be NULL when
-// `n_groups` is 0. `*out_enabled` is written only on success.
+// `n_groups` is 0. `*out_enabled` is written only on success. An a_b_test
+// flag linked to an experiment **exposes** the user to it (use
+// `cha_flag_evaluate` with `"peek": true` to look without exposing).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
 // flag of that name).
@@ -577,8 +612,13 @@ cha_status cha_flag_enabled_id(const cha_handle *h,
 //
 // `context_json` may be NULL; otherwise an object with any of `user_id`,
 // `session_id`, `groups`, `environment`, `app_name`, `current_time`
-// (RFC 3339), `remote_address`, `properties`. `*out_json` is freed with
-// `cha_string_free`.
+// (RFC 3339), `remote_address`, `properties`, `peek`. `*out_json` is freed
+// with `cha_string_free`.
+//
+// An a_b_test flag linked to an experiment answers with the unit's
+// variant in it and **exposes** the unit, as `cha_experiment_assign` does;
+// with `"peek": true` in the context it answers the same and exposes no
+// one (as `cha_experiment_peek`).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 // CHA_ERR_INVALID_ARGUMENT (a bad context).

@@ -15,10 +15,11 @@ use cha_deploy::Cha;
 const TEST: &str = "pipe_sizing_comparison";
 const METRIC: &str = "pipe_cost_efficiency";
 
-/// The variant the library gives `unit` in `test` on the database of `s`.
+/// The variant the library gives `unit` in `test` on the database of `s`
+/// (looked at, not exposed).
 fn variant(s: &Scratch, test: &str, unit: &str) -> Option<String> {
     let cha = Cha::open(s.db()).unwrap();
-    let v = cha.assignment(test, unit).unwrap().variant;
+    let v = cha.peek_assignment(test, unit).unwrap().variant;
     cha.close().unwrap();
     v
 }
@@ -227,6 +228,56 @@ fn assign_gives_the_variant_and_its_configuration() {
             .contains("experiment `nope` does not exist")
     );
     s.fails(&["ab", "assign", TEST, ""], 3);
+}
+
+/// Exposed units per variant of `test`, as `ab analyze` counts them.
+fn exposures(s: &Scratch, test: &str) -> Vec<u64> {
+    s.json(&["ab", "analyze", test])["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["exposures"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn peek_looks_without_exposing() {
+    let s = Scratch::deployed("peek");
+    s.ok(&[
+        "flags",
+        "set",
+        "sizing_method",
+        r#"{"type": "a_b_test", "enabled": true, "experiment": "pipe_sizing_comparison"}"#,
+    ]);
+    let mut seen = Vec::new();
+    for unit in ["engineer-1", "engineer-2", "engineer-3", "engineer-4"] {
+        let expected = variant(&s, TEST, unit).unwrap();
+        let peek = s.json(&["ab", "peek", TEST, unit]);
+        assert_eq!(peek["variant"], expected.as_str());
+        assert_eq!(peek["reason"], "ASSIGNED");
+        let text = s.ok(&["ab", "assign", "--peek", TEST, unit]);
+        assert_eq!(
+            cells(line(&text, "variant")),
+            ["variant", expected.as_str()]
+        );
+        let flag = s.json(&["flags", "eval", "sizing_method", "--user", unit, "--peek"]);
+        assert_eq!(flag["variant"], expected.as_str());
+        let flag = s.json(&[
+            "flags",
+            "eval",
+            "sizing_method",
+            "--context",
+            &format!(r#"{{"user_id": "{unit}", "peek": true}}"#),
+        ]);
+        assert_eq!(flag["variant"], expected.as_str());
+        seen.push(expected);
+    }
+    assert_eq!(exposures(&s, TEST), [0, 0], "looking exposed someone");
+    // Assigning does expose, and gives the same variant.
+    let a = s.json(&["ab", "assign", TEST, "engineer-1"]);
+    assert_eq!(a["variant"], seen[0].as_str());
+    assert_eq!(exposures(&s, TEST).iter().sum::<u64>(), 1);
+    s.fails(&["ab", "peek", "no_such_test", "u"], 4);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::core::json_out;
 use super::status::cha_status;
 use crate::error::Error;
 use crate::experiments::{AnalysisOptions, ExperimentStatus};
+use crate::handle::experiments::Exposure;
 
 /// The longest unit id accepted, in bytes (UTF-8); a longer or empty one is
 /// CHA_ERR_INVALID_ARGUMENT.
@@ -19,8 +20,11 @@ const _: () = assert!(CHA_MAX_UNIT_ID == crate::experiments::MAX_UNIT_ID);
 
 /// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 /// in every process and language) and sticky (a unit keeps its first variant
-/// when the weights change later). The unit's exposure is logged once, in
-/// the background. In memory only.
+/// when the weights change later). **Exposes** the unit: its exposure is
+/// logged once, in the background, and it counts in the analysis from then
+/// on (exposed units without observations count as 0 for sum, count and
+/// proportion metrics). To look without exposing, use `cha_experiment_peek`.
+/// In memory only.
 ///
 /// `*out_variant` receives the variant name, owned by the handle and valid
 /// until `cha_close` (do not free it), or NULL when the unit gets no variant:
@@ -40,26 +44,69 @@ pub unsafe extern "C" fn cha_experiment_assign(
     unit_id: *const c_char,
     out_variant: *mut *const c_char,
 ) -> cha_status {
-    guard("cha_experiment_assign", || {
-        // SAFETY (all): forwarded contract.
-        let h = unsafe { ref_arg(h, "h") }?;
-        let experiment = unsafe { str_arg(experiment, "experiment") }?;
-        let unit = unsafe { str_arg(unit_id, "unit_id") }?;
-        out_arg(out_variant, "out_variant")?;
-        let variant = h.cha.assign_with(experiment, unit, |_, variant, _| {
+    guard("cha_experiment_assign", || unsafe {
+        // SAFETY: forwarded contract.
+        variant_out(h, experiment, unit_id, out_variant, Exposure::Expose)
+    })
+}
+
+/// The variant `cha_experiment_assign` would give `unit_id` now, sticky pins
+/// included, **without exposing** it: nothing is logged or written, so an
+/// operator's or a dashboard's check never changes the analysis.
+///
+/// `*out_variant` is as for `cha_experiment_assign` (owned by the handle,
+/// valid until `cha_close`; NULL when the unit would get no variant).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+/// (no such experiment), CHA_ERR_INVALID_ARGUMENT (empty or over-long unit id).
+///
+/// # Safety
+/// As for `cha_experiment_assign`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_peek(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    out_variant: *mut *const c_char,
+) -> cha_status {
+    guard("cha_experiment_peek", || unsafe {
+        // SAFETY: forwarded contract.
+        variant_out(h, experiment, unit_id, out_variant, Exposure::Peek)
+    })
+}
+
+/// The body of `cha_experiment_assign` and `cha_experiment_peek`.
+///
+/// # Safety
+/// As for `cha_experiment_assign`.
+#[inline(always)]
+unsafe fn variant_out(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    out_variant: *mut *const c_char,
+    exposure: Exposure,
+) -> crate::error::Result<()> {
+    // SAFETY (all): forwarded contract.
+    let h = unsafe { ref_arg(h, "h") }?;
+    let experiment = unsafe { str_arg(experiment, "experiment") }?;
+    let unit = unsafe { str_arg(unit_id, "unit_id") }?;
+    out_arg(out_variant, "out_variant")?;
+    let variant = h
+        .cha
+        .assign_with(experiment, unit, exposure, |_, variant, _| {
             variant.map_or(std::ptr::null(), |(_, v)| v.c_name.as_ptr())
         })?;
-        // SAFETY: checked non-NULL; the name lives in the handle's interner.
-        unsafe { *out_variant = variant };
-        Ok(())
-    })
+    // SAFETY: checked non-NULL; the name lives in the handle's interner.
+    unsafe { *out_variant = variant };
+    Ok(())
 }
 
 /// `cha_experiment_assign` with the details, as JSON:
 /// `{"experiment","unit","variant","reason","configuration"}`; reasons
 /// ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE; `configuration`
-/// is the variant's payload from ab_tests.yml. Free `*out_json` with
-/// `cha_string_free`.
+/// is the variant's payload from ab_tests.yml. **Exposes** the unit, as
+/// `cha_experiment_assign` does. Free `*out_json` with `cha_string_free`.
 ///
 /// # Safety
 /// As for `cha_experiment_assign`.
@@ -75,6 +122,29 @@ pub unsafe extern "C" fn cha_experiment_assignment(
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
         let unit = unsafe { str_arg(unit_id, "unit_id") }?;
         unsafe { json_out(h, out_json, |cha| cha.assignment(experiment, unit)) }
+    })
+}
+
+/// `cha_experiment_peek` with the details, as the JSON of
+/// `cha_experiment_assignment`; **never exposes** the unit and writes
+/// nothing. Free `*out_json` with `cha_string_free`.
+///
+/// Errors: as `cha_experiment_peek`.
+///
+/// # Safety
+/// As for `cha_experiment_assign`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_peek_assignment(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    unit_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_peek_assignment", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let unit = unsafe { str_arg(unit_id, "unit_id") }?;
+        unsafe { json_out(h, out_json, |cha| cha.peek_assignment(experiment, unit)) }
     })
 }
 

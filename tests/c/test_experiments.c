@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* |x|, without libm: c_abi.rs links the shared library without -lm. */
 static double abs_of(double x) { return x < 0 ? -x : x; }
@@ -1210,6 +1211,99 @@ static void test_many_threads(void) {
 }
 
 /* configs/ of the repository holding this file (tests/c/test_experiments.c). */
+/* Peeking answers exactly as assignment would, and exposes no one: the
+ * exposure counts of the analysis do not move. */
+static void test_peek(void) {
+    cha_handle *h = open_db("peek.db");
+    char *report = deploy(h, config_dir);
+    cha_string_free(report);
+    const char *e = "pipe_sizing_comparison";
+    const char *peeked[200];
+    for (int i = 0; i < 200; i++) {
+        char unit[64];
+        unit_name(unit, sizeof unit, "peek", i);
+        const char *variant = UNTOUCHED_VARIANT;
+        CHECK_STATUS(cha_experiment_peek(h, e, unit, &variant), CHA_OK);
+        CHECK(same_variant(variant, expected_variant(e, unit, 10000, 5000, "traditional",
+                                                     "intelligent")));
+        peeked[i] = variant;
+        char *json = NULL;
+        CHECK_STATUS(cha_experiment_peek_assignment(h, e, unit, &json), CHA_OK);
+        CHECK_HAS(json, "\"reason\":\"ASSIGNED\"");
+        cha_string_free(json);
+    }
+    CHECK_STATUS(cha_flush(h), CHA_OK);
+    char *json = analyze(h, e, NULL);
+    CHECK(json_number(json, "{\"name\":\"traditional\"", "exposures") == 0.0);
+    CHECK(json_number(json, "{\"name\":\"intelligent\"", "exposures") == 0.0);
+    cha_string_free(json);
+
+    /* Assignment gives the same answers (the same interned names), and it
+     * does expose. */
+    for (int i = 0; i < 200; i++) {
+        char unit[64];
+        unit_name(unit, sizeof unit, "peek", i);
+        CHECK(assign(h, e, unit) == peeked[i]);
+    }
+    CHECK_STATUS(cha_flush(h), CHA_OK);
+    json = analyze(h, e, NULL);
+    double exposed = json_number(json, "{\"name\":\"traditional\"", "exposures") +
+                     json_number(json, "{\"name\":\"intelligent\"", "exposures");
+    CHECK(exposed == 200.0);
+    cha_string_free(json);
+
+    /* Bad arguments as for assignment; the out-pointer stays untouched. */
+    const char *variant = UNTOUCHED_VARIANT;
+    CHECK_STATUS(cha_experiment_peek(h, "no_such_test", "u", &variant), CHA_ERR_NOT_FOUND);
+    CHECK(variant == UNTOUCHED_VARIANT);
+    CHECK_STATUS(cha_experiment_peek(h, e, "", &variant), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(cha_experiment_peek(NULL, e, "u", &variant), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_experiment_peek(h, e, "u", NULL), CHA_ERR_NULL_ARGUMENT);
+    char *untouched = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_peek_assignment(h, NULL, "u", &untouched),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(untouched == UNTOUCHED_STR);
+    cha_close(h);
+}
+
+/* The export writes its temporary file exclusively under a name nobody can
+ * plant a link at, and refuses a target that is not a regular file. */
+static void test_export_is_safe(void) {
+    cha_handle *h = open_db("export.db");
+    char *report = deploy(h, config_dir);
+    cha_string_free(report);
+    const char *e = "pipe_sizing_comparison";
+    record(h, e, "export-unit", "pipe_cost_efficiency", 41.5);
+
+    char victim[4096], target[4096], planted[4200], fifo[4096];
+    path_in_work_dir(victim, sizeof victim, "victim.txt");
+    path_in_work_dir(target, sizeof target, "export.csv");
+    path_in_work_dir(fifo, sizeof fifo, "export.fifo");
+    snprintf(planted, sizeof planted, "%s.partial-%ld", target, (long)getpid());
+    FILE *f = fopen(victim, "w");
+    CHECK(f != NULL && fputs("precious", f) >= 0 && fclose(f) == 0);
+    CHECK(symlink(victim, planted) == 0);
+    uint64_t rows = 0;
+    CHECK_STATUS(cha_experiment_export(h, e, target, &rows), CHA_OK);
+    CHECK(rows == 1);
+    char *text = read_text(victim);
+    CHECK(text != NULL && strcmp(text, "precious") == 0);
+    free(text);
+    struct stat st;
+    CHECK(lstat(planted, &st) == 0 && S_ISLNK(st.st_mode));
+    text = read_text(target);
+    CHECK_HAS(text, "id,unit,variant,metric,value,at_ms\n1,export-unit,");
+    free(text);
+
+    CHECK(mkfifo(fifo, 0600) == 0);
+    rows = 7;
+    CHECK_STATUS(cha_experiment_export(h, e, fifo, &rows), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("is not a regular file");
+    CHECK(rows == 7);
+    CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    cha_close(h);
+}
+
 static const char *default_config_dir(char *buf, size_t size) {
     const char *file = __FILE__;
     const char *suffix = "tests/c/test_experiments.c";
@@ -1248,6 +1342,8 @@ int main(int argc, char **argv) {
     cha_close(h);
     test_record_and_analyze();
     test_pointers_and_sticky();
+    test_peek();
+    test_export_is_safe();
     test_many_threads();
 
     return harness_summary("test_experiments");

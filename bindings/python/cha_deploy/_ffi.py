@@ -167,6 +167,14 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
         ),
+        "cha_experiment_peek": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_BORROWED],
+        ),
+        "cha_experiment_peek_assignment": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_experiment_record": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double],
@@ -476,6 +484,20 @@ def experiment_assign(handle: int, experiment: bytes, unit_id: bytes) -> Optiona
 def experiment_assignment(handle: int, experiment: bytes, unit_id: bytes) -> str:
     """cha_experiment_assignment(handle, experiment, unit_id, &out); returns the JSON."""
     return _string_result(lib().cha_experiment_assignment, handle, experiment, unit_id)
+
+
+def experiment_peek(handle: int, experiment: bytes, unit_id: bytes) -> Optional[bytes]:
+    """cha_experiment_peek(handle, experiment, unit_id, &out): as
+    :func:`experiment_assign`, exposing no one."""
+    out = ctypes.c_char_p()
+    check(lib().cha_experiment_peek(handle, experiment, unit_id, ctypes.byref(out)))
+    return out.value
+
+
+def experiment_peek_assignment(handle: int, experiment: bytes, unit_id: bytes) -> str:
+    """cha_experiment_peek_assignment(handle, experiment, unit_id, &out);
+    returns the JSON, exposing no one."""
+    return _string_result(lib().cha_experiment_peek_assignment, handle, experiment, unit_id)
 
 
 def experiment_record(

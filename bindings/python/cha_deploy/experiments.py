@@ -111,8 +111,10 @@ class Experiments(Handle):
         :meth:`assignment` for the reason and the variant's configuration.
 
         Deterministic (the same in every process and language) and sticky:
-        once exposed, a unit keeps its variant when the split changes. The
-        first assignment of a unit logs its exposure, in the background.
+        once exposed, a unit keeps its variant when the split changes.
+        **Exposes** the unit: its first assignment logs its exposure, in the
+        background, and it counts in the analysis from then on. To look
+        without exposing, use :meth:`peek`.
 
         Raises:
             NotFoundError: no test has that id.
@@ -123,10 +125,10 @@ class Experiments(Handle):
         variant = self._call(_ffi.experiment_assign, raw_experiment, raw_unit)
         return None if variant is None else variant.decode("utf-8")
 
-    def assignment(self, experiment: str, unit_id: str) -> Assignment:
-        """:meth:`assign` with the details: the variant, why (an
-        :class:`AssignReason`) and the variant's ``configuration`` from
-        ab_tests.yml. Logs the exposure as :meth:`assign` does.
+    def peek(self, experiment: str, unit_id: str) -> Optional[str]:
+        """The variant :meth:`assign` would give `unit_id` now, sticky pins
+        included, without exposing the unit: nothing is logged or written,
+        so a check by an operator or a dashboard never changes the analysis.
 
         Raises:
             NotFoundError: no test has that id.
@@ -134,9 +136,23 @@ class Experiments(Handle):
         """
         raw_experiment = _ffi.encode(experiment, "experiment")
         raw_unit = _ffi.encode(unit_id, "unit_id")
-        return Assignment.from_json(
-            self._call(_ffi.experiment_assignment, raw_experiment, raw_unit)
-        )
+        variant = self._call(_ffi.experiment_peek, raw_experiment, raw_unit)
+        return None if variant is None else variant.decode("utf-8")
+
+    def assignment(self, experiment: str, unit_id: str, peek: bool = False) -> Assignment:
+        """:meth:`assign` with the details: the variant, why (an
+        :class:`AssignReason`) and the variant's ``configuration`` from
+        ab_tests.yml. Exposes the unit as :meth:`assign` does, unless
+        `peek` is true (then as :meth:`peek`: nothing is written).
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        call = _ffi.experiment_peek_assignment if peek else _ffi.experiment_assignment
+        return Assignment.from_json(self._call(call, raw_experiment, raw_unit))
 
     def record(self, experiment: str, unit_id: str, metric: str, value: float) -> None:
         """Records `value` of `metric` for `unit_id` in `experiment`.

@@ -377,6 +377,47 @@ class AssignmentTest(DeployedTestCase):
         self.cha.pause_experiment(PIPE, actor="test")
         self.assertEqual({u: self.cha.assign(PIPE, u) for u in exposed}, exposed)
 
+    def exposures(self) -> Dict[str, int]:
+        report = self.cha.analyze_test_results(PIPE)
+        return {v["name"]: v["exposures"] for v in report["variants"]}
+
+    def test_peek_answers_as_assign_and_exposes_no_one(self) -> None:
+        # A flag that follows the test.
+        self.cha.update_flag(
+            "sizing_method", {"type": "a_b_test", "enabled": True, "experiment": PIPE}, actor="t"
+        )
+        pipe = [("traditional", 50.0), ("intelligent", 50.0)]
+        looked = {}
+        for unit in self.UNITS[:200]:
+            variant = self.cha.peek(PIPE, unit)
+            self.assertEqual(variant, reference_assignment(PIPE, unit, 100, pipe))
+            details = self.cha.assignment(PIPE, unit, peek=True)
+            self.assertEqual((details.variant, details.reason), (variant, AssignReason.ASSIGNED))
+            flag = self.cha.is_enabled("sizing_method", user_id=unit, peek=True)
+            self.assertEqual(flag.variant, variant)
+            flag = self.cha.is_enabled("sizing_method", context={"user_id": unit, "peek": True})
+            self.assertEqual(flag.variant, variant)
+            looked[unit] = variant
+        self.cha.flush()
+        self.assertEqual(self.exposures(), {"traditional": 0, "intelligent": 0})
+        # Assignment answers the same, and exposes.
+        self.assertEqual({u: self.cha.assign(PIPE, u) for u in looked}, looked)
+        self.assertEqual(sum(self.exposures().values()), len(looked))
+        # A paused test: peek keeps the exposed units' variants and gives
+        # new units none, as assignment would; still nobody new is exposed.
+        self.cha.pause_experiment(PIPE, actor="test")
+        for unit, variant in looked.items():
+            self.assertEqual(self.cha.peek(PIPE, unit), variant)
+        self.assertIsNone(self.cha.peek(PIPE, "never-seen"))
+        self.assertEqual(
+            self.cha.assignment(PIPE, "never-seen", peek=True).reason, AssignReason.PAUSED
+        )
+        self.assertEqual(sum(self.exposures().values()), len(looked))
+        with self.assertRaises(cha_deploy.NotFoundError):
+            self.cha.peek("no_such_test", "u")
+        with self.assertRaises(cha_deploy.InvalidArgumentError):
+            self.cha.peek(PIPE, "")
+
     def test_unknown_test_and_bad_unit_ids(self) -> None:
         for call in (self.cha.assign, self.cha.assignment):
             with self.subTest(call=call.__name__):

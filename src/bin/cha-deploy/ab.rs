@@ -20,8 +20,18 @@ pub enum AbCommand {
     List,
     /// One test's definition: variants, metrics, sample size, duration, coverage.
     Show { id: String },
-    /// The variant a unit gets (and logs its exposure), with its configuration.
-    Assign { id: String, unit: String },
+    /// The variant a unit gets, with its configuration; logs the unit's
+    /// exposure (it counts in the analysis) unless --peek.
+    Assign {
+        id: String,
+        unit: String,
+        /// Only look: answer as an assignment would, expose no one.
+        #[arg(long)]
+        peek: bool,
+    },
+    /// The variant a unit would get (`ab assign --peek`): exposes no one,
+    /// writes nothing.
+    Peek { id: String, unit: String },
     /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
     Record {
         id: String,
@@ -150,8 +160,16 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             let record = cha.experiment(id)?;
             out.print(&record, || show_text(&record));
         }
-        AbCommand::Assign { id, unit } => {
-            let a = cha.assignment(id, unit)?;
+        AbCommand::Assign { id, unit, peek } => {
+            let a = if *peek {
+                cha.peek_assignment(id, unit)?
+            } else {
+                cha.assignment(id, unit)?
+            };
+            out.print(&a, || assignment_text(&a));
+        }
+        AbCommand::Peek { id, unit } => {
+            let a = cha.peek_assignment(id, unit)?;
             out.print(&a, || assignment_text(&a));
         }
         AbCommand::Record {
@@ -160,7 +178,8 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             metric,
             value,
         } => {
-            let variant = cha.assignment(id, unit)?.variant;
+            // The variant for the report only: `record` exposes the unit.
+            let variant = cha.peek_assignment(id, unit)?.variant;
             cha.record(id, unit, metric, *value)?;
             // Persist now: the process ends here, and a later `ab analyze`
             // must see the value.

@@ -51,35 +51,64 @@ pub struct AssignmentReport {
 /// A stored experiment with its bookkeeping.
 pub type ExperimentRecord = super::Versioned<ExperimentDefinition>;
 
+/// Whether an assignment exposes the unit (counts it in the analysis) or
+/// only looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exposure {
+    /// Log the unit's exposure (the first time): `assign`, `record`.
+    Expose,
+    /// Answer as an assignment would and write nothing: `peek`.
+    Peek,
+}
+
+/// The owned answer of an assignment.
+fn variant_assignment(
+    compiled: &CompiledExperiment,
+    variant: Option<(u16, &CompiledVariant)>,
+    reason: AssignReason,
+) -> VariantAssignment {
+    VariantAssignment {
+        experiment: compiled.id.clone(),
+        variant: variant.map(|(index, v)| AssignedVariant {
+            index,
+            name: v.name.clone(),
+            c_name: v.c_name.clone(),
+        }),
+        reason,
+    }
+}
+
 impl Cha {
     /// Assigns `unit` to a variant of `experiment` (deterministic and
     /// sticky) and buffers its exposure the first time this handle sees the
-    /// unit. In memory: no SQL.
+    /// unit. In memory: no SQL. **Exposes** the unit: it counts in the
+    /// analysis from now on (see [`Cha::peek`] to look without exposing).
     ///
     /// # Errors
     /// `NotFound` for an unknown experiment; `InvalidArgument` for an empty
     /// or over-long unit id.
     pub fn assign(&self, experiment: &str, unit: &str) -> Result<VariantAssignment> {
-        self.assign_with(experiment, unit, |compiled, variant, reason| {
-            VariantAssignment {
-                experiment: compiled.id.clone(),
-                variant: variant.map(|(index, v)| AssignedVariant {
-                    index,
-                    name: v.name.clone(),
-                    c_name: v.c_name.clone(),
-                }),
-                reason,
-            }
-        })
+        self.assign_with(experiment, unit, Exposure::Expose, variant_assignment)
     }
 
-    /// Assigns and exposes `unit`, then hands the outcome to `f` without
-    /// copying anything: the C ABI's path, which needs only the variant's
-    /// interned C string.
+    /// The variant [`Cha::assign`] would give `unit` now, sticky pins
+    /// included, without exposing it: nothing is buffered or written, so
+    /// looking (an operator, a dashboard) never biases the analysis.
+    ///
+    /// # Errors
+    /// As [`Cha::assign`].
+    pub fn peek(&self, experiment: &str, unit: &str) -> Result<VariantAssignment> {
+        self.assign_with(experiment, unit, Exposure::Peek, variant_assignment)
+    }
+
+    /// Assigns `unit`, exposing it unless `exposure` is [`Exposure::Peek`],
+    /// then hands the outcome to `f` without copying anything: the C ABI's
+    /// path, which needs only the variant's interned C string.
     pub(crate) fn assign_with<R>(
         &self,
         experiment: &str,
         unit: &str,
+        exposure: Exposure,
         f: impl Fn(&CompiledExperiment, Option<(u16, &CompiledVariant)>, AssignReason) -> R,
     ) -> Result<R> {
         check_unit(unit)?;
@@ -92,7 +121,7 @@ impl Cha {
             let variant = assignment
                 .variant
                 .map(|i| (i, &compiled.variants[i as usize]));
-            if let Some((_, v)) = variant {
+            if let (Some((_, v)), Exposure::Expose) = (variant, exposure) {
                 self.inner
                     .recorder
                     .experiments
@@ -103,8 +132,24 @@ impl Cha {
     }
 
     /// [`Cha::assign`] with the variant's configuration payload, for JSON.
+    /// Exposes the unit.
     pub fn assignment(&self, experiment: &str, unit: &str) -> Result<AssignmentReport> {
-        let a = self.assign(experiment, unit)?;
+        self.assignment_report(experiment, unit, Exposure::Expose)
+    }
+
+    /// [`Cha::peek`] with the variant's configuration payload, for JSON.
+    /// Writes nothing.
+    pub fn peek_assignment(&self, experiment: &str, unit: &str) -> Result<AssignmentReport> {
+        self.assignment_report(experiment, unit, Exposure::Peek)
+    }
+
+    fn assignment_report(
+        &self,
+        experiment: &str,
+        unit: &str,
+        exposure: Exposure,
+    ) -> Result<AssignmentReport> {
+        let a = self.assign_with(experiment, unit, exposure, variant_assignment)?;
         let live = self.inner.live.load();
         let configuration = match (&a.variant, live.experiments.get(experiment)) {
             (Some(v), Some((_, def))) => Some(serde_json::Value::Object(
@@ -293,7 +338,7 @@ impl Cha {
     /// write to `out`).
     pub fn export_observations(&self, id: &str, out: &mut dyn std::io::Write) -> Result<u64> {
         self.flush()?;
-        self.experiment(id)?;
+        self.experiment_or_archived(id)?;
         let io = |e: std::io::Error| Error::storage(format!("writing the export of `{id}`: {e}"));
         writeln!(out, "id,unit,variant,metric,value,at_ms").map_err(io)?;
         let mut rows = 0;
@@ -326,20 +371,24 @@ impl Cha {
     }
 
     /// [`Cha::export_observations`] into the file `path`, created or
-    /// replaced only once the export is complete (written beside it, then
-    /// renamed), so a failed export never leaves a truncated file.
+    /// replaced only once the export is complete, so a failed export never
+    /// leaves a truncated file. The rows go first to a temporary file beside
+    /// `path`, created exclusively under an unpredictable name (a link
+    /// planted there is never followed) with the database file's mode, then
+    /// renamed over `path`.
     ///
     /// # Errors
-    /// As [`Cha::export_observations`]; `Storage` if the file cannot be written.
+    /// As [`Cha::export_observations`]; `InvalidArgument` when `path` exists
+    /// and is not a regular file (a device, a folder, a symbolic link);
+    /// `Storage` if the file cannot be written.
     pub fn export_observations_to_file(&self, id: &str, path: &std::path::Path) -> Result<u64> {
-        self.experiment(id)?;
+        self.experiment_or_archived(id)?;
+        check_export_target(path)?;
         let io =
             |e: std::io::Error| Error::storage(format!("cannot write {}: {e}", path.display()));
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(format!(".partial-{}", std::process::id()));
-        let partial = std::path::PathBuf::from(partial);
+        let (file, partial) = create_partial(path, database_mode(&self.path())).map_err(io)?;
         let written = (|| {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io)?);
+            let mut out = std::io::BufWriter::new(file);
             let rows = self.export_observations(id, &mut out)?;
             out.into_inner()
                 .map_err(|e| io(e.into_error()))?
@@ -411,6 +460,14 @@ impl Cha {
         self.experiment(id)
     }
 
+    /// The experiment `id`, stored or archived (for export and `show`).
+    ///
+    /// # Errors
+    /// `NotFound` if there is neither.
+    pub(crate) fn experiment_or_archived(&self, id: &str) -> Result<ExperimentDefinition> {
+        Ok(self.experiment(id)?.definition)
+    }
+
     fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
         definitions::get(conn, KIND, id)?
             .ok_or_else(|| experiment_not_found(id))?
@@ -475,6 +532,97 @@ pub(crate) fn put_definition(
     }
     store::experiments::set_metric_aggregations(tx, &def.id, &now)?;
     Ok(written)
+}
+
+/// Refuses an export target that exists and is not a regular file: the
+/// rename would replace a device node, and a folder or a link is not what
+/// the caller meant to overwrite.
+fn check_export_target(path: &std::path::Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            let what = if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else if meta.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file (a device, a pipe or a socket)"
+            };
+            Err(Error::invalid_argument(format!(
+                "{} exists and is {what}: an export only creates or replaces a regular file",
+                path.display()
+            )))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::storage(format!(
+            "cannot check {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The permission bits of the database file, which an export of its data
+/// takes too (owner-only by default); 0600 when they cannot be read.
+fn database_mode(db: &std::path::Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(db).map_or(0o600, |m| m.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = db;
+        0o600
+    }
+}
+
+/// Creates the temporary file of an export beside `path`: exclusively (an
+/// existing file or link at the name is an error, never followed), under a
+/// name no other process can guess, with permission bits `mode`.
+fn create_partial(
+    path: &std::path::Path,
+    mode: u32,
+) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut attempt = 0u32;
+    loop {
+        // std's RandomState is seeded from the OS's randomness per process.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(crate::clock::now_ms() as u128);
+        h.write_u32(attempt);
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(
+            ".partial-{}-{:016x}",
+            std::process::id(),
+            h.finish()
+        ));
+        let partial = std::path::PathBuf::from(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        match options.open(&partial) {
+            Ok(file) => {
+                // The umask may have taken bits away; the database's mode is
+                // what the data had.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                }
+                return Ok((file, partial));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A CSV field: quoted when it holds a comma, a quote or a line break.

@@ -59,8 +59,9 @@ pub use deploy::{
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
-    AssignedVariant, AssignmentReport, Cha, ExperimentRecord, FlagChange, FlagEvaluation,
-    FlagRecord, VariantAssignment, Versioned, default_actor,
+    Archived, ArchivedExperiment, AssignedVariant, AssignmentReport, Cha, ExperimentDetails,
+    ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord, VariantAssignment, Versioned,
+    default_actor,
 };
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;

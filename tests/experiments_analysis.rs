@@ -71,15 +71,14 @@ fn run(
     days: f64,
     options: AnalysisOptions,
 ) -> AnalysisReport {
-    analyze(&AnalysisInput {
-        definition: def,
+    analyze(&AnalysisInput::one_phase(
+        def,
         summaries,
         exposures,
-        first_exposure_ms: Some(NOW_MS - (days * DAY_MS as f64) as i64),
-        now_ms: NOW_MS,
+        Some(NOW_MS - (days * DAY_MS as f64) as i64),
+        NOW_MS,
         options,
-        split_changed: false,
-    })
+    ))
 }
 
 /// SplitMix64 and Box–Muller: deterministic normal values.
@@ -169,14 +168,14 @@ fn every_field_is_the_stats_engine_result() {
 
     let m = &report.metrics[0];
     assert_eq!(m.control.n, 2000);
-    assert_eq!(m.control.mean, Some(c.mean));
+    assert_eq!(m.control.mean, Some(c.mean()));
     assert_eq!(m.control.variance, c.variance());
     assert_eq!(m.control.std_dev, c.std_dev());
     assert_eq!(m.confidence_level, 0.95);
     let cmp = &m.comparisons[0];
     assert_eq!(cmp.status, "ok");
     assert_eq!(cmp.variant, "intelligent");
-    assert_eq!(cmp.treatment.mean, Some(t.mean));
+    assert_eq!(cmp.treatment.mean, Some(t.mean()));
 
     let w = stats::welch(&c, &t, 0.05).unwrap();
     assert_eq!(cmp.difference.estimate, Some(w.difference));
@@ -200,8 +199,8 @@ fn every_field_is_the_stats_engine_result() {
     assert_eq!(cmp.effect_size.hedges_g, Some(e.hedges_g));
 
     // Power at the MDE: d = 0.05 × |control mean| / pooled sd.
-    let d = 0.05 * c.mean.abs() / e.pooled_std_dev;
-    assert_eq!(cmp.power.absolute_effect, Some(0.05 * c.mean.abs()));
+    let d = 0.05 * c.mean().abs() / e.pooled_std_dev;
+    assert_eq!(cmp.power.absolute_effect, Some(0.05 * c.mean().abs()));
     assert_eq!(cmp.power.effect_size, Some(d));
     let achieved = stats::ttest_ind_power(d, 2000.0, 0.05, 2100.0 / 2000.0).unwrap();
     assert_eq!(cmp.power.achieved, Some(achieved));
@@ -346,15 +345,14 @@ fn sample_ratio_is_skipped_with_a_reason_while_counts_are_tiny() {
     assert_eq!(lopsided.sample_ratio.status, SampleRatioStatus::Mismatch);
     assert_eq!(lopsided.conclusion, ConclusionKind::Invalid);
     // Without any exposure, the duration is unknown.
-    let report = analyze(&AnalysisInput {
-        definition: &def,
-        summaries: &[],
-        exposures: &[],
-        first_exposure_ms: None,
-        now_ms: NOW_MS,
-        options: AnalysisOptions::default(),
-        split_changed: false,
-    });
+    let report = analyze(&AnalysisInput::one_phase(
+        &def,
+        &[],
+        &[],
+        None,
+        NOW_MS,
+        AnalysisOptions::default(),
+    ));
     assert_eq!(report.duration_days, None);
     assert_eq!(report.conclusion, ConclusionKind::KeepRunning);
     assert_eq!(
@@ -615,8 +613,9 @@ fn holm_and_benjamini_hochberg_across_primary_and_secondary() {
     }
     assert_eq!(bh.conclusion, ConclusionKind::Ship);
     assert_eq!(bh.recommendation, "ship intelligent");
+    // One name on every surface: "bh" (the long name is still read).
     let json = serde_json::to_value(&bh).unwrap();
-    assert_eq!(json["correction"], "benjamini_hochberg");
+    assert_eq!(json["correction"], "bh");
 }
 
 #[test]
@@ -861,11 +860,12 @@ fn short_or_missing_inputs_never_panic() {
     // Non-finite summaries (never stored, but tolerated) give statuses.
     let bad = vec![
         vec![mv(10, 1.0, 1.0)],
-        vec![Summary {
+        vec![Summary::from_parts(stats::SummaryParts {
             n: 10,
-            mean: f64::NAN,
-            m2: 1.0,
-        }],
+            shift: f64::NAN,
+            s1: (0.0, 0.0),
+            s2: (1.0, 0.0),
+        })],
     ];
     let two = two_arms(vec![metric(
         "m",
@@ -932,12 +932,14 @@ fn three_variants_compare_each_with_the_named_control() {
         .flat_map(|m| m.comparisons.iter().map(|c| c.p_adjusted.unwrap()))
         .collect();
     assert_eq!(got, want.iter().map(|a| a.p_adjusted).collect::<Vec<_>>());
-    // Power with the arms' actual ratio (2500 : 5000).
+    // Power with the arms' actual ratio (2500 : 5000), at the level of
+    // Holm's first step over the family's 4 comparisons.
     let c = &report.metrics[0].comparisons[1];
     let d = c.power.effect_size.unwrap();
+    assert_eq!(c.power.alpha, 0.05 / 4.0);
     assert_eq!(
         c.power.achieved,
-        Some(stats::ttest_ind_power(d, 5000.0, 0.05, 0.5).unwrap())
+        Some(stats::ttest_ind_power(d, 5000.0, 0.05 / 4.0, 0.5).unwrap())
     );
     assert_eq!(report.winner.as_deref(), Some("intelligent"));
     assert_eq!(report.recommendation, "ship intelligent");
@@ -974,7 +976,7 @@ fn half_a_million_units_per_arm() {
     assert_eq!(cmp.difference.ci_lower, Some(w.ci.lower));
     assert_eq!(cmp.difference.p_value, Some(w.p_value));
     // The MDE in metric units is 0.001 × |control mean| ≈ 0.1.
-    let d = 0.001 * c.mean.abs() / stats::effect_size(&c, &t).unwrap().pooled_std_dev;
+    let d = 0.001 * c.mean().abs() / stats::effect_size(&c, &t).unwrap().pooled_std_dev;
     let achieved = stats::ttest_ind_power(d, 500_000.0, 0.05, 1.0).unwrap();
     assert_eq!(cmp.power.achieved, Some(achieved));
     // d ≈ 0.005: about 628,000 per arm for 80% (z-approximation 2·(2.8/0.005)²).
@@ -1016,15 +1018,14 @@ fn timing_three_variants_five_metrics_at_a_million_units() {
             sequential,
             ..Default::default()
         };
-        let input = AnalysisInput {
-            definition: &def,
-            summaries: &summaries,
-            exposures: &exposures,
-            first_exposure_ms: Some(NOW_MS - 10 * DAY_MS),
-            now_ms: NOW_MS,
+        let input = AnalysisInput::one_phase(
+            &def,
+            &summaries,
+            &exposures,
+            Some(NOW_MS - 10 * DAY_MS),
+            NOW_MS,
             options,
-            split_changed: false,
-        };
+        );
         let report = analyze(&input);
         assert_all_finite(&report);
         assert!(
@@ -1067,6 +1068,7 @@ fn json_field_names_are_stable() {
         [
             "additional_days",
             "additional_units_per_variant",
+            "analyzed_phases",
             "business_impact",
             "conclusion",
             "control",
@@ -1074,13 +1076,20 @@ fn json_field_names_are_stable() {
             "duration_days",
             "experiment_id",
             "experiment_name",
+            "family_alpha",
+            "family_size",
             "metrics",
             "minimum_duration_days",
             "minimum_sample_size",
+            "phase_selection",
+            "phases",
+            "quarantined",
             "reasons",
             "recommendation",
             "sample_ratio",
             "sequential",
+            "started_at",
+            "started_ms",
             "status",
             "variants",
             "winner",

@@ -155,7 +155,7 @@ fn exposures_are_logged_once_per_unit_with_counts() {
     );
     let counts = query(
         &s,
-        "SELECT SUM(units) FROM variant_exposures WHERE experiment = 'sizing'",
+        "SELECT SUM(units) FROM phase_exposures WHERE experiment = 'sizing'",
     );
     assert_eq!(counts, vec![vec!["100".to_string()]]);
     // A second handle exposing the same units adds nothing.
@@ -165,7 +165,7 @@ fn exposures_are_logged_once_per_unit_with_counts() {
     }
     other.close().unwrap();
     assert_eq!(
-        query(&s, "SELECT SUM(units) FROM variant_exposures"),
+        query(&s, "SELECT SUM(units) FROM phase_exposures"),
         vec![vec!["100".to_string()]]
     );
 }
@@ -312,8 +312,17 @@ fn observations_form_unit_values_by_aggregation() {
             }
         }
     }
+    // The flush folds what it writes, in the same transaction: nothing is
+    // left for a later fold, and the watermark is at the last row.
     cha.flush().unwrap();
-    assert_eq!(cha.fold_observations().unwrap(), 12);
+    assert_eq!(cha.fold_observations().unwrap(), 0);
+    let folded_to = || {
+        query(
+            &s,
+            "SELECT value FROM meta WHERE key = 'observations_folded_to'",
+        )
+    };
+    assert_eq!(folded_to(), vec![vec!["12".to_string()]]);
     // A later batch changes unit a's value again: its old value is replaced.
     for metric in ["cost", "runs", "converted", "total"] {
         cha.record("sizing", a, metric, 8.0).unwrap();
@@ -321,24 +330,27 @@ fn observations_form_unit_values_by_aggregation() {
     cha.flush().unwrap();
     assert_eq!(
         cha.fold_observations().unwrap(),
-        4,
+        0,
         "every raw row is folded once"
     );
-    assert_eq!(cha.fold_observations().unwrap(), 0);
+    assert_eq!(folded_to(), vec![vec!["16".to_string()]]);
     let v = variant(a);
     let moments = |metric: &str| {
         let rows = query(
             &s,
             &format!(
-                "SELECT n, mean, m2 FROM variant_metrics WHERE variant = '{v}' AND metric = '{metric}'"
+                "SELECT n, shift, s1, s1_lo, s2, s2_lo FROM phase_metrics
+                 WHERE phase = 1 AND variant = '{v}' AND metric = '{metric}'"
             ),
         );
-        let r = &rows[0];
-        (
-            r[0].parse::<u64>().unwrap(),
-            r[1].parse::<f64>().unwrap(),
-            r[2].parse::<f64>().unwrap(),
-        )
+        let r: Vec<f64> = rows[0].iter().map(|x| x.parse().unwrap()).collect();
+        let s = cha_deploy::stats::Summary::from_parts(cha_deploy::stats::SummaryParts {
+            n: r[0] as u64,
+            shift: r[1],
+            s1: (r[2], r[3]),
+            s2: (r[4], r[5]),
+        });
+        (s.n, s.mean(), s.m2())
     };
     // cost (mean): a = mean(1,3,8) = 4, b = 10 → mean 7, m2 = 18.
     let (n, mean, m2) = moments("cost");
@@ -697,10 +709,17 @@ fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
         serde_json::to_value(&after.metrics).unwrap(),
         "the statistics keep what the raw rows held"
     );
-    // New rows still get new ids and are folded once.
+    // New rows still get new ids and are folded once, by their flush.
     cha.record("sizing", "late", "cost", 1.0).unwrap();
     cha.flush().unwrap();
-    assert_eq!(cha.fold_observations().unwrap(), 1);
+    assert_eq!(cha.fold_observations().unwrap(), 0);
+    assert_eq!(
+        query(
+            &s,
+            "SELECT value FROM meta WHERE key = 'observations_folded_to'"
+        ),
+        vec![vec!["21".to_string()]]
+    );
     // A retention of 0 days is refused.
     let e = cha
         .deploy_all(
@@ -819,10 +838,16 @@ fn units_buffered_by_one_handle_stay_sticky_when_another_changes_the_split() {
         };
         assert_eq!(n, &v["exposures"], "{}", v["name"]);
     }
-    assert_eq!(
-        json["sample_ratio"]["status"], "skipped",
-        "the counts mix two splits"
-    );
+    // Two phases, each with its own split: A's units were exposed in the
+    // first (50/50), and it is the one analysed and checked against it.
+    let phases = json["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[0]["split"][1]["traffic_percentage"], 50.0);
+    assert_eq!(phases[1]["split"][1]["traffic_percentage"], 90.0);
+    assert_eq!(phases[1]["reason"], "split_change");
+    assert_eq!(json["analyzed_phases"], serde_json::json!([1]));
+    assert_eq!(json["sample_ratio"], phases[0]["sample_ratio"]);
+    assert_eq!(json["sample_ratio"]["status"], "ok");
 }
 
 #[test]
@@ -933,7 +958,7 @@ fn more_units_than_the_exposure_cache_are_still_stored_once() {
         assert_eq!(
             query(
                 &s,
-                "SELECT COUNT(*), (SELECT SUM(units) FROM variant_exposures) FROM exposures"
+                "SELECT COUNT(*), (SELECT SUM(units) FROM phase_exposures) FROM exposures"
             ),
             vec![vec!["70000".to_string(), "70000".to_string()]],
             "round {round}"

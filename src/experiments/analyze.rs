@@ -77,10 +77,16 @@
 
 use super::compare::{arm_report, compare};
 use super::model::ExperimentDefinition;
+use super::model::MetricType;
 use super::options::AnalysisOptions;
-use super::report::{AnalysisReport, ConclusionKind, MetricReport, VariantReport, finite};
+use super::phases::{Phase, PhaseData, PhaseStart, Split};
+use super::report::{
+    AnalysisReport, ConclusionKind, MetricReport, PhaseReport, PhaseShare, QuarantineReport,
+    SampleRatioReport, SampleRatioStatus, VariantReport, finite,
+};
 use super::sample_ratio::sample_ratio;
-use super::verdict::{conclude, correct};
+use super::verdict::{conclude, correct, family_alpha, powered_alpha};
+use crate::common::time::format_rfc3339_ms;
 use crate::stats::Summary;
 
 /// What [`analyze`] reads. Slices shorter than the definition's variants or
@@ -89,27 +95,141 @@ use crate::stats::Summary;
 pub struct AnalysisInput<'a> {
     /// The experiment as configured.
     pub definition: &'a ExperimentDefinition,
-    /// `summaries[variant][metric]`, in definition order: one value per unit.
+    /// `summaries[variant][metric]`, in definition order: one value per
+    /// unit, of the analysed phases pooled.
     pub summaries: &'a [Vec<Summary>],
-    /// Exposed units per variant, in definition order.
+    /// Exposed units per variant of the analysed phases, in definition order.
     pub exposures: &'a [u64],
-    /// When the first unit was exposed (epoch ms), if any was.
-    pub first_exposure_ms: Option<i64>,
+    /// Every phase of the test, in order, with its exposures (none before
+    /// it has started).
+    pub phases: Vec<PhaseData>,
+    /// The numbers of the phases the summaries and exposures are of.
+    pub analyzed: Vec<u32>,
+    /// Which phases those are and why, in a sentence.
+    pub selection: String,
+    /// The observations the fold left out.
+    pub quarantined: QuarantineReport,
     /// The time of the analysis (epoch ms).
     pub now_ms: i64,
     /// How to analyse.
     pub options: AnalysisOptions,
-    /// Whether the split changed while units were exposed: the sample-ratio
-    /// check is then skipped, since pinned units follow the old split.
-    pub split_changed: bool,
+}
+
+impl<'a> AnalysisInput<'a> {
+    /// The input of a test with one phase, begun at `started_ms` (None:
+    /// not started) under the definition's split and running still: what
+    /// a test that never changed its split or paused looks like.
+    pub fn one_phase(
+        definition: &'a ExperimentDefinition,
+        summaries: &'a [Vec<Summary>],
+        exposures: &'a [u64],
+        started_ms: Option<i64>,
+        now_ms: i64,
+        options: AnalysisOptions,
+    ) -> AnalysisInput<'a> {
+        let phases: Vec<PhaseData> = started_ms
+            .map(|started_ms| PhaseData {
+                phase: Phase {
+                    number: 1,
+                    started_ms,
+                    ended_ms: None,
+                    split: Split::of(definition),
+                    reason: PhaseStart::Start,
+                    mixed: false,
+                },
+                exposures: (0..definition.variants.len())
+                    .map(|i| exposures.get(i).copied().unwrap_or(0))
+                    .collect(),
+            })
+            .into_iter()
+            .collect();
+        let analyzed = phases.iter().map(|p| p.phase.number).collect();
+        AnalysisInput {
+            definition,
+            summaries,
+            exposures,
+            phases,
+            analyzed,
+            selection: "phase 1, the only one".into(),
+            quarantined: QuarantineReport::default(),
+            now_ms,
+            options,
+        }
+    }
+}
+
+/// The report of each phase, with its own sample-ratio check.
+fn phase_reports(input: &AnalysisInput<'_>) -> Vec<PhaseReport> {
+    input
+        .phases
+        .iter()
+        .map(|p| phase_report(p, input.analyzed.contains(&p.phase.number), input.now_ms))
+        .collect()
+}
+
+/// The report of one phase at `now_ms`, with its own sample-ratio check.
+pub fn phase_report(p: &PhaseData, analyzed: bool, now_ms: i64) -> PhaseReport {
+    let ph = &p.phase;
+    PhaseReport {
+        phase: ph.number,
+        reason: ph.reason.as_str().to_string(),
+        started_at: format_rfc3339_ms(ph.started_ms),
+        started_ms: ph.started_ms,
+        ended_at: ph.ended_ms.map(format_rfc3339_ms),
+        ended_ms: ph.ended_ms,
+        duration_days: ph.duration_days(now_ms),
+        coverage: ph.split.coverage,
+        split: ph
+            .split
+            .variants
+            .iter()
+            .zip(p.exposures.iter().chain(std::iter::repeat(&0)))
+            .map(|(s, &n)| PhaseShare {
+                variant: s.name.clone(),
+                traffic_percentage: s.traffic_percentage,
+                exposures: n,
+            })
+            .collect(),
+        sample_ratio: sample_ratio(&ph.split, &p.exposures, ph.mixed),
+        analyzed,
+    }
+}
+
+/// The sample-ratio check of the analysed phases together: a mismatch in
+/// any, else the tested one with the smallest p, else the latest's reason.
+fn overall_sample_ratio(phases: &[PhaseReport]) -> SampleRatioReport {
+    let analyzed: Vec<&PhaseReport> = phases.iter().filter(|p| p.analyzed).collect();
+    let worst = |status: SampleRatioStatus| {
+        analyzed
+            .iter()
+            .filter(|p| p.sample_ratio.status == status)
+            .min_by(|a, b| {
+                let p = |r: &PhaseReport| r.sample_ratio.p_value.unwrap_or(1.0);
+                p(a).total_cmp(&p(b))
+            })
+            .map(|p| p.sample_ratio.clone())
+    };
+    worst(SampleRatioStatus::Mismatch)
+        .or_else(|| worst(SampleRatioStatus::Ok))
+        .or_else(|| analyzed.last().map(|p| p.sample_ratio.clone()))
+        .unwrap_or_else(|| SampleRatioReport {
+            status: SampleRatioStatus::Skipped,
+            reason: Some("no exposures yet".into()),
+            statistic: None,
+            df: None,
+            p_value: None,
+            threshold: crate::stats::SRM_THRESHOLD,
+            mismatch: false,
+        })
 }
 
 /// Analyses an experiment from its summaries and exposures: every metric and
 /// non-control variant against the control, the sample-ratio check, the
 /// correction, and the verdict (see the module docs for every choice).
 ///
-/// O(variants × metrics), independent of the number of observations. Never
-/// fails: degenerate data show up as statuses and null numbers.
+/// O(variants × metrics + phases), independent of the number of
+/// observations. Never fails: degenerate data show up as statuses and null
+/// numbers.
 pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
     let def = input.definition;
     let n_variants = def.variants.len();
@@ -151,11 +271,22 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
         .map(|v| v.name.clone())
         .unwrap_or_default();
 
+    let alpha = family_alpha(&def.metrics);
+    let family_size = def
+        .metrics
+        .iter()
+        .filter(|m| m.metric_type != MetricType::Guardrail)
+        .count()
+        * n_variants.saturating_sub(1);
     let mut metrics: Vec<MetricReport> = def
         .metrics
         .iter()
         .enumerate()
         .map(|(m, metric)| {
+            let power_alpha = match (metric.metric_type, alpha) {
+                (MetricType::Guardrail, _) | (_, None) => metric.significance_level,
+                (_, Some(a)) => powered_alpha(a, family_size, input.options.correction),
+            };
             let control = summary(control_index, m);
             let comparisons = (0..n_variants)
                 .filter(|&v| v != control_index)
@@ -166,6 +297,7 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
                         &summary(v, m),
                         &def.variants[v].name,
                         &input.options,
+                        power_alpha,
                     )
                 })
                 .collect();
@@ -184,22 +316,37 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
             }
         })
         .collect();
-    correct(&mut metrics, input.options.correction);
+    correct(
+        &mut metrics,
+        input.options.correction,
+        alpha.unwrap_or(0.05),
+    );
 
+    let phases = phase_reports(input);
+    let analyzed: Vec<&PhaseReport> = phases.iter().filter(|p| p.analyzed).collect();
+    let started_ms = phases.first().map(|p| p.started_ms);
     let mut report = AnalysisReport {
         experiment_id: def.id.clone(),
         experiment_name: def.name.clone(),
         status: def.status,
         control: control_name,
-        duration_days: input
-            .first_exposure_ms
-            .map(|t| input.now_ms.saturating_sub(t).max(0) as f64 / 86_400_000.0),
+        started_at: started_ms.map(format_rfc3339_ms),
+        started_ms,
+        duration_days: (!analyzed.is_empty())
+            .then(|| analyzed.iter().map(|p| p.duration_days).sum::<f64>())
+            .and_then(finite),
         minimum_duration_days: def.minimum_duration_days,
         minimum_sample_size: def.minimum_sample_size,
         correction: input.options.correction,
+        family_alpha: alpha,
+        family_size,
         sequential: input.options.sequential,
+        sample_ratio: overall_sample_ratio(&phases),
+        analyzed_phases: input.analyzed.clone(),
+        phase_selection: input.selection.clone(),
+        phases,
         variants,
-        sample_ratio: sample_ratio(def, &exposures, input.split_changed),
+        quarantined: input.quarantined.clone(),
         metrics,
         conclusion: ConclusionKind::KeepRunning,
         recommendation: String::new(),

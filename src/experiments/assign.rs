@@ -101,6 +101,12 @@ pub struct CompiledExperiment {
 /// The longest unit id accepted, in bytes.
 pub const MAX_UNIT_ID: usize = 1024;
 
+/// The largest magnitude of a recorded value. A unit's total of up to 2⁶³
+/// such values, its square and the variances built from it all stay far
+/// inside the range of a double, so no aggregate can overflow; epoch
+/// nanoseconds (about 1.8e18) and any physical measurement fit.
+pub const MAX_MAGNITUDE: f64 = 1e30;
+
 impl CompiledExperiment {
     /// Compiles a validated definition. `intern` gives the handle's shared
     /// C string for a variant name; `pins` maps exposed units to variant names.

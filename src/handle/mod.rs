@@ -17,7 +17,10 @@ use crate::store::definitions::StoredDefinition;
 use crate::store::{Store, StoreInfo};
 use recorder::Flush;
 
-pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
+pub use experiments::{
+    Archived, ArchivedExperiment, AssignedVariant, AssignmentReport, ExperimentDetails,
+    ExperimentRecord, VariantAssignment,
+};
 pub(crate) use flags::check_actor;
 pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
 pub(crate) use live::Live;
@@ -122,6 +125,9 @@ impl Cha {
             recorder: Recorder::default(),
             watcher: Mutex::new(None),
         });
+        // Once, after the migration to exact moments: rebuilt from the unit
+        // totals before anything reads them.
+        experiments::fold::rebuild_if_requested(&inner.store)?;
         inner.reload()?;
         let watcher = live::Watcher::spawn(&inner);
         *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);

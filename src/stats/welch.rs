@@ -55,7 +55,7 @@ pub struct WelchTest {
 
 fn arm_variance(s: &Summary, arm: Arm) -> Result<f64, StatsError> {
     s.variance_of_mean()
-        .filter(|v| v.is_finite() && s.mean.is_finite())
+        .filter(|v| v.is_finite() && s.mean().is_finite())
         .ok_or(StatsError::TooFewObservations { arm, n: s.n })
 }
 
@@ -80,14 +80,15 @@ pub fn welch(control: &Summary, treatment: &Summary, alpha: f64) -> Result<Welch
         return Err(StatsError::ZeroVariance);
     }
     let df = v * v / (vc * vc / (control.n - 1) as f64 + vt * vt / (treatment.n - 1) as f64);
-    let difference = treatment.mean - control.mean;
+    // Exact however large the common offset of the two means.
+    let difference = control.mean_difference(treatment);
     let std_error = v.sqrt();
     let t = difference / std_error;
     let p_value = (2.0 * dist::t_sf_unchecked(t.abs(), df)).min(1.0);
     let half = dist::t_isf_unchecked(0.5 * alpha, df) * std_error;
     Ok(WelchTest {
-        control_mean: control.mean,
-        treatment_mean: treatment.mean,
+        control_mean: control.mean(),
+        treatment_mean: treatment.mean(),
         difference,
         std_error,
         t,
@@ -136,17 +137,17 @@ pub fn relative_lift(
     check_probability("alpha", alpha)?;
     let vc = arm_variance(control, Arm::Control)?;
     let vt = arm_variance(treatment, Arm::Treatment)?;
-    if control.mean == 0.0 {
+    if control.mean() == 0.0 {
         return Err(StatsError::ZeroControlMean);
     }
     if vc + vt <= 0.0 {
         return Err(StatsError::ZeroVariance);
     }
-    let (mc, mt) = (control.mean, treatment.mean);
+    let (mc, mt) = (control.mean(), treatment.mean());
     let ratio = mt / mc;
     let variance = vt / (mc * mc) + ratio * ratio * vc / (mc * mc);
     let std_error = variance.sqrt();
-    let lift = (mt - mc) / mc;
+    let lift = control.mean_difference(treatment) / mc;
     let half = -dist::normal_quantile_unchecked(0.5 * alpha) * std_error;
     Ok(RelativeLift {
         lift,
@@ -181,11 +182,11 @@ pub fn effect_size(control: &Summary, treatment: &Summary) -> Result<EffectSize,
     arm_variance(control, Arm::Control)?;
     arm_variance(treatment, Arm::Treatment)?;
     let dof = (control.n + treatment.n - 2) as f64;
-    let pooled = ((control.m2.max(0.0) + treatment.m2.max(0.0)) / dof).sqrt();
+    let pooled = ((control.m2() + treatment.m2()) / dof).sqrt();
     if pooled <= 0.0 {
         return Err(StatsError::ZeroVariance);
     }
-    let d = (treatment.mean - control.mean) / pooled;
+    let d = control.mean_difference(treatment) / pooled;
     // ln J = ln Γ(ν/2) − ln Γ((ν−1)/2) − ½ ln(ν/2), free of cancellation.
     let ln_j = ln_gamma_half_ratio(0.5 * (dof - 1.0)) - 0.5 * (0.5 * dof).ln();
     Ok(EffectSize {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0004_definitions.sql"),
     include_str!("schema_0005_deployments.sql"),
     include_str!("schema_0006_metric_aggregations.sql"),
+    include_str!("schema_0007_experiments_phases.sql"),
 ];
 
 /// The schema version this library writes and understands.

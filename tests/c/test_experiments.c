@@ -427,7 +427,7 @@ static void test_null_arguments(cha_handle *h) {
     cha_string_free(json_ok);
     /* options_json may be NULL: the defaults. */
     json_ok = analyze(h, e, NULL);
-    CHECK_HAS(json_ok, "\"correction\":\"holm\",\"sequential\":false");
+    CHECK_HAS(json_ok, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
     cha_string_free(json_ok);
 }
 
@@ -929,16 +929,21 @@ static void test_record_and_analyze(void) {
     cha_close(other);
 
     /* Options. */
+    json = analyze(h, e, "{\"correction\": \"bh\"}");
+    CHECK_HAS(json, "\"correction\":\"bh\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
+    check_metric(json, "pipe_cost_efficiency", efficiency);
+    cha_string_free(json);
+    /* The long name is still read; the report uses the short one. */
     json = analyze(h, e, "{\"correction\": \"benjamini_hochberg\"}");
-    CHECK_HAS(json, "\"correction\":\"benjamini_hochberg\",\"sequential\":false");
+    CHECK_HAS(json, "\"correction\":\"bh\"");
     check_metric(json, "pipe_cost_efficiency", efficiency);
     cha_string_free(json);
     json = analyze(h, e, "{\"sequential\": true, \"mixture_variance\": {\"pipe_cost_efficiency\": 4.0}}");
-    CHECK_HAS(json, "\"correction\":\"holm\",\"sequential\":true");
+    CHECK_HAS(json, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":true");
     CHECK_HAS(json, "\"sequential\":{");
     cha_string_free(json);
     json = analyze(h, e, "{}");
-    CHECK_HAS(json, "\"correction\":\"holm\",\"sequential\":false");
+    CHECK_HAS(json, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
     cha_string_free(json);
 
     /* A sum metric counts exposed units without observations as 0. */
@@ -967,7 +972,10 @@ static void test_record_and_analyze(void) {
     json = analyze(h, flow, NULL);
     check_metric(json, "flow_deviation_pct", deviation);
     check_metric(json, "oversized_segments", oversized);
-    CHECK_HAS(json, "\"conclusion\":\"keep_running\"");
+    /* flow_based deviates one point more on the primary metric (lower is
+     * better): significantly worse, so the control stays, at once. */
+    CHECK_HAS(json, "\"conclusion\":\"harm\",\"recommendation\":\"keep the control: "
+                    "flow_based is significantly worse on flow_deviation_pct\"");
     cha_string_free(json);
 
     /* Sample sizes: d = 0.05 x 100 / 10 = 0.5 needs 63.77 units per arm

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
 from ._handle import Handle, actor_argument, json_argument, number_argument
@@ -50,12 +50,17 @@ class ExperimentStatus(Name):
 
 class Correction(Name):
     """The multiple-comparison correction across the primary and secondary
-    metrics of :meth:`cha_deploy.Cha.analyze_test_results`."""
+    metrics of :meth:`cha_deploy.Cha.analyze_test_results`: the names of
+    the C options and of the CLI's ``--correction``."""
 
     #: Holm–Bonferroni: controls the family-wise error rate (the default).
     HOLM = "holm"
     #: Benjamini–Hochberg: controls the false discovery rate.
-    BENJAMINI_HOCHBERG = "benjamini_hochberg"
+    BH = "bh"
+    #: The same, by its long name (an alias of :attr:`BH`).
+    BENJAMINI_HOCHBERG = "bh"
+    #: No correction: each comparison at the family's level.
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ class Experiments(Handle):
         correction: Union[Correction, str] = Correction.HOLM,
         sequential: bool = False,
         mixture_variance: Optional[Mapping[str, float]] = None,
+        phases: Union[str, Sequence[int]] = "latest",
     ) -> Dict[str, Any]:
         """Analyses test `test_id`: per metric, every variant against the
         control (n, mean, variance; Welch's t-test with its interval; the
@@ -248,13 +254,21 @@ class Experiments(Handle):
         and so does what other handles have persisted. Its cost does not
         grow with the number of observations.
 
+        The keyword arguments are the options of the C function and the
+        CLI's flags, by the same names.
+
         Args:
             correction: across primary and secondary metrics, ``"holm"``
-                (Holm–Bonferroni, default) or ``"benjamini_hochberg"``.
+                (Holm–Bonferroni, default), ``"bh"`` (Benjamini–Hochberg)
+                or ``"none"``.
             sequential: add always-valid (mSPRT) intervals and decide on
                 them, so that looking every day is safe.
             mixture_variance: the mSPRT mixture variance tau^2 per metric name
                 (squared metric units); by default (MDE x |control mean|)^2.
+            phases: the phases the estimates use: ``"latest"`` (the latest
+                with the minimum sample size in every variant; the default),
+                ``"all"``, or phase numbers such as ``[1, 2]``. Every phase
+                is checked against its own split either way.
 
         Returns:
             The report, a dict with stable keys: ``experiment_id``,
@@ -263,8 +277,11 @@ class Experiments(Handle):
             ``comparisons``: ``difference`` {estimate, std_error, t, df,
             p_value, ci_lower, ci_upper}, ``relative_lift``, ``effect_size``,
             ``power``, ``sequential``, ``p_adjusted``, ``verdict``, ...),
-            ``conclusion`` (``ship``, ``keep_running``, ``stop``,
-            ``invalid``, ``no_difference``), ``recommendation``, ``reasons``,
+            ``phases`` (each with its start, end, split and sample-ratio
+            check), ``analyzed_phases``, ``phase_selection``,
+            ``conclusion`` (``invalid``, ``stop``, ``harm``, ``trade_off``,
+            ``ship``, ``untestable``, ``keep_running``, ``no_difference``),
+            ``recommendation``, ``reasons``,
             ``winner``, ``additional_units_per_variant``,
             ``additional_days`` and ``business_impact``. Numbers that cannot
             be computed are None, with a ``status`` saying why.
@@ -273,7 +290,7 @@ class Experiments(Handle):
             NotFoundError: no test has that id.
             InvalidArgumentError: an unknown correction or option value.
         """
-        options = _analysis_options(correction, sequential, mixture_variance)
+        options = _analysis_options(correction, sequential, mixture_variance, phases)
         raw_id = _ffi.encode(test_id, "test_id")
         raw_options = json_argument(options, "analysis options")
         return self._call_json(_ffi.experiment_analyze, raw_id, raw_options)
@@ -323,6 +340,7 @@ def _analysis_options(
     correction: Union[Correction, str],
     sequential: bool,
     mixture_variance: Optional[Mapping[str, float]],
+    phases: Union[str, Sequence[int]] = "latest",
 ) -> Dict[str, Any]:
     """The options object of ``cha_experiment_analyze_with_options``. Values
     are passed as given: the library, not this binding, judges them (an
@@ -335,4 +353,5 @@ def _analysis_options(
         "mixture_variance": (
             dict(mixture_variance) if isinstance(mixture_variance, Mapping) else mixture_variance
         ),
+        "phases": phases if isinstance(phases, str) else list(phases),
     }

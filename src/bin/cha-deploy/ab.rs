@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use cha_deploy::experiments::{
-    AnalysisOptions, Correction, ExperimentStatus, SamplePlan, VariantDefinition,
+    AnalysisOptions, Correction, ExperimentStatus, PhaseSelection, SamplePlan, VariantDefinition,
 };
 use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
 
@@ -50,6 +50,15 @@ pub enum AbCommand {
         /// Always-valid (sequential) intervals: safe to look every day.
         #[arg(long)]
         sequential: bool,
+        /// The mixture variance tau² of a metric's always-valid interval,
+        /// as METRIC=TAU2 (repeatable); by default (MDE × |control mean|)².
+        #[arg(long = "mixture-variance", value_name = "METRIC=TAU2")]
+        mixture_variance: Vec<String>,
+        /// The phases the estimates use: latest (the latest with the
+        /// minimum sample size in every variant), all, or numbers such as
+        /// 1,2.
+        #[arg(long, default_value = "latest", value_name = "latest|all|N,N")]
+        phases: String,
     },
     /// Units each variant needs to detect METRIC's minimum effect.
     Plan {
@@ -89,14 +98,16 @@ pub enum AbCommand {
     },
 }
 
-/// `--correction holm|bh`.
+/// `--correction holm|bh|none`: the names of the JSON options.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CorrectionArg {
     /// Holm–Bonferroni (family-wise error rate).
     Holm,
     /// Benjamini–Hochberg (false discovery rate).
-    #[value(alias = "benjamini-hochberg")]
+    #[value(alias = "benjamini-hochberg", alias = "benjamini_hochberg")]
     Bh,
+    /// No correction: each comparison at the family's level.
+    None,
 }
 
 impl From<CorrectionArg> for Correction {
@@ -104,8 +115,47 @@ impl From<CorrectionArg> for Correction {
         match c {
             CorrectionArg::Holm => Correction::Holm,
             CorrectionArg::Bh => Correction::BenjaminiHochberg,
+            CorrectionArg::None => Correction::None,
         }
     }
+}
+
+/// `--phases latest|all|1,2` as the JSON option `phases`.
+pub fn phase_selection(text: &str) -> Result<PhaseSelection, Error> {
+    let json = match text.trim() {
+        "latest" | "all" => Value::String(text.trim().into()),
+        list => Value::Array(
+            list.split(',')
+                .map(|n| {
+                    n.trim().parse::<u32>().map(Value::from).map_err(|_| {
+                        Error::invalid_argument(format!(
+                            "--phases {text}: expected latest, all or phase numbers such as 1,2"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    serde_json::from_value(json)
+        .map_err(|e| Error::invalid_argument(format!("--phases {text}: {e}")))
+}
+
+/// `--mixture-variance METRIC=TAU2` pairs as the JSON option.
+fn mixture_variances(pairs: &[String]) -> Result<std::collections::BTreeMap<String, f64>, Error> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (metric, tau2) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_argument(format!("--mixture-variance {pair}: expected METRIC=TAU2"))
+            })?;
+            let tau2 = tau2.trim().parse::<f64>().map_err(|_| {
+                Error::invalid_argument(format!(
+                    "--mixture-variance {pair}: `{tau2}` is not a number"
+                ))
+            })?;
+            Ok((metric.trim().to_string(), tau2))
+        })
+        .collect()
 }
 
 /// What `ab record` did.
@@ -206,11 +256,14 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             id,
             correction,
             sequential,
+            mixture_variance,
+            phases,
         } => {
             let options = AnalysisOptions {
                 correction: (*correction).into(),
                 sequential: *sequential,
-                ..AnalysisOptions::default()
+                mixture_variance: mixture_variances(mixture_variance)?,
+                phases: phase_selection(phases)?,
             };
             let report = cha.analyze_experiment(id, options)?;
             out.print(&report, || analysis_text(&report).trim_end().to_string());

@@ -210,15 +210,14 @@ mod tests {
                 mv(2500, 1.0, 0.0),
             ],
         ];
-        let report = analyze(&AnalysisInput {
-            definition: &def,
-            summaries: &summaries,
-            exposures: &[2500, 5000, 2500],
-            first_exposure_ms: Some(NOW_MS - 8 * 86_400_000),
-            now_ms: NOW_MS,
-            options: Default::default(),
-            split_changed: false,
-        });
+        let report = analyze(&AnalysisInput::one_phase(
+            &def,
+            &summaries,
+            &[2500, 5000, 2500],
+            Some(NOW_MS - 8 * 86_400_000),
+            NOW_MS,
+            Default::default(),
+        ));
         let text = analysis_text(&report);
         assert_eq!(text, EXPECTED);
     }

@@ -13,9 +13,12 @@ use serde::Serialize;
 use super::Cha;
 use crate::error::{Error, Result};
 use crate::experiments::assign::CompiledVariant;
+use crate::experiments::phases::{PhaseChange, PhaseData, phase_change};
+use crate::experiments::report::{PhaseReport, QuarantineReason, QuarantineReport};
 use crate::experiments::{
     Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason, CompiledExperiment,
-    ExperimentDefinition, ExperimentSet, ExperimentStatus, MAX_UNIT_ID, SamplePlan,
+    ExperimentDefinition, ExperimentSet, ExperimentStatus, MAX_MAGNITUDE, MAX_UNIT_ID, Phase,
+    PhaseStart, SamplePlan, Split,
 };
 use crate::stats::Summary;
 use crate::store::definitions::{self, Author};
@@ -50,6 +53,53 @@ pub struct AssignmentReport {
 
 /// A stored experiment with its bookkeeping.
 pub type ExperimentRecord = super::Versioned<ExperimentDefinition>;
+
+/// When and by whom an experiment was archived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Archived {
+    pub archived_at_ms: i64,
+    pub archived_by: String,
+}
+
+/// An archived experiment: removed from the config files; its data is kept
+/// and `restore_experiment` brings it back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchivedExperiment {
+    pub definition: ExperimentDefinition,
+    /// Its last version.
+    pub version: i64,
+    pub archived_at_ms: i64,
+    pub archived_by: String,
+}
+
+/// An experiment, live or archived, with its phases: what `ab show` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperimentDetails {
+    #[serde(flatten)]
+    pub record: ExperimentRecord,
+    /// Set when the test was removed from the files.
+    pub archived: Option<Archived>,
+    /// When it first started admitting units (phase 1; RFC 3339), the
+    /// instant the analysis counts from; null before it has.
+    pub started_at: Option<String>,
+    pub started_ms: Option<i64>,
+    /// Every phase, with its start, end, split and exposed units.
+    pub phases: Vec<PhaseReport>,
+}
+
+fn archived_experiment(
+    id: &str,
+    row: store::experiments::ArchivedRow,
+) -> Result<ArchivedExperiment> {
+    let definition = serde_json::from_str(&row.definition_json)
+        .map_err(|e| Error::storage(format!("archived experiment `{id}` cannot be read: {e}")))?;
+    Ok(ArchivedExperiment {
+        definition,
+        version: row.version,
+        archived_at_ms: row.archived_at_ms,
+        archived_by: row.archived_by,
+    })
+}
 
 /// Whether an assignment exposes the unit (counts it in the analysis) or
 /// only looks.
@@ -173,12 +223,19 @@ impl Cha {
     ///
     /// # Errors
     /// `NotFound` (experiment or metric); `InvalidArgument` for a value that
-    /// is not finite, a bad unit id, or a unit without a variant (the
-    /// experiment is not running, or the unit is outside its coverage).
+    /// is not finite or whose magnitude exceeds [`MAX_MAGNITUDE`] (1e30), a
+    /// bad unit id, or a unit without a variant (the experiment is not
+    /// running, or the unit is outside its coverage).
     pub fn record(&self, experiment: &str, unit: &str, metric: &str, value: f64) -> Result<()> {
         if !value.is_finite() {
             return Err(Error::invalid_argument(format!(
                 "value of metric `{metric}` in experiment `{experiment}` is {value}; a finite number is needed"
+            )));
+        }
+        if value.abs() > MAX_MAGNITUDE {
+            return Err(Error::invalid_argument(format!(
+                "value of metric `{metric}` in experiment `{experiment}` is {value:e}; \
+                 its magnitude may be at most {MAX_MAGNITUDE:e}, so that no total or variance can overflow"
             )));
         }
         check_unit(unit)?;
@@ -216,34 +273,23 @@ impl Cha {
     }
 
     /// Analyses experiment `id` (`analyze_test_results`): flushes this
-    /// handle's buffer and folds whatever observations are still pending, then reads one summary per variant
-    /// and metric, so the cost does not grow with the number of
-    /// observations. Units exposed but never observed count as 0 for count,
-    /// sum and proportion metrics (they ran no calculation, summed nothing,
-    /// did not convert), and are left out of mean metrics.
+    /// handle's buffer (which folds it) and folds whatever else is pending,
+    /// then reads one summary per phase, variant and metric, so the cost
+    /// does not grow with the number of observations. Units exposed but
+    /// never observed count as 0 for count, sum and proportion metrics
+    /// (they ran no calculation, summed nothing, did not convert), and are
+    /// left out of mean metrics. Every phase is checked against its own
+    /// split; the estimates use the phases `options.phases` selects.
     ///
     /// # Errors
-    /// `NotFound` for an unknown experiment; `Storage`, `Busy`.
+    /// `NotFound` for an unknown experiment (before anything is flushed or
+    /// folded); `InvalidArgument` for options naming an unknown metric or
+    /// phase; `Storage`, `Busy`.
     pub fn analyze_experiment(&self, id: &str, options: AnalysisOptions) -> Result<AnalysisReport> {
-        // This handle's buffered records first, so a record-then-analyze
-        // sequence sees its own values.
-        self.flush()?;
-        self.fold_observations()?;
-        // One read transaction: a fold by another process cannot slip in
-        // between the counts and the summaries.
-        let (stored, moments, counts, first_exposure_ms) = {
-            let mut conn = self.inner.store.conn();
-            let tx = conn.transaction()?;
-            let stored =
-                definitions::get(&tx, KIND, id)?.ok_or_else(|| experiment_not_found(id))?;
-            let split_changed = store::experiments::allocation_changed(&tx, id)?;
-            let moments = store::experiments::variant_moments(&tx, id)?;
-            let counts = store::experiments::exposure_counts(&tx, id)?;
-            let first = store::experiments::first_exposure_ms(&tx, id)?;
-            ((stored, split_changed), moments, counts, first)
-        };
-        let (stored, split_changed) = stored;
-        let def: ExperimentDefinition = stored.parse()?;
+        // An unknown name is the caller's mistake, whatever the state of
+        // the data: it is refused before any work. An archived test is
+        // still analysed, from its last definition.
+        let def = self.experiment_or_archived(id)?;
         for (metric, tau2) in &options.mixture_variance {
             if !def.metrics.iter().any(|m| &m.name == metric) {
                 return Err(Error::invalid_argument(format!(
@@ -256,10 +302,43 @@ impl Cha {
                 )));
             }
         }
+        // This handle's buffered records first, so a record-then-analyze
+        // sequence sees its own values.
+        self.flush()?;
+        self.fold_observations()?;
+        // One read transaction: a fold by another process cannot slip in
+        // between the counts and the summaries.
+        let (def, phases, moments, quarantined) = {
+            let mut conn = self.inner.store.conn();
+            let tx = conn.transaction()?;
+            // Read again: another process may have changed it meanwhile.
+            let def: ExperimentDefinition = match definitions::get(&tx, KIND, id)? {
+                Some(stored) => stored.parse()?,
+                None => def,
+            };
+            let phases = phase_data(&tx, id)?;
+            let moments = store::experiments::phase_moments(&tx, id)?;
+            let quarantined = store::experiments::quarantined(&tx, id)?;
+            (def, phases, moments, quarantined)
+        };
+        let (analyzed, selection) = crate::experiments::phases::select(
+            id,
+            def.minimum_sample_size,
+            &phases,
+            &options.phases,
+        )
+        .map_err(Error::invalid_argument)?;
+        let chosen = |phase: u32| analyzed.contains(&phase);
         let exposures: Vec<u64> = def
             .variants
             .iter()
-            .map(|v| counts.get(&v.name).copied().unwrap_or(0))
+            .map(|v| {
+                phases
+                    .iter()
+                    .filter(|p| chosen(p.phase.number))
+                    .map(|p| p.exposures_of(&v.name))
+                    .sum()
+            })
             .collect();
         let summaries: Vec<Vec<Summary>> = def
             .variants
@@ -269,31 +348,43 @@ impl Cha {
                 def.metrics
                     .iter()
                     .map(|m| {
-                        let (n, mean, m2) = moments
-                            .get(&(v.name.clone(), m.name.clone()))
-                            .copied()
-                            .unwrap_or((0, 0.0, 0.0));
-                        let mut summary = Summary { n, mean, m2 };
-                        if m.aggregation != Aggregation::Mean && exposed > n {
-                            summary.merge(&Summary {
-                                n: exposed - n,
-                                mean: 0.0,
-                                m2: 0.0,
-                            });
+                        let mut summary = Summary::EMPTY;
+                        for (&(phase, ref variant, ref metric), parts) in &moments {
+                            if chosen(phase) && *variant == v.name && *metric == m.name {
+                                summary.merge(&Summary::from_parts(*parts));
+                            }
+                        }
+                        if m.aggregation != Aggregation::Mean && exposed > summary.n {
+                            summary.merge(&Summary::zeros(exposed - summary.n));
                         }
                         summary
                     })
                     .collect()
             })
             .collect();
+        let quarantined = QuarantineReport {
+            observations: quarantined.iter().map(|q| q.1).sum(),
+            reasons: quarantined
+                .into_iter()
+                .map(
+                    |(reason, observations, first_observation)| QuarantineReason {
+                        reason,
+                        observations,
+                        first_observation,
+                    },
+                )
+                .collect(),
+        };
         Ok(crate::experiments::analyze(&AnalysisInput {
             definition: &def,
             summaries: &summaries,
             exposures: &exposures,
-            first_exposure_ms,
+            phases: phases.to_vec(),
+            analyzed,
+            selection,
+            quarantined,
             now_ms: crate::clock::now_ms(),
             options,
-            split_changed,
         }))
     }
 
@@ -422,10 +513,15 @@ impl Cha {
     }
 
     /// Starts, pauses or stops experiment `id` (recorded under `actor`).
-    /// Starting sets `start_time` the first time.
+    /// Starting sets `start_time` the first time. A status the test has
+    /// already changes nothing: no new version, nothing credited to `actor`.
+    /// A stopped test stays stopped until it is started again (a restart,
+    /// which begins a new phase, as a resume after a pause does); it cannot
+    /// be paused.
     ///
     /// # Errors
-    /// `NotFound`; `InvalidArgument` for a move out of `completed`.
+    /// `NotFound`; `InvalidArgument` for a move out of `completed` or from
+    /// `stopped` to `paused`.
     pub fn set_experiment_status(
         &self,
         id: &str,
@@ -438,9 +534,18 @@ impl Cha {
         self.flush()?;
         self.inner.store.write(|tx| {
             let mut def = self.experiment_in(tx, id)?;
-            if def.status == ExperimentStatus::Completed && status != ExperimentStatus::Completed {
+            if def.status == status {
+                return Ok(None);
+            }
+            if def.status == ExperimentStatus::Completed {
                 return Err(Error::invalid_argument(format!(
                     "experiment `{id}` is completed; a completed experiment cannot change status"
+                )));
+            }
+            if def.status == ExperimentStatus::Stopped && status == ExperimentStatus::Paused {
+                return Err(Error::invalid_argument(format!(
+                    "experiment `{id}` is stopped; pausing would give its units their variants again: \
+                     start it to run it again (a new phase), or leave it stopped"
                 )));
             }
             def.status = status;
@@ -460,12 +565,104 @@ impl Cha {
         self.experiment(id)
     }
 
-    /// The experiment `id`, stored or archived (for export and `show`).
+    /// The definition of experiment `id`, live or archived (export and
+    /// analysis still work for a test removed from the files).
     ///
     /// # Errors
     /// `NotFound` if there is neither.
     pub(crate) fn experiment_or_archived(&self, id: &str) -> Result<ExperimentDefinition> {
-        Ok(self.experiment(id)?.definition)
+        Ok(self.experiment_details(id)?.record.definition)
+    }
+
+    /// Every archived experiment (removed from the config files, its data
+    /// kept), by id.
+    pub fn archived_experiments(&self) -> Result<Vec<ArchivedExperiment>> {
+        let conn = self.inner.store.conn();
+        store::experiments::archived(&conn)?
+            .into_iter()
+            .map(|(id, row)| archived_experiment(&id, row))
+            .collect()
+    }
+
+    /// Experiment `id`, live or archived, with its phases (start, end,
+    /// split and the units exposed in each): what `ab show` shows. Its
+    /// `started_at` is the start of phase 1, the same instant the
+    /// analysis counts from.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no such experiment, live or archived.
+    pub fn experiment_details(&self, id: &str) -> Result<ExperimentDetails> {
+        let conn = self.inner.store.conn();
+        let (record, archived) = match definitions::get(&conn, KIND, id)? {
+            Some(stored) => (ExperimentRecord::from_stored(stored)?, None),
+            None => {
+                let row = store::experiments::archived_one(&conn, id)?
+                    .ok_or_else(|| experiment_not_found(id))?;
+                let a = archived_experiment(id, row)?;
+                let at = Archived {
+                    archived_at_ms: a.archived_at_ms,
+                    archived_by: a.archived_by.clone(),
+                };
+                (
+                    ExperimentRecord {
+                        definition: a.definition,
+                        version: a.version,
+                        updated_at_ms: a.archived_at_ms,
+                        updated_by: a.archived_by,
+                    },
+                    Some(at),
+                )
+            }
+        };
+        let now = crate::clock::now_ms();
+        let phases: Vec<PhaseReport> = phase_data(&conn, id)?
+            .iter()
+            .map(|p| crate::experiments::analyze::phase_report(p, false, now))
+            .collect();
+        let started_ms = phases.first().map(|p| p.started_ms);
+        Ok(ExperimentDetails {
+            record,
+            archived,
+            started_at: started_ms.map(crate::common::time::format_rfc3339_ms),
+            started_ms,
+            phases,
+        })
+    }
+
+    /// Brings archived experiment `id` back, with its history and data: its
+    /// last definition becomes the live one again (a new version recorded
+    /// under `actor`), and its summaries are rebuilt from every observation
+    /// kept meanwhile. The explicit step a deployment whose files name the
+    /// test again asks for. A running test starts a new phase.
+    ///
+    /// # Errors
+    /// `NotFound` if `id` is not archived; `InvalidArgument` if it is live
+    /// (nothing to restore) or `actor` is empty; `Storage`, `Busy`.
+    pub fn restore_experiment(&self, id: &str, actor: &str) -> Result<ExperimentRecord> {
+        super::check_actor(actor)?;
+        self.inner.store.write(|tx| {
+            if definitions::get(tx, KIND, id)?.is_some() {
+                return Err(Error::invalid_argument(format!(
+                    "experiment `{id}` is not archived: it is live already"
+                )));
+            }
+            let row = store::experiments::archived_one(tx, id)?
+                .ok_or_else(|| Error::not_found(format!("experiment `{id}` is not archived")))?;
+            let def = archived_experiment(id, row)?.definition;
+            let by = Author {
+                actor,
+                action: "restore",
+                at_ms: crate::clock::now_ms(),
+            };
+            put_definition(tx, &def, by)
+        })?;
+        self.inner.reload_after_commit();
+        self.experiment(id)
+    }
+
+    /// Observations the fold quarantined, per experiment: `doctor` shows them.
+    pub fn quarantined_observations(&self) -> Result<Vec<(String, u64)>> {
+        store::experiments::quarantine_counts(&self.inner.store.conn())
     }
 
     fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
@@ -503,6 +700,43 @@ impl super::Inner {
     }
 }
 
+/// The recorded phases of `experiment` with their exposures.
+pub(crate) fn phase_data(conn: &rusqlite::Connection, experiment: &str) -> Result<Vec<PhaseData>> {
+    let counts = store::experiments::phase_exposure_counts(conn, experiment)?;
+    store::experiments::phases(conn, experiment)?
+        .into_iter()
+        .map(|row| {
+            let split: Split = serde_json::from_str(&row.split_json).map_err(|e| {
+                Error::storage(format!(
+                    "phase {} of experiment `{experiment}` cannot be read: {e}",
+                    row.phase
+                ))
+            })?;
+            let exposures = split
+                .variants
+                .iter()
+                .map(|s| {
+                    counts
+                        .get(&(row.phase, s.name.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            Ok(PhaseData {
+                phase: Phase {
+                    number: row.phase,
+                    started_ms: row.started_ms,
+                    ended_ms: row.ended_ms,
+                    split,
+                    reason: PhaseStart::parse(&row.reason),
+                    mixed: row.mixed,
+                },
+                exposures,
+            })
+        })
+        .collect()
+}
+
 /// Writes one experiment definition with its allocation fingerprint.
 pub(crate) fn put_definition(
     tx: &rusqlite::Transaction<'_>,
@@ -510,6 +744,15 @@ pub(crate) fn put_definition(
     by: Author<'_>,
 ) -> Result<Option<i64>> {
     let json = serde_json::to_value(def)?;
+    // What runs before the change, for the phases: a stored definition that
+    // no longer reads counts as none.
+    let before: Option<ExperimentDefinition> =
+        definitions::get(tx, KIND, &def.id)?.and_then(|stored| stored.parse().ok());
+    let phases = store::experiments::phases(tx, &def.id)?;
+    let open: Option<Split> = phases
+        .iter()
+        .rfind(|p| p.ended_ms.is_none())
+        .and_then(|p| serde_json::from_str(&p.split_json).ok());
     let allocation = serde_json::to_string(&(
         def.effective_seed(),
         def.coverage,
@@ -519,6 +762,26 @@ pub(crate) fn put_definition(
             .collect::<Vec<_>>(),
     ))?;
     let written = store::experiments::put_experiment(tx, &def.id, &json, &allocation, by)?;
+    if written.is_some() {
+        let split = || serde_json::to_string(&Split::of(def));
+        match phase_change(before.as_ref(), open.as_ref(), !phases.is_empty(), def) {
+            PhaseChange::None => {}
+            PhaseChange::Open(reason) => {
+                store::experiments::open_phase(tx, &def.id, by.at_ms, &split()?, reason.as_str())?;
+            }
+            PhaseChange::Close => store::experiments::close_phase(tx, &def.id, by.at_ms)?,
+            PhaseChange::Next => {
+                store::experiments::close_phase(tx, &def.id, by.at_ms)?;
+                store::experiments::open_phase(
+                    tx,
+                    &def.id,
+                    by.at_ms,
+                    &split()?,
+                    PhaseStart::SplitChange.as_str(),
+                )?;
+            }
+        }
+    }
     // Summaries folded with another aggregation, or not at all (a metric
     // that is new or back), are rebuilt from the unit totals.
     let folded_with = store::experiments::metric_aggregations(tx, &def.id)?;

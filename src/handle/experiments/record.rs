@@ -1,11 +1,12 @@
 //! The records of experiments: exposures and observations, buffered by the
 //! hot paths and persisted in batches through the handle's recorder.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::fold;
 use crate::error::Result;
 use crate::handle::recorder::{Buffer, Rows};
 use crate::store::experiments::{self as sql, NewExposure, NewObservation};
@@ -87,25 +88,35 @@ impl Rows for ExperimentRows {
             }));
     }
 
-    /// Writes exposures, then the raw observations. Folding them into the
-    /// statistics happens apart ([`super::fold`]), so recording costs about
-    /// what a bare insert of the same rows costs.
+    /// Writes exposures, then the raw observations, and folds them from
+    /// this batch into the statistics in the same transaction ([`fold`]):
+    /// nothing is read back, and an analysis right after sees them.
     fn persist(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        // Rows written another way wait behind the watermark; while any do,
+        // this batch waits with them (the background fold takes all in
+        // order), so that the watermark stays one number.
+        let caught_up = !sql::has_pending(tx)?;
+        let mut phases = PhaseClock::default();
         // The recently-exposed cache is small, so a batch may hold a unit more
         // than once; its first record is the one that counts.
         let mut first = HashSet::new();
-        let exposures: Vec<NewExposure<'_>> = self
-            .exposures
-            .iter()
-            .map(|e| NewExposure {
-                experiment: &e.experiment,
-                unit: self.text(e.unit),
-                variant: &e.variant,
-                at_ms: e.at_ms,
-            })
-            .filter(|e| first.insert((e.experiment, e.unit)))
-            .collect();
-        sql::insert_exposures(tx, &exposures)?;
+        let mut exposures = Vec::with_capacity(self.exposures.len());
+        for e in &self.exposures {
+            let unit = self.text(e.unit);
+            if first.insert((&*e.experiment, unit)) {
+                exposures.push(NewExposure {
+                    experiment: &e.experiment,
+                    unit,
+                    variant: &e.variant,
+                    phase: phases.phase_at(tx, &e.experiment, e.at_ms)?,
+                    at_ms: e.at_ms,
+                });
+            }
+        }
+        let mut exposed = fold::NewExposures::new();
+        sql::insert_exposures(tx, &exposures, |e| {
+            exposed.insert((e.experiment, e.unit), (e.variant, e.phase));
+        })?;
         let rows: Vec<NewObservation<'_>> = self
             .observations
             .iter()
@@ -118,7 +129,59 @@ impl Rows for ExperimentRows {
                 at_ms: o.at_ms,
             })
             .collect();
-        sql::insert_observations(tx, &rows)
+        let mut ids = Vec::with_capacity(rows.len());
+        sql::insert_observations(tx, &rows, |id| ids.push(id))?;
+        let Some(&last) = ids.last() else {
+            return Ok(());
+        };
+        if caught_up {
+            let folded: Vec<fold::Row<'_>> = rows
+                .iter()
+                .zip(&ids)
+                .map(|(o, &id)| fold::Row {
+                    id,
+                    experiment: o.experiment,
+                    unit: o.unit,
+                    variant: o.variant,
+                    metric: o.metric,
+                    value: Some(o.value),
+                })
+                .collect();
+            fold::fold_rows(tx, &folded, &exposed)?;
+            sql::set_folded_to(tx, last)?;
+        }
+        Ok(())
+    }
+}
+
+/// The phase of each experiment at a moment, from its recorded phases
+/// (read once per batch): the last phase begun by then, else the first.
+#[derive(Default)]
+struct PhaseClock {
+    starts: HashMap<String, Vec<(u32, i64)>>,
+}
+
+impl PhaseClock {
+    fn phase_at(
+        &mut self,
+        conn: &rusqlite::Connection,
+        experiment: &str,
+        at_ms: i64,
+    ) -> Result<u32> {
+        if !self.starts.contains_key(experiment) {
+            let starts = sql::phases(conn, experiment)?
+                .into_iter()
+                .map(|p| (p.phase, p.started_ms))
+                .collect();
+            self.starts.insert(experiment.to_string(), starts);
+        }
+        let starts = &self.starts[experiment];
+        Ok(starts
+            .iter()
+            .rev()
+            .find(|(_, started)| *started <= at_ms)
+            .or(starts.first())
+            .map_or(1, |(phase, _)| *phase))
     }
 }
 

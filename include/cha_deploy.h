@@ -30,6 +30,11 @@
 // CHA_ERR_INVALID_ARGUMENT.
 #define CHA_MAX_UNIT_ID 1024
 
+// The largest magnitude of a value `cha_experiment_record` accepts; a
+// larger one is CHA_ERR_INVALID_ARGUMENT. Totals of up to 2^63 such values,
+// their squares and the variances built from them cannot overflow.
+#define CHA_MAX_VALUE_MAGNITUDE 1e30
+
 // The number of buckets a unit is hashed into, for flags and experiments
 // alike: a unit of a flag with seed `s` is in bucket
 // `murmur3_32("{s}:{unit}", 0) % CHA_BUCKETS` (MurmurHash3 x86 32-bit), and
@@ -444,9 +449,12 @@ cha_status cha_experiment_peek_assignment(const cha_handle *h,
 // proportion) into its one value. Buffered; persisted within
 // flush_interval_ms or by `cha_flush`.
 //
+// **Exposes** the unit, as `cha_experiment_assign` does.
+//
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
 // (experiment or metric), CHA_ERR_INVALID_ARGUMENT (NaN or infinite value,
-// bad unit id, a unit without a variant).
+// a magnitude above CHA_MAX_VALUE_MAGNITUDE, bad unit id, a unit without a
+// variant).
 //
 // # Safety
 // `h` is NULL or an open handle; strings are NULL or NUL-terminated.
@@ -474,6 +482,35 @@ cha_status cha_experiment_list(const cha_handle *h, char **out_json);
 // `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
 // `out_json` is NULL or writable.
 cha_status cha_experiment_get(const cha_handle *h, const char *experiment, char **out_json);
+
+// Every archived experiment (removed from the config files; its
+// exposures and observations kept, so analysis and export still work) as
+// a JSON array of `{"definition","version","archived_at_ms","archived_by"}`.
+// Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_experiment_list_archived(const cha_handle *h, char **out_json);
+
+// Brings the archived `experiment` back, with its history and data, as a
+// new version recorded under `actor`: the explicit step a deployment whose
+// files name an archived test again asks for. Writes the experiment as
+// `cha_experiment_get` gives it to `*out_json` (free with
+// `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (not archived), CHA_ERR_INVALID_ARGUMENT (the test is live, or an empty
+// actor), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_restore(cha_handle *h,
+                                  const char *experiment,
+                                  const char *actor,
+                                  char **out_json);
 
 // Sets the status of `experiment` to `status` ("draft", "running",
 // "paused", "stopped", "completed"), recorded under `actor`. Writes the

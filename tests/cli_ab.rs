@@ -108,7 +108,6 @@ fn show_gives_the_definition() {
         ("minimum sample", "1000 units per variant"),
         ("minimum duration", "7 days"),
         ("coverage", "50% of units"),
-        ("start time", "2026-11-09T08:00:00Z"),
         ("version", "1"),
     ] {
         assert_eq!(
@@ -117,6 +116,19 @@ fn show_gives_the_definition() {
             "{text}"
         );
     }
+    // The start is the one the analysis counts from (phase 1 began with the
+    // deployment); the file's start_time is shown beside it.
+    let details = s.json(&["ab", "show", "flow_calculation_comparison"]);
+    let started = details["started_at"].as_str().unwrap().to_string();
+    assert_eq!(
+        line(&text, "start time  "),
+        format!(
+            "start time        {started} (phase 1; the configured start_time is 2026-11-09T08:00:00Z)"
+        )
+    );
+    assert_eq!(details["phases"][0]["started_at"], started.as_str());
+    assert_eq!(details["phases"][0]["reason"], "start");
+    assert_eq!(details["phases"][0]["ended_at"], Value::Null);
     assert!(
         line(&text, "updated").ends_with(" by ci"),
         "{}",

@@ -14,9 +14,15 @@ use crate::handle::experiments::Exposure;
 /// CHA_ERR_INVALID_ARGUMENT.
 pub const CHA_MAX_UNIT_ID: usize = 1024;
 
-// cbindgen puts only literals into the header, so the value is written again
-// here; this keeps it equal to the engine's.
+/// The largest magnitude of a value `cha_experiment_record` accepts; a
+/// larger one is CHA_ERR_INVALID_ARGUMENT. Totals of up to 2^63 such values,
+/// their squares and the variances built from them cannot overflow.
+pub const CHA_MAX_VALUE_MAGNITUDE: f64 = 1e30;
+
+// cbindgen puts only literals into the header, so the values are written
+// again here; this keeps them equal to the engine's.
 const _: () = assert!(CHA_MAX_UNIT_ID == crate::experiments::MAX_UNIT_ID);
+const _: () = assert!(CHA_MAX_VALUE_MAGNITUDE == crate::experiments::MAX_MAGNITUDE);
 
 /// Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 /// in every process and language) and sticky (a unit keeps its first variant
@@ -154,9 +160,12 @@ pub unsafe extern "C" fn cha_experiment_peek_assignment(
 /// proportion) into its one value. Buffered; persisted within
 /// flush_interval_ms or by `cha_flush`.
 ///
+/// **Exposes** the unit, as `cha_experiment_assign` does.
+///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
 /// (experiment or metric), CHA_ERR_INVALID_ARGUMENT (NaN or infinite value,
-/// bad unit id, a unit without a variant).
+/// a magnitude above CHA_MAX_VALUE_MAGNITUDE, bad unit id, a unit without a
+/// variant).
 ///
 /// # Safety
 /// `h` is NULL or an open handle; strings are NULL or NUL-terminated.
@@ -214,6 +223,54 @@ pub unsafe extern "C" fn cha_experiment_get(
         // SAFETY (all): forwarded contract.
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
         unsafe { json_out(h, out_json, |cha| cha.experiment(experiment)) }
+    })
+}
+
+/// Every archived experiment (removed from the config files; its
+/// exposures and observations kept, so analysis and export still work) as
+/// a JSON array of `{"definition","version","archived_at_ms","archived_by"}`.
+/// Free `*out_json` with `cha_string_free`.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_list_archived(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    // SAFETY: forwarded contract.
+    guard("cha_experiment_list_archived", || unsafe {
+        json_out(h, out_json, |cha| cha.archived_experiments())
+    })
+}
+
+/// Brings the archived `experiment` back, with its history and data, as a
+/// new version recorded under `actor`: the explicit step a deployment whose
+/// files name an archived test again asks for. Writes the experiment as
+/// `cha_experiment_get` gives it to `*out_json` (free with
+/// `cha_string_free`).
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+/// (not archived), CHA_ERR_INVALID_ARGUMENT (the test is live, or an empty
+/// actor), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_restore(
+    h: *mut cha_handle,
+    experiment: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_restore", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        unsafe { json_out(h, out_json, |cha| cha.restore_experiment(experiment, actor)) }
     })
 }
 

@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "murmur3.h"
 
+#include <float.h>
 #include <math.h> /* NAN and INFINITY only: no -lm */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -531,6 +532,13 @@ static void test_not_found_and_invalid(cha_handle *h) {
                 "is inf; a finite number is needed");
     CHECK_FAILS(cha_experiment_record(h, e, "u", m, -INFINITY), CHA_ERR_INVALID_ARGUMENT,
                 "is -inf; a finite number is needed");
+    /* Finite values whose aggregates could overflow. */
+    CHECK_FAILS(cha_experiment_record(h, e, "u", m, DBL_MAX), CHA_ERR_INVALID_ARGUMENT,
+                "its magnitude may be at most 1e30");
+    CHECK_FAILS(cha_experiment_record(h, e, "u", m, -1e308), CHA_ERR_INVALID_ARGUMENT,
+                "its magnitude may be at most 1e30");
+    CHECK(CHA_MAX_VALUE_MAGNITUDE == 1e30);
+    CHECK_STATUS(cha_experiment_record(h, e, "bound-unit", m, -CHA_MAX_VALUE_MAGNITUDE), CHA_OK);
 
     /* Unit ids: 1 to 1024 bytes. */
     char long_unit[1026];
@@ -1104,9 +1112,33 @@ static void test_pointers_and_sticky(void) {
     CHECK(variant == UNTOUCHED_VARIANT);
     CHECK(strcmp(traditional, "traditional") == 0 && strcmp(intelligent, "intelligent") == 0);
 
-    /* Deployed again: the same pointers as before. */
-    report = deploy(h, config_dir);
-    CHECK_HAS(report, "\"created\":[\"pipe_sizing_comparison\"]");
+    /* Removed is archived: listed, and named again by the files it is
+     * refused until restored explicitly, with its history and data. */
+    json = NULL;
+    CHECK_STATUS(cha_experiment_list_archived(h, &json), CHA_OK);
+    CHECK_HAS(json, "[{\"definition\":{");
+    CHECK_HAS(json, "\"id\":\"pipe_sizing_comparison\"");
+    CHECK_HAS(json, "\"archived_by\":\"");
+    cha_string_free(json);
+    report = UNTOUCHED_STR;
+    CHECK_STATUS(cha_deploy_all(h, config_dir, &report), CHA_ERR_CONFIG);
+    CHECK_MESSAGE_HAS("was removed from the files and archived");
+    CHECK_MESSAGE_HAS("cha-deploy ab restore pipe_sizing_comparison");
+    CHECK(report == UNTOUCHED_STR);
+    json = NULL;
+    CHECK_STATUS(cha_experiment_restore(h, e, "c-test", &json), CHA_OK);
+    CHECK_HAS(json, "\"updated_by\":\"c-test\"");
+    cha_string_free(json);
+    json = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_restore(h, e, "c-test", &json), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("is live already");
+    CHECK_STATUS(cha_experiment_restore(h, "never_archived", "c-test", &json), CHA_ERR_NOT_FOUND);
+    CHECK(json == UNTOUCHED_STR);
+
+    /* Deployed again (the restore is a runtime change the files undo, so
+     * they are told to win): the same pointers as before. */
+    report = deploy_overwrite(h, config_dir);
+    CHECK_HAS(report, "\"experiments\":{");
     cha_string_free(report);
     moved = 0;
     for (int i = 0; i < OLD; i++) {

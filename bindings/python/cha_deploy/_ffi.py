@@ -180,6 +180,11 @@ def _declare(lib: ctypes.CDLL) -> None:
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double],
         ),
         "cha_experiment_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_experiment_list_archived": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_experiment_restore": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_experiment_set_status": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
@@ -510,6 +515,17 @@ def experiment_record(
 def experiment_list(handle: int) -> str:
     """cha_experiment_list(handle, &out); returns the JSON."""
     return _string_result(lib().cha_experiment_list, handle)
+
+
+def experiment_list_archived(handle: int) -> str:
+    """cha_experiment_list_archived(handle, &out); returns the JSON."""
+    return _string_result(lib().cha_experiment_list_archived, handle)
+
+
+def experiment_restore(handle: int, experiment: bytes, actor: bytes) -> str:
+    """cha_experiment_restore(handle, experiment, actor, &out); returns the
+    experiment's JSON after the restore."""
+    return _string_result(lib().cha_experiment_restore, handle, experiment, actor)
 
 
 def experiment_set_status(handle: int, experiment: bytes, status: bytes, actor: bytes) -> str:

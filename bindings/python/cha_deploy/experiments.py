@@ -187,6 +187,29 @@ class Experiments(Handle):
         fields (with ``id``)."""
         return self._call_json(_ffi.experiment_list)
 
+    def list_archived_experiments(self) -> List[Dict[str, Any]]:
+        """Every archived test (removed from the config files; its data is
+        kept, and :meth:`analyze_test_results` and
+        :meth:`export_observations` still work for it): ``{"definition":
+        {...}, "version", "archived_at_ms", "archived_by"}``."""
+        return self._call_json(_ffi.experiment_list_archived)
+
+    def restore_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """Brings the archived test `experiment_id` back, with its history
+        and data, as a new version recorded under `actor` (the login name by
+        default): the explicit step a deployment whose files name it again
+        asks for.
+
+        Returns:
+            The test after the restore, as :meth:`get_experiment` gives it.
+
+        Raises:
+            NotFoundError: no archived test has that id.
+            InvalidArgumentError: the test is live, or `actor` is empty.
+        """
+        raw_id = _ffi.encode(experiment_id, "experiment_id")
+        return self._call_json(_ffi.experiment_restore, raw_id, actor_argument(actor))
+
     def get_experiment(self, experiment_id: str) -> Dict[str, Any]:
         """The stored test `experiment_id`, as :meth:`list_experiments` gives it.
 

@@ -8,7 +8,9 @@ use serde_json::Value;
 use cha_deploy::experiments::{
     AnalysisOptions, Correction, ExperimentStatus, PhaseSelection, SamplePlan, VariantDefinition,
 };
-use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
+use cha_deploy::{
+    ArchivedExperiment, AssignmentReport, Cha, Error, ExperimentDetails, ExperimentRecord,
+};
 
 use crate::ab_analysis::analysis_text;
 use crate::flags::{Actor, indent};
@@ -17,9 +19,23 @@ use crate::output::{Output, aligned, inline, name_of, num, percent, rfc3339, tab
 #[derive(Subcommand)]
 pub enum AbCommand {
     /// Every test: type, status, variants with their traffic, metrics, version.
-    List,
-    /// One test's definition: variants, metrics, sample size, duration, coverage.
+    List {
+        /// The archived tests instead: removed from the config files, their
+        /// data kept (show, analyze and export still work; restore brings
+        /// one back).
+        #[arg(long)]
+        archived: bool,
+    },
+    /// One test, live or archived: its definition, when it started, and its
+    /// phases with their split and exposed units.
     Show { id: String },
+    /// Bring an archived test back, with its history and data (the step a
+    /// deploy naming it again asks for).
+    Restore {
+        id: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
     /// The variant a unit gets, with its configuration; logs the unit's
     /// exposure (it counts in the analysis) unless --peek.
     Assign {
@@ -202,13 +218,28 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 });
             }
         }
-        AbCommand::List => {
+        AbCommand::List { archived: false } => {
             let tests = cha.experiments()?;
             out.print(&tests, || list_text(&tests));
         }
+        AbCommand::List { archived: true } => {
+            let tests = cha.archived_experiments()?;
+            out.print(&tests, || archived_text(&tests));
+        }
         AbCommand::Show { id } => {
-            let record = cha.experiment(id)?;
-            out.print(&record, || show_text(&record));
+            let details = cha.experiment_details(id)?;
+            out.print(&details, || show_text(&details));
+        }
+        AbCommand::Restore { id, actor } => {
+            let record = cha.restore_experiment(id, &actor.name())?;
+            out.print(&record, || {
+                format!(
+                    "restored {id} (version {}, by {}, status {}); deploy the files that name it again",
+                    record.version,
+                    record.updated_by,
+                    record.definition.status.as_str()
+                )
+            });
         }
         AbCommand::Assign { id, unit, peek } => {
             let a = if *peek {
@@ -360,7 +391,32 @@ pub fn list_text(tests: &[ExperimentRecord]) -> String {
     )
 }
 
-fn show_text(r: &ExperimentRecord) -> String {
+fn archived_text(tests: &[ArchivedExperiment]) -> String {
+    if tests.is_empty() {
+        return "no archived A/B tests".into();
+    }
+    let rows: Vec<Vec<String>> = tests
+        .iter()
+        .map(|t| {
+            let d = &t.definition;
+            vec![
+                d.id.clone(),
+                d.name.clone(),
+                d.status.as_str().into(),
+                split(&d.variants),
+                t.version.to_string(),
+                format!("{} by {}", rfc3339(t.archived_at_ms), t.archived_by),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAME", "STATUS", "VARIANTS", "VERSION", "ARCHIVED"],
+        &rows,
+    )
+}
+
+fn show_text(details: &ExperimentDetails) -> String {
+    let r = &details.record;
     let d = &r.definition;
     let mut lines = vec![
         ("id".to_string(), d.id.clone()),
@@ -386,16 +442,24 @@ fn show_text(r: &ExperimentRecord) -> String {
             format!("{}% of units", num(d.coverage, 2)),
         ),
         ("seed".into(), d.effective_seed().into()),
-        (
-            "start time".into(),
-            d.start_time.clone().unwrap_or("-".into()),
-        ),
+        ("start time".into(), start_time(details)),
         ("version".into(), r.version.to_string()),
         (
             "updated".into(),
             format!("{} by {}", rfc3339(r.updated_at_ms), r.updated_by),
         ),
     ]);
+    if let Some(a) = &details.archived {
+        lines.push((
+            "archived".into(),
+            format!(
+                "{} by {} (removed from the files; `ab restore {}` brings it back)",
+                rfc3339(a.archived_at_ms),
+                a.archived_by,
+                d.id
+            ),
+        ));
+    }
     let variants: Vec<Vec<String>> = d
         .variants
         .iter()
@@ -423,9 +487,40 @@ fn show_text(r: &ExperimentRecord) -> String {
             ]
         })
         .collect();
+    let phases: Vec<Vec<String>> = details
+        .phases
+        .iter()
+        .map(|p| {
+            vec![
+                p.phase.to_string(),
+                p.reason.clone(),
+                p.started_at.clone(),
+                p.ended_at.clone().unwrap_or_else(|| "running".into()),
+                p.split
+                    .iter()
+                    .map(|s| format!("{} {}%", s.variant, num(s.traffic_percentage, 2)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.split
+                    .iter()
+                    .map(|s| s.exposures.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+            ]
+        })
+        .collect();
+    let phases = if phases.is_empty() {
+        "  none: the test has not started".to_string()
+    } else {
+        indent(&table(
+            &["PHASE", "BEGAN", "START", "END", "SPLIT", "EXPOSED"],
+            &phases,
+        ))
+    };
     format!(
-        "{}\nvariants\n{}\nmetrics\n{}",
+        "{}\nphases\n{}\nvariants\n{}\nmetrics\n{}",
         aligned(&lines),
+        phases,
         indent(&table(&["NAME", "TRAFFIC", "CONFIGURATION"], &variants)),
         indent(&table(
             &[
@@ -441,6 +536,20 @@ fn show_text(r: &ExperimentRecord) -> String {
             &metrics
         ))
     )
+}
+
+/// When the test started, as the analysis counts it (the start of phase
+/// 1), with the file's `start_time` beside it when that says otherwise.
+fn start_time(details: &ExperimentDetails) -> String {
+    let configured = details.record.definition.start_time.as_deref();
+    match (&details.started_at, configured) {
+        (Some(started), Some(c)) if c != started => {
+            format!("{started} (phase 1; the configured start_time is {c})")
+        }
+        (Some(started), _) => started.clone(),
+        (None, Some(c)) => format!("not started (the configured start_time is {c})"),
+        (None, None) => "not started".into(),
+    }
 }
 
 pub fn assignment_text(a: &AssignmentReport) -> String {

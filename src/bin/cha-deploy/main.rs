@@ -225,13 +225,30 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Doctor => {
             let cha = Cha::open(&cli.db)?;
             let info = cha.info()?;
+            let quarantined = cha.quarantined_observations()?;
             let report = serde_json::json!({
                 "library_version": cha_deploy::VERSION,
                 "database": info,
+                "quarantined_observations": quarantined
+                    .iter()
+                    .map(|(e, n)| (e.clone(), serde_json::json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
             });
+            let status = if quarantined.is_empty() {
+                "ok".to_string()
+            } else {
+                format!(
+                    "ok; quarantined observations (left out of the analysis, kept in the file): {}",
+                    quarantined
+                        .iter()
+                        .map(|(e, n)| format!("{e} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             out.print(&report, || {
                 format!(
-                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nstatus          ok",
+                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nstatus          {status}",
                     info.path,
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION,

@@ -545,9 +545,13 @@ cha_status cha_experiment_set_status(cha_handle *h,
 cha_status cha_experiment_analyze(cha_handle *h, const char *experiment, char **out_json);
 
 // `cha_experiment_analyze` with options as JSON (NULL for the defaults):
-// `{"correction": "holm" | "benjamini_hochberg", "sequential": true,
-// "mixture_variance": {"metric": tau2}}`. An unknown option is
-// CHA_ERR_INVALID_ARGUMENT.
+// `{"correction": "holm" | "bh" | "none", "sequential": true,
+// "mixture_variance": {"metric": tau2}, "phases": "latest" | "all" |
+// [1, 2]}` (the names of Python's keyword arguments and of the CLI's
+// flags; `"benjamini_hochberg"` is read as `"bh"`). `phases` chooses the
+// phases the estimates use (default: the latest with the minimum sample
+// size in every variant). An unknown option, or a phase the experiment
+// does not have, is CHA_ERR_INVALID_ARGUMENT.
 //
 // # Safety
 // As for `cha_experiment_analyze`; `options_json` is NULL or NUL-terminated.
@@ -557,10 +561,13 @@ cha_status cha_experiment_analyze_with_options(cha_handle *h,
                                                char **out_json);
 
 // Units each variant of `experiment` needs for `metric` given its
-// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE,
-// significance level and power (statsmodels TTestIndPower.solve_power).
-// Writes `{"per_variant","per_treatment_variant","total","nobs1",
-// "effect_size",...}` to `*out_json` (free with `cha_string_free`).
+// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE and
+// power, planned as the analysis decides with its default options (Holm):
+// at the family's level divided by its comparisons (a guardrail at its own
+// level), every arm at its configured share of the traffic
+// (statsmodels TTestIndPower.solve_power). Writes `{"per_variant",
+// "per_treatment_variant","total","nobs1","effect_size",...,"arms",
+// "level"}` to `*out_json` (free with `cha_string_free`).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
 // CHA_ERR_INVALID_ARGUMENT (sd ≤ 0, mean 0, NaN).
@@ -574,6 +581,22 @@ cha_status cha_experiment_plan(const cha_handle *h,
                                double baseline_mean,
                                double baseline_sd,
                                char **out_json);
+
+// `cha_experiment_plan` with the analysis options as JSON (NULL for the
+// defaults): the plan is made for the `correction` the analysis will use
+// (`"holm"`, `"bh"` or `"none"`); the other options of
+// `cha_experiment_analyze_with_options` are accepted and do not change
+// the plan. An unknown option is CHA_ERR_INVALID_ARGUMENT.
+//
+// # Safety
+// As for `cha_experiment_plan`; `options_json` is NULL or NUL-terminated.
+cha_status cha_experiment_plan_with_options(const cha_handle *h,
+                                            const char *experiment,
+                                            const char *metric,
+                                            double baseline_mean,
+                                            double baseline_sd,
+                                            const char *options_json,
+                                            char **out_json);
 
 // Writes every raw observation of `experiment` to the file `path` as CSV
 // (header `id,unit,variant,metric,value,at_ms`; the file is created or

@@ -490,12 +490,24 @@ fn plan_gives_the_units_per_variant() {
         "--baseline-sd",
         "8",
     ];
-    // d = 0.05 × 40 / 8 = 0.25: the textbook 252.1 per arm, so 253.
+    // d = 0.05 × 40 / 8 = 0.25, planned at the level the analysis decides
+    // at: Holm over the family's 2 comparisons, alpha 0.025, so 305.4 per
+    // arm (statsmodels), 306.
     let text = s.ok(&args);
     assert_eq!(text.lines().next().unwrap(), format!("{TEST} / {METRIC}"));
     assert_eq!(
         cells(line(&text, "units needed")),
-        ["units needed", "253 per variant, 506 in total"]
+        [
+            "units needed",
+            "612 in total: traditional 306 (50%, control), intelligent 306 (50%)"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, "alpha")),
+        [
+            "alpha",
+            "the family's level 0.05 divided by its 2 comparisons, as Holm's strictest step applies it"
+        ]
     );
     assert_eq!(
         cells(line(&text, "effect")),
@@ -506,12 +518,45 @@ fn plan_gives_the_units_per_variant() {
     let p = s.json(&args);
     assert_eq!(p["experiment"], TEST);
     assert_eq!(p["metric"], METRIC);
-    assert_eq!(p["per_variant"], 253);
-    assert_eq!(p["total"], 506);
+    assert_eq!(p["per_variant"], 306);
+    assert_eq!(p["total"], 612);
     assert_eq!(p["effect_size"], 0.25);
-    assert_eq!(p["alpha"], 0.05);
+    assert_eq!(p["alpha"], 0.025);
     assert_eq!(p["power"], 0.8);
     assert_eq!(p["n_variants"], 2);
+    // Without a correction: the textbook 252.1 per arm, so 253.
+    let mut none = args.to_vec();
+    none.extend(["--correction", "none"]);
+    let p = s.json(&none);
+    assert_eq!(
+        (p["per_variant"].as_u64(), p["total"].as_u64()),
+        (Some(253), Some(506))
+    );
+    assert_eq!(p["alpha"], 0.05);
+    // A 70/30 test is planned as 70/30: the smaller arm at 3/7 of the
+    // control's units, both counted in the total.
+    let p = s.json(&[
+        "ab",
+        "plan",
+        "network_analysis_comparison",
+        "differential_pressure_margin_kpa",
+        "--baseline-mean",
+        "40",
+        "--baseline-sd",
+        "8",
+    ]);
+    let arms = p["arms"].as_array().unwrap();
+    let (control, solver) = (
+        arms[0]["units"].as_u64().unwrap(),
+        arms[1]["units"].as_u64().unwrap(),
+    );
+    assert_eq!(p["ratio"], 30.0 / 70.0);
+    assert_eq!(
+        solver,
+        (p["nobs1"].as_f64().unwrap() * 3.0 / 7.0).ceil() as u64
+    );
+    assert_eq!(control, p["nobs1"].as_f64().unwrap().ceil() as u64);
+    assert_eq!(p["total"].as_u64(), Some(control + solver));
 
     // A negative baseline is a number, not an option.
     let negative = s.json(&[
@@ -524,7 +569,7 @@ fn plan_gives_the_units_per_variant() {
         "--baseline-sd",
         "8",
     ]);
-    assert_eq!(negative["per_variant"], 253);
+    assert_eq!(negative["per_variant"], 306);
 
     let plan = |metric: &str, sd: &str| {
         vec![

@@ -576,17 +576,20 @@ fn analysis_reads_the_folded_statistics_and_matches_welch() {
         ErrorKind::NotFound
     );
 
-    let plan = cha.plan_experiment("sizing", "cost", 100.0, 5.8).unwrap();
+    // Planned at Holm's first step over the family's 3 comparisons.
+    let holm = cha_deploy::experiments::Correction::Holm;
+    let plan = cha.plan_experiment("sizing", "cost", 100.0, 5.8, holm).unwrap();
     let expected =
-        cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05, 0.8, 1.0).unwrap();
+        cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05 / 3.0, 0.8, 1.0)
+            .unwrap();
     assert_eq!(plan.per_variant, expected.ceil() as u64);
     assert_eq!(
-        cha.plan_experiment("sizing", "nope", 1.0, 1.0)
+        cha.plan_experiment("sizing", "nope", 1.0, 1.0, holm)
             .unwrap_err()
             .kind(),
         ErrorKind::NotFound
     );
-    assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0).is_err());
+    assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0, holm).is_err());
 }
 
 #[test]

@@ -15,16 +15,31 @@
 //!
 //! - **Unit of analysis**: each summary holds one value per unit (the unit's
 //!   observations combined by the metric's aggregation, see
-//!   `handle::recorder`), so `n` is a count of units, not of observations.
+//!   `handle::experiments::fold`), so `n` is a count of units, not of
+//!   observations. The summaries are exact at any offset (see
+//!   [`Summary`]).
+//! - **Phases**: a test's phases (a split change, a pause and a resume, a
+//!   restart) are each checked against their own split; the estimates use
+//!   the phases [`AnalysisOptions::phases`] selects, by default the latest
+//!   in which every variant with traffic has `minimum_sample_size` units
+//!   (else the latest with exposures), and the report says which. The
+//!   minimum duration counts the days the analysed phases admitted units.
 //! - **Fixed-horizon tests**: Welch's t-test, two-sided, and its
 //!   (1 − significance_level) interval of the difference treatment − control;
-//!   the relative lift with the delta-method interval; Cohen's d (pooled) and
-//!   Hedges' g.
+//!   the relative lift (over |control mean|, so that its sign is the
+//!   effect's) with the delta-method interval at the same Student t
+//!   quantile and Welch df as the difference's, as gbstats does; Cohen's d
+//!   (pooled) and Hedges' g.
 //! - **Power** at the metric's minimum detectable effect (MDE, relative): the
 //!   standardised effect is `mde × |control mean| / pooled sd`, i.e. Cohen's d
 //!   of a change of MDE from the control's level, with the pooled standard
 //!   deviation of both arms. Achieved power is statsmodels'
-//!   `TTestIndPower().power(d, nobs1 = n_control, alpha, ratio = n_t / n_c)`.
+//!   `TTestIndPower().power(d, nobs1 = n_control, alpha, ratio = n_t / n_c)`
+//!   at the level the decision applies: the family's level divided by the
+//!   number of comparisons in it under Holm (its first step) and
+//!   Benjamini–Hochberg (its strictest step), as is without a correction; a
+//!   guardrail's own level. With five comparisons Holm's first step runs at
+//!   α/5, where 80% nominal power would be about 59% real power.
 //!   The units still needed assume the arms keep their current proportion:
 //!   `nobs1 = TTestIndPower().solve_power(d, alpha, power, ratio = n_t / n_c)`,
 //!   rounded up, minus what each arm has; 0 once the target power is reached
@@ -32,8 +47,11 @@
 //!   solver that plans use too).
 //! - **Multiple comparisons**: one family holds every (primary or secondary
 //!   metric, non-control variant) comparison; its p-values are adjusted by
-//!   Holm (default) or Benjamini–Hochberg, and a comparison is significant
-//!   when its adjusted p is below its metric's `significance_level`.
+//!   Holm (default), Benjamini–Hochberg or not at all. **One level** rules
+//!   the family: the smallest `significance_level` of its metrics (so the
+//!   family is controlled at every metric's level, not only at the largest);
+//!   a comparison is significant when its adjusted p is below it. Each
+//!   metric's intervals keep its own level.
 //! - **Guardrails** are outside that family, tested one-sided in their bad
 //!   direction (an increase when the target is `decrease`, and vice versa)
 //!   at their own `significance_level`, uncorrected: a guardrail exists to
@@ -49,8 +67,9 @@
 //!   the squared absolute MDE, and can be set per metric in
 //!   [`AnalysisOptions::mixture_variance`]. Where it cannot be formed (zero
 //!   control mean) the comparison falls back to the fixed-horizon p.
-//! - **Sample ratio**: Pearson's chi-square of the exposures against the
-//!   traffic percentages (variants with 0% are left out), flagged below
+//! - **Sample ratio**: per phase, Pearson's chi-square of the units first
+//!   exposed in it against its own traffic percentages (variants with 0%
+//!   are left out), flagged below
 //!   p = 0.001. It is skipped, with the reason, when there are no exposures
 //!   or the smallest expected count is below 5 (Cochran's rule for the
 //!   chi-square approximation), which covers "fewer than two variants have
@@ -60,16 +79,21 @@
 //!   reason (in the JSON `"insufficient_data: control has 1 unit"` or
 //!   `"zero_variance"`, for example, instead of `"ok"`) and null numbers,
 //!   never NaN or infinity.
-//! - **Verdict**, in order of precedence: a sample ratio mismatch makes the
-//!   experiment invalid; a harmed guardrail stops it; a variant significantly
-//!   better on a primary metric (after correction) and significantly worse on
-//!   none ships, once every variant has `minimum_sample_size` exposures and the
-//!   experiment has run `minimum_duration_days` since its first exposure
-//!   (several candidates: the one better on most primary metrics, then the
-//!   smallest adjusted p); otherwise it keeps running while units (for the
-//!   minimum sample size or for the power at the MDE of every primary
-//!   comparison) or days are missing; otherwise there is no difference.
-//!   Without primary metrics the secondary ones decide.
+//! - **Verdict**, in order of precedence: a sample ratio mismatch in an
+//!   analysed phase makes the experiment invalid; a harmed guardrail stops
+//!   it; a variant significantly better on a primary metric (after
+//!   correction) and significantly worse on none ships, once every variant
+//!   has `minimum_sample_size` exposures and the analysed phases have run
+//!   `minimum_duration_days` (several candidates: the one better on most
+//!   primary metrics, then the smallest adjusted p); without one, a variant
+//!   better on one primary metric and worse on another is a trade-off for
+//!   people to decide, and one only worse is harm (keep the control) — both
+//!   at once, since more data would not undo them; a comparison whose arms
+//!   both have zero variance but different means cannot be tested;
+//!   otherwise it keeps running while units (for the minimum sample size or
+//!   for the power at the MDE of every primary comparison, at the corrected
+//!   level) or days are missing; otherwise there is no difference. Without
+//!   primary metrics the secondary ones decide.
 //! - **Business impact**: the winner's most significant better primary
 //!   comparison, or (no winner) the comparison with the smallest p on the
 //!   first primary metric: the absolute difference per unit in the metric's

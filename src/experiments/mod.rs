@@ -28,7 +28,9 @@ mod verdict;
 pub use analyze::{AnalysisInput, analyze};
 pub use options::{AnalysisOptions, Correction};
 pub use phases::{Phase, PhaseSelection, PhaseStart, Split};
-pub use plan::{SamplePlan, plan_for_metric, plan_sample_size};
+pub use plan::{
+    ArmPlan, PlanLevel, SamplePlan, plan_for_experiment, plan_for_metric, plan_sample_size,
+};
 pub use report::{
     AnalysisReport, ArmReport, BusinessImpact, ComparisonReport, ComparisonStatus, ConclusionKind,
     DifferenceReport, Direction, EffectSizeReport, LiftReport, MetricReport, PowerReport,

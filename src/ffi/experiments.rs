@@ -7,7 +7,7 @@ use super::core::cha_handle;
 use super::core::json_out;
 use super::status::cha_status;
 use crate::error::Error;
-use crate::experiments::{AnalysisOptions, ExperimentStatus};
+use crate::experiments::{AnalysisOptions, Correction, ExperimentStatus};
 use crate::handle::experiments::Exposure;
 
 /// The longest unit id accepted, in bytes (UTF-8); a longer or empty one is
@@ -345,9 +345,13 @@ pub unsafe extern "C" fn cha_experiment_analyze(
 }
 
 /// `cha_experiment_analyze` with options as JSON (NULL for the defaults):
-/// `{"correction": "holm" | "benjamini_hochberg", "sequential": true,
-/// "mixture_variance": {"metric": tau2}}`. An unknown option is
-/// CHA_ERR_INVALID_ARGUMENT.
+/// `{"correction": "holm" | "bh" | "none", "sequential": true,
+/// "mixture_variance": {"metric": tau2}, "phases": "latest" | "all" |
+/// [1, 2]}` (the names of Python's keyword arguments and of the CLI's
+/// flags; `"benjamini_hochberg"` is read as `"bh"`). `phases` chooses the
+/// phases the estimates use (default: the latest with the minimum sample
+/// size in every variant). An unknown option, or a phase the experiment
+/// does not have, is CHA_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// As for `cha_experiment_analyze`; `options_json` is NULL or NUL-terminated.
@@ -361,11 +365,7 @@ pub unsafe extern "C" fn cha_experiment_analyze_with_options(
     guard("cha_experiment_analyze_with_options", || {
         // SAFETY (all): forwarded contract.
         let experiment = unsafe { str_arg(experiment, "experiment") }?;
-        let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
-            Some(text) => serde_json::from_str::<AnalysisOptions>(text)
-                .map_err(|e| Error::invalid_argument(format!("analysis options: {e}")))?,
-            None => AnalysisOptions::default(),
-        };
+        let options = unsafe { analysis_options(options_json) }?;
         unsafe {
             json_out(h, out_json, |cha| {
                 cha.analyze_experiment(experiment, options)
@@ -375,10 +375,13 @@ pub unsafe extern "C" fn cha_experiment_analyze_with_options(
 }
 
 /// Units each variant of `experiment` needs for `metric` given its
-/// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE,
-/// significance level and power (statsmodels TTestIndPower.solve_power).
-/// Writes `{"per_variant","per_treatment_variant","total","nobs1",
-/// "effect_size",...}` to `*out_json` (free with `cha_string_free`).
+/// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE and
+/// power, planned as the analysis decides with its default options (Holm):
+/// at the family's level divided by its comparisons (a guardrail at its own
+/// level), every arm at its configured share of the traffic
+/// (statsmodels TTestIndPower.solve_power). Writes `{"per_variant",
+/// "per_treatment_variant","total","nobs1","effect_size",...,"arms",
+/// "level"}` to `*out_json` (free with `cha_string_free`).
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
 /// CHA_ERR_INVALID_ARGUMENT (sd ≤ 0, mean 0, NaN).
@@ -401,10 +404,66 @@ pub unsafe extern "C" fn cha_experiment_plan(
         let metric = unsafe { str_arg(metric, "metric") }?;
         unsafe {
             json_out(h, out_json, |cha| {
-                cha.plan_experiment(experiment, metric, baseline_mean, baseline_sd)
+                cha.plan_experiment(
+                    experiment,
+                    metric,
+                    baseline_mean,
+                    baseline_sd,
+                    Correction::default(),
+                )
             })
         }
     })
+}
+
+/// `cha_experiment_plan` with the analysis options as JSON (NULL for the
+/// defaults): the plan is made for the `correction` the analysis will use
+/// (`"holm"`, `"bh"` or `"none"`); the other options of
+/// `cha_experiment_analyze_with_options` are accepted and do not change
+/// the plan. An unknown option is CHA_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// As for `cha_experiment_plan`; `options_json` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_experiment_plan_with_options(
+    h: *const cha_handle,
+    experiment: *const c_char,
+    metric: *const c_char,
+    baseline_mean: f64,
+    baseline_sd: f64,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_experiment_plan_with_options", || {
+        // SAFETY (all): forwarded contract.
+        let experiment = unsafe { str_arg(experiment, "experiment") }?;
+        let metric = unsafe { str_arg(metric, "metric") }?;
+        let options = unsafe { analysis_options(options_json) }?;
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.plan_experiment(
+                    experiment,
+                    metric,
+                    baseline_mean,
+                    baseline_sd,
+                    options.correction,
+                )
+            })
+        }
+    })
+}
+
+/// The analysis options of `options_json`, or the defaults for NULL.
+///
+/// # Safety
+/// `options_json` is NULL or NUL-terminated.
+unsafe fn analysis_options(options_json: *const c_char) -> crate::error::Result<AnalysisOptions> {
+    // SAFETY: forwarded contract.
+    match unsafe { opt_str_arg(options_json, "options_json") }? {
+        Some(text) => serde_json::from_str::<AnalysisOptions>(text)
+            .map_err(|e| Error::invalid_argument(format!("analysis options: {e}"))),
+        None => Ok(AnalysisOptions::default()),
+    }
 }
 
 /// Writes every raw observation of `experiment` to the file `path` as CSV

@@ -986,21 +986,38 @@ static void test_record_and_analyze(void) {
                     "flow_based is significantly worse on flow_deviation_pct\"");
     cha_string_free(json);
 
-    /* Sample sizes: d = 0.05 x 100 / 10 = 0.5 needs 63.77 units per arm
-     * (statsmodels TTestIndPower), so 64; d = 0.25 needs 252.13, so 253. */
+    /* Sample sizes, planned at the level the analysis decides at: Holm over
+     * the family's 2 comparisons (a primary and a secondary metric), so
+     * alpha 0.025. d = 0.05 x 100 / 10 = 0.5 needs 77.31 units per arm
+     * (statsmodels TTestIndPower), so 78; d = 0.25 needs 305.42, so 306. */
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "pipe_cost_efficiency", 100.0, 10.0, &json), CHA_OK);
-    CHECK_HAS(json, "\"per_variant\":64,\"per_treatment_variant\":64,\"total\":128,");
-    CHECK(abs_of(json_number(json, "{", "nobs1") - 63.7656) < 1e-3);
+    CHECK_HAS(json, "\"per_variant\":78,\"per_treatment_variant\":78,\"total\":156,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 77.3104) < 1e-3);
     CHECK_CLOSE(json_number(json, "{", "effect_size"), 0.5);
     CHECK_CLOSE(json_number(json, "{", "absolute_effect"), 5.0);
+    CHECK_CLOSE(json_number(json, "{", "alpha"), 0.025);
     CHECK_HAS(json, "\"n_variants\":2");
+    CHECK_HAS(json, "\"level\":{\"nominal_alpha\":0.05,\"correction\":\"holm\",\"comparisons\":2,");
     cha_string_free(json);
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "pipe_cost_efficiency", 100.0, 20.0, &json), CHA_OK);
-    CHECK_HAS(json, "\"per_variant\":253,\"per_treatment_variant\":253,\"total\":506,");
-    CHECK(abs_of(json_number(json, "{", "nobs1") - 252.1275) < 1e-3);
+    CHECK_HAS(json, "\"per_variant\":306,\"per_treatment_variant\":306,\"total\":612,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 305.4207) < 1e-3);
     cha_string_free(json);
+    /* Without a correction: the textbook plan of one comparison, 64 per arm. */
+    json = NULL;
+    CHECK_STATUS(cha_experiment_plan_with_options(h, e, "pipe_cost_efficiency", 100.0, 10.0,
+                                                  "{\"correction\": \"none\"}", &json),
+                 CHA_OK);
+    CHECK_HAS(json, "\"per_variant\":64,\"per_treatment_variant\":64,\"total\":128,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 63.7656) < 1e-3);
+    cha_string_free(json);
+    json = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_plan_with_options(h, e, "pipe_cost_efficiency", 100.0, 10.0,
+                                                  "{\"correction\": \"bonferroni\"}", &json),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK(json == UNTOUCHED_STR);
     /* The guardrail's own MDE (0.2) and the metric's alpha and power. */
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "sizing_time_ms", 50.0, 20.0, &json), CHA_OK);

@@ -197,6 +197,18 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, _OUT_STRING],
         ),
+        "cha_experiment_plan_with_options": (
+            _STATUS,
+            [
+                _HANDLE,
+                ctypes.c_char_p,
+                ctypes.c_char_p,
+                ctypes.c_double,
+                ctypes.c_double,
+                ctypes.c_char_p,
+                _OUT_STRING,
+            ],
+        ),
         "cha_experiment_export": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)],
@@ -549,6 +561,27 @@ def experiment_plan(
     returns the plan JSON."""
     return _string_result(
         lib().cha_experiment_plan, handle, experiment, metric, baseline_mean, baseline_sd
+    )
+
+
+def experiment_plan_with_options(
+    handle: int,
+    experiment: bytes,
+    metric: bytes,
+    baseline_mean: float,
+    baseline_sd: float,
+    options_json: Optional[bytes],
+) -> str:
+    """cha_experiment_plan_with_options(handle, experiment, metric, mean, sd,
+    options, &out); returns the plan's JSON."""
+    return _string_result(
+        lib().cha_experiment_plan_with_options,
+        handle,
+        experiment,
+        metric,
+        baseline_mean,
+        baseline_sd,
+        options_json,
     )
 
 

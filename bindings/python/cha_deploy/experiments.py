@@ -333,30 +333,46 @@ class Experiments(Handle):
         return self._call(_ffi.experiment_export, raw_id, raw_path)
 
     def plan_sample_size(
-        self, test_id: str, metric: str, baseline_mean: float, baseline_sd: float
+        self,
+        test_id: str,
+        metric: str,
+        baseline_mean: float,
+        baseline_sd: float,
+        correction: Union[Correction, str] = Correction.HOLM,
     ) -> Dict[str, Any]:
         """Units each variant of test `test_id` needs for `metric`, given the
         metric's unit-level `baseline_mean` and `baseline_sd` (from a pilot
-        or history), at the metric's MDE, significance level and power
-        (statsmodels ``TTestIndPower().solve_power``, equal arms).
+        or history), at the metric's MDE and power (statsmodels
+        ``TTestIndPower().solve_power``), planned as the analysis decides:
+        at the family's level divided by its comparisons under `correction`
+        (a guardrail at its own level), with every arm at its configured
+        share of the traffic.
 
         Returns:
             ``{"per_variant", "per_treatment_variant", "total", "nobs1",
             "effect_size", "absolute_effect", "baseline_mean", "baseline_sd",
             "minimum_detectable_effect", "alpha", "power", "ratio",
-            "n_variants"}``.
+            "n_variants", "arms": [{"variant", "traffic_percentage",
+            "is_control", "units"}], "level": {"nominal_alpha",
+            "correction", "comparisons", "explanation"}}``.
 
         Raises:
             NotFoundError: no such test, or the test has no such metric.
-            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, or
-                a value that is not finite.
+            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, a
+                value that is not finite, or an unknown correction.
             TypeError: a baseline is not a number.
         """
         mean = number_argument(baseline_mean, "baseline_mean")
         sd = number_argument(baseline_sd, "baseline_sd")
         raw_id = _ffi.encode(test_id, "test_id")
         raw_metric = _ffi.encode(metric, "metric")
-        return self._call_json(_ffi.experiment_plan, raw_id, raw_metric, mean, sd)
+        options = json_argument(
+            {"correction": correction.value if isinstance(correction, Correction) else correction},
+            "plan options",
+        )
+        return self._call_json(
+            _ffi.experiment_plan_with_options, raw_id, raw_metric, mean, sd, options
+        )
 
 
 def _analysis_options(

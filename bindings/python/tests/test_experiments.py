@@ -700,7 +700,21 @@ class AnalysisTest(unittest.TestCase):
 
 class PlanTest(DeployedTestCase):
     def test_the_plan_follows_the_power_relation(self) -> None:
+        # Planned at the level the analysis decides at: Holm over the two
+        # comparisons of the family (a primary and a secondary metric).
         plan = self.cha.plan_sample_size(PIPE, "pipe_cost_efficiency", 100.0, 20.0)
+        self.assertEqual((plan["alpha"], plan["level"]["comparisons"]), (0.025, 2))
+        self.assertEqual(plan["level"]["correction"], "holm")
+        self.assertEqual(
+            [(a["variant"], a["units"]) for a in plan["arms"]],
+            [("traditional", plan["per_variant"]), ("intelligent", plan["per_variant"])],
+        )
+        z = statistics.NormalDist()
+        z_size = 2 * (z.inv_cdf(1 - 0.0125) + z.inv_cdf(0.8)) ** 2 / 0.25**2
+        self.assertGreater(plan["nobs1"], z_size)
+        self.assertLess(plan["nobs1"], z_size + 2)
+        # Without a correction, the textbook plan of one comparison.
+        plan = self.cha.plan_sample_size(PIPE, "pipe_cost_efficiency", 100.0, 20.0, correction="none")
         self.assertEqual(plan["effect_size"], 0.25)  # 5% of 100 over sd 20
         self.assertEqual(plan["absolute_effect"], 5.0)
         self.assertEqual((plan["alpha"], plan["power"], plan["ratio"]), (0.05, 0.8, 1.0))

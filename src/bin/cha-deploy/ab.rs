@@ -86,6 +86,10 @@ pub enum AbCommand {
         /// The metric's standard deviation per unit today.
         #[arg(long, allow_negative_numbers = true, value_name = "Y")]
         baseline_sd: f64,
+        /// The correction the analysis will use (the plan is made at its
+        /// level).
+        #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
+        correction: CorrectionArg,
     },
     /// Set a test running: new units get a variant (start_time is set the first time).
     Start {
@@ -304,9 +308,16 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             metric,
             baseline_mean,
             baseline_sd,
+            correction,
         } => {
-            let def = cha.experiment(id)?.definition;
-            let plan = cha.plan_experiment(id, metric, *baseline_mean, *baseline_sd)?;
+            let def = cha.experiment_details(id)?.record.definition;
+            let plan = cha.plan_experiment(
+                id,
+                metric,
+                *baseline_mean,
+                *baseline_sd,
+                (*correction).into(),
+            )?;
             let p = MetricPlan {
                 experiment: id.clone(),
                 metric: metric.clone(),
@@ -579,7 +590,7 @@ fn plan_text(p: &MetricPlan) -> String {
         .as_deref()
         .map(|u| format!(" {u}"))
         .unwrap_or_default();
-    let lines = vec![
+    let mut lines = vec![
         (
             "baseline".to_string(),
             format!(
@@ -606,23 +617,54 @@ fn plan_text(p: &MetricPlan) -> String {
                 s.n_variants
             ),
         ),
-        (
+    ];
+    if let Some(level) = &s.level {
+        lines.push(("alpha".into(), level.explanation.clone()));
+    }
+    if s.arms.is_empty() {
+        lines.push((
             "units needed".into(),
             format!("{} per variant, {} in total", s.per_variant, s.total),
-        ),
-        (
-            "configured".into(),
+        ));
+    } else {
+        lines.push((
+            "units needed".into(),
             format!(
-                "minimum_sample_size {} per variant{}",
-                p.minimum_sample_size,
-                if p.minimum_sample_size < s.per_variant {
-                    " (below the plan)"
-                } else {
-                    ""
-                }
+                "{} in total: {}",
+                s.total,
+                s.arms
+                    .iter()
+                    .map(|a| format!(
+                        "{} {} ({}%{})",
+                        a.variant,
+                        a.units,
+                        num(a.traffic_percentage, 2),
+                        if a.is_control { ", control" } else { "" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
+        ));
+    }
+    let fewest = s
+        .arms
+        .iter()
+        .filter(|a| a.traffic_percentage > 0.0)
+        .map(|a| a.units)
+        .max()
+        .unwrap_or(s.per_variant);
+    lines.push((
+        "configured".into(),
+        format!(
+            "minimum_sample_size {} per variant{}",
+            p.minimum_sample_size,
+            if p.minimum_sample_size < fewest {
+                " (below the plan)"
+            } else {
+                ""
+            }
         ),
-    ];
+    ));
     format!(
         "{} / {}\n{}",
         p.experiment,

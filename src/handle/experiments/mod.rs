@@ -17,8 +17,8 @@ use crate::experiments::phases::{PhaseChange, PhaseData, phase_change};
 use crate::experiments::report::{PhaseReport, QuarantineReason, QuarantineReport};
 use crate::experiments::{
     Aggregation, AnalysisInput, AnalysisOptions, AnalysisReport, AssignReason, CompiledExperiment,
-    ExperimentDefinition, ExperimentSet, ExperimentStatus, MAX_MAGNITUDE, MAX_UNIT_ID, Phase,
-    PhaseStart, SamplePlan, Split,
+    Correction, ExperimentDefinition, ExperimentSet, ExperimentStatus, MAX_MAGNITUDE, MAX_UNIT_ID,
+    Phase, PhaseStart, SamplePlan, Split,
 };
 use crate::stats::Summary;
 use crate::store::definitions::{self, Author};
@@ -390,8 +390,10 @@ impl Cha {
 
     /// Units each variant of experiment `id` needs for `metric`, given the
     /// metric's unit-level baseline mean and standard deviation (from a pilot
-    /// or from history): the metric's MDE, significance level and power, equal
-    /// arms.
+    /// or from history): at the metric's MDE and power, at the level the
+    /// analysis will decide at under `correction` (the family's level
+    /// divided by its comparisons; a guardrail's own), with every arm at
+    /// its configured share of the traffic.
     ///
     /// # Errors
     /// `NotFound` (experiment or metric); `InvalidArgument` for a baseline
@@ -402,8 +404,9 @@ impl Cha {
         metric: &str,
         baseline_mean: f64,
         baseline_sd: f64,
+        correction: Correction,
     ) -> Result<SamplePlan> {
-        let def = self.experiment(id)?.definition;
+        let def = self.experiment_or_archived(id)?;
         let m = def
             .metrics
             .iter()
@@ -411,11 +414,12 @@ impl Cha {
             .ok_or_else(|| {
                 no_such_metric(id, metric, def.metrics.iter().map(|m| m.name.as_str()))
             })?;
-        Ok(crate::experiments::plan_for_metric(
+        Ok(crate::experiments::plan_for_experiment(
+            &def,
             m,
             baseline_mean,
             baseline_sd,
-            def.variants.len() as u32,
+            correction,
         )?)
     }
 

@@ -749,3 +749,239 @@ fn export_writes_the_raw_observations_as_csv() {
     assert_eq!(std::fs::read_to_string(s.0.join("obs.csv")).unwrap(), csv);
     s.fails(&["ab", "export", "nope"], 4);
 }
+
+// ---- the life cycle ----------------------------------------------------------
+
+/// The repository's configs with `pipe_sizing_comparison` left out, in `dir`.
+fn configs_without_the_test(s: &Scratch, dir: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(&configs()).join("ab_tests.yml")).unwrap();
+    let start = text.find("  pipe_sizing_comparison:").unwrap();
+    let end = text.find("  flow_calculation_comparison:").unwrap();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    s.write(&format!("{dir}/ab_tests.yml"), &without);
+    s.0.join(dir).display().to_string()
+}
+
+#[test]
+fn show_and_analyze_agree_on_when_a_test_started() {
+    let s = Scratch::deployed("one-time");
+    s.ok(&["ab", "record", TEST, "u1", METRIC, "40"]);
+    let show = s.json(&["ab", "show", TEST]);
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    let started = show["started_at"].as_str().unwrap();
+    assert_eq!(analysis["started_at"], started);
+    assert_eq!(analysis["phases"][0]["started_at"], started);
+    // The file's start_time (2026-11-02) is shown beside it, not counted.
+    assert_eq!(show["definition"]["start_time"], "2026-11-02T08:00:00Z");
+    let text = s.ok(&["ab", "show", TEST]);
+    assert!(
+        line(&text, "start time").contains(&format!("{started} (phase 1;")),
+        "{text}"
+    );
+    let text = s.ok(&["ab", "analyze", TEST]);
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("started {started}; estimates from phase 1")),
+        "{text}"
+    );
+    // The days still needed count from that same start.
+    let days = analysis["duration_days"].as_f64().unwrap();
+    assert!(days < 0.01, "{days}");
+    assert_eq!(
+        analysis["additional_days"].as_f64().unwrap(),
+        7.0 - days,
+        "{analysis}"
+    );
+}
+
+#[test]
+fn start_on_a_running_test_changes_nothing() {
+    let s = Scratch::deployed("start-running");
+    let before = s.json(&["ab", "show", TEST]);
+    let text = s.ok(&["ab", "start", TEST, "--actor", "someone-else"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("{TEST} is running already: nothing changed (version 1, by ci)")
+    );
+    let after = s.json(&["ab", "show", TEST]);
+    assert_eq!(after["version"], before["version"]);
+    assert_eq!(
+        after["updated_by"], "ci",
+        "nothing is credited to the actor"
+    );
+    assert_eq!(after["updated_at_ms"], before["updated_at_ms"]);
+    let phases = |v: &Value| {
+        v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["phase"].clone(),
+                    p["started_ms"].clone(),
+                    p["ended_ms"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(phases(&after), phases(&before), "no new phase");
+    // The audit log holds no change by that actor either.
+    let cha = Cha::open(s.db()).unwrap();
+    let history = cha.experiment_history(TEST).unwrap();
+    assert!(
+        history.iter().all(|h| h.actor != "someone-else"),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn a_stopped_test_stays_stopped_until_started_and_then_begins_a_new_phase() {
+    let s = Scratch::deployed("stopped");
+    let unit = "early-bird";
+    let variant = s.json(&["ab", "assign", TEST, unit])["variant"].clone();
+    s.ok(&["ab", "stop", TEST, "--actor", "ops"]);
+    // A deploy of the files (which say running) leaves it stopped, with
+    // either drift choice.
+    let dir = configs();
+    for extra in [&[][..], &["--keep-runtime"][..], &["--overwrite"][..]] {
+        let mut args = vec!["deploy", "--config-dir", dir.as_str()];
+        args.extend_from_slice(extra);
+        s.ok(&args);
+        assert_eq!(
+            s.json(&["ab", "show", TEST])["definition"]["status"],
+            "stopped",
+            "{extra:?}"
+        );
+    }
+    let a = s.json(&["ab", "assign", TEST, unit]);
+    assert_eq!(a["reason"], "NOT_RUNNING");
+    // Pausing would hand its units their variants again: refused.
+    assert!(
+        s.fails(&["ab", "pause", TEST], 3)
+            .contains("is stopped; pausing would give its units their variants again")
+    );
+    // Started explicitly: a restart, in a new phase.
+    let text = s.ok(&["ab", "start", TEST, "--actor", "ops"]);
+    assert!(text.contains("stopped -> running"), "{text}");
+    let show = s.json(&["ab", "show", TEST]);
+    let phases = show["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[0]["reason"], "start");
+    assert!(phases[0]["ended_at"].is_string());
+    assert_eq!(phases[1]["reason"], "restart");
+    assert_eq!(phases[1]["ended_at"], Value::Null);
+    assert_eq!(s.json(&["ab", "assign", TEST, unit])["variant"], variant);
+}
+
+#[test]
+fn a_test_removed_from_the_files_is_archived_and_restored_explicitly() {
+    let s = Scratch::deployed("archive");
+    for i in 0..6 {
+        s.ok(&[
+            "ab",
+            "record",
+            TEST,
+            &format!("u{i}"),
+            METRIC,
+            &format!("{}", 40 + i),
+        ]);
+    }
+    let without = configs_without_the_test(&s, "without");
+    // Removing it needs to be asked for, as any deletion does.
+    assert_eq!(
+        s.run(&["deploy", "--config-dir", &without]).status.code(),
+        Some(9)
+    );
+    s.ok(&[
+        "deploy",
+        "--config-dir",
+        &without,
+        "--overwrite",
+        "--actor",
+        "ci",
+    ]);
+    // Gone from the list of live tests, there in the archive.
+    assert!(!s.ok(&["ab", "list"]).contains(TEST));
+    let archived = s.json(&["ab", "list", "--archived"]);
+    assert_eq!(archived[0]["definition"]["id"], TEST);
+    assert_eq!(archived[0]["archived_by"], "ci");
+    let text = s.ok(&["ab", "list", "--archived"]);
+    assert!(cells(line(&text, TEST))[5].ends_with("by ci"), "{text}");
+    // Still shown, analysed and exported; no longer assigned.
+    let text = s.ok(&["ab", "show", TEST]);
+    assert!(
+        line(&text, "archived").contains("ab restore pipe_sizing_comparison"),
+        "{text}"
+    );
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    let n = analysis["metrics"][0]["control"]["n"].as_u64().unwrap()
+        + analysis["metrics"][0]["comparisons"][0]["treatment"]["n"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(n, 6);
+    s.ok(&["ab", "export", TEST, "--output", "obs.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(s.0.join("obs.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        7
+    );
+    s.fails(&["ab", "assign", TEST, "u1"], 4);
+    // Named again by the files: refused until restored, which keeps the
+    // history.
+    let err = s.fails(&["deploy", "--config-dir", &configs()], 5);
+    assert!(err.contains("ab restore pipe_sizing_comparison"), "{err}");
+    s.fails(&["ab", "restore", "flow_calculation_comparison"], 3);
+    s.fails(&["ab", "restore", "nope"], 4);
+    let restored = s.json(&["ab", "restore", TEST, "--actor", "ops"]);
+    assert_eq!(restored["updated_by"], "ops");
+    assert!(restored["version"].as_i64().unwrap() > 1);
+    assert_eq!(s.json(&["ab", "list", "--archived"]), json!([]));
+    s.ok(&["deploy", "--config-dir", &configs()]);
+    let analysis = s.json(&["ab", "analyze", TEST, "--phases", "all"]);
+    let n = analysis["metrics"][0]["control"]["n"].as_u64().unwrap()
+        + analysis["metrics"][0]["comparisons"][0]["treatment"]["n"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(n, 6, "the data recorded before the removal is kept");
+    // The restore started a new phase, after the archive closed the first.
+    let phases = analysis["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[1]["reason"], "restart");
+    let cha = Cha::open(s.db()).unwrap();
+    let actions: Vec<String> = cha
+        .experiment_history(TEST)
+        .unwrap()
+        .iter()
+        .map(|h| h.action.clone())
+        .collect();
+    assert!(actions.contains(&"restore".to_string()), "{actions:?}");
+}
+
+#[test]
+fn doctor_reports_quarantined_observations() {
+    let s = Scratch::deployed("doctor-quarantine");
+    s.ok(&["ab", "record", TEST, "u1", METRIC, "40"]);
+    // A row an older writer could have left: beyond the magnitude bound.
+    let conn = rusqlite::Connection::open(s.db()).unwrap();
+    conn.execute(
+        "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms)
+         SELECT experiment, unit, variant, metric, 1e308, at_ms FROM observations LIMIT 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    assert_eq!(analysis["quarantined"]["observations"], 1);
+    let doctor = s.json(&["doctor"]);
+    assert_eq!(doctor["quarantined_observations"][TEST], 1);
+    let text = s.ok(&["doctor"]);
+    assert!(
+        line(&text, "status").contains("quarantined observations"),
+        "{text}"
+    );
+    s.fails(&["ab", "record", TEST, "u1", METRIC, "1e31"], 3);
+}

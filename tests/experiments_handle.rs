@@ -578,7 +578,9 @@ fn analysis_reads_the_folded_statistics_and_matches_welch() {
 
     // Planned at Holm's first step over the family's 3 comparisons.
     let holm = cha_deploy::experiments::Correction::Holm;
-    let plan = cha.plan_experiment("sizing", "cost", 100.0, 5.8, holm).unwrap();
+    let plan = cha
+        .plan_experiment("sizing", "cost", 100.0, 5.8, holm)
+        .unwrap();
     let expected =
         cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05 / 3.0, 0.8, 1.0)
             .unwrap();
@@ -589,7 +591,10 @@ fn analysis_reads_the_folded_statistics_and_matches_welch() {
             .kind(),
         ErrorKind::NotFound
     );
-    assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0, holm).is_err());
+    assert!(
+        cha.plan_experiment("sizing", "cost", 100.0, 0.0, holm)
+            .is_err()
+    );
 }
 
 #[test]

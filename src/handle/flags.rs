@@ -127,10 +127,12 @@ impl Cha {
             Some(index) => {
                 let variant = &compiled.variants[index as usize];
                 if !ctx.peek {
-                    self.inner
-                        .recorder
-                        .experiments
-                        .expose(&compiled.id, unit, &variant.name);
+                    self.inner.recorder.experiments.expose(
+                        &compiled.id,
+                        unit,
+                        &variant.name,
+                        compiled.phase,
+                    );
                 }
                 Evaluation {
                     enabled: index != compiled.control,

@@ -199,6 +199,13 @@ pub(crate) fn phases(conn: &Connection, experiment: &str) -> Result<Vec<PhaseRow
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The number of the latest phase of `experiment`, if it has begun one.
+pub(crate) fn latest_phase(conn: &Connection, experiment: &str) -> Result<Option<u32>> {
+    Ok(conn
+        .prepare_cached("SELECT MAX(phase) FROM experiment_phases WHERE experiment = ?1")?
+        .query_row([experiment], |r| r.get(0))?)
+}
+
 /// Opens phase `last + 1` of `experiment` at `at_ms`. Returns its number.
 pub(crate) fn open_phase(
     tx: &Transaction<'_>,

@@ -91,7 +91,9 @@ pub enum AbCommand {
         #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
         correction: CorrectionArg,
     },
-    /// Set a test running: new units get a variant (start_time is set the first time).
+    /// Set a test running: new units get a variant (start_time is set the
+    /// first time). A running test is left alone; a paused or stopped one
+    /// begins a new phase.
     Start {
         id: String,
         #[command(flatten)]
@@ -103,7 +105,8 @@ pub enum AbCommand {
         #[command(flatten)]
         actor: Actor,
     },
-    /// Stop a test: no unit gets a variant any more.
+    /// Stop a test: no unit gets a variant any more, until it is started
+    /// again (a deploy never restarts it).
     Stop {
         id: String,
         #[command(flatten)]
@@ -351,18 +354,31 @@ fn status(
     to: ExperimentStatus,
     actor: &Actor,
 ) -> Result<(), Error> {
-    let before = cha.experiment(id)?.definition.status;
+    let before = cha.experiment(id)?;
     let record = cha.set_experiment_status(id, to, &actor.name())?;
-    let c = StatusChange { before, record };
+    let unchanged = record.version == before.version;
+    let c = StatusChange {
+        before: before.definition.status,
+        record,
+    };
     out.print(&c, || {
-        format!(
-            "{}: {} -> {} (version {}, by {})",
-            id,
-            c.before.as_str(),
-            c.record.definition.status.as_str(),
-            c.record.version,
-            c.record.updated_by
-        )
+        if unchanged {
+            format!(
+                "{id} is {} already: nothing changed (version {}, by {})",
+                c.record.definition.status.as_str(),
+                c.record.version,
+                c.record.updated_by
+            )
+        } else {
+            format!(
+                "{}: {} -> {} (version {}, by {})",
+                id,
+                c.before.as_str(),
+                c.record.definition.status.as_str(),
+                c.record.version,
+                c.record.updated_by
+            )
+        }
     });
     Ok(())
 }

@@ -175,7 +175,7 @@ impl Cha {
                 self.inner
                     .recorder
                     .experiments
-                    .expose(&compiled.id, unit, &v.name);
+                    .expose(&compiled.id, unit, &v.name, compiled.phase);
             }
             Ok(f(compiled, variant, assignment.reason))
         })
@@ -256,7 +256,7 @@ impl Cha {
                     assignment.reason.as_str()
                 )));
             };
-            self.inner.recorder.experiments.expose(&compiled.id, unit, &variant.name);
+            self.inner.recorder.experiments.expose(&compiled.id, unit, &variant.name, compiled.phase);
             self.inner
                 .recorder
                 .experiments
@@ -664,6 +664,19 @@ impl Cha {
         self.experiment(id)
     }
 
+    /// Every change to experiment `id`, oldest first (its whole history,
+    /// across archiving and restores): actor, time, action, before, after.
+    ///
+    /// # Errors
+    /// `NotFound` if the experiment never existed.
+    pub fn experiment_history(&self, id: &str) -> Result<Vec<crate::AuditEntry>> {
+        let history = crate::store::audit::history(&self.inner.store.conn(), KIND, id)?;
+        if history.is_empty() {
+            return Err(experiment_not_found(id));
+        }
+        Ok(history)
+    }
+
     /// Observations the fold quarantined, per experiment: `doctor` shows them.
     pub fn quarantined_observations(&self) -> Result<Vec<(String, u64)>> {
         store::experiments::quarantine_counts(&self.inner.store.conn())
@@ -682,8 +695,12 @@ impl super::Inner {
     /// or the experiment is paused.
     pub(crate) fn compile_experiments(&self, conn: &rusqlite::Connection) -> Result<ExperimentSet> {
         let mut pins = std::collections::HashMap::new();
+        let mut phases = std::collections::HashMap::new();
         let definitions: Vec<ExperimentDefinition> = definitions::load_parsed(conn, KIND)?;
         for def in &definitions {
+            if let Some(phase) = store::experiments::latest_phase(conn, &def.id)? {
+                phases.insert(def.id.clone(), phase);
+            }
             if def.status == ExperimentStatus::Paused
                 || store::experiments::allocation_changed(conn, &def.id)?
             {
@@ -700,7 +717,12 @@ impl super::Inner {
                 .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
                 .clone()
         };
-        Ok(ExperimentSet::build(definitions, &pins, &mut intern))
+        Ok(ExperimentSet::build(
+            definitions,
+            &pins,
+            &phases,
+            &mut intern,
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The records of experiments: exposures and observations, buffered by the
 //! hot paths and persisted in batches through the handle's recorder.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,8 @@ struct Exposure {
     experiment: Arc<str>,
     unit: TextRange,
     variant: Arc<str>,
+    /// The phase whose split gave the variant.
+    phase: u32,
     at_ms: i64,
 }
 
@@ -96,7 +98,6 @@ impl Rows for ExperimentRows {
         // this batch waits with them (the background fold takes all in
         // order), so that the watermark stays one number.
         let caught_up = !sql::has_pending(tx)?;
-        let mut phases = PhaseClock::default();
         // The recently-exposed cache is small, so a batch may hold a unit more
         // than once; its first record is the one that counts.
         let mut first = HashSet::new();
@@ -108,7 +109,7 @@ impl Rows for ExperimentRows {
                     experiment: &e.experiment,
                     unit,
                     variant: &e.variant,
-                    phase: phases.phase_at(tx, &e.experiment, e.at_ms)?,
+                    phase: e.phase,
                     at_ms: e.at_ms,
                 });
             }
@@ -154,37 +155,6 @@ impl Rows for ExperimentRows {
     }
 }
 
-/// The phase of each experiment at a moment, from its recorded phases
-/// (read once per batch): the last phase begun by then, else the first.
-#[derive(Default)]
-struct PhaseClock {
-    starts: HashMap<String, Vec<(u32, i64)>>,
-}
-
-impl PhaseClock {
-    fn phase_at(
-        &mut self,
-        conn: &rusqlite::Connection,
-        experiment: &str,
-        at_ms: i64,
-    ) -> Result<u32> {
-        if !self.starts.contains_key(experiment) {
-            let starts = sql::phases(conn, experiment)?
-                .into_iter()
-                .map(|p| (p.phase, p.started_ms))
-                .collect();
-            self.starts.insert(experiment.to_string(), starts);
-        }
-        let starts = &self.starts[experiment];
-        Ok(starts
-            .iter()
-            .rev()
-            .find(|(_, started)| *started <= at_ms)
-            .or(starts.first())
-            .map_or(1, |(phase, _)| *phase))
-    }
-}
-
 /// Slots of the recently-exposed cache: 2^14 × 8 bytes = 128 KiB, small
 /// enough to stay in the CPU's cache (at 512 KiB, the lookup of a new unit
 /// missed it and cost as much as the rest of an assignment).
@@ -223,7 +193,7 @@ impl ExperimentLog {
     /// Buffers the exposure of `unit` unless this handle did so lately. The
     /// clock is read only for a new unit: a repeat costs one hash and one
     /// cached load.
-    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>) {
+    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>, phase: u32) {
         // 0 marks an empty slot.
         // The experiment by the address of its interned id: cheaper than its
         // text, and a new snapshot only makes the cache miss once per unit.
@@ -242,6 +212,7 @@ impl ExperimentLog {
             experiment: experiment.clone(),
             unit,
             variant: variant.clone(),
+            phase,
             at_ms,
         });
     }

@@ -218,3 +218,47 @@ fn poisoned_rows_are_quarantined_and_nothing_else_stops() {
         cha.analyze_experiment(id, Default::default()).unwrap();
     }
 }
+
+#[test]
+fn a_unit_whose_stored_total_is_not_finite_cannot_block_the_fold() {
+    // An older version could leave a unit's total infinite. Its new
+    // observations are quarantined; everyone else's fold on, in the same
+    // flush.
+    let s = Scratch::new("legacy-total");
+    let cha = open(&s);
+    for i in 0..20 {
+        cha.record("victim", &format!("u{i}"), "total", 5.0)
+            .unwrap();
+    }
+    cha.flush().unwrap();
+    let conn = rusqlite::Connection::open(s.db()).unwrap();
+    conn.execute(
+        "UPDATE unit_metrics SET sum = 1e308 * 10 WHERE experiment = 'victim' AND unit = 'u3'",
+        [],
+    )
+    .unwrap();
+    for i in 0..20 {
+        cha.record("victim", &format!("u{i}"), "total", 1.0)
+            .unwrap();
+    }
+    cha.flush().unwrap();
+    let report = cha
+        .analyze_experiment("victim", Default::default())
+        .unwrap();
+    assert_eq!(report.quarantined.observations, 1);
+    assert_eq!(
+        report.quarantined.reasons[0].reason,
+        "unit_total_not_finite"
+    );
+    let total = &report.metrics[1];
+    let mean = |arm: &cha_deploy::experiments::ArmReport| arm.mean.unwrap();
+    // Every other unit has 5 + 1; u3 keeps its old value in the summary.
+    assert_eq!(total.control.n + total.comparisons[0].treatment.n, 20);
+    assert!(mean(&total.control) > 5.9 && mean(&total.comparisons[0].treatment) > 5.9);
+    assert!(
+        serde_json::to_string(&report)
+            .unwrap()
+            .find("NaN")
+            .is_none()
+    );
+}

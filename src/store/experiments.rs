@@ -258,14 +258,6 @@ pub fn exposed_units(conn: &Connection, experiment: &str) -> Result<Vec<(String,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The variant and phase `unit` was first exposed to in `experiment`, if it was.
-pub fn exposure(conn: &Connection, experiment: &str, unit: &str) -> Result<Option<(String, u32)>> {
-    Ok(conn
-        .prepare_cached("SELECT variant, phase FROM exposures WHERE experiment = ?1 AND unit = ?2")?
-        .query_row([experiment, unit], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
-}
-
 /// One exposure to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewExposure<'a> {
@@ -336,17 +328,17 @@ pub struct NewObservation<'a> {
     pub at_ms: i64,
 }
 
-/// Appends the raw observations of a batch; calls `inserted` with each
-/// one's id, in order.
-pub fn insert_observations(
+/// Appends the raw observations of a batch, each with something of the
+/// caller's (`T`), and calls `inserted` with each one's id, in order.
+pub fn insert_observations<'a, T>(
     tx: &Transaction<'_>,
-    observations: &[NewObservation<'_>],
-    mut inserted: impl FnMut(i64),
+    observations: impl IntoIterator<Item = (NewObservation<'a>, T)>,
+    mut inserted: impl FnMut(i64, NewObservation<'a>, T),
 ) -> Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for o in observations {
+    for (o, extra) in observations {
         insert.execute(params![
             o.experiment,
             o.unit,
@@ -355,7 +347,7 @@ pub fn insert_observations(
             o.value,
             o.at_ms
         ])?;
-        inserted(tx.last_insert_rowid());
+        inserted(tx.last_insert_rowid(), o, extra);
     }
     Ok(())
 }
@@ -522,70 +514,141 @@ pub struct UnitRow {
     pub totals: UnitTotals,
 }
 
-/// The row of `unit` for `metric` in `experiment`, if it has one.
-pub fn unit_row(
-    conn: &Connection,
-    experiment: &str,
-    metric: &str,
-    unit: &str,
-) -> Result<Option<UnitRow>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT variant, phase, n, sum, sum_lo, nonzero FROM unit_metrics
-             WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
-        )?
-        .query_row([experiment, metric, unit], |r| {
-            Ok(UnitRow {
-                variant: r.get(0)?,
-                phase: r.get(1)?,
-                totals: UnitTotals {
-                    n: r.get(2)?,
-                    sum: r.get(3)?,
-                    sum_lo: r.get(4)?,
-                    nonzero: r.get(5)?,
-                },
-            })
-        })
-        .optional()?)
+/// Reads and writes the unit totals of one fold, with its statements
+/// prepared once.
+pub(crate) struct UnitTotalsWriter<'t> {
+    scan: rusqlite::CachedStatement<'t>,
+    get: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+    insert: rusqlite::CachedStatement<'t>,
+    exposure: rusqlite::CachedStatement<'t>,
 }
 
-/// Writes the row of `unit` for `metric` in `experiment` (inserted the
-/// first time, its totals replaced after).
-pub fn put_unit_row(
-    tx: &Transaction<'_>,
-    experiment: &str,
-    metric: &str,
-    unit: &str,
-    row: &UnitRow,
-    exists: bool,
-) -> Result<()> {
-    let t = row.totals;
-    if exists {
-        tx.prepare_cached(
-            "UPDATE unit_metrics SET n = ?4, sum = ?5, sum_lo = ?6, nonzero = ?7
-             WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
-        )?
-        .execute(params![
-            experiment, metric, unit, t.n, t.sum, t.sum_lo, t.nonzero
-        ])?;
-    } else {
-        tx.prepare_cached(
-            "INSERT INTO unit_metrics (experiment, metric, unit, variant, phase, n, sum, sum_lo, nonzero)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            experiment,
-            metric,
-            unit,
-            row.variant,
-            row.phase,
-            t.n,
-            t.sum,
-            t.sum_lo,
-            t.nonzero
-        ])?;
+impl<'t> UnitTotalsWriter<'t> {
+    pub(crate) fn new(tx: &'t Transaction<'_>) -> Result<UnitTotalsWriter<'t>> {
+        Ok(UnitTotalsWriter {
+            scan: tx.prepare_cached(
+                "SELECT unit, variant, phase, n, sum, sum_lo, nonzero FROM unit_metrics
+                 WHERE experiment = ?1 AND metric = ?2 AND unit >= ?3 AND unit <= ?4 ORDER BY unit",
+            )?,
+            get: tx.prepare_cached(
+                "SELECT variant, phase, n, sum, sum_lo, nonzero FROM unit_metrics
+                 WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
+            )?,
+            update: tx.prepare_cached(
+                "UPDATE unit_metrics SET n = ?4, sum = ?5, sum_lo = ?6, nonzero = ?7
+                 WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
+            )?,
+            insert: tx.prepare_cached(
+                "INSERT INTO unit_metrics (experiment, metric, unit, variant, phase, n, sum, sum_lo, nonzero)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?,
+            exposure: tx.prepare_cached(
+                "SELECT variant, phase FROM exposures WHERE experiment = ?1 AND unit = ?2",
+            )?,
+        })
     }
-    Ok(())
+
+    /// Calls `f` with every row of `metric` in `experiment` whose unit lies
+    /// in `from..=to`, in unit order: one scan instead of a lookup per unit
+    /// when a fold touches many of them.
+    pub(crate) fn scan(
+        &mut self,
+        experiment: &str,
+        metric: &str,
+        from: &str,
+        to: &str,
+        mut f: impl FnMut(&str, UnitRow),
+    ) -> Result<()> {
+        let mut rows = self.scan.query([experiment, metric, from, to])?;
+        while let Some(r) = rows.next()? {
+            let unit = r
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| crate::Error::storage(format!("unit_metrics.unit: {e}")))?;
+            f(
+                unit,
+                UnitRow {
+                    variant: r.get(1)?,
+                    phase: r.get(2)?,
+                    totals: UnitTotals {
+                        n: r.get(3)?,
+                        sum: r.get(4)?,
+                        sum_lo: r.get(5)?,
+                        nonzero: r.get(6)?,
+                    },
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The row of `unit` for `metric`, if it has one.
+    pub(crate) fn get(
+        &mut self,
+        experiment: &str,
+        metric: &str,
+        unit: &str,
+    ) -> Result<Option<UnitRow>> {
+        Ok(self
+            .get
+            .query_row([experiment, metric, unit], |r| {
+                Ok(UnitRow {
+                    variant: r.get(0)?,
+                    phase: r.get(1)?,
+                    totals: UnitTotals {
+                        n: r.get(2)?,
+                        sum: r.get(3)?,
+                        sum_lo: r.get(4)?,
+                        nonzero: r.get(5)?,
+                    },
+                })
+            })
+            .optional()?)
+    }
+
+    /// Writes the row of `unit` for `metric`: its totals replaced when
+    /// `exists`, else inserted whole.
+    pub(crate) fn put(
+        &mut self,
+        experiment: &str,
+        metric: &str,
+        unit: &str,
+        row: &UnitRow,
+        exists: bool,
+    ) -> Result<()> {
+        let t = row.totals;
+        if exists {
+            self.update.execute(params![
+                experiment, metric, unit, t.n, t.sum, t.sum_lo, t.nonzero
+            ])?;
+        } else {
+            self.insert.execute(params![
+                experiment,
+                metric,
+                unit,
+                row.variant,
+                row.phase,
+                t.n,
+                t.sum,
+                t.sum_lo,
+                t.nonzero
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// The variant and phase `unit` was first exposed to, if it was.
+    pub(crate) fn exposure(
+        &mut self,
+        experiment: &str,
+        unit: &str,
+    ) -> Result<Option<(String, u32)>> {
+        Ok(self
+            .exposure
+            .query_row([experiment, unit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
 }
 
 /// Every unit's totals of `metric` in `experiment`, with its phase and variant.

@@ -260,7 +260,7 @@ impl Cha {
             self.inner
                 .recorder
                 .experiments
-                .observe(&compiled.id, unit, &variant.name, &compiled.metrics[index], value);
+                .observe(&compiled.id, unit, &variant.name, compiled.phase, &compiled.metrics[index], value);
             Ok(())
         })
     }

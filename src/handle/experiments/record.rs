@@ -28,6 +28,8 @@ struct Observation {
     experiment: Arc<str>,
     unit: TextRange,
     variant: Arc<str>,
+    /// The phase of the snapshot that assigned the variant.
+    phase: u32,
     metric: Arc<str>,
     value: f64,
     at_ms: i64,
@@ -118,36 +120,40 @@ impl Rows for ExperimentRows {
         sql::insert_exposures(tx, &exposures, |e| {
             exposed.insert((e.experiment, e.unit), (e.variant, e.phase));
         })?;
-        let rows: Vec<NewObservation<'_>> = self
-            .observations
-            .iter()
-            .map(|o| NewObservation {
+        // The rows the fold takes, gathered as they are inserted: nothing
+        // is read back.
+        let mut folded: Vec<fold::Row<'_>> = Vec::with_capacity(if caught_up {
+            self.observations.len()
+        } else {
+            0
+        });
+        let mut last = None;
+        let rows = self.observations.iter().map(|o| {
+            let row = NewObservation {
                 experiment: &o.experiment,
                 unit: self.text(o.unit),
                 variant: &o.variant,
                 metric: &o.metric,
                 value: o.value,
                 at_ms: o.at_ms,
-            })
-            .collect();
-        let mut ids = Vec::with_capacity(rows.len());
-        sql::insert_observations(tx, &rows, |id| ids.push(id))?;
-        let Some(&last) = ids.last() else {
-            return Ok(());
-        };
-        if caught_up {
-            let folded: Vec<fold::Row<'_>> = rows
-                .iter()
-                .zip(&ids)
-                .map(|(o, &id)| fold::Row {
+            };
+            (row, o.phase)
+        });
+        sql::insert_observations(tx, rows, |id, o, phase| {
+            last = Some(id);
+            if caught_up {
+                folded.push(fold::Row {
                     id,
                     experiment: o.experiment,
                     unit: o.unit,
                     variant: o.variant,
                     metric: o.metric,
                     value: Some(o.value),
-                })
-                .collect();
+                    phase: Some(phase),
+                });
+            }
+        })?;
+        if let (Some(last), true) = (last, caught_up) {
             fold::fold_rows(tx, &folded, &exposed)?;
             sql::set_folded_to(tx, last)?;
         }
@@ -223,6 +229,7 @@ impl ExperimentLog {
         experiment: &Arc<str>,
         unit: &str,
         variant: &Arc<str>,
+        phase: u32,
         metric: &Arc<str>,
         value: f64,
     ) {
@@ -233,6 +240,7 @@ impl ExperimentLog {
             experiment: experiment.clone(),
             unit,
             variant: variant.clone(),
+            phase,
             metric: metric.clone(),
             value,
             at_ms,

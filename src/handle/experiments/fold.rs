@@ -301,6 +301,9 @@ fn quarantine_group(
     Ok(())
 }
 
+/// An experiment's summaries, by (phase, variant, metric): a short list.
+type PhaseSummaries = Vec<((u32, String, String), Summary)>;
+
 /// The aggregations and summaries one fold reads and writes, each loaded
 /// once per experiment.
 #[derive(Default)]
@@ -308,7 +311,7 @@ struct Folds {
     aggregations: HashMap<String, HashMap<String, Option<Aggregation>>>,
     /// Per experiment, its few (phase, variant, metric) summaries: a short
     /// list, searched without allocating a key per unit.
-    summaries: HashMap<String, Vec<((u32, String, String), Summary)>>,
+    summaries: HashMap<String, PhaseSummaries>,
 }
 
 impl Folds {
@@ -333,7 +336,7 @@ impl Folds {
         &mut self,
         conn: &rusqlite::Connection,
         experiment: &str,
-    ) -> Result<&mut Vec<((u32, String, String), Summary)>> {
+    ) -> Result<&mut PhaseSummaries> {
         if !self.summaries.contains_key(experiment) {
             let stored = sql::phase_moments(conn, experiment)?
                 .into_iter()

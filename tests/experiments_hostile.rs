@@ -232,8 +232,12 @@ fn a_unit_whose_stored_total_is_not_finite_cannot_block_the_fold() {
     }
     cha.flush().unwrap();
     let conn = rusqlite::Connection::open(s.db()).unwrap();
+    // The text form of a unit's totals (as schema 7 carries them over):
+    // metric, n, sum, sum_lo, nonzero.
     conn.execute(
-        "UPDATE unit_metrics SET sum = 1e308 * 10 WHERE experiment = 'victim' AND unit = 'u3'",
+        "UPDATE unit_totals SET totals = 'total' || char(31) || '1' || char(31) || 'inf'
+             || char(31) || '0' || char(31) || '1'
+         WHERE experiment = 'victim' AND unit = 'u3'",
         [],
     )
     .unwrap();

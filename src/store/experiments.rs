@@ -506,12 +506,110 @@ pub struct UnitTotals {
     pub nonzero: i64,
 }
 
-/// A unit's row of one metric: its variant, phase and totals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnitRow {
+/// A unit's row: its variant and phase, and its totals of every metric it
+/// has observations of.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnitRecord {
     pub variant: String,
     pub phase: u32,
-    pub totals: UnitTotals,
+    pub metrics: Vec<(String, UnitTotals)>,
+}
+
+impl UnitRecord {
+    /// The totals of `metric`, if the unit has any.
+    pub fn get(&self, metric: &str) -> Option<UnitTotals> {
+        self.metrics
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map(|(_, t)| *t)
+    }
+
+    /// Sets the totals of `metric`.
+    pub fn set(&mut self, metric: &str, totals: UnitTotals) {
+        match self.metrics.iter_mut().find(|(m, _)| m == metric) {
+            Some((_, t)) => *t = totals,
+            None => self.metrics.push((metric.to_string(), totals)),
+        }
+    }
+}
+
+/// The binary record of a unit's totals: per metric, the name's length
+/// (u16) and bytes, then n (i64), sum and sum_lo (f64) and nonzero (i64),
+/// little-endian.
+fn encode_totals(metrics: &[(String, UnitTotals)], out: &mut Vec<u8>) {
+    out.clear();
+    for (name, t) in metrics {
+        let len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&name.as_bytes()[..usize::from(len)]);
+        out.extend_from_slice(&t.n.to_le_bytes());
+        out.extend_from_slice(&t.sum.to_le_bytes());
+        out.extend_from_slice(&t.sum_lo.to_le_bytes());
+        out.extend_from_slice(&t.nonzero.to_le_bytes());
+    }
+}
+
+/// A unit's totals back from the stored value: the binary record, or the
+/// text the migration to schema 7 wrote.
+fn decode_totals(value: rusqlite::types::ValueRef<'_>) -> Result<Vec<(String, UnitTotals)>> {
+    let bad = || crate::Error::storage("a unit's totals in unit_totals cannot be read");
+    let mut metrics = Vec::new();
+    match value {
+        rusqlite::types::ValueRef::Blob(mut b) => {
+            let take = |b: &mut &[u8], n: usize| -> Result<Vec<u8>> {
+                if b.len() < n {
+                    return Err(bad());
+                }
+                let (head, rest) = b.split_at(n);
+                *b = rest;
+                Ok(head.to_vec())
+            };
+            let word = |b: &mut &[u8]| -> Result<[u8; 8]> {
+                take(b, 8)?.try_into().map_err(|_| bad())
+            };
+            while !b.is_empty() {
+                let len = u16::from_le_bytes(take(&mut b, 2)?.try_into().map_err(|_| bad())?);
+                let name = String::from_utf8(take(&mut b, usize::from(len))?).map_err(|_| bad())?;
+                let totals = UnitTotals {
+                    n: i64::from_le_bytes(word(&mut b)?),
+                    sum: f64::from_le_bytes(word(&mut b)?),
+                    sum_lo: f64::from_le_bytes(word(&mut b)?),
+                    nonzero: i64::from_le_bytes(word(&mut b)?),
+                };
+                metrics.push((name, totals));
+            }
+        }
+        rusqlite::types::ValueRef::Text(t) => {
+            let text = std::str::from_utf8(t).map_err(|_| bad())?;
+            for record in text.split('\u{1e}').filter(|r| !r.is_empty()) {
+                let f: Vec<&str> = record.split('\u{1f}').collect();
+                let [name, n, sum, sum_lo, nonzero] = f.as_slice() else {
+                    return Err(bad());
+                };
+                let number = |x: &str| x.trim().parse::<f64>().map_err(|_| bad());
+                let count = |x: &str| x.trim().parse::<i64>().map_err(|_| bad());
+                metrics.push((
+                    (*name).to_string(),
+                    UnitTotals {
+                        n: count(n)?,
+                        sum: number(sum)?,
+                        sum_lo: number(sum_lo)?,
+                        nonzero: count(nonzero)?,
+                    },
+                ));
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(metrics)
+}
+
+fn unit_record(r: &rusqlite::Row<'_>, first: usize) -> Result<UnitRecord> {
+    Ok(UnitRecord {
+        variant: r.get(first)?,
+        phase: r.get(first + 1)?,
+        metrics: decode_totals(r.get_ref(first + 2)?)?,
+    })
 }
 
 /// Reads and writes the unit totals of one fold, with its statements
@@ -522,128 +620,90 @@ pub(crate) struct UnitTotalsWriter<'t> {
     update: rusqlite::CachedStatement<'t>,
     insert: rusqlite::CachedStatement<'t>,
     exposure: rusqlite::CachedStatement<'t>,
+    bytes: Vec<u8>,
 }
 
 impl<'t> UnitTotalsWriter<'t> {
     pub(crate) fn new(tx: &'t Transaction<'_>) -> Result<UnitTotalsWriter<'t>> {
         Ok(UnitTotalsWriter {
             scan: tx.prepare_cached(
-                "SELECT unit, variant, phase, n, sum, sum_lo, nonzero FROM unit_metrics
-                 WHERE experiment = ?1 AND metric = ?2 AND unit >= ?3 AND unit <= ?4 ORDER BY unit",
+                "SELECT unit, variant, phase, totals FROM unit_totals
+                 WHERE experiment = ?1 AND unit >= ?2 AND unit <= ?3 ORDER BY unit",
             )?,
             get: tx.prepare_cached(
-                "SELECT variant, phase, n, sum, sum_lo, nonzero FROM unit_metrics
-                 WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
+                "SELECT variant, phase, totals FROM unit_totals WHERE experiment = ?1 AND unit = ?2",
             )?,
             update: tx.prepare_cached(
-                "UPDATE unit_metrics SET n = ?4, sum = ?5, sum_lo = ?6, nonzero = ?7
-                 WHERE experiment = ?1 AND metric = ?2 AND unit = ?3",
+                "UPDATE unit_totals SET totals = ?3 WHERE experiment = ?1 AND unit = ?2",
             )?,
             insert: tx.prepare_cached(
-                "INSERT INTO unit_metrics (experiment, metric, unit, variant, phase, n, sum, sum_lo, nonzero)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO unit_totals (experiment, unit, variant, phase, totals)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?,
             exposure: tx.prepare_cached(
                 "SELECT variant, phase FROM exposures WHERE experiment = ?1 AND unit = ?2",
             )?,
+            bytes: Vec::new(),
         })
     }
 
-    /// Calls `f` with every row of `metric` in `experiment` whose unit lies
-    /// in `from..=to`, in unit order: one scan instead of a lookup per unit
+    /// Calls `f` with every unit row of `experiment` whose unit lies in
+    /// `from..=to`, in unit order: one scan instead of a lookup per unit
     /// when a fold touches many of them.
     pub(crate) fn scan(
         &mut self,
         experiment: &str,
-        metric: &str,
         from: &str,
         to: &str,
-        mut f: impl FnMut(&str, UnitRow),
+        mut f: impl FnMut(&str, UnitRecord),
     ) -> Result<()> {
-        let mut rows = self.scan.query([experiment, metric, from, to])?;
+        let mut rows = self.scan.query([experiment, from, to])?;
         while let Some(r) = rows.next()? {
             let unit = r
                 .get_ref(0)?
                 .as_str()
-                .map_err(|e| crate::Error::storage(format!("unit_metrics.unit: {e}")))?;
-            f(
-                unit,
-                UnitRow {
-                    variant: r.get(1)?,
-                    phase: r.get(2)?,
-                    totals: UnitTotals {
-                        n: r.get(3)?,
-                        sum: r.get(4)?,
-                        sum_lo: r.get(5)?,
-                        nonzero: r.get(6)?,
-                    },
-                },
-            );
+                .map_err(|e| crate::Error::storage(format!("unit_totals.unit: {e}")))?;
+            f(unit, unit_record(r, 1)?);
         }
         Ok(())
     }
 
-    /// The row of `unit` for `metric`, if it has one.
-    pub(crate) fn get(
-        &mut self,
-        experiment: &str,
-        metric: &str,
-        unit: &str,
-    ) -> Result<Option<UnitRow>> {
-        Ok(self
-            .get
-            .query_row([experiment, metric, unit], |r| {
-                Ok(UnitRow {
-                    variant: r.get(0)?,
-                    phase: r.get(1)?,
-                    totals: UnitTotals {
-                        n: r.get(2)?,
-                        sum: r.get(3)?,
-                        sum_lo: r.get(4)?,
-                        nonzero: r.get(5)?,
-                    },
-                })
-            })
-            .optional()?)
+    /// The row of `unit`, if it has one.
+    pub(crate) fn get(&mut self, experiment: &str, unit: &str) -> Result<Option<UnitRecord>> {
+        let mut rows = self.get.query([experiment, unit])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(unit_record(r, 0)?)),
+            None => Ok(None),
+        }
     }
 
-    /// Writes the row of `unit` for `metric`: its totals replaced when
-    /// `exists`, else inserted whole.
+    /// Writes the row of `unit`: its totals replaced when `exists`, else
+    /// inserted whole.
     pub(crate) fn put(
         &mut self,
         experiment: &str,
-        metric: &str,
         unit: &str,
-        row: &UnitRow,
+        record: &UnitRecord,
         exists: bool,
     ) -> Result<()> {
-        let t = row.totals;
+        encode_totals(&record.metrics, &mut self.bytes);
         if exists {
-            self.update.execute(params![
-                experiment, metric, unit, t.n, t.sum, t.sum_lo, t.nonzero
-            ])?;
+            self.update
+                .execute(params![experiment, unit, &self.bytes[..]])?;
         } else {
             self.insert.execute(params![
                 experiment,
-                metric,
                 unit,
-                row.variant,
-                row.phase,
-                t.n,
-                t.sum,
-                t.sum_lo,
-                t.nonzero
+                record.variant,
+                record.phase,
+                &self.bytes[..]
             ])?;
         }
         Ok(())
     }
 
     /// The variant and phase `unit` was first exposed to, if it was.
-    pub(crate) fn exposure(
-        &mut self,
-        experiment: &str,
-        unit: &str,
-    ) -> Result<Option<(String, u32)>> {
+    pub(crate) fn exposure(&mut self, experiment: &str, unit: &str) -> Result<Option<(String, u32)>> {
         Ok(self
             .exposure
             .query_row([experiment, unit], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -657,23 +717,17 @@ pub(crate) fn unit_totals(
     experiment: &str,
     metric: &str,
 ) -> Result<Vec<(u32, String, UnitTotals)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT phase, variant, n, sum, sum_lo, nonzero FROM unit_metrics
-         WHERE experiment = ?1 AND metric = ?2",
-    )?;
-    let rows = stmt.query_map([experiment, metric], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            UnitTotals {
-                n: r.get(2)?,
-                sum: r.get(3)?,
-                sum_lo: r.get(4)?,
-                nonzero: r.get(5)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut stmt = conn
+        .prepare_cached("SELECT variant, phase, totals FROM unit_totals WHERE experiment = ?1")?;
+    let mut rows = stmt.query([experiment])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let record = unit_record(r, 0)?;
+        if let Some(t) = record.get(metric) {
+            out.push((record.phase, record.variant, t));
+        }
+    }
+    Ok(out)
 }
 
 /// Drops the summaries of `metric` in `experiment`, before a rebuild.
@@ -749,4 +803,36 @@ pub(crate) fn rebuild_requested(conn: &Connection) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM meta WHERE key = 'rebuild_moments'")?
         .exists([])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_totals_round_trip_as_binary_and_read_as_text() {
+        let metrics = vec![
+            (
+                "cost".to_string(),
+                UnitTotals {
+                    n: 3,
+                    sum: 1e9 + 0.1,
+                    sum_lo: -1.5e-8,
+                    nonzero: 2,
+                },
+            ),
+            ("é".to_string(), UnitTotals::default()),
+        ];
+        let mut bytes = Vec::new();
+        encode_totals(&metrics, &mut bytes);
+        assert_eq!(
+            decode_totals(rusqlite::types::ValueRef::Blob(&bytes)).unwrap(),
+            metrics
+        );
+        let text = "cost\u{1f}3\u{1f}1000000000.1\u{1f}0\u{1f}2\u{1e}runs\u{1f}1\u{1f}inf\u{1f}0\u{1f}1";
+        let read = decode_totals(rusqlite::types::ValueRef::Text(text.as_bytes())).unwrap();
+        assert_eq!(read[0].1.sum, 1e9 + 0.1);
+        assert_eq!(read[1].1.sum, f64::INFINITY);
+        assert!(decode_totals(rusqlite::types::ValueRef::Blob(&bytes[..5])).is_err());
+    }
 }

@@ -39,10 +39,28 @@ INSERT INTO phase_exposures (experiment, phase, variant, units, first_seen_ms)
     SELECT experiment, 1, variant, units, first_seen_ms FROM variant_exposures;
 DROP TABLE variant_exposures;
 
--- A unit's sum is a double-double (sum + sum_lo), so that its value stays
--- exact over any number of observations; its phase is its exposure's.
-ALTER TABLE unit_metrics ADD COLUMN sum_lo REAL NOT NULL DEFAULT 0;
-ALTER TABLE unit_metrics ADD COLUMN phase INTEGER NOT NULL DEFAULT 1;
+-- Each unit's observations so far, of every metric, in one row (a fold
+-- then writes one row per unit, not one per unit and metric): its variant
+-- and phase (its exposure's), and per metric the count, the sum as a
+-- double-double (so that the unit's value stays exact over any number of
+-- observations) and how many were not zero. The library writes `totals`
+-- as a compact binary record; the rows carried over from unit_metrics hold
+-- the same in text (metric, n, sum, sum_lo, nonzero, with unit and record
+-- separators; %!.17g round-trips every double), read alike.
+CREATE TABLE unit_totals (
+    experiment TEXT NOT NULL,
+    unit       TEXT NOT NULL,
+    variant    TEXT NOT NULL,
+    phase      INTEGER NOT NULL,
+    totals     ANY NOT NULL,
+    PRIMARY KEY (experiment, unit)
+) STRICT, WITHOUT ROWID;
+INSERT INTO unit_totals (experiment, unit, variant, phase, totals)
+    SELECT experiment, unit, MIN(variant), 1,
+        group_concat(metric || char(31) || n || char(31) || printf('%!.17g', sum)
+                     || char(31) || '0' || char(31) || nonzero, char(30))
+    FROM unit_metrics GROUP BY experiment, unit;
+DROP TABLE unit_metrics;
 
 -- The moments of the unit values per phase, variant and metric: the count,
 -- a shift K and the double-double sums S1 = Σ(x − K), S2 = Σ(x − K)²
@@ -81,10 +99,10 @@ INSERT INTO experiment_phases (experiment, phase, started_ms, ended_ms, split_js
         json_object(
             'seed', COALESCE(json_extract(d.definition_json, '$.seed'), d.name),
             'coverage', json_extract(d.definition_json, '$.coverage'),
-            'variants', (SELECT json_group_array(json_object(
+            'variants', json((SELECT json_group_array(json_object(
                     'name', json_extract(v.value, '$.name'),
                     'traffic_percentage', json_extract(v.value, '$.traffic_percentage')))
-                FROM json_each(d.definition_json, '$.variants') AS v)),
+                FROM json_each(d.definition_json, '$.variants') AS v))),
         'migrated',
         COALESCE((SELECT allocation_changed FROM experiment_allocations AS a
                   WHERE a.experiment = d.name), 0)

@@ -23,7 +23,7 @@ use crate::experiments::{Aggregation, MAX_MAGNITUDE};
 use crate::stats::Summary;
 use crate::stats::compensated::DoubleDouble;
 use crate::store::Store;
-use crate::store::experiments::{self as sql, UnitRow, UnitTotals};
+use crate::store::experiments::{self as sql, UnitRecord, UnitTotals};
 
 /// How many raw observations one fold transaction of pending rows takes,
 /// so that the write lock is never held for long.
@@ -99,13 +99,20 @@ const UNIT_NOT_FINITE: &str = "unit_total_not_finite";
 const SUMMARY_NOT_FINITE: &str = "summary_not_finite";
 
 /// A unit's new observations of one metric in this fold.
-struct Delta<'a> {
-    variant: &'a str,
-    /// The phase the recording handle assigned in, if it said.
-    phase: Option<u32>,
+#[derive(Clone, Copy)]
+struct Delta {
     n: i64,
     sum: DoubleDouble,
     nonzero: i64,
+}
+
+/// A unit's new observations in this fold, per metric.
+struct UnitDelta<'a> {
+    /// The variant the recording handle gave the unit.
+    variant: &'a str,
+    /// The phase the recording handle assigned in, if it said.
+    phase: Option<u32>,
+    metrics: Vec<(&'a str, Delta)>,
 }
 
 /// Why a row cannot be folded: its value is not finite or too large.
@@ -119,35 +126,48 @@ fn refused(value: Option<f64>) -> Option<&'static str> {
 
 /// Folds `rows` (in id order) into the unit totals and the moments inside
 /// `tx`: per unit and metric, its new value replaces its old one in its
-/// phase's and variant's summary (the unit is the unit of analysis). One
-/// statement per unit and metric touched, whatever the number of rows.
-/// Does not move the watermark.
+/// phase's and variant's summary (the unit is the unit of analysis). Each
+/// unit touched is read once (one range scan for many) and written once,
+/// whatever the number of its rows and metrics. Does not move the
+/// watermark.
 pub(crate) fn fold_rows(
     tx: &rusqlite::Transaction<'_>,
     rows: &[Row<'_>],
     exposed: &NewExposures<'_>,
 ) -> Result<()> {
     let now = crate::clock::now_ms();
-    // One totals update per unit and metric, however many observations it
-    // had; then in key order, so the unit-totals B-tree is walked in order
-    // (far fewer page misses).
-    let mut deltas: HashMap<(&str, &str, &str), Delta<'_>, foldhash::fast::FixedState> =
-        HashMap::with_capacity_and_hasher(rows.len() / 2, foldhash::fast::FixedState::default());
+    // One update per unit, however many observations it had; then in key
+    // order, so the unit-totals B-tree is walked in order.
+    let mut deltas: HashMap<(&str, &str), UnitDelta<'_>, foldhash::fast::FixedState> =
+        HashMap::with_capacity_and_hasher(rows.len() / 4, foldhash::fast::FixedState::default());
     for r in rows {
         if let Some(reason) = refused(r.value) {
             sql::quarantine(tx, r.id, r.experiment, r.metric, reason, now)?;
             continue;
         }
         let v = r.value.unwrap_or(0.0);
-        let d = deltas
-            .entry((r.experiment, r.metric, r.unit))
-            .or_insert(Delta {
+        let unit = deltas
+            .entry((r.experiment, r.unit))
+            .or_insert_with(|| UnitDelta {
                 variant: r.variant,
                 phase: r.phase,
-                n: 0,
-                sum: DoubleDouble::ZERO,
-                nonzero: 0,
+                metrics: Vec::with_capacity(4),
             });
+        let at = match unit.metrics.iter().position(|(m, _)| *m == r.metric) {
+            Some(at) => at,
+            None => {
+                unit.metrics.push((
+                    r.metric,
+                    Delta {
+                        n: 0,
+                        sum: DoubleDouble::ZERO,
+                        nonzero: 0,
+                    },
+                ));
+                unit.metrics.len() - 1
+            }
+        };
+        let d = &mut unit.metrics[at].1;
         d.n += 1;
         d.sum = d.sum.plus(DoubleDouble::from_f64(v));
         d.nonzero += i64::from(v != 0.0);
@@ -158,106 +178,107 @@ pub(crate) fn fold_rows(
     let mut writer = sql::UnitTotalsWriter::new(tx)?;
     let mut folds = Folds::default();
     let befores = read_befores(&mut writer, &mut folds, tx, &deltas)?;
-    // The stored exposures looked up in this fold, one per unit.
-    let mut looked_up: HashMap<(&str, &str), Option<(String, u32)>> = HashMap::new();
-    for ((key @ (experiment, metric, unit), delta), before) in deltas.iter().zip(befores) {
-        let old = before.as_ref().map(|r| r.totals);
+    for (((experiment, unit), delta), before) in deltas.iter().zip(befores) {
         let exists = before.is_some();
-        let mut after = match before {
-            Some(row) => row,
+        let mut record = match before {
+            Some(record) => record,
             None => {
                 // The stored exposure is the authority on a unit's variant
                 // and phase: a process whose snapshot lagged a change of the
                 // split cannot split the unit's values across two arms.
                 let (variant, phase) = match exposed.get(&(*experiment, *unit)) {
                     Some(&(v, p)) => (v.to_string(), p),
-                    None => {
-                        let found = match looked_up.get(&(*experiment, *unit)) {
-                            Some(found) => found.clone(),
-                            None => {
-                                let found = writer.exposure(experiment, unit)?;
-                                looked_up.insert((*experiment, *unit), found.clone());
-                                found
-                            }
-                        };
-                        found.unwrap_or((delta.variant.to_string(), delta.phase.unwrap_or(1)))
-                    }
+                    None => writer.exposure(experiment, unit)?.unwrap_or((
+                        delta.variant.to_string(),
+                        delta.phase.unwrap_or(1),
+                    )),
                 };
-                UnitRow {
+                UnitRecord {
                     variant,
                     phase,
-                    totals: UnitTotals::default(),
+                    metrics: Vec::with_capacity(delta.metrics.len()),
                 }
             }
         };
-        after.totals = add(after.totals, delta);
-        if !finite(after.totals) {
-            // Totals an older version left non-finite: the unit cannot move.
-            quarantine_group(tx, rows, *key, UNIT_NOT_FINITE, now)?;
-            continue;
-        }
-        // A metric (or experiment) whose aggregation is not recorded (not in
-        // the definitions now) keeps its unit totals only: if it comes back,
-        // its summaries are rebuilt from them ([`rebuild_metric`]).
-        if let Some(aggregation) = folds.aggregation(tx, experiment, metric)? {
-            let new_value = unit_value(aggregation, after.totals);
-            let old_value = old.map(|o| unit_value(aggregation, o));
-            let summary = folds.summary(tx, experiment, after.phase, &after.variant, metric)?;
-            let mut next = *summary;
-            match old_value {
-                Some(old) => next.replace(old, new_value),
-                None => next.push(new_value),
-            }
-            if !(new_value.is_finite() && next.is_finite()) {
-                // Cannot happen with values within the bound; kept out, counted.
-                quarantine_group(tx, rows, *key, SUMMARY_NOT_FINITE, now)?;
+        let mut changed = false;
+        for &(metric, d) in &delta.metrics {
+            let key = (*experiment, metric, *unit);
+            let old = record.get(metric);
+            let new = add(old.unwrap_or_default(), d);
+            if !finite(old.unwrap_or_default()) || !finite(new) {
+                // Totals an older version left non-finite: the unit cannot
+                // move on this metric.
+                quarantine_group(tx, rows, key, UNIT_NOT_FINITE, now)?;
                 continue;
             }
-            *summary = next;
+            // A metric (or experiment) whose aggregation is not recorded
+            // (not in the definitions now) keeps its unit totals only: if it
+            // comes back, its summaries are rebuilt from them
+            // ([`rebuild_metric`]).
+            if let Some(aggregation) = folds.aggregation(tx, experiment, metric)? {
+                let new_value = unit_value(aggregation, new);
+                let summary =
+                    folds.summary(tx, experiment, record.phase, &record.variant, metric)?;
+                let mut next = *summary;
+                match old {
+                    Some(o) => next.replace(unit_value(aggregation, o), new_value),
+                    None => next.push(new_value),
+                }
+                if !(new_value.is_finite() && next.is_finite()) {
+                    // Cannot happen with values within the bound; kept out,
+                    // counted.
+                    quarantine_group(tx, rows, key, SUMMARY_NOT_FINITE, now)?;
+                    continue;
+                }
+                *summary = next;
+            }
+            record.set(metric, new);
+            changed = true;
         }
-        writer.put(experiment, metric, unit, &after, exists)?;
+        if changed {
+            writer.put(experiment, unit, &record, exists)?;
+        }
     }
     folds.write(tx)
 }
 
-/// The stored row of each unit and metric of `deltas` (sorted), if any:
-/// point lookups for the few, one range scan per metric when a fold touches
-/// many of its units (at least an eighth of those it has, by its summaries).
+/// The stored row of each unit of `deltas` (sorted), if any: point lookups
+/// for the few, one range scan per experiment when a fold touches many of
+/// its units (at least an eighth of those with values, by its summaries).
 fn read_befores(
     writer: &mut sql::UnitTotalsWriter<'_>,
     folds: &mut Folds,
     conn: &rusqlite::Connection,
-    deltas: &[((&str, &str, &str), Delta<'_>)],
-) -> Result<Vec<Option<UnitRow>>> {
+    deltas: &[((&str, &str), UnitDelta<'_>)],
+) -> Result<Vec<Option<UnitRecord>>> {
     let mut befores = Vec::with_capacity(deltas.len());
     let mut start = 0;
     while start < deltas.len() {
-        let (experiment, metric, _) = deltas[start].0;
+        let experiment = deltas[start].0.0;
         let end = start
             + deltas[start..]
                 .iter()
-                .take_while(|d| (d.0.0, d.0.1) == (experiment, metric))
+                .take_while(|d| d.0.0 == experiment)
                 .count();
         let group = &deltas[start..end];
-        let rows = folds.units_with_values(conn, experiment, metric)?;
-        if group.len() >= 64 && group.len() as u64 * 8 >= rows {
-            let mut found: Vec<Option<UnitRow>> = vec![None; group.len()];
+        if group.len() >= 64 && group.len() as u64 * 8 >= folds.units_with_values(conn, experiment)? {
+            let mut found: Vec<Option<UnitRecord>> = vec![None; group.len()];
             let mut next = 0;
-            let (from, to) = (group[0].0.2, group[group.len() - 1].0.2);
-            writer.scan(experiment, metric, from, to, |unit, row| {
+            let (from, to) = (group[0].0.1, group[group.len() - 1].0.1);
+            writer.scan(experiment, from, to, |unit, record| {
                 // Both are in unit order: a merge.
-                while next < group.len() && group[next].0.2 < unit {
+                while next < group.len() && group[next].0.1 < unit {
                     next += 1;
                 }
-                if next < group.len() && group[next].0.2 == unit {
-                    found[next] = Some(row);
+                if next < group.len() && group[next].0.1 == unit {
+                    found[next] = Some(record);
                     next += 1;
                 }
             })?;
             befores.extend(found);
         } else {
-            for ((_, _, unit), _) in group {
-                befores.push(writer.get(experiment, metric, unit)?);
+            for ((_, unit), _) in group {
+                befores.push(writer.get(experiment, unit)?);
             }
         }
         start = end;
@@ -265,8 +286,8 @@ fn read_befores(
     Ok(befores)
 }
 
-/// `t` with this fold's `delta` added: the sum exactly, as a double-double.
-fn add(t: UnitTotals, d: &Delta<'_>) -> UnitTotals {
+/// `t` with this fold's `d` added: the sum exactly, as a double-double.
+fn add(t: UnitTotals, d: Delta) -> UnitTotals {
     let sum = DoubleDouble {
         hi: t.sum,
         lo: t.sum_lo,
@@ -375,20 +396,14 @@ impl Folds {
         Ok(&mut list[at].1)
     }
 
-    /// How many units have a value of `metric` in `experiment`, by its
-    /// summaries (0 when none is kept).
-    fn units_with_values(
-        &mut self,
-        conn: &rusqlite::Connection,
-        experiment: &str,
-        metric: &str,
-    ) -> Result<u64> {
-        Ok(self
-            .of(conn, experiment)?
-            .iter()
-            .filter(|((_, _, m), _)| m == metric)
-            .map(|(_, s)| s.n)
-            .sum())
+    /// About how many units of `experiment` have totals: those with a
+    /// value of its most observed metric, by its summaries.
+    fn units_with_values(&mut self, conn: &rusqlite::Connection, experiment: &str) -> Result<u64> {
+        let mut per_metric: HashMap<&str, u64> = HashMap::new();
+        for ((_, _, metric), s) in self.of(conn, experiment)?.iter() {
+            *per_metric.entry(metric.as_str()).or_default() += s.n;
+        }
+        Ok(per_metric.values().copied().max().unwrap_or(0))
     }
 
     /// Writes back every summary of the experiments this fold touched.

@@ -295,7 +295,11 @@ fn a_schema_6_database_is_migrated_with_exact_moments_and_one_phase() {
     let totals: Vec<(String, &str, f64)> = (0..40)
         .map(|i| {
             let variant = if i % 2 == 0 { "a" } else { "b" };
-            (format!("u{i}"), variant, 1e9 + 0.125 * f64::from(i % 7) + f64::from(i % 2))
+            (
+                format!("u{i}"),
+                variant,
+                1e9 + 0.125 * f64::from(i % 7) + f64::from(i % 2),
+            )
         })
         .collect();
     {
@@ -314,8 +318,10 @@ fn a_schema_6_database_is_migrated_with_exact_moments_and_one_phase() {
             [&test],
         )
         .unwrap();
-        conn.execute_batch(include_str!("../src/store/schema_0006_metric_aggregations.sql"))
-            .unwrap();
+        conn.execute_batch(include_str!(
+            "../src/store/schema_0006_metric_aggregations.sql"
+        ))
+        .unwrap();
         conn.execute(
             "INSERT INTO experiment_allocations VALUES ('t', '[\"t\",100.0,[]]', 0)",
             [],
@@ -349,7 +355,11 @@ fn a_schema_6_database_is_migrated_with_exact_moments_and_one_phase() {
     assert_eq!(report.phases[0].reason, "migrated");
     assert_eq!(report.phases[0].started_ms, 1000, "from the first exposure");
     assert_eq!(
-        report.phases[0].split.iter().map(|s| s.exposures).collect::<Vec<_>>(),
+        report.phases[0]
+            .split
+            .iter()
+            .map(|s| s.exposures)
+            .collect::<Vec<_>>(),
         [20, 20]
     );
     let m = &report.metrics[0];

@@ -564,9 +564,8 @@ fn decode_totals(value: rusqlite::types::ValueRef<'_>) -> Result<Vec<(String, Un
                 *b = rest;
                 Ok(head.to_vec())
             };
-            let word = |b: &mut &[u8]| -> Result<[u8; 8]> {
-                take(b, 8)?.try_into().map_err(|_| bad())
-            };
+            let word =
+                |b: &mut &[u8]| -> Result<[u8; 8]> { take(b, 8)?.try_into().map_err(|_| bad()) };
             while !b.is_empty() {
                 let len = u16::from_le_bytes(take(&mut b, 2)?.try_into().map_err(|_| bad())?);
                 let name = String::from_utf8(take(&mut b, usize::from(len))?).map_err(|_| bad())?;
@@ -703,7 +702,11 @@ impl<'t> UnitTotalsWriter<'t> {
     }
 
     /// The variant and phase `unit` was first exposed to, if it was.
-    pub(crate) fn exposure(&mut self, experiment: &str, unit: &str) -> Result<Option<(String, u32)>> {
+    pub(crate) fn exposure(
+        &mut self,
+        experiment: &str,
+        unit: &str,
+    ) -> Result<Option<(String, u32)>> {
         Ok(self
             .exposure
             .query_row([experiment, unit], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -829,7 +832,8 @@ mod tests {
             decode_totals(rusqlite::types::ValueRef::Blob(&bytes)).unwrap(),
             metrics
         );
-        let text = "cost\u{1f}3\u{1f}1000000000.1\u{1f}0\u{1f}2\u{1e}runs\u{1f}1\u{1f}inf\u{1f}0\u{1f}1";
+        let text =
+            "cost\u{1f}3\u{1f}1000000000.1\u{1f}0\u{1f}2\u{1e}runs\u{1f}1\u{1f}inf\u{1f}0\u{1f}1";
         let read = decode_totals(rusqlite::types::ValueRef::Text(text.as_bytes())).unwrap();
         assert_eq!(read[0].1.sum, 1e9 + 0.1);
         assert_eq!(read[1].1.sum, f64::INFINITY);

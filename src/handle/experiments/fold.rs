@@ -188,10 +188,9 @@ pub(crate) fn fold_rows(
                 // split cannot split the unit's values across two arms.
                 let (variant, phase) = match exposed.get(&(*experiment, *unit)) {
                     Some(&(v, p)) => (v.to_string(), p),
-                    None => writer.exposure(experiment, unit)?.unwrap_or((
-                        delta.variant.to_string(),
-                        delta.phase.unwrap_or(1),
-                    )),
+                    None => writer
+                        .exposure(experiment, unit)?
+                        .unwrap_or((delta.variant.to_string(), delta.phase.unwrap_or(1))),
                 };
                 UnitRecord {
                     variant,
@@ -261,7 +260,9 @@ fn read_befores(
                 .take_while(|d| d.0.0 == experiment)
                 .count();
         let group = &deltas[start..end];
-        if group.len() >= 64 && group.len() as u64 * 8 >= folds.units_with_values(conn, experiment)? {
+        if group.len() >= 64
+            && group.len() as u64 * 8 >= folds.units_with_values(conn, experiment)?
+        {
             let mut found: Vec<Option<UnitRecord>> = vec![None; group.len()];
             let mut next = 0;
             let (from, to) = (group[0].0.1, group[group.len() - 1].0.1);
@@ -353,11 +354,7 @@ impl Folds {
     }
 
     /// The stored summaries of `experiment`, read once per fold.
-    fn of(
-        &mut self,
-        conn: &rusqlite::Connection,
-        experiment: &str,
-    ) -> Result<&mut PhaseSummaries> {
+    fn of(&mut self, conn: &rusqlite::Connection, experiment: &str) -> Result<&mut PhaseSummaries> {
         if !self.summaries.contains_key(experiment) {
             let stored = sql::phase_moments(conn, experiment)?
                 .into_iter()

@@ -669,7 +669,7 @@ impl Cha {
     ///
     /// # Errors
     /// `NotFound` if the experiment never existed.
-    pub fn experiment_history(&self, id: &str) -> Result<Vec<crate::AuditEntry>> {
+    pub fn experiment_history(&self, id: &str) -> Result<Vec<crate::store::audit::AuditEntry>> {
         let history = crate::store::audit::history(&self.inner.store.conn(), KIND, id)?;
         if history.is_empty() {
             return Err(experiment_not_found(id));

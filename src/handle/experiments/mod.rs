@@ -265,9 +265,11 @@ impl Cha {
         })
     }
 
-    /// Folds the persisted observations not yet folded into the per-variant
-    /// statistics that analysis reads (the background thread does this every
-    /// flush interval; analysis does it first). Returns how many it folded.
+    /// Folds the persisted observations not yet folded into the statistics
+    /// that analysis reads: those written other than by a flush of this
+    /// library (an older version, a direct insert), since a flush folds what
+    /// it writes. The background thread does this after its flushes, and
+    /// analysis first. Returns how many it folded.
     pub fn fold_observations(&self) -> Result<usize> {
         fold::fold(&self.inner.store, usize::MAX)
     }

@@ -61,10 +61,10 @@ pub use deploy::{
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
-    AlertCallback, AlertQuery, AssignedVariant, AssignmentReport, Cha, ExperimentRecord,
-    FlagChange, FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, MetricSeries,
-    PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
-    Versioned, default_actor,
+    AlertCallback, AlertQuery, Archived, ArchivedExperiment, AssignedVariant, AssignmentReport,
+    Cha, ExperimentDetails, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord,
+    GUARDRAIL_ACTOR, GuardEvent, MetricSeries, PerformanceReport, RawSample, Retained, RuleStatus,
+    SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
 };
 pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
@@ -72,7 +72,7 @@ pub use handle::{
 };
 pub use options::{FileMode, JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;
-pub use store::{SCHEMA_VERSION, StoreInfo, inspect};
+pub use store::{Inspection, SCHEMA_VERSION, StoreInfo, inspect};
 
 /// The library version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -348,3 +348,110 @@ fn a_damaged_definition_is_a_storage_error() {
         "{err}"
     );
 }
+
+/// A database of schema version 6 (moments kept Welford's way, one row of
+/// totals per unit and metric) opens with its exposures in phase 1 and its
+/// moments rebuilt exactly from the unit totals.
+#[test]
+fn a_schema_6_database_is_migrated_with_exact_moments_and_one_phase() {
+    let dir = scratch();
+    let db = dir.path("six.db");
+    let test = serde_json::to_string(&serde_json::json!({
+        "id": "t", "name": "T", "test_type": "pipe_sizing", "status": "running",
+        "variants": [{"name": "a", "traffic_percentage": 50.0}, {"name": "b", "traffic_percentage": 50.0}],
+        "control": "a", "metrics": [{"name": "m", "metric_type": "primary", "aggregation": "sum",
+            "target_direction": "increase", "minimum_detectable_effect": 0.05,
+            "significance_level": 0.05, "power": 0.8}],
+        "minimum_sample_size": 10, "minimum_duration_days": 1, "coverage": 100.0
+    }))
+    .unwrap();
+    // Values around 1e9: each unit's total, and the arms' exact moments.
+    let totals: Vec<(String, &str, f64)> = (0..40)
+        .map(|i| {
+            let variant = if i % 2 == 0 { "a" } else { "b" };
+            (
+                format!("u{i}"),
+                variant,
+                1e9 + 0.125 * f64::from(i % 7) + f64::from(i % 2),
+            )
+        })
+        .collect();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for sql in [
+            include_str!("../src/store/schema_0001_foundation.sql"),
+            include_str!("../src/store/schema_0002_flags.sql"),
+            include_str!("../src/store/schema_0003_experiments.sql"),
+            include_str!("../src/store/schema_0004_definitions.sql"),
+            include_str!("../src/store/schema_0005_deployments.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO definitions VALUES ('experiment', 't', ?1, 1, 7, 'ops')",
+            [&test],
+        )
+        .unwrap();
+        conn.execute_batch(include_str!(
+            "../src/store/schema_0006_metric_aggregations.sql"
+        ))
+        .unwrap();
+        conn.execute(
+            "INSERT INTO experiment_allocations VALUES ('t', '[\"t\",100.0,[]]', 0)",
+            [],
+        )
+        .unwrap();
+        for (unit, variant, total) in &totals {
+            conn.execute(
+                "INSERT INTO exposures VALUES ('t', ?1, ?2, 1000)",
+                rusqlite::params![unit, variant],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO unit_metrics VALUES ('t', 'm', ?1, ?2, 1, ?3, 1)",
+                rusqlite::params![unit, variant, total],
+            )
+            .unwrap();
+        }
+        // Moments that are off, as a long run of Welford downdates leaves them.
+        conn.execute_batch(
+            "INSERT INTO variant_exposures VALUES ('t', 'a', 20, 1000), ('t', 'b', 20, 1000);
+             INSERT INTO variant_metrics VALUES ('t', 'a', 'm', 20, 1000000000.3, 9.0),
+                                                ('t', 'b', 'm', 20, 1000000001.3, 9.0);
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let cha = Cha::open(&db).unwrap();
+    assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
+    let report = cha.analyze_experiment("t", Default::default()).unwrap();
+    assert_eq!(report.phases.len(), 1);
+    assert_eq!(report.phases[0].reason, "migrated");
+    assert_eq!(report.phases[0].started_ms, 1000, "from the first exposure");
+    assert_eq!(
+        report.phases[0]
+            .split
+            .iter()
+            .map(|s| s.exposures)
+            .collect::<Vec<_>>(),
+        [20, 20]
+    );
+    let m = &report.metrics[0];
+    for (arm, want) in [(&m.control, "a"), (&m.comparisons[0].treatment, "b")] {
+        let values: Vec<f64> = totals.iter().filter(|t| t.1 == want).map(|t| t.2).collect();
+        let exact = cha_deploy::stats::Summary::from_values(&values);
+        assert_eq!(arm.n, 20);
+        assert_eq!(arm.mean, Some(exact.mean()), "rebuilt, not carried over");
+        assert_eq!(arm.variance, exact.variance());
+    }
+    // New observations go on from the carried-over totals.
+    cha.record("t", "u0", "m", 2.0).unwrap();
+    cha.flush().unwrap();
+    let report = cha.analyze_experiment("t", Default::default()).unwrap();
+    let mut values: Vec<f64> = totals.iter().filter(|t| t.1 == "a").map(|t| t.2).collect();
+    values[0] += 2.0;
+    assert_eq!(
+        report.metrics[0].control.mean,
+        Some(cha_deploy::stats::Summary::from_values(&values).mean())
+    );
+}

@@ -48,7 +48,7 @@ impl std::fmt::Debug for WindowStats {
             .field("sum", &self.sum)
             .field("min", &self.min)
             .field("max", &self.max)
-            .field("mean", &self.summary.mean)
+            .field("mean", &self.summary.mean())
             .field("last", &self.last)
             .finish_non_exhaustive()
     }
@@ -112,12 +112,12 @@ impl WindowStats {
 
     /// Their mean, if any.
     pub fn mean(&self) -> Option<f64> {
-        (self.count() > 0).then_some(self.summary.mean)
+        (self.count() > 0).then_some(self.summary.mean())
     }
 
     /// Their sample standard deviation (n − 1), if there are two or more.
     pub fn std_dev(&self) -> Option<f64> {
-        (self.count() > 1).then(|| (self.summary.m2 / (self.count() - 1) as f64).sqrt())
+        (self.count() > 1).then(|| (self.summary.m2() / (self.count() - 1) as f64).sqrt())
     }
 
     /// The smallest value, if any.
@@ -223,8 +223,8 @@ mod tests {
                 .unwrap();
         a.merge(&b);
         assert_eq!(a.count(), all.count());
-        assert!((a.summary.mean - all.summary.mean).abs() < 1e-9);
-        assert!((a.summary.m2 - all.summary.m2).abs() / all.summary.m2 < 1e-12);
+        assert!((a.summary.mean() - all.summary.mean()).abs() < 1e-9);
+        assert!((a.summary.m2() - all.summary.m2()).abs() / all.summary.m2() < 1e-12);
         for q in [0.5, 0.9, 0.99] {
             assert_eq!(a.quantile(q), all.quantile(q));
         }

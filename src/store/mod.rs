@@ -85,10 +85,20 @@ impl Store {
     }
 }
 
+/// What `doctor` finds in a database file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    pub info: StoreInfo,
+    /// Per experiment, the observations kept out of its analysis (values
+    /// no sum can hold); none are counted in a schema older than this
+    /// library's.
+    pub quarantined_observations: Vec<(String, u64)>,
+}
+
 /// Facts about the database at `path`, read without creating, upgrading
 /// or writing it (`doctor`): a missing file is `NotFound`, a file that is
 /// not SQLite is `Storage`.
-pub fn inspect(path: &Path) -> Result<StoreInfo> {
+pub fn inspect(path: &Path) -> Result<Inspection> {
     if !path.exists() {
         return Err(Error::not_found(format!(
             "{}: no such database",
@@ -100,7 +110,16 @@ pub fn inspect(path: &Path) -> Result<StoreInfo> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::from(e).context(path.display()))?;
-    info_of(&conn, path).map_err(|e| e.context(path.display()))
+    let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+    let quarantined_observations = if info.schema_version == SCHEMA_VERSION {
+        experiments::quarantine_counts(&conn).map_err(|e| e.context(path.display()))?
+    } else {
+        Vec::new()
+    };
+    Ok(Inspection {
+        info,
+        quarantined_observations,
+    })
 }
 
 fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {

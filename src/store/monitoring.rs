@@ -109,11 +109,7 @@ type WindowParts = (Summary, [f64; 4], i64, Vec<u8>);
 fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowParts> {
     let n: i64 = r.get(first)?;
     Ok((
-        Summary {
-            n: n as u64,
-            mean: r.get(first + 4)?,
-            m2: r.get(first + 5)?,
-        },
+        Summary::from_mean_m2(n as u64, r.get(first + 4)?, r.get(first + 5)?),
         [
             r.get(first + 1)?,
             r.get(first + 2)?,
@@ -173,8 +169,8 @@ pub(crate) fn merge_window(
         w.sum,
         w.min,
         w.max,
-        w.summary.mean,
-        w.summary.m2,
+        w.summary.mean(),
+        w.summary.m2(),
         w.last,
         w.last_at_ms,
         w.sketch_bytes()

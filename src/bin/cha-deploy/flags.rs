@@ -35,6 +35,10 @@ pub enum FlagsCommand {
         /// Evaluate at this instant (RFC 3339) instead of now.
         #[arg(long, value_name = "RFC3339")]
         at: Option<String>,
+        /// Look without exposing: a flag linked to an A/B test answers with
+        /// the user's variant, and the user is not counted in the test.
+        #[arg(long)]
+        peek: bool,
     },
     /// Change fields of a flag (or create one by giving its `type`).
     ///
@@ -159,8 +163,10 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             groups,
             context,
             at,
+            peek,
         } => {
             let mut ctx = OwnedContext::from_json(context.as_deref().unwrap_or(""))?;
+            ctx.peek |= *peek;
             if let Some(user) = user {
                 ctx.user_id = Some(user.clone());
             }

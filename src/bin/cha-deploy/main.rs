@@ -277,15 +277,15 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Doctor => {
             // A check changes nothing: it opens the file read-only, never
             // creating it or upgrading its schema.
-            let info = cha_deploy::inspect(&cli.db).map_err(|e| match e.kind() {
+            let found = cha_deploy::inspect(&cli.db).map_err(|e| match e.kind() {
                 ErrorKind::NotFound => Error::not_found(format!(
                     "{}: no such database; create it with `cha-deploy init`, or choose one with --db or $CHA_DB",
                     cli.db.display()
                 )),
                 _ => e,
             })?;
+            let (info, quarantined) = (&found.info, &found.quarantined_observations);
             let status = match info.schema_version.cmp(&cha_deploy::SCHEMA_VERSION) {
-                std::cmp::Ordering::Equal => "ok".to_string(),
                 std::cmp::Ordering::Less => format!(
                     "schema {} is older than this library's {}: `cha-deploy init` upgrades it (opening it from any program does too)",
                     info.schema_version,
@@ -296,11 +296,24 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION
                 ),
+                std::cmp::Ordering::Equal if quarantined.is_empty() => "ok".to_string(),
+                std::cmp::Ordering::Equal => format!(
+                    "ok; quarantined observations (left out of the analysis, kept in the file): {}",
+                    quarantined
+                        .iter()
+                        .map(|(e, n)| format!("{e} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             let report = serde_json::json!({
                 "library_version": cha_deploy::VERSION,
                 "database": info,
                 "status": status,
+                "quarantined_observations": quarantined
+                    .iter()
+                    .map(|(e, n)| (e.clone(), serde_json::json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
             });
             out.print(&report, || {
                 format!(

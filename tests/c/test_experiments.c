@@ -512,6 +512,12 @@ static void test_not_found_and_invalid(cha_handle *h) {
     /* Names are exact: no case folding, no trimming. */
     CHECK_FAILS(cha_experiment_assign(h, "Pipe_Sizing_Comparison", "u", &variant),
                 CHA_ERR_NOT_FOUND, "Pipe_Sizing_Comparison");
+    /* but the test meant is named, as the CLI and Python do. */
+    CHECK_FAILS(cha_experiment_assign(h, "Pipe_Sizing_Comparison", "u", &variant),
+                CHA_ERR_NOT_FOUND, "did you mean `pipe_sizing_comparison`?");
+    CHECK_FAILS(cha_experiment_analyze(h, "pipe_sizing_comparision", &json), CHA_ERR_NOT_FOUND,
+                "experiment `pipe_sizing_comparision` does not exist; did you mean "
+                "`pipe_sizing_comparison`?");
     CHECK_FAILS(cha_experiment_assign(h, "pipe_sizing_comparison ", "u", &variant),
                 CHA_ERR_NOT_FOUND, "does not exist");
 

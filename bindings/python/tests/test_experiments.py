@@ -424,6 +424,11 @@ class AssignmentTest(DeployedTestCase):
                 with self.assertRaises(cha_deploy.NotFoundError) as caught:
                     call("no_such_test", "u1")
                 self.assertIn("no_such_test", caught.exception.message)
+                with self.assertRaises(cha_deploy.NotFoundError) as caught:
+                    call("pipe_sizing_comparision", "u1")
+                self.assertIn(
+                    "did you mean `pipe_sizing_comparison`?", caught.exception.message
+                )
                 for bad in ("", "x" * 1025):
                     with self.assertRaises(cha_deploy.InvalidArgumentError):
                         call(PIPE, bad)

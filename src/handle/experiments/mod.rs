@@ -166,7 +166,7 @@ impl Cha {
             let (compiled, _) = live
                 .experiments
                 .get(experiment)
-                .ok_or_else(|| experiment_not_found(experiment))?;
+                .ok_or_else(|| live_experiment_not_found(live, experiment))?;
             let assignment = compiled.assign(unit);
             let variant = assignment
                 .variant
@@ -245,7 +245,7 @@ impl Cha {
             let (compiled, _) = live
                 .experiments
                 .get(experiment)
-                .ok_or_else(|| experiment_not_found(experiment))?;
+                .ok_or_else(|| live_experiment_not_found(live, experiment))?;
             let index = compiled
                 .metric(metric)
                 .ok_or_else(|| no_such_metric(experiment, metric, compiled.metrics.iter().map(|m| &**m)))?;
@@ -514,8 +514,9 @@ impl Cha {
     /// # Errors
     /// `NotFound` if there is none.
     pub fn experiment(&self, id: &str) -> Result<ExperimentRecord> {
-        let stored = definitions::get(&self.inner.store.conn(), KIND, id)?;
-        ExperimentRecord::from_stored(stored.ok_or_else(|| experiment_not_found(id))?)
+        let conn = self.inner.store.conn();
+        let stored = definitions::get(&conn, KIND, id)?;
+        ExperimentRecord::from_stored(stored.ok_or_else(|| experiment_not_found(&conn, id))?)
     }
 
     /// Starts, pauses or stops experiment `id` (recorded under `actor`).
@@ -603,7 +604,7 @@ impl Cha {
             Some(stored) => (ExperimentRecord::from_stored(stored)?, None),
             None => {
                 let row = store::experiments::archived_one(&conn, id)?
-                    .ok_or_else(|| experiment_not_found(id))?;
+                    .ok_or_else(|| experiment_not_found(&conn, id))?;
                 let a = archived_experiment(id, row)?;
                 let at = Archived {
                     archived_at_ms: a.archived_at_ms,
@@ -672,9 +673,10 @@ impl Cha {
     /// # Errors
     /// `NotFound` if the experiment never existed.
     pub fn experiment_history(&self, id: &str) -> Result<Vec<crate::store::audit::AuditEntry>> {
-        let history = crate::store::audit::history(&self.inner.store.conn(), KIND, id)?;
+        let conn = self.inner.store.conn();
+        let history = crate::store::audit::history(&conn, KIND, id)?;
         if history.is_empty() {
-            return Err(experiment_not_found(id));
+            return Err(experiment_not_found(&conn, id));
         }
         Ok(history)
     }
@@ -686,7 +688,7 @@ impl Cha {
 
     fn experiment_in(&self, conn: &rusqlite::Connection, id: &str) -> Result<ExperimentDefinition> {
         definitions::get(conn, KIND, id)?
-            .ok_or_else(|| experiment_not_found(id))?
+            .ok_or_else(|| experiment_not_found(conn, id))?
             .parse()
     }
 }
@@ -947,6 +949,24 @@ fn check_unit(unit: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn experiment_not_found(id: &str) -> Error {
-    Error::not_found(format!("experiment `{id}` does not exist"))
+/// `NotFound` for experiment `id`, with a stored test close to it.
+pub(crate) fn experiment_not_found(conn: &rusqlite::Connection, id: &str) -> Error {
+    let known = definitions::names(conn, KIND).unwrap_or_default();
+    not_found_among(id, known.iter().map(String::as_str))
+}
+
+/// `NotFound` for experiment `id`, with a deployed test close to it: the
+/// snapshot's names, without the store's lock.
+fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
+    not_found_among(
+        id,
+        live.experiments.definitions().iter().map(|d| d.id.as_str()),
+    )
+}
+
+fn not_found_among<'a>(id: &str, known: impl IntoIterator<Item = &'a str>) -> Error {
+    Error::not_found(format!(
+        "experiment `{id}` does not exist{}",
+        crate::common::names::did_you_mean(id, known)
+    ))
 }

@@ -19,6 +19,7 @@ use crate::output::{Output, aligned, inline, name_of, num, percent, rfc3339, tab
 #[derive(Subcommand)]
 pub enum AbCommand {
     /// Every test: type, status, variants with their traffic, metrics, version.
+    #[command(after_help = "Examples:\n  cha-deploy ab list\n  cha-deploy ab list --archived")]
     List {
         /// The archived tests instead: removed from the config files, their
         /// data kept (show, analyze and export still work; restore brings
@@ -28,18 +29,30 @@ pub enum AbCommand {
     },
     /// One test, live or archived: its definition, when it started, and its
     /// phases with their split and exposed units.
-    Show { id: String },
+    #[command(after_help = "Examples:\n  cha-deploy ab show pipe_sizing_comparison")]
+    Show {
+        /// The test's id, live or archived.
+        id: String,
+    },
     /// Bring an archived test back, with its history and data (the step a
     /// deploy naming it again asks for).
+    #[command(after_help = "Examples:\n  cha-deploy ab restore pipe_sizing_comparison --actor ops")]
     Restore {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// The variant a unit gets, with its configuration; logs the unit's
     /// exposure (it counts in the analysis) unless --peek.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab assign pipe_sizing_comparison engineer-042\n  cha-deploy ab assign pipe_sizing_comparison engineer-042 --peek"
+    )]
     Assign {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
+        /// The unit: a user, an engineer or a network id, whatever the test
+        /// assigns by.
         unit: String,
         /// Only look: answer as an assignment would, expose no one.
         #[arg(long)]
@@ -47,18 +60,36 @@ pub enum AbCommand {
     },
     /// The variant a unit would get (`ab assign --peek`): exposes no one,
     /// writes nothing.
-    Peek { id: String, unit: String },
-    /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
-    Record {
+    #[command(after_help = "Examples:\n  cha-deploy ab peek pipe_sizing_comparison engineer-042")]
+    Peek {
+        /// The test's id.
         id: String,
+        /// The unit to look up.
         unit: String,
+    },
+    /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab record pipe_sizing_comparison engineer-042 pipe_cost_efficiency 41.7"
+    )]
+    Record {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
+        id: String,
+        /// The unit: a user, an engineer or a network id, whatever the test
+        /// assigns by.
+        unit: String,
+        /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
         metric: String,
+        /// The value observed (for a sum or count metric, the amount to add).
         #[arg(allow_negative_numbers = true)]
         value: f64,
     },
     /// Analyse a test: per metric each variant against the control, with
     /// the interval and the verdict, then the recommendation.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab analyze pipe_sizing_comparison\n  cha-deploy ab analyze pipe_sizing_comparison --correction bh --sequential --phases all"
+    )]
     Analyze {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         /// The correction across primary and secondary metrics.
         #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
@@ -77,8 +108,13 @@ pub enum AbCommand {
         phases: String,
     },
     /// Units each variant needs to detect METRIC's minimum effect.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab plan pipe_sizing_comparison pipe_cost_efficiency --baseline-mean 40 --baseline-sd 8"
+    )]
     Plan {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
+        /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
         metric: String,
         /// The metric's mean per unit today (from a pilot or from history).
         #[arg(long, allow_negative_numbers = true, value_name = "X")]
@@ -94,26 +130,36 @@ pub enum AbCommand {
     /// Set a test running: new units get a variant (start_time is set the
     /// first time). A running test is left alone; a paused or stopped one
     /// begins a new phase.
+    #[command(after_help = "Examples:\n  cha-deploy ab start pipe_sizing_comparison --actor ops")]
     Start {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Pause a test: units already in it keep their variant, new units get none.
+    #[command(after_help = "Examples:\n  cha-deploy ab pause pipe_sizing_comparison --actor ops")]
     Pause {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Stop a test: no unit gets a variant any more, until it is started
     /// again (a deploy never restarts it).
+    #[command(after_help = "Examples:\n  cha-deploy ab stop pipe_sizing_comparison --actor ops")]
     Stop {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Write every raw observation of a test as CSV, for re-analysis elsewhere.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab export pipe_sizing_comparison --output obs.csv"
+    )]
     Export {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         /// The file to write (created or replaced); standard output without it.
         #[arg(long, short)]
@@ -185,9 +231,13 @@ fn mixture_variances(pairs: &[String]) -> Result<std::collections::BTreeMap<Stri
 #[derive(Serialize)]
 struct Recorded {
     experiment: String,
+    /// The unit: a user, an engineer or a network id, whatever the test
+    /// assigns by.
     unit: String,
     variant: Option<String>,
+    /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
     metric: String,
+    /// The value observed (for a sum or count metric, the amount to add).
     value: f64,
 }
 
@@ -195,6 +245,7 @@ struct Recorded {
 #[derive(Serialize)]
 struct MetricPlan {
     experiment: String,
+    /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
     metric: String,
     unit: Option<String>,
     minimum_sample_size: u64,

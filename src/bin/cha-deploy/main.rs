@@ -57,8 +57,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Show what the tool does, end to end, on a scratch database.
+    #[command(after_help = "Examples:\n  cha-deploy demo")]
     Demo,
     /// Create the database (or bring its schema up to date).
+    #[command(
+        after_help = "Examples:\n  cha-deploy init\n  cha-deploy --db /srv/cha/cha.db init --file-mode 0660"
+    )]
     Init {
         /// The new file's permissions, octal: 0600 (the default, its owner
         /// only), 0640 or 0660 to share it with a group. Its -wal, -shm and
@@ -67,11 +71,18 @@ enum Command {
         file_mode: Option<String>,
     },
     /// Print the library, schema and SQLite versions.
+    #[command(after_help = "Examples:\n  cha-deploy version\n  cha-deploy --json version")]
     Version,
     /// Check the database: path, schema version, journal mode, size.
     /// Never creates or changes it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy doctor\n  cha-deploy --db /srv/cha/cha.db --json doctor"
+    )]
     Doctor,
     /// Print a shell completion script: bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  cha-deploy completions bash > ~/.local/share/bash-completion/completions/cha-deploy\n  source <(cha-deploy completions bash)"
+    )]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -80,6 +91,9 @@ enum Command {
     /// performance_monitoring.yml, user_feedback.yml): plan, refuse to undo
     /// runtime changes unless told how, back up, apply in one transaction,
     /// record.
+    #[command(
+        after_help = "Examples:\n  cha-deploy deploy --config-dir configs --actor release-bot\n  cha-deploy deploy --config-dir configs --keep-runtime\n  cha-deploy deploy --subsystem ab_tests --dry-run"
+    )]
     Deploy {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -93,6 +107,9 @@ enum Command {
     },
     /// What a deploy would change, field by field, and the runtime changes
     /// (drift) it would undo. Writes nothing.
+    #[command(
+        after_help = "Examples:\n  cha-deploy plan --config-dir configs\n  cha-deploy --json plan --config-dir configs --subsystem feature_flags"
+    )]
     Plan {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -101,6 +118,9 @@ enum Command {
     },
     /// Roll back to the deployment before the one in force, or to deployment
     /// ID: the configuration comes back exactly; collected data stays.
+    #[command(
+        after_help = "Examples:\n  cha-deploy rollback --dry-run\n  cha-deploy rollback 3 --keep-runtime --actor oncall"
+    )]
     Rollback {
         /// The deployment to bring back (default: the one before).
         id: Option<i64>,
@@ -114,6 +134,9 @@ enum Command {
     },
     /// What is deployed: per subsystem the file's version, rollouts, running
     /// tests, drift; the last deployments.
+    #[command(
+        after_help = "Examples:\n  cha-deploy status\n  cha-deploy status --watch --interval 5"
+    )]
     Status {
         /// Refresh in place until interrupted.
         #[arg(long)]
@@ -124,12 +147,16 @@ enum Command {
     },
     /// Print the whole deployed configuration as canonical JSON (byte for
     /// byte comparable).
+    #[command(
+        after_help = "Examples:\n  cha-deploy export > state.json\n  cha-deploy export --output state.json"
+    )]
     Export {
         /// Write it to this file instead.
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
     /// The deployment history, or one deployment whole.
+    #[command(after_help = "Examples:\n  cha-deploy history --limit 5\n  cha-deploy history 3")]
     History {
         /// Show this deployment with its plan.
         id: Option<i64>,
@@ -141,23 +168,30 @@ enum Command {
     #[command(subcommand)]
     Backup(deploy::BackupCommand),
     /// Check a config directory without deploying (no database needed).
+    #[command(after_help = "Examples:\n  cha-deploy validate --config-dir configs")]
     Validate {
         #[command(flatten)]
         dir: deploy::ConfigDir,
     },
     /// Write a commented config file to start from: feature-flags, ab-tests
     /// or user-feedback (every field documented; valid as it is).
+    #[command(
+        after_help = "Examples:\n  cha-deploy template feature-flags --output conf/feature_flags.yml\n  cha-deploy template user-feedback"
+    )]
     Template(config::TemplateArgs),
     /// Bring config files of an older version to the current one: the
     /// version of each file, what changes, the new text; with --write,
     /// replace them (keeping the originals as <file>.v<N>.bak).
+    #[command(
+        after_help = "Examples:\n  cha-deploy migrate --config-dir conf\n  cha-deploy migrate --config-dir conf --write"
+    )]
     Migrate(config::MigrateArgs),
     /// Feature flags: list, show, eval, set, enable, disable, rollout,
-    /// history, restore, template.
+    /// pause, resume, guardrails, history, restore, template.
     #[command(subcommand)]
     Flags(flags::FlagsCommand),
-    /// A/B tests: list, show, assign, record, analyze, plan, start, pause,
-    /// stop.
+    /// A/B tests: list, show, restore, assign, peek, record, analyze, plan,
+    /// start, pause, stop, export.
     #[command(subcommand)]
     Ab(ab::AbCommand),
     /// Performance monitoring: record, list, report, alerts, rules,
@@ -407,5 +441,147 @@ mod tests {
                 assert_eq!(i32::from(exit_code(kind)), kind.status_code(), "{kind:?}");
             }
         }
+    }
+}
+
+/// What `--help` says is held to what exists: every command has examples
+/// that parse, every positional argument has help, no help repeats a
+/// default clap shows, and the lists of subcommands in the top-level help
+/// name exactly the subcommands there are.
+#[cfg(test)]
+mod help {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command without subcommands, with its path.
+    fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        let subs: Vec<_> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            out.push((path.clone(), cmd.clone()));
+        }
+        for s in subs {
+            leaves(s, format!("{path} {}", s.get_name()), out);
+        }
+    }
+
+    fn all_leaves() -> Vec<(String, clap::Command)> {
+        let mut out = Vec::new();
+        leaves(&Cli::command(), "cha-deploy".into(), &mut out);
+        out
+    }
+
+    /// A shell line's words: quotes group, and are removed.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '\'' | '"') => (quote, any) = (Some(c), true),
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') => {
+                    if any {
+                        out.push(std::mem::take(&mut word));
+                    }
+                    any = false;
+                }
+                (_, c) => {
+                    word.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            out.push(word);
+        }
+        out
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        for (path, cmd) in all_leaves() {
+            let after = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(after.starts_with("Examples:\n"), "{path} has no examples");
+            let mut runs = 0;
+            for line in after.lines().skip(1).map(str::trim) {
+                // The examples that feed a shell (`> file`, `source <(...)`)
+                // are parsed up to the shell's part.
+                let line = line.split(" > ").next().unwrap();
+                let Some(line) = line
+                    .strip_prefix("source <(")
+                    .map_or(Some(line), |l| l.strip_suffix(')'))
+                else {
+                    continue;
+                };
+                let matches = Cli::command()
+                    .try_get_matches_from(words(line))
+                    .unwrap_or_else(|e| panic!("{path}: `{line}` does not parse:\n{e}"));
+                let mut ran = String::from("cha-deploy");
+                let mut at = &matches;
+                while let Some((name, sub)) = at.subcommand() {
+                    ran = format!("{ran} {name}");
+                    at = sub;
+                }
+                assert_eq!(ran, path, "an example of another command: {line}");
+                runs += 1;
+            }
+            assert!(runs > 0, "{path}: no example runs it");
+        }
+    }
+
+    #[test]
+    fn every_argument_is_explained_once() {
+        for (path, cmd) in all_leaves() {
+            for arg in cmd.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if arg.is_positional() {
+                    assert!(!help.is_empty(), "{path}: <{}> has no help", arg.get_id());
+                }
+                if !arg.get_default_values().is_empty() {
+                    assert!(
+                        !help.to_lowercase().contains("default"),
+                        "{path}: --{} repeats the default clap shows: {help}",
+                        arg.get_id()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_subcommands_listed_are_the_subcommands_there_are() {
+        let cli = Cli::command();
+        for group in cli.get_subcommands().filter(|c| c.has_subcommands()) {
+            let about = group.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let Some((_, list)) = about.split_once(": ") else {
+                continue;
+            };
+            let listed: Vec<&str> = list
+                .trim_end_matches('.')
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            let actual: Vec<&str> = group
+                .get_subcommands()
+                .map(|c| c.get_name())
+                .filter(|n| *n != "help")
+                .collect();
+            assert_eq!(
+                listed,
+                actual,
+                "{}: its help lists {listed:?}",
+                group.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(words(r#"a 'b c' "d 'e'" f"#), ["a", "b c", "d 'e'", "f"]);
+        assert_eq!(words("x ''"), ["x", ""]);
     }
 }

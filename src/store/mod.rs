@@ -168,7 +168,7 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
         JournalMode::Delete => "DELETE",
         JournalMode::Truncate => "TRUNCATE",
     };
-    let applied: String = conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))?;
+    let applied = set_journal_mode(&conn, mode, options.busy_timeout_ms)?;
     if !applied.eq_ignore_ascii_case(mode) {
         return Err(Error::storage(format!(
             "journal_mode {mode} was refused (the file system left it at {applied}); \
@@ -182,6 +182,27 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Sets the journal mode, waiting out other connections as every other
+/// statement does. SQLite answers a switch to WAL that races another
+/// connection's switch with SQLITE_BUSY at once, without calling the busy
+/// handler, so several processes opening a new file together would fail
+/// here; the retry gives them the busy timeout like any other lock.
+fn set_journal_mode(conn: &Connection, mode: &str, busy_timeout_ms: u32) -> Result<String> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(u64::from(busy_timeout_ms));
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ffi::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 fn check_path(path: &Path) -> Result<()> {

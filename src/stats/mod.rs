@@ -19,6 +19,7 @@
 pub mod compensated;
 pub mod corrections;
 pub mod dist;
+pub mod moments;
 pub mod power;
 pub mod sequential;
 pub mod srm;
@@ -30,6 +31,7 @@ mod quadrature;
 
 pub use corrections::{Adjusted, benjamini_hochberg, holm};
 pub use error::{Arm, StatsError};
+pub use moments::Moments;
 pub use power::{
     SampleSize, normal_power, normal_required_nobs1, ttest_ind_power, ttest_ind_required_nobs1,
     ttest_ind_sample_size,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::monitoring::alerts::{AlertEvent, AlertRecord, AlertState, RuleState};
 use crate::monitoring::model::Severity;
 use crate::monitoring::window::{HOUR_MS, WindowStats, window_start};
-use crate::stats::Summary;
+use crate::stats::Moments;
 
 /// The kind of monitoring definitions (rules and settings) in the
 /// definitions table and the audit log.
@@ -104,12 +104,16 @@ pub(crate) fn metric_kinds(conn: &Connection) -> Result<BTreeMap<String, String>
 
 /// A stored window's columns: count/mean/M2, [sum, min, max, last], last
 /// time, sketch.
-type WindowParts = (Summary, [f64; 4], i64, Vec<u8>);
+type WindowParts = (Moments, [f64; 4], i64, Vec<u8>);
 
 fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowParts> {
     let n: i64 = r.get(first)?;
     Ok((
-        Summary::from_mean_m2(n as u64, r.get(first + 4)?, r.get(first + 5)?),
+        Moments {
+            n: n as u64,
+            mean: r.get(first + 4)?,
+            m2: r.get(first + 5)?,
+        },
         [
             r.get(first + 1)?,
             r.get(first + 2)?,
@@ -122,8 +126,8 @@ fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowPar
 }
 
 fn to_window(parts: WindowParts) -> Result<WindowStats> {
-    let (summary, [sum, min, max, last], last_at, sketch) = parts;
-    WindowStats::from_parts(summary, sum, min, max, last, last_at, &sketch)
+    let (moments, [sum, min, max, last], last_at, sketch) = parts;
+    WindowStats::from_parts(moments, sum, min, max, last, last_at, &sketch)
         .map_err(|e| Error::storage(format!("a metric window cannot be read: {e}")))
 }
 
@@ -169,8 +173,8 @@ pub(crate) fn merge_window(
         w.sum,
         w.min,
         w.max,
-        w.summary.mean(),
-        w.summary.m2(),
+        w.moments.mean,
+        w.moments.m2,
         w.last,
         w.last_at_ms,
         w.sketch_bytes()

@@ -16,6 +16,7 @@ mod feedback;
 mod flags;
 mod metrics;
 mod output;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,8 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what the tool does, end to end, on a scratch database.
-    Demo,
+    /// Simulate weeks of a rollout of intelligent pipe sizing on a scratch
+    /// database (or a new --db): deploy, a guarded schedule, engineers in
+    /// the A/B test, alerts, feedback; then the analysis, a summary and the
+    /// HTML deployment report.
+    Demo(demo::DemoArgs),
     /// Create the database (or bring its schema up to date).
     Init,
     /// Print the library, schema and SQLite versions.
@@ -105,6 +109,10 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// The deployment report: deployments, rollouts over time with their
+    /// guardrail stops, A/B tests with their intervals, metrics against
+    /// their thresholds with their alerts, feedback by period and variant.
+    Report(report::ReportArgs),
     /// The deployment history, or one deployment whole.
     History {
         /// Show this deployment with its plan.
@@ -183,7 +191,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
 
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     match &cli.command {
-        Command::Demo => demo::run(out),
+        Command::Demo(args) => demo::run(args, &cli.db, out),
         Command::Deploy {
             dir,
             drift,
@@ -199,6 +207,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         } => deploy::rollback(&cli.db, id.unwrap_or(0), drift, actor, *dry_run, out),
         Command::Status { watch, interval } => deploy::status(&cli.db, *watch, *interval, out),
         Command::Export { output } => deploy::export(&cli.db, output.as_deref(), out),
+        Command::Report(args) => report::run(args, &cli.db, out),
         Command::History { id, limit } => deploy::history(&cli.db, *id, *limit, out),
         Command::Backup(cmd) => deploy::backup(&cli.db, cmd, out),
         Command::Validate { dir } => deploy::validate(dir, out),

@@ -976,7 +976,10 @@ fn rollout_of(
             _ => {
                 let (a, b) = (share(&before, entry.at_ms), share(after, entry.at_ms));
                 let previous = i.checked_sub(1).and_then(|p| history[p].after.as_ref());
-                let fields = changed_fields(previous, entry.after.as_ref());
+                let mut fields = changed_fields(previous, entry.after.as_ref());
+                if a != b {
+                    fields.retain(|f| f != "percentage");
+                }
                 let detail = match (a != b, fields.is_empty()) {
                     (true, true) => format!("{}% → {}%", number(a), number(b)),
                     (true, false) => {

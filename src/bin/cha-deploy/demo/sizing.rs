@@ -671,7 +671,7 @@ mod tests {
             min_m_s: 0.1,
             max_m_s: 2.0,
         };
-        for load_kw in [4.0, 10.0, 35.0, 120.0, 480.0, 1500.0, 6000.0, 20_000.0] {
+        for load_kw in [4.0, 10.0, 35.0, 120.0, 480.0, 1500.0, 6000.0, 12_000.0] {
             let m = mass_flow_kg_s(load_kw, DELTA_T_K, &WATER_80C);
             let mut direct_work = Work::default();
             let mut scan_work = Work::default();
@@ -706,6 +706,23 @@ mod tests {
         // A 4 kW load is slower than 0.1 m/s even in DN20: outside the limits.
         let m = mass_flow_kg_s(4.0, DELTA_T_K, &WATER_80C);
         assert!(velocity_m_s(m, dn(20).unwrap(), &WATER_80C) < 0.1);
+        // 20 MW is faster than 2.0 m/s even in DN300 (2.1289 m/s): the largest
+        // size, reported outside the limits.
+        let m = mass_flow_kg_s(20_000.0, DELTA_T_K, &WATER_80C);
+        let segment = [Segment {
+            length_m: 1.0,
+            mass_flow_kg_s: m,
+        }];
+        for search in [Search::Direct, Search::FullScan] {
+            let method = Method::FlowBased {
+                max_velocity_m_s: 2.0,
+                search,
+            };
+            let s = size_network(&segment, method, limits, &WATER_80C);
+            assert_eq!(s.pipes[0].size.dn, 300, "{search:?}");
+            assert_close(s.max_velocity_m_s, 2.1289, 1e-4);
+            assert_eq!(s.outside_limits, 1);
+        }
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub fn run(args: &DemoArgs, db: &Path, out: &Output) -> Result<(), Error> {
             )
         })?,
     };
+    // Checked before anything is created.
+    cha_deploy::validate_config_dir(&configs, &[])?;
     // Without --db on the command line, a fresh folder; $CHA_DB is not
     // used: the demo fills a database with weeks of made-up data.
     let db = if db_given_on_command_line() {

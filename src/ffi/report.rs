@@ -14,7 +14,7 @@ use crate::report::ReportFormat;
 /// per period and per variant.
 ///
 /// `format` is `"html"` (one self-contained page with inline SVG charts,
-/// no script), `"md"` (Markdown) or `"json"`; NULL takes it from the
+/// no script), `"md"` (Markdown) or `"json"` (indented); NULL takes it from the
 /// extension of `output_path` (`.html`, `.md`, `.json`; HTML without one),
 /// or JSON when `output_path` is NULL too.
 ///

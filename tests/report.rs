@@ -17,7 +17,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cha_deploy::feedback::{FeedbackType, Submission};
-use cha_deploy::flags::Context;
 use cha_deploy::monitoring::MetricKind;
 use cha_deploy::report::RolloutEventKind;
 use cha_deploy::{

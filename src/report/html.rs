@@ -64,7 +64,7 @@ pub(super) fn render(r: &DeploymentReport) -> String {
     );
     let _ = write!(
         h,
-        "<header><h1>{}</h1><p class=\"meta\">{} · from {} to {} · generated {} by cha-deploy {}</p></header>\n",
+        "<header><h1>{}</h1><p class=\"meta\">{} · from {} to {} · generated {} by cha-deploy {}</p></header>",
         esc(&r.title),
         esc(&r.database),
         esc(&when(r.start_ms)),
@@ -122,7 +122,7 @@ fn table(h: &mut String, header: &[&str], numeric: &[usize], rows: &[Vec<String>
 fn figure(h: &mut String, chart: &str, caption: &str) {
     let _ = write!(
         h,
-        "<figure><div class=\"scroll\">{chart}</div><figcaption>{}</figcaption></figure>\n",
+        "<figure><div class=\"scroll\">{chart}</div><figcaption>{}</figcaption></figure>",
         esc(caption)
     );
 }

@@ -643,7 +643,7 @@ impl Cha {
                 for (at, w) in windows.iter().filter(|(at, _)| (from..to).contains(at)) {
                     buckets
                         .entry(window_start(*at, bucket))
-                        .or_insert_with(WindowStats::new)
+                        .or_default()
                         .merge(w);
                 }
                 let seconds = bucket as f64 / 1000.0;

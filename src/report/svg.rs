@@ -101,10 +101,8 @@ impl Svg {
 
     fn line(
         &mut self,
-        x1: f64,
-        y1: f64,
-        x2: f64,
-        y2: f64,
+        from: (f64, f64),
+        to: (f64, f64),
         stroke: &str,
         width: f64,
         dash: Option<&str>,
@@ -112,10 +110,10 @@ impl Svg {
         let _ = write!(
             self.out,
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"{}/>",
-            c(x1),
-            c(y1),
-            c(x2),
-            c(y2),
+            c(from.0),
+            c(from.1),
+            c(to.0),
+            c(to.1),
             c(width),
             dash.map_or(String::new(), |d| format!(" stroke-dasharray=\"{d}\""))
         );
@@ -266,9 +264,7 @@ fn time_ticks(start: i64, end: i64, max: i64) -> Vec<(i64, String)> {
             .saturating_sub(1)
             .min(11)];
         let day = stamp[8..10].trim_start_matches('0');
-        let label = if step >= DAY_MS {
-            format!("{month} {day}")
-        } else if t.rem_euclid(DAY_MS) == 0 {
+        let label = if step >= DAY_MS || t.rem_euclid(DAY_MS) == 0 {
             format!("{month} {day}")
         } else {
             stamp[11..16].to_string()
@@ -281,11 +277,11 @@ fn time_ticks(start: i64, end: i64, max: i64) -> Vec<(i64, String)> {
 
 /// Draws the time axis under the plot, with grid lines up to `top`.
 fn time_axis(svg: &mut Svg, scale: &TimeScale, bottom: f64, top: f64) {
-    svg.line(scale.x0, bottom, scale.x1, bottom, INK, 1.0, None);
+    svg.line((scale.x0, bottom), (scale.x1, bottom), INK, 1.0, None);
     for (t, label) in time_ticks(scale.start, scale.end, 8) {
         let x = scale.x(t);
-        svg.line(x, top, x, bottom, GRID, 1.0, None);
-        svg.line(x, bottom, x, bottom + 4.0, INK, 1.0, None);
+        svg.line((x, top), (x, bottom), GRID, 1.0, None);
+        svg.line((x, bottom), (x, bottom + 4.0), INK, 1.0, None);
         svg.text(x, bottom + 17.0, &label, "middle", " fill=\"#333\"");
     }
 }
@@ -294,7 +290,7 @@ fn time_axis(svg: &mut Svg, scale: &TimeScale, bottom: f64, top: f64) {
 fn value_axis(svg: &mut Svg, scale: &Scale, x0: f64, x1: f64, ticks: &[f64], suffix: &str) {
     for &v in ticks {
         let y = scale.y(v);
-        svg.line(x0, y, x1, y, GRID, 1.0, None);
+        svg.line((x0, y), (x1, y), GRID, 1.0, None);
         svg.text(
             x0 - 6.0,
             y + 4.0,
@@ -303,7 +299,7 @@ fn value_axis(svg: &mut Svg, scale: &Scale, x0: f64, x1: f64, ticks: &[f64], suf
             " fill=\"#333\"",
         );
     }
-    svg.line(x0, scale.top, x0, scale.bottom, INK, 1.0, None);
+    svg.line((x0, scale.top), (x0, scale.bottom), INK, 1.0, None);
 }
 
 /// A legend row: each entry a small drawing and its words.
@@ -488,7 +484,7 @@ pub(crate) fn rollout_chart(r: &Rollout, start: i64, end: i64, id: &str) -> Stri
             y.y(e.percentage)
         };
         if on_top {
-            svg.line(x, top - 8.0, x, bottom, INK, 1.0, Some("2 3"));
+            svg.line((x, top - 8.0), (x, bottom), INK, 1.0, Some("2 3"));
         }
         svg.raw(&format!(
             "<g class=\"event {}\" transform=\"translate({},{})\"><title>{}</title>{}</g>",
@@ -654,7 +650,7 @@ pub(crate) fn forest_plot(e: &ExperimentResult, id: &str) -> String {
     // The axis: ticks in percent, and the line of no difference.
     for t in nice_ticks(lo, hi, 6) {
         let x = x0 + (t - lo) / (hi - lo) * (x1 - x0);
-        svg.line(x, top - 6.0, x, bottom, GRID, 1.0, None);
+        svg.line((x, top - 6.0), (x, bottom), GRID, 1.0, None);
         svg.text(
             x,
             bottom + 18.0,
@@ -664,7 +660,13 @@ pub(crate) fn forest_plot(e: &ExperimentResult, id: &str) -> String {
         );
     }
     let zero = x_of(0.0);
-    svg.line(zero, top - 10.0, zero, bottom + 4.0, INK, 1.5, Some("5 4"));
+    svg.line(
+        (zero, top - 10.0),
+        (zero, bottom + 4.0),
+        INK,
+        1.5,
+        Some("5 4"),
+    );
     svg.text(
         zero,
         top - 14.0,
@@ -713,9 +715,9 @@ pub(crate) fn forest_plot(e: &ExperimentResult, id: &str) -> String {
         let (shape, color, filled) = verdict_style(&cmp.verdict);
         if let (Some(l), Some(u)) = (cmp.lift_lower, cmp.lift_upper) {
             let (xl, xu) = (x_of(l), x_of(u));
-            svg.line(xl, yc, xu, yc, color, 2.5, None);
-            svg.line(xl, yc - 6.0, xl, yc + 6.0, color, 2.0, None);
-            svg.line(xu, yc - 6.0, xu, yc + 6.0, color, 2.0, None);
+            svg.line((xl, yc), (xu, yc), color, 2.5, None);
+            svg.line((xl, yc - 6.0), (xl, yc + 6.0), color, 2.0, None);
+            svg.line((xu, yc - 6.0), (xu, yc + 6.0), color, 2.0, None);
         }
         if let Some(v) = cmp.lift.filter(|v| off_scale(*v)) {
             // An arrow out of the plot at the edge it passes.
@@ -993,7 +995,7 @@ pub(crate) fn metric_chart(
         }
         let (label, color, dash) = SEVERITIES[*i];
         let yt = y.y(*t);
-        svg.line(scale.x0, yt, scale.x1, yt, color, 2.0, Some(dash));
+        svg.line((scale.x0, yt), (scale.x1, yt), color, 2.0, Some(dash));
         svg.text(
             scale.x1 + 6.0,
             yt + 4.0,
@@ -1184,7 +1186,7 @@ pub(crate) fn feedback_chart(periods: &[FeedbackPeriod], period: &str, id: &str)
             );
         }
     }
-    svg.line(x0, bottom, x1, bottom, INK, 1.0, None);
+    svg.line((x0, bottom), (x1, bottom), INK, 1.0, None);
     // Mean sentiment under the bars, on a scale symmetric about 0 that
     // fits the means (in quarters, at most -1 to 1).
     let reach = periods
@@ -1198,7 +1200,7 @@ pub(crate) fn feedback_chart(periods: &[FeedbackPeriod], period: &str, id: &str)
         bottom: s_bottom,
         top: s_top,
     };
-    svg.line(x0, s.y(0.0), x1, s.y(0.0), GREY, 1.0, Some("4 3"));
+    svg.line((x0, s.y(0.0)), (x1, s.y(0.0)), GREY, 1.0, Some("4 3"));
     for v in [-reach, 0.0, reach] {
         svg.text(
             x0 - 6.0,
@@ -1297,7 +1299,7 @@ pub(crate) fn csat_chart(arms: &ArmsOf, id: &str) -> String {
     let bottom = top + row_h * arms.arms.len().max(1) as f64;
     for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let x = x0 + t * (x1 - x0);
-        svg.line(x, top, x, bottom, GRID, 1.0, None);
+        svg.line((x, top), (x, bottom), GRID, 1.0, None);
         svg.text(
             x,
             bottom + 16.0,
@@ -1354,7 +1356,7 @@ pub(crate) fn csat_chart(arms: &ArmsOf, id: &str) -> String {
             ),
         }
     }
-    svg.line(x0, top, x0, bottom, INK, 1.0, None);
+    svg.line((x0, top), (x0, bottom), INK, 1.0, None);
     svg.text(
         (x0 + x1) / 2.0,
         bottom + 34.0,

@@ -204,12 +204,12 @@ fn summary(d: &Demo, seconds: f64) -> String {
     );
     for f in [&n.fixed, &n.flow_based] {
         s += &format!(
-            "  {:<12} {:>6} MEUR, {:>3} pipes outside 0.1–2.0 m/s, DN{} from the plant at {} m/s, mean {} Pa/m (max {})\n",
+            "  {:<12} {:>6.2} MEUR, {:>3} pipes outside 0.1–2.0 m/s, DN{} from the plant at {:.2} m/s, mean {} Pa/m (max {})\n",
             f.method,
-            format!("{:.2}", f.cost_meur),
+            f.cost_meur,
             f.outside_velocity_limits,
             f.plant_pipe_dn,
-            format!("{:.2}", f.plant_pipe_velocity_m_s),
+            f.plant_pipe_velocity_m_s,
             num(f.mean_pressure_drop_pa_per_m),
             num(f.max_pressure_drop_pa_per_m)
         );
@@ -226,11 +226,11 @@ fn summary(d: &Demo, seconds: f64) -> String {
             Arm::Intelligent => "intelligent",
         };
         s += &format!(
-            "  {name:<15} {:>6} sizings by {:>4} engineers, {:>5} ms on average, {} kW/kEUR, {} with a velocity violation\n",
+            "  {name:<15} {:>6} sizings by {:>4} engineers, {:>5.0} ms on average, {:.3} kW/kEUR, {} with a velocity violation\n",
             t.sizings,
             t.engineers,
-            format!("{:.0}", t.mean_time_ms),
-            format!("{:.3}", t.mean_cost_efficiency_kw_per_keur),
+            t.mean_time_ms,
+            t.mean_cost_efficiency_kw_per_keur,
             percent(t.share_with_velocity_violations)
         );
     }

@@ -108,7 +108,7 @@ impl Network {
     /// The network of `seed`: 10 districts of 2 to 4 streets with 5 to 14
     /// consumers each, about 300 consumer connections in all.
     pub fn generate(seed: u64) -> Network {
-        let mut rng = Rng::fork(seed, &[0x6e65_7477_6f72_6b]);
+        let mut rng = Rng::fork(seed, &[0x006e_6574_776f_726b]);
         let mut consumers = Vec::new();
         let mut pipes = Vec::new();
         let mut districts = Vec::new();

@@ -224,7 +224,7 @@ pub struct Simulation<'a> {
 impl<'a> Simulation<'a> {
     pub fn new(cha: &'a Cha, settings: Settings) -> Simulation<'a> {
         let network = Network::generate(settings.seed);
-        let mut rng = Rng::fork(settings.seed, &[0x656e_67]);
+        let mut rng = Rng::fork(settings.seed, &[0x0065_6e67]);
         let engineers = (0..settings.users)
             .map(|i| Engineer {
                 id: format!("engineer-{:04}", i + 1),
@@ -522,7 +522,7 @@ impl<'a> Simulation<'a> {
         defect: (i64, i64),
         progress: &mut Progress,
     ) -> Result<(), Error> {
-        let mut rng = Rng::fork(self.settings.seed, &[0x6461_79, day_ms as u64]);
+        let mut rng = Rng::fork(self.settings.seed, &[0x0064_6179, day_ms as u64]);
         let mut events: Vec<(i64, usize)> = Vec::new();
         for (e, engineer) in self.engineers.iter().enumerate() {
             let expected = engineer.rate / 5.0;

@@ -79,11 +79,11 @@ pub(super) fn render(r: &DeploymentReport) -> String {
                 vec![
                     when(p.at_ms),
                     format!("{}%", number(p.percentage)),
-                    if p.held { "held".into() } else { String::new() },
+                    if p.held { "yes".into() } else { "no".into() },
                 ]
             })
             .collect();
-        table(&mut m, &["from", "percentage", ""], &rows);
+        table(&mut m, &["from", "percentage", "held"], &rows);
         m.push_str("\nEvents:\n\n");
         let rows: Vec<Vec<String>> = rollout
             .events

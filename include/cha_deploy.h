@@ -1214,6 +1214,38 @@ cha_status cha_flag_usage(cha_handle *h, int64_t start_ms, int64_t end_ms, char 
 // `h` is NULL or an open handle; `out_json` is NULL or writable.
 cha_status cha_system_metrics_sample(cha_handle *h, char **out_json);
 
+// The deployment report: the deployment history, every rollout's
+// percentage over time with its deploys, rollbacks and guardrail stops,
+// every started A/B test's analysis (a forest plot per test), every alert
+// rule's metric against its thresholds with its alerts, and the feedback
+// per period and per variant.
+//
+// `format` is `"html"` (one self-contained page with inline SVG charts,
+// no script), `"md"` (Markdown) or `"json"` (indented); NULL takes it from the
+// extension of `output_path` (`.html`, `.md`, `.json`; HTML without one),
+// or JSON when `output_path` is NULL too.
+//
+// With `output_path` NULL the report itself is written to `*out_json`.
+// Otherwise it is written to the file `output_path` (to a temporary file
+// beside it, then renamed over it, with the database file's permission
+// bits), and `*out_json`, unless NULL, gets `{"path", "format", "bytes"}`.
+// Free `*out_json` with `cha_string_free`. Reads; changes nothing but what
+// an analysis does (persisting the handle's buffered records).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (`h`; `out_json` when `output_path` is
+// NULL), CHA_ERR_INVALID_UTF8, CHA_ERR_INVALID_ARGUMENT (an unknown format,
+// an extension that names none without `format`, a path that is a folder,
+// a link or a device), CHA_ERR_STORAGE (the file cannot be written: a
+// missing or read-only folder), CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_deploy_report(cha_handle *h,
+                             const char *format,
+                             const char *output_path,
+                             char **out_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

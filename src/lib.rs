@@ -41,11 +41,19 @@ pub mod stats;
 /// The C ABI; its functions are the exports of `libcha_deploy`.
 pub mod ffi;
 
+/// The deployment report: its data ([`DeploymentReport`]) and its
+/// Markdown, JSON and HTML forms; gathered by
+/// [`Cha::deployment_report`](crate::Cha::deployment_report).
+pub mod report;
+
+/// The library's clock, and the simulated time of `cha-deploy demo`.
+pub mod clock;
+
 // The handle and what it stands on are reached through `Cha` and the
 // re-exports below, not as modules.
-mod clock;
 mod deploy;
 mod error;
+mod files;
 mod handle;
 mod options;
 mod store;
@@ -71,6 +79,7 @@ pub use handle::{
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
 pub use options::{FileMode, JournalMode, OpenOptions, Synchronous};
+pub use report::{DeploymentReport, ReportFile, ReportFormat};
 pub use store::audit::AuditEntry;
 pub use store::{Inspection, SCHEMA_VERSION, StoreInfo, inspect};
 

@@ -654,7 +654,7 @@ fn status_changes_decide_who_gets_a_variant() {
     s.fails(&["ab", "start", TEST, "--actor", ""], 3);
 }
 
-// ---- config errors and the demo -------------------------------------------------------
+// ---- config errors ------------------------------------------------------------------
 
 #[test]
 fn an_invalid_test_config_exits_5() {
@@ -673,51 +673,6 @@ fn an_invalid_test_config_exits_5() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("ab_tests.yml"));
-}
-
-#[test]
-fn demo_ends_with_an_ab_test() {
-    let s = Scratch::new("demo");
-    let text = s.ok(&["demo"]);
-    for needle in [
-        "6. A/B test: which sizing does an engineer get in pipe_sizing_comparison?",
-        "$ cha-deploy ab assign pipe_sizing_comparison engineer-0001",
-        "intelligent: {enable_intelligent_sizing: true",
-        "traditional: {default_diameter_mm: 100",
-        "7. Record results and analyse",
-        "$ cha-deploy ab analyze pipe_sizing_comparison",
-        "pipe_cost_efficiency (primary, higher is better, kW/kEUR)",
-        "recommendation: keep running: 7 more days needed",
-    ] {
-        assert!(text.contains(needle), "no `{needle}` in\n{text}");
-    }
-    assert!(
-        text.lines().all(|l| l.len() < 140 && !l.ends_with(' ')),
-        "{text}"
-    );
-
-    let tour = s.json(&["demo"]);
-    let ab = &tour["ab"];
-    assert_eq!(ab["experiment"], TEST);
-    assert_eq!(ab["assignments"].as_array().unwrap().len(), 4);
-    assert!(ab["recorded"].as_u64().unwrap() >= 2000);
-    let a = &ab["analysis"];
-    assert_eq!(a["conclusion"], "keep_running");
-    assert_eq!(a["additional_units_per_variant"], Value::Null);
-    assert!(a["additional_days"].as_f64().unwrap() > 6.9);
-    let primary = &a["metrics"][0]["comparisons"][0];
-    assert_eq!(primary["variant"], "intelligent");
-    assert_eq!(primary["verdict"], "better");
-    let lift = primary["relative_lift"]["estimate"].as_f64().unwrap();
-    assert!((0.02..0.08).contains(&lift), "about 5%: {lift}");
-    for v in a["variants"].as_array().unwrap() {
-        assert!(v["exposures"].as_u64().unwrap() >= 1000, "{v}");
-    }
-    assert_eq!(
-        std::fs::read_dir(&s.0).unwrap().count(),
-        0,
-        "the working folder is untouched"
-    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod experiments;
 pub mod feedback;
 pub mod flags;
 pub mod monitoring;
+pub mod report;
 pub mod status;
 
 pub use self::config::*;
@@ -23,4 +24,5 @@ pub use self::experiments::*;
 pub use self::feedback::*;
 pub use self::flags::*;
 pub use self::monitoring::*;
+pub use self::report::*;
 pub use self::status::*;

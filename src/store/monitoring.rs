@@ -211,6 +211,42 @@ pub(crate) fn windows_of(
     Ok(out)
 }
 
+/// The windows of metric `name` starting in [`start_ms`, `end_ms`), any
+/// resolution, oldest first, each with its series id, start and resolution:
+/// a metric over time (the deployment report's charts).
+pub(crate) fn timed_windows_of(
+    conn: &Connection,
+    name: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<(i64, i64, i64, WindowStats)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT w.series, w.start_ms, w.resolution_ms, {} FROM metric_windows AS w
+         JOIN metric_series AS s ON s.id = w.series
+         WHERE s.name = ?1 AND w.start_ms >= ?2 AND w.start_ms < ?3
+         ORDER BY w.start_ms",
+        WINDOW_COLUMNS
+            .split(", ")
+            .map(|c| format!("w.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt.query_map(params![name, start_ms, end_ms], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            window_row(r, 3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (series, start, resolution, parts) = row?;
+        out.push((series, start, resolution, to_window(parts)?));
+    }
+    Ok(out)
+}
+
 /// The names of the metrics with a window starting in [`start_ms`, `end_ms`).
 pub(crate) fn metrics_in(conn: &Connection, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(

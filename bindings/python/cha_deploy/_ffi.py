@@ -114,6 +114,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_deploy_export": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_deploy_history": (_STATUS, [_HANDLE, ctypes.c_uint32, _OUT_STRING]),
         "cha_deploy_get": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
+        "cha_deploy_report": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_backup_create": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_backup_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_backup_restore": (
@@ -469,6 +473,12 @@ def deploy_history(handle: int, limit: int) -> str:
 def deploy_get(handle: int, deployment_id: int) -> str:
     """cha_deploy_get(handle, id, &out); returns the deployment JSON."""
     return _string_result(lib().cha_deploy_get, handle, deployment_id)
+
+
+def deploy_report(handle: int, format: Optional[bytes], output_path: Optional[bytes]) -> str:
+    """cha_deploy_report(handle, format, output_path, &out): the report
+    itself without a path, else ``{"path", "format", "bytes"}``."""
+    return _string_result(lib().cha_deploy_report, handle, format, output_path)
 
 
 def backup_create(handle: int, reason: Optional[bytes]) -> str:

@@ -16,6 +16,7 @@ mod feedback;
 mod flags;
 mod metrics;
 mod output;
+mod report;
 mod when;
 
 use std::path::PathBuf;
@@ -56,9 +57,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what the tool does, end to end, on a scratch database.
-    #[command(after_help = "Examples:\n  cha-deploy demo")]
-    Demo,
+    /// Simulate weeks of a rollout of intelligent pipe sizing on a scratch
+    /// database (or a new --db): deploy, a guarded schedule, engineers in
+    /// the A/B test, alerts, feedback; then the analysis, a summary and the
+    /// HTML deployment report.
+    #[command(
+        after_help = "Examples:\n  cha-deploy demo\n  cha-deploy demo --seed 7 --weeks 4 --users 12 --db rollout.db"
+    )]
+    Demo(demo::DemoArgs),
     /// Create the database (or bring its schema up to date).
     #[command(
         after_help = "Examples:\n  cha-deploy init\n  cha-deploy --db /srv/cha/cha.db init --file-mode 0660"
@@ -155,6 +161,13 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// The deployment report: deployments, rollouts over time with their
+    /// guardrail stops, A/B tests with their intervals, metrics against
+    /// their thresholds with their alerts, feedback by period and variant.
+    #[command(
+        after_help = "Examples:\n  cha-deploy report --output report.html\n  cha-deploy report --format md\n  cha-deploy --json report > report.json"
+    )]
+    Report(report::ReportArgs),
     /// The deployment history, or one deployment whole.
     #[command(after_help = "Examples:\n  cha-deploy history --limit 5\n  cha-deploy history 3")]
     History {
@@ -252,7 +265,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
 
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     match &cli.command {
-        Command::Demo => demo::run(out),
+        Command::Demo(args) => demo::run(args, &cli.db, out),
         Command::Deploy {
             dir,
             drift,
@@ -268,6 +281,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         } => deploy::rollback(&cli.db, id.unwrap_or(0), drift, actor, *dry_run, out),
         Command::Status { watch, interval } => deploy::status(&cli.db, *watch, *interval, out),
         Command::Export { output } => deploy::export(&cli.db, output.as_deref(), out),
+        Command::Report(args) => report::run(args, &cli.db, out),
         Command::History { id, limit } => deploy::history(&cli.db, *id, *limit, out),
         Command::Backup(cmd) => deploy::backup(&cli.db, cmd, out),
         Command::Validate { dir } => deploy::validate(dir, out),

@@ -90,11 +90,17 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error of `kind` with a message naming what and where.
+    /// An error of `kind` with a message naming what and where. A long
+    /// message has the input it quotes cut short (see [`shorten`]).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
         Error {
             kind,
-            message: message.into(),
+            message: if message.len() > LONG_MESSAGE_BYTES {
+                shorten(&message)
+            } else {
+                message
+            },
         }
     }
 
@@ -133,11 +139,50 @@ impl Error {
     /// The same error with `context` put in front of its message, for adding
     /// the "where" (a path, a flag name) at the layer that knows it.
     pub fn context(self, context: impl fmt::Display) -> Self {
-        Error {
-            kind: self.kind,
-            message: format!("{context}: {}", self.message),
+        Error::new(self.kind, format!("{context}: {}", self.message))
+    }
+}
+
+/// Past this many bytes a message is looked at by [`shorten`]; the
+/// messages of ordinary mistakes are far shorter.
+const LONG_MESSAGE_BYTES: usize = 4096;
+
+/// The most bytes of a whitespace-free run (a path, a value) a message
+/// keeps whole.
+const LONG_WORD_BYTES: usize = 1024;
+
+/// The most bytes of any message (a configuration's list of problems can be
+/// long; a megabyte of input quoted back cannot).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// `message` with what it quotes cut short: each `` `quoted` `` span to
+/// [`limits::MAX_QUOTED_BYTES`](crate::common::limits::MAX_QUOTED_BYTES),
+/// each run without spaces to [`LONG_WORD_BYTES`], and the whole to
+/// [`MAX_MESSAGE_BYTES`], each with its size said. Messages quote names and
+/// values in backticks, and paths bare: a caller who passed a megabyte
+/// gets its beginning back, not all of it, on every surface.
+fn shorten(message: &str) -> String {
+    use crate::common::limits::{cut, excerpt};
+    let mut quoted = String::with_capacity(LONG_MESSAGE_BYTES);
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            quoted.push('`');
+        }
+        // Odd parts are inside backticks.
+        if i % 2 == 1 {
+            quoted.push_str(&excerpt(part));
+        } else {
+            quoted.push_str(part);
         }
     }
+    let mut words = String::with_capacity(quoted.len().min(MAX_MESSAGE_BYTES));
+    for (i, word) in quoted.split(' ').enumerate() {
+        if i > 0 {
+            words.push(' ');
+        }
+        words.push_str(&cut(word, LONG_WORD_BYTES));
+    }
+    cut(&words, MAX_MESSAGE_BYTES).into_owned()
 }
 
 impl fmt::Display for Error {

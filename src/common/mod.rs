@@ -4,6 +4,7 @@
 //! free of each other and of `config`.
 
 pub mod bucket;
+pub mod limits;
 pub mod names;
 pub mod percent;
 pub mod time;

@@ -87,7 +87,34 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
     }
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
-    Ok(seconds * 1_000 + millis)
+    let ms = seconds * 1_000 + millis;
+    // Year 0000 (and an offset across either end) is outside the range
+    // that can be written back.
+    if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
+        return Err(format!("`{text}` is outside years 1 to 9999"));
+    }
+    Ok(ms)
+}
+
+/// The first instant RFC 3339 can write, 0001-01-01T00:00:00Z, in Unix ms.
+pub const MIN_TIME_MS: i64 = -62_135_596_800_000;
+/// The last, 9999-12-31T23:59:59.999Z.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// Checks a time a caller gave in Unix milliseconds: years 1 to 9999, the
+/// times RFC 3339 can write. Every time the library stores or shows can
+/// then be written, and no window or period computed from one overflows.
+///
+/// # Errors
+/// `InvalidArgument` naming `what`.
+pub fn check_time_ms(what: &str, ms: i64) -> crate::Result<()> {
+    if (MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid_argument(format!(
+            "{what} {ms} is outside years 1 to 9999 ({MIN_TIME_MS} to {MAX_TIME_MS} Unix ms)"
+        )))
+    }
 }
 
 /// Formats Unix epoch milliseconds as RFC 3339 in UTC

@@ -29,6 +29,7 @@ pub mod reader;
 pub mod user_feedback;
 mod yaml_writer;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use ab_tests::{AbTestsConfig, load_ab_tests, parse_ab_tests, validate_experiment};
@@ -49,6 +50,7 @@ pub use user_feedback::{
     UserFeedbackConfig, load_user_feedback, parse_user_feedback, validate_feedback_settings,
 };
 
+use crate::common::limits::cut;
 use crate::error::Error;
 
 /// The largest configuration file read, in bytes. The shipped configs are a
@@ -104,16 +106,29 @@ impl fmt::Display for ConfigIssue {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigError {
     pub issues: Vec<ConfigIssue>,
+    /// Problems found beyond the first [`MAX_ISSUES`], counted, not listed.
+    pub omitted: usize,
 }
+
+/// The most problems one [`ConfigError`] lists: a file of a million bad
+/// entries gets a message of a hundred lines and a count of the rest.
+pub const MAX_ISSUES: usize = 100;
+
+/// The longest field path and message of one issue, in bytes; a longer one
+/// (a name of a megabyte in it) is cut.
+const MAX_ISSUE_TEXT: usize = 1024;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.issues.as_slice() {
-            [one] => write!(f, "{one}"),
-            issues => {
-                write!(f, "{} configuration problems:", issues.len())?;
+        match (self.issues.as_slice(), self.omitted) {
+            ([one], 0) => write!(f, "{one}"),
+            (issues, omitted) => {
+                write!(f, "{} configuration problems:", issues.len() + omitted)?;
                 for issue in issues {
                     write!(f, "\n  {issue}")?;
+                }
+                if omitted > 0 {
+                    write!(f, "\n  … and {omitted} more")?;
                 }
                 Ok(())
             }
@@ -135,6 +150,7 @@ impl From<ConfigError> for Error {
 pub struct Issues {
     file: String,
     list: Vec<ConfigIssue>,
+    omitted: usize,
 }
 
 impl Issues {
@@ -143,6 +159,7 @@ impl Issues {
         Issues {
             file: file.into(),
             list: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -154,14 +171,22 @@ impl Issues {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        if self.list.len() >= MAX_ISSUES {
+            self.omitted += 1;
+            return;
+        }
         let loc = loc.unwrap_or(Loc { line: 0, column: 0 });
+        let message = message.into();
         self.list.push(ConfigIssue {
             file: self.file.clone(),
             line: loc.line,
             column: loc.column,
-            path: path.to_owned(),
-            message: message.into(),
-            hint,
+            path: cut(path, MAX_ISSUE_TEXT).into_owned(),
+            message: match cut(&message, MAX_ISSUE_TEXT) {
+                Cow::Borrowed(_) => message,
+                Cow::Owned(shorter) => shorter,
+            },
+            hint: hint.map(|h| cut(&h, MAX_ISSUE_TEXT).into_owned()),
         });
     }
 
@@ -174,7 +199,10 @@ impl Issues {
         if self.list.is_empty() {
             Ok(value)
         } else {
-            Err(ConfigError { issues: self.list })
+            Err(ConfigError {
+                issues: self.list,
+                omitted: self.omitted,
+            })
         }
     }
 }

@@ -433,18 +433,34 @@ impl MetricLog {
     /// Moves everything the shards and the flag counters hold into the
     /// batch. Shards of threads that ended are dropped once drained.
     fn drain(&self) {
-        let index = self
-            .series
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .list
-            .clone();
+        let series_list = || {
+            self.series
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .list
+                .clone()
+        };
+        let mut index = series_list();
         let mut rows = MetricRows::default();
         {
             let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
             for shard in shards.iter() {
                 let mut data = shard.lock();
                 let data = &mut *data;
+                // A thread may have added a series since the copy was taken:
+                // it enters the list before the shard, under the shard's
+                // lock, so a copy taken now holds it (the same lock order as
+                // recording: shard, then list).
+                let newest = data
+                    .closed
+                    .iter()
+                    .map(|(series, _, _)| *series)
+                    .chain(data.slots.iter().map(|slot| slot.series))
+                    .chain(data.raw.iter().map(|(series, _, _)| *series))
+                    .max();
+                if newest.is_some_and(|s| s as usize >= index.len()) {
+                    index = series_list();
+                }
                 for (series, window, stats) in data.closed.drain(..) {
                     rows.add_window(&index[series as usize], window, stats);
                 }

@@ -195,7 +195,7 @@ cha_status cha_flush(cha_handle *h);
 //
 // A closed handle is detected: a second `cha_close` of it changes nothing,
 // and any other call on it returns CHA_ERR_INVALID_ARGUMENT, both with a
-// message. This holds for the last 1024 handles closed in the process; the
+// message. This holds for the last 256 handles closed in the process; the
 // memory of older ones is reused by later `cha_open` calls, and a stale
 // pointer then reaches that newer handle. A pointer that never came from
 // `cha_open` cannot be detected.

@@ -34,7 +34,7 @@ const CLOSED: u64 = u64::from_be_bytes(*b"cha-shut");
 /// on any of them is detected. Beyond that the oldest shell is reused by the
 /// next `cha_open`; its memory stays a handle, so a stale pointer reaches
 /// that newer handle instead of freed memory.
-const GRAVEYARD: usize = 1024;
+const GRAVEYARD: usize = 256;
 
 /// The shells of closed handles (addresses), oldest first. Reachable from
 /// here, they are not leaks; there are at most [`GRAVEYARD`] + 1.
@@ -206,7 +206,7 @@ pub unsafe extern "C" fn cha_flush(h: *mut cha_handle) -> cha_status {
 ///
 /// A closed handle is detected: a second `cha_close` of it changes nothing,
 /// and any other call on it returns CHA_ERR_INVALID_ARGUMENT, both with a
-/// message. This holds for the last 1024 handles closed in the process; the
+/// message. This holds for the last 256 handles closed in the process; the
 /// memory of older ones is reused by later `cha_open` calls, and a stale
 /// pointer then reaches that newer handle. A pointer that never came from
 /// `cha_open` cannot be detected.

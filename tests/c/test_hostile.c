@@ -433,6 +433,67 @@ static void test_awkward_names(cha_handle *h) {
     CHECK(out == NULL);
 }
 
+/* ---- SQL injection: data stays data -------------------------------------- */
+
+static void test_sql_injection(cha_handle *h) {
+    /* Each as C has it, and as the JSON answers spell it. */
+    static const struct {
+        const char *text;
+        const char *json;
+    } attacks[] = {
+        {"'; DROP TABLE definitions; --", "\"'; DROP TABLE definitions; --\""},
+        {"\"); DELETE FROM feedback; --", "\"\\\"); DELETE FROM feedback; --\""},
+        {"x' OR '1'='1", "\"x' OR '1'='1\""},
+        {"a'; ATTACH DATABASE 'pwned.db' AS pwned; --", "\"a'; ATTACH DATABASE 'pwned.db' AS pwned; --\""},
+    };
+    char *flags_before = NULL;
+    CHECK_STATUS(cha_flag_list(h, &flags_before), CHA_OK);
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        char feedback[512], expected[512];
+        snprintf(feedback, sizeof feedback,
+                 "{\"type\": \"bug_report\", \"text\": %s, \"user_id\": %s}", attacks[i].json,
+                 attacks[i].json);
+        int64_t id = 0;
+        CHECK_STATUS(cha_feedback_submit(h, feedback, &id), CHA_OK);
+        char *item = NULL;
+        CHECK_STATUS(cha_feedback_get(h, id, &item), CHA_OK);
+        snprintf(expected, sizeof expected, "\"text\":%s", attacks[i].json);
+        CHECK_HAS(item, expected);
+        snprintf(expected, sizeof expected, "\"user_id\":%s", attacks[i].json);
+        CHECK_HAS(item, expected);
+        cha_string_free(item);
+
+        CHECK_STATUS(cha_flag_update(h, "new_ui", i % 2 == 0 ? "{\"enabled\": true}" : "{\"enabled\": false}",
+                                     attacks[i].text),
+                     CHA_OK);
+        char *history = NULL;
+        CHECK_STATUS(cha_flag_history(h, "new_ui", &history), CHA_OK);
+        snprintf(expected, sizeof expected, "\"actor\":%s", attacks[i].json);
+        CHECK_HAS(history, expected);
+        cha_string_free(history);
+
+        char *assignment = NULL;
+        CHECK_STATUS(cha_experiment_assignment(h, "pipe_sizing_comparison", attacks[i].text, &assignment),
+                     CHA_OK);
+        snprintf(expected, sizeof expected, "\"unit\":%s", attacks[i].json);
+        CHECK_HAS(assignment, expected);
+        cha_string_free(assignment);
+    }
+    /* Every flag is still there, as it was but for new_ui's switch. */
+    char *flags_after = NULL;
+    CHECK_STATUS(cha_flag_list(h, &flags_after), CHA_OK);
+    CHECK(flags_before != NULL && flags_after != NULL);
+    if (flags_before != NULL && flags_after != NULL) {
+        CHECK(strstr(flags_after, "\"intelligent_pipe_sizing\"") != NULL);
+        CHECK(strstr(flags_after, "\"flow_based_calculation\"") != NULL);
+    }
+    cha_string_free(flags_before);
+    cha_string_free(flags_after);
+    char pwned[4096];
+    CHECK(access(path_in(pwned, sizeof pwned, work_dir, "pwned.db"), F_OK) != 0);
+    CHECK(access("pwned.db", F_OK) != 0);
+}
+
 /* ---- Timestamps ---------------------------------------------------------- */
 
 static void test_extreme_times(cha_handle *h) {
@@ -721,6 +782,7 @@ int main(int argc, char **argv) {
     test_megabyte_strings(h);
     test_deep_and_wide_json(h);
     test_awkward_names(h);
+    test_sql_injection(h);
     test_extreme_times(h);
     test_hostile_config_folders(h);
     test_size_limits(h);

@@ -25,7 +25,7 @@ fn the_c_example_sizes_networks_and_prints_the_analysis() {
         ])
         .arg("-I")
         .arg(repo_root().join("include"))
-        .arg(repo_root().join("examples/pipe_sizing.c"))
+        .arg(repo_root().join("examples/c/pipe_sizing.c"))
         .arg("-L")
         .arg(&lib_dir)
         .arg("-lcha_deploy")

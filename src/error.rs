@@ -215,3 +215,45 @@ impl From<serde_json::Error> for Error {
         Error::invalid_argument(format!("invalid JSON: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_has_what_it_quotes_cut_short() {
+        let name = "n".repeat(1 << 20);
+        let e = Error::not_found(format!(
+            "flag `{name}` does not exist; did you mean `new_ui`?"
+        ));
+        assert_eq!(
+            e.message(),
+            format!(
+                "flag `{}… (1048576 bytes)` does not exist; did you mean `new_ui`?",
+                "n".repeat(128)
+            )
+        );
+        let path = format!("/tmp/{}", "p".repeat(1 << 20));
+        let e = Error::storage(format!("cannot write {path}: No such file"));
+        assert_eq!(
+            e.message(),
+            // The word is the path and its colon.
+            format!(
+                "cannot write {}… (1048582 bytes) No such file",
+                &path[..1024]
+            )
+        );
+        // Many short words: the whole is cut.
+        let e = Error::config("w ".repeat(1 << 20));
+        assert!(e.message().len() < 66 * 1024, "{}", e.message().len());
+        assert!(e.message().ends_with(" bytes)"));
+        // Short messages are left alone, backticks and all.
+        let e = Error::invalid_argument("a `b` c");
+        assert_eq!(e.message(), "a `b` c");
+        assert_eq!(
+            e.context("cha_x").message(),
+            "cha_x: a `b` c",
+            "context keeps the message"
+        );
+    }
+}

@@ -195,4 +195,31 @@ mod tests {
             assert!(p(text).is_err(), "{text:?} was accepted");
         }
     }
+
+    #[test]
+    fn years_1_to_9999_and_no_others() {
+        use super::{MAX_TIME_MS, MIN_TIME_MS, check_time_ms, format_rfc3339_ms};
+        assert_eq!(p("0001-01-01T00:00:00Z"), Ok(MIN_TIME_MS));
+        assert_eq!(p("9999-12-31T23:59:59.999Z"), Ok(MAX_TIME_MS));
+        assert_eq!(format_rfc3339_ms(MIN_TIME_MS), "0001-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339_ms(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            p("0000-12-31T23:59:59Z"),
+            Err("`0000-12-31T23:59:59Z` is outside years 1 to 9999".into())
+        );
+        // An offset can carry a time of year 1 or 9999 across either end.
+        assert!(p("0001-01-01T00:30:00+01:00").is_err());
+        assert!(p("9999-12-31T23:30:00-01:00").is_err());
+        assert!(p("10000-01-01T00:00:00Z").is_err());
+        assert!(check_time_ms("at_ms", MIN_TIME_MS).is_ok());
+        assert!(check_time_ms("at_ms", MAX_TIME_MS).is_ok());
+        assert!(check_time_ms("at_ms", 0).is_ok());
+        let e = check_time_ms("at_ms", i64::MIN).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "at_ms -9223372036854775808 is outside years 1 to 9999 (-62135596800000 to 253402300799999 Unix ms)"
+        );
+        assert!(check_time_ms("at_ms", MAX_TIME_MS + 1).is_err());
+        assert!(check_time_ms("at_ms", MIN_TIME_MS - 1).is_err());
+    }
 }

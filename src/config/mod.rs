@@ -338,6 +338,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hundred_problems_are_listed_and_the_rest_counted() {
+        let mut issues = Issues::new("f.yml");
+        for i in 0..250 {
+            issues.push(None, &format!("flags.f{i}"), "unknown", None);
+        }
+        issues.push(None, &"p".repeat(5000), "m".repeat(5000), None);
+        let err = issues.finish(()).unwrap_err();
+        assert_eq!((err.issues.len(), err.omitted), (MAX_ISSUES, 151));
+        let text = err.to_string();
+        assert!(text.starts_with("251 configuration problems:\n  f.yml: flags.f0: unknown"));
+        assert!(
+            text.ends_with("\n  f.yml: flags.f99: unknown\n  … and 151 more"),
+            "{text}"
+        );
+        // A path or message of a megabyte is cut when recorded.
+        let mut issues = Issues::new("f.yml");
+        issues.push(None, &"p".repeat(1 << 20), "m".repeat(1 << 20), None);
+        let issue = &issues.finish(()).unwrap_err().issues[0];
+        assert_eq!(issue.path, format!("{}… (1048576 bytes)", "p".repeat(1024)));
+        assert_eq!(
+            issue.message,
+            format!("{}… (1048576 bytes)", "m".repeat(1024))
+        );
+    }
+
+    #[test]
     fn malformed_yaml_is_located() {
         let err = parse_yaml("flags:\n  a: [1, 2\n  b: 3\n", "f.yml").unwrap_err();
         let issue = &err.issues[0];

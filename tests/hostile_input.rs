@@ -358,3 +358,47 @@ fn an_ab_test_description_has_the_flags_limit() {
         }
     }
 }
+
+/// Found by the `json_update` fuzz target: `{"type": "time_based",
+/// "schedule": []}` was accepted (an empty schedule counted as one) and
+/// stored without its schedule (empty lists are not stored), a definition
+/// that failed validation when read back: the next compile of the stored
+/// flags, in this process or another, refused them all.
+#[test]
+fn an_accepted_update_reads_back_as_a_valid_flag() {
+    let s = Scratch::new("empty-list");
+    let cha = Cha::open(s.db()).unwrap();
+    cha.deploy_all(configs(), "ci").unwrap();
+    let e = cha
+        .update_flag(
+            "intelligent_pipe_sizing",
+            &json!({"type": "time_based", "schedule": []}),
+            "ops",
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(
+        e.message(),
+        "intelligent_pipe_sizing.start_time: a time_based flag needs `start_time`, `end_time` or `schedule`"
+    );
+    // Empty lists beside what a type needs are accepted, and read back.
+    cha.update_flag(
+        "window",
+        &json!({"type": "time_based", "enabled": true, "schedule": [],
+                "start_time": "2026-01-01T00:00:00Z"}),
+        "ops",
+    )
+    .unwrap();
+    cha.update_flag(
+        "split",
+        &json!({"type": "a_b_test", "experiment": "pipe_sizing_comparison", "variants": []}),
+        "ops",
+    )
+    .unwrap();
+    cha.close().unwrap();
+    let cha = Cha::open(s.db()).unwrap();
+    let ctx = cha_deploy::flags::Context::user("u1");
+    assert!(cha.is_enabled("window", &ctx).unwrap());
+    cha.flag("split").unwrap();
+    cha.close().unwrap();
+}

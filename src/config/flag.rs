@@ -119,7 +119,16 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
         push(issues, "percentage", m, Some("use e.g. 25 or 12.5".into()));
     }
     // "needs X" only when X is absent; a present but wrong X was reported already.
-    let absent = |key: &str| node.get(key).is_none_or(|n| n.value == Value::Null);
+    // An empty list counts as absent: it is not stored (a definition read
+    // back from the store has no such field), so what is accepted here must
+    // not need it.
+    let absent = |key: &str| {
+        node.get(key).is_none_or(|n| match &n.value {
+            Value::Null => true,
+            Value::Seq(items) => items.is_empty(),
+            _ => false,
+        })
+    };
     match def.flag_type {
         FlagType::Percentage if absent("percentage") => push(
             issues,
@@ -127,11 +136,7 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
             "a percentage flag needs `percentage`".into(),
             Some("add e.g. `percentage: 25`".into()),
         ),
-        FlagType::AbTest
-            if absent("experiment")
-                && (absent("variants")
-                    || matches!(node.get("variants"), Some(Node { value: Value::Seq(v), .. }) if v.is_empty())) =>
-        {
+        FlagType::AbTest if absent("experiment") && absent("variants") => {
             push(
                 issues,
                 "variants",

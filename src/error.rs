@@ -91,7 +91,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// An error of `kind` with a message naming what and where. A long
-    /// message has the input it quotes cut short (see [`shorten`]).
+    /// message has the input it quotes cut short (`` `quoted` `` input to
+    /// 128 bytes, bare words such as paths to 1024, the whole to 64 KiB).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let message = message.into();
         Error {

@@ -21,7 +21,7 @@ pub struct cha_handle {
     /// handle, or a second `cha_close`, is refused instead of reaching freed
     /// memory (see [`cha_handle::check_open`]).
     tag: AtomicU64,
-    /// Dropped by `cha_close`; the shell around it is kept (see [`Graveyard`]).
+    /// Dropped by `cha_close`; the shell around it is kept (see [`SHELLS`]).
     pub(crate) cha: ManuallyDrop<Cha>,
 }
 

@@ -7,13 +7,18 @@ use serde::Serialize;
 use super::{Cha, Live};
 use crate::common::names::did_you_mean;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext};
+use crate::flags::{
+    self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext, Segment,
+};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::definitions::{self, Author};
 use crate::store::{self};
 
 /// The kind of flag definitions in the definitions table and the audit log.
 pub(crate) const KIND: &str = "flag";
+
+/// The kind of segment definitions (the `segments:` of feature_flags.yml).
+pub(crate) const SEGMENT_KIND: &str = "segment";
 
 /// The outcome of one evaluation, owned: what `cha_flag_evaluate`, Python's
 /// `is_enabled` and `cha-deploy flags eval` report.
@@ -327,7 +332,8 @@ impl Cha {
         let mut set: Vec<FlagDefinition> = definitions::load_parsed(tx, KIND)?;
         set.retain(|f| f.name != after.name);
         set.push(after.clone());
-        crate::config::validate_flag_set(&set)?;
+        let segments: Vec<Segment> = definitions::load_parsed(tx, SEGMENT_KIND)?;
+        crate::config::validate_flag_set(&set, &segments)?;
         let experiments = definitions::names(tx, store::experiments::KIND)?;
         check_experiment_links(std::slice::from_ref(&after), &experiments)?;
         let json = serde_json::to_value(&after)?;
@@ -391,9 +397,35 @@ fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<F
         .transpose()
 }
 
-/// Compiles the stored flags for the live snapshot.
+/// Compiles the stored flags and segments for the live snapshot.
 pub(crate) fn compile(conn: &rusqlite::Connection) -> Result<FlagSet> {
-    crate::config::compile_flags(definitions::load_parsed(conn, KIND)?)
+    crate::config::compile_flag_set(
+        definitions::load_parsed(conn, KIND)?,
+        definitions::load_parsed(conn, SEGMENT_KIND)?,
+        host_name(),
+    )
+}
+
+/// The name of this machine, read once: what `hostname` constraints (and
+/// Unleash's applicationHostname strategy) compare when the context has
+/// no `hostname` property.
+pub(crate) fn host_name() -> Option<&'static str> {
+    static HOST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer is writable for its length; gethostname
+        // NUL-terminates what fits.
+        let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        if rc != 0 {
+            return None;
+        }
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        std::str::from_utf8(&buffer[..end])
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+    })
+    .as_deref()
 }
 
 /// Checks that every flag linked to an experiment names one of `experiments`.

@@ -149,12 +149,16 @@ fn tour(cha: &Cha, configs: &Path) -> Result<Tour, Error> {
     let deploy = cha.deploy_all(configs, ACTOR)?;
     let flags = cha.flags()?;
     let definition = &cha.flag(FLAG)?.definition;
-    let prerequisite = definition.prerequisites.first().cloned().ok_or_else(|| {
-        Error::config(format!(
-            "{}: {FLAG} has no prerequisite to show",
-            configs.display()
-        ))
-    })?;
+    let prerequisite = definition
+        .prerequisites
+        .first()
+        .map(|p| p.flag.clone())
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{}: {FLAG} has no prerequisite to show",
+                configs.display()
+            ))
+        })?;
 
     let mut shown: Vec<usize> = (1..=SHOWN).collect();
     // Make sure at least one planner on screen has the new sizing.

@@ -60,6 +60,7 @@ pub use deploy::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
+pub use handle::experiments::params::ParamType;
 pub use handle::{
     AlertCallback, AlertQuery, AssignedVariant, AssignmentReport, Cha, ExperimentRecord,
     FlagChange, FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, MetricSeries,
@@ -70,6 +71,7 @@ pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
+pub use handle::{FlagResolution, ImportReport, ImportedItem, SegmentChange, SegmentRecord};
 pub use options::{JournalMode, OpenOptions, Synchronous};
 pub use store::audit::AuditEntry;
 pub use store::{SCHEMA_VERSION, StoreInfo, inspect};

@@ -8,7 +8,8 @@ use super::{Cha, Live};
 use crate::common::names::did_you_mean;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::{
-    self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext, Segment,
+    self, Context, ErrorCode, Evaluation, Fallback, FlagDefinition, FlagId, FlagSet, FlagValue,
+    Now, OwnedContext, Reason, Segment, ValueType,
 };
 use crate::store::audit::{self, AuditEntry};
 use crate::store::definitions::{self, Author};
@@ -36,6 +37,23 @@ pub struct FlagEvaluation {
 
 /// A stored flag with its bookkeeping.
 pub type FlagRecord = super::Versioned<FlagDefinition>;
+
+/// A typed value of a flag and how it was resolved: what `cha_flag_double`
+/// and its siblings, Python's `flag_double` and `cha-deploy flags value`
+/// give. `value` is the caller's default whenever `reason` is `ERROR` or
+/// the flag is off (see [`crate::flags::value`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagResolution<T> {
+    pub flag: String,
+    pub value: T,
+    pub reason: Reason,
+    pub error: Option<ErrorCode>,
+    /// The variant the value came from.
+    pub variant: Option<String>,
+    /// Why the default was served, in words, for an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
 
 /// What a change to one flag did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -176,6 +194,177 @@ impl Cha {
                 ..e
             },
         }
+    }
+
+    /// Calls `f` with the evaluation of `flag` for `ctx`: the one
+    /// evaluation behind the typed getters. Counts it as a check does; an
+    /// unknown flag evaluates as `FLAG_NOT_FOUND`.
+    pub(crate) fn resolve_in<R>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&Evaluation<'_>) -> R,
+    ) -> R {
+        let live = self.inner.live.load();
+        match live.flags.lookup(flag) {
+            Some(id) => {
+                let e = self.evaluate_in(&live, id, ctx);
+                self.count(&live, id, e.enabled, e.variant);
+                f(&e)
+            }
+            None => {
+                self.inner.recorder.monitoring.usage.unknown(flag);
+                f(&Evaluation::not_found())
+            }
+        }
+    }
+
+    /// The typed value of `flag` for `ctx`: `convert` takes it from the
+    /// flag's value, `default` is served on any error or when the flag is
+    /// off.
+    fn resolution<T>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        kind: ValueType,
+        default: T,
+        convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
+    ) -> FlagResolution<T> {
+        self.resolve_in(flag, ctx, |e| {
+            let (value, reason, error) = match e.value(kind).map(convert) {
+                Ok(Some(value)) => (value, e.reason, None),
+                Ok(None) => (default, Reason::Error, Some(ErrorCode::TypeMismatch)),
+                Err(Fallback { reason, error }) => (default, reason, error),
+            };
+            FlagResolution {
+                flag: flag.to_string(),
+                value,
+                reason,
+                error,
+                variant: e.variant.filter(|_| e.enabled).map(str::to_string),
+                message: error.map(|code| self.resolution_message(flag, kind, code, e.rule)),
+            }
+        })
+    }
+
+    /// Why a typed getter served the default, in words.
+    #[cold]
+    fn resolution_message(
+        &self,
+        flag: &str,
+        kind: ValueType,
+        error: ErrorCode,
+        rule: &str,
+    ) -> String {
+        match error {
+            ErrorCode::FlagNotFound => self.flag_not_found(flag).message().to_string(),
+            ErrorCode::TypeMismatch => format!(
+                "flag `{flag}` has no {} value for this context: a {} is the payload of its variant",
+                kind.as_str(),
+                kind.as_str()
+            ),
+            ErrorCode::InvalidContext => format!("flag `{flag}`: {rule}"),
+        }
+    }
+
+    /// Whether `flag` is on for `ctx`, with the caller's `default` on any
+    /// error (an unknown flag, a context without the flag's stickiness
+    /// attribute). Never fails.
+    pub fn flag_bool(&self, flag: &str, ctx: &Context<'_>, default: bool) -> FlagResolution<bool> {
+        self.resolution(flag, ctx, ValueType::Bool, default, |v| match v {
+            FlagValue::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// The string payload (or the name) of the variant `flag` gives `ctx`,
+    /// or `default`. Never fails.
+    pub fn flag_string(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        default: &str,
+    ) -> FlagResolution<String> {
+        self.resolution(
+            flag,
+            ctx,
+            ValueType::String,
+            default.to_string(),
+            |v| match v {
+                FlagValue::String(s) => Some(s.to_string()),
+                _ => None,
+            },
+        )
+    }
+
+    /// The number payload of the variant `flag` gives `ctx`, or `default`.
+    /// Never fails.
+    pub fn flag_double(&self, flag: &str, ctx: &Context<'_>, default: f64) -> FlagResolution<f64> {
+        self.resolution(flag, ctx, ValueType::Double, default, |v| match v {
+            FlagValue::Double(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The whole-number payload of the variant `flag` gives `ctx`, or
+    /// `default`. Never fails.
+    pub fn flag_int(&self, flag: &str, ctx: &Context<'_>, default: i64) -> FlagResolution<i64> {
+        self.resolution(flag, ctx, ValueType::Int, default, |v| match v {
+            FlagValue::Int(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The payload (any JSON; the name as a string when it has none) of
+    /// the variant `flag` gives `ctx`, or `default`. Never fails.
+    pub fn flag_json(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        default: serde_json::Value,
+    ) -> FlagResolution<serde_json::Value> {
+        self.resolution(flag, ctx, ValueType::Json, default, |v| match v {
+            FlagValue::Json(j) => Some(j.to_value()),
+            _ => None,
+        })
+    }
+
+    /// The value of `flag` as `kind`, the context as JSON (as
+    /// `cha_flag_evaluate` takes it) and the value and default as JSON:
+    /// the one call behind the CLI and Python. A context that does not
+    /// read serves the default with error `INVALID_CONTEXT`. Never fails.
+    pub fn flag_value_json(
+        &self,
+        flag: &str,
+        context_json: Option<&str>,
+        kind: ValueType,
+        default: serde_json::Value,
+    ) -> FlagResolution<serde_json::Value> {
+        let ctx = match context_json.map(OwnedContext::from_json).transpose() {
+            Ok(ctx) => ctx.unwrap_or_default(),
+            Err(e) => {
+                return FlagResolution {
+                    flag: flag.to_string(),
+                    value: default,
+                    reason: Reason::Error,
+                    error: Some(ErrorCode::InvalidContext),
+                    variant: None,
+                    message: Some(e.message().to_string()),
+                };
+            }
+        };
+        ctx.with_context(|ctx| match kind {
+            ValueType::Json => self.flag_json(flag, ctx, default),
+            _ => self.resolution(flag, ctx, kind, default, |v| match (kind, v) {
+                (ValueType::Bool, FlagValue::Bool(b)) => Some(b.into()),
+                (ValueType::String, FlagValue::String(s)) => Some(s.into()),
+                (ValueType::Double, FlagValue::Double(d)) => {
+                    serde_json::Number::from_f64(d).map(Into::into)
+                }
+                (ValueType::Int, FlagValue::Int(i)) => Some(i.into()),
+                _ => None,
+            }),
+        })
     }
 
     /// A handle id for `flag` that skips the name lookup in inner loops (see
@@ -456,6 +645,20 @@ pub(crate) fn check_experiment_links(
 }
 
 impl Cha {
+    /// `name` as a C string interned in the handle: valid until it closes
+    /// (the variant names the C ABI hands out).
+    pub(crate) fn c_name(&self, name: &str) -> *const std::ffi::c_char {
+        let mut interned = self
+            .inner
+            .interned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        interned
+            .entry(name.into())
+            .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
+            .as_ptr()
+    }
+
     /// `NotFound` for flag `name`, with a deployed flag close to it: the
     /// names of the snapshot, without the store's lock.
     fn flag_not_found(&self, name: &str) -> Error {

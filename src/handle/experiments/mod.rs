@@ -3,6 +3,7 @@
 //! sufficient statistics that [`fold`] keeps.
 
 pub(crate) mod fold;
+pub(crate) mod params;
 pub(crate) mod record;
 
 use std::ffi::CStr;

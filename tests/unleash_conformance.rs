@@ -179,3 +179,56 @@ fn unleash_client_specification() {
         failures.join("\n")
     );
 }
+
+/// The same cases through a database: imported with `Cha::import_unleash`,
+/// stored, reloaded into the live snapshot and evaluated by the handle.
+#[test]
+fn unleash_client_specification_through_the_handle() {
+    let dir = spec_dir();
+    if !dir.is_dir() {
+        say(
+            "SKIPPED: the Unleash client specification is absent (see unleash_client_specification)",
+        );
+        assert!(std::env::var_os("CHA_REQUIRE_CONFORMANCE").is_none());
+        return;
+    }
+    let scratch = std::env::temp_dir().join(format!("cha-unleash-spec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let index: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for file in index.iter().filter(|f| !OPTIONAL.contains(&f.as_str())) {
+        let spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let cha = cha_deploy::Cha::open(scratch.join(format!("{file}.db"))).unwrap();
+        cha.import_unleash(&spec["state"].to_string(), "conformance", false)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        for case in spec["tests"].as_array().into_iter().flatten() {
+            let name = case["toggleName"].as_str().unwrap();
+            let got = context(&case["context"]).with_context(|c| cha.evaluate_flag(name, c));
+            assert_eq!(
+                got.enabled,
+                case["expectedResult"].as_bool().unwrap(),
+                "{file}: {}",
+                case["description"]
+            );
+            checked += 1;
+        }
+        for case in spec["variantTests"].as_array().into_iter().flatten() {
+            let name = case["toggleName"].as_str().unwrap();
+            let got = context(&case["context"]).with_context(|c| cha.evaluate_flag(name, c));
+            let variant = got.variant.as_deref().filter(|_| got.enabled);
+            assert_eq!(
+                variant.unwrap_or("disabled"),
+                case["expectedResult"]["name"],
+                "{file}: {}",
+                case["description"]
+            );
+            checked += 1;
+        }
+        cha.close().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert_eq!(checked, 275, "every case of the 20 required files");
+}

@@ -515,8 +515,10 @@ fn compile_one(
                 .iter()
                 .map(|s| segments.get(s.as_str()).cloned().flatten())
                 .collect::<Option<_>>()?;
+            // A rule's rollout and variants follow the flag's seed and
+            // stickiness unless it names its own.
             let seed = r.seed.as_deref().unwrap_or(def.effective_seed());
-            let stickiness = r.stickiness.as_deref();
+            let stickiness = r.stickiness.as_deref().or(def.stickiness.as_deref());
             let unit = stickiness.unwrap_or("user_id");
             Some(CompiledRule {
                 constraints,

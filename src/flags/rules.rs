@@ -444,6 +444,9 @@ pub(crate) struct VariantSet {
     /// The sum of the weights, in whole units of the weights (hundredths
     /// when a weight has decimals).
     total: u32,
+    /// The one variant with a weight, when there is only one: every unit
+    /// gets it, with or without the stickiness attribute.
+    sole: Option<usize>,
     /// "context has no user_id for the variants of rule 1"
     pub missing_rule: Box<str>,
 }
@@ -493,11 +496,18 @@ impl VariantSet {
                 }
             })
             .collect();
+        let weighted: Vec<usize> = variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| units(v.weight) > 0)
+            .map(|(i, _)| i)
+            .collect();
         VariantSet {
             hash: SeededHash::with_hash_seed(seed, VARIANT_HASH_SEED),
             unit: Stickiness::parse(stickiness),
             variants: compiled,
             total: upper,
+            sole: (weighted.len() == 1).then(|| weighted[0]),
             missing_rule,
         }
     }
@@ -521,6 +531,9 @@ impl VariantSet {
                     return Some(v);
                 }
             }
+        }
+        if let Some(i) = self.sole {
+            return self.variants.get(i);
         }
         if self.total == 0 {
             return None;

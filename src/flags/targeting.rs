@@ -205,8 +205,8 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<f64>,
     /// The unit of the rollout and of the rule's variants: a context
-    /// attribute (`user_id` when absent), `default` (user_id, else
-    /// session_id, else random) or `random`.
+    /// attribute, `default` (user_id, else session_id, else random) or
+    /// `random`; the flag's stickiness when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<String>,
     /// The hash seed of the rollout and the variants (the flag's seed when

@@ -7,8 +7,11 @@ use serde_json::{Map, Value, json};
 
 use cha_deploy::AuditEntry;
 use cha_deploy::common::time::parse_rfc3339_ms;
-use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
-use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};
+use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext, ValueType};
+use cha_deploy::{
+    Cha, Error, FlagChange, FlagEvaluation, FlagRecord, FlagResolution, SegmentChange,
+    SegmentRecord,
+};
 
 use crate::output::{Output, Style, aligned, diff, fields, inline, paint, rfc3339, table};
 
@@ -21,21 +24,28 @@ pub enum FlagsCommand {
     /// Evaluate a flag for a user, groups and context, as the library would.
     Eval {
         name: String,
-        /// The user id (context `user_id`).
-        #[arg(long)]
-        user: Option<String>,
-        /// A group of the user; repeat for several (added to context `groups`).
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
-        /// The full context as a JSON object: user_id, session_id, groups,
-        /// environment, app_name, current_time, remote_address, properties.
-        /// --user, --group and --at are applied on top of it.
-        #[arg(long, value_name = "JSON")]
-        context: Option<String>,
-        /// Evaluate at this instant (RFC 3339) instead of now.
-        #[arg(long, value_name = "RFC3339")]
-        at: Option<String>,
+        #[command(flatten)]
+        context: ContextArgs,
     },
+    /// The typed value of a flag for a context: the payload of its variant
+    /// (a number, a string, JSON) or whether it is on, and the reason; the
+    /// default on any error or when the flag is off, as cha_flag_double
+    /// and its siblings give it.
+    Value {
+        name: String,
+        /// bool, string, double, int or json.
+        #[arg(long = "type", value_name = "TYPE", default_value = "bool", value_parser = parse_value_type)]
+        kind: ValueType,
+        /// What to get when the flag has no value of that type for the
+        /// context (default: false, "", 0, 0, null).
+        #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+        default: Option<String>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+    /// Segments: named sets of constraints that flags' rules share.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
     /// Change fields of a flag (or create one by giving its `type`).
     ///
     /// UPDATES is either one JSON object ('{"percentage": 50, "enabled": true}')
@@ -114,6 +124,91 @@ pub enum FlagsCommand {
     },
 }
 
+/// The context of an evaluation, from the command line.
+#[derive(Args)]
+pub struct ContextArgs {
+    /// The user id (context `user_id`).
+    #[arg(long)]
+    user: Option<String>,
+    /// A group of the user; repeat for several (added to context `groups`).
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// The environment (context `environment`: it picks the flag's
+    /// environment override).
+    #[arg(long)]
+    environment: Option<String>,
+    /// A custom property NAME=VALUE for constraints and stickiness; repeat
+    /// for several (added to context `properties`).
+    #[arg(long = "property", value_name = "NAME=VALUE")]
+    properties: Vec<String>,
+    /// The full context as a JSON object: user_id, session_id, groups,
+    /// environment, app_name, current_time, remote_address, properties.
+    /// The other options are applied on top of it.
+    #[arg(long, value_name = "JSON")]
+    context: Option<String>,
+    /// Evaluate at this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+}
+
+impl ContextArgs {
+    /// The context these options describe.
+    fn context(&self) -> Result<OwnedContext, Error> {
+        let mut ctx = OwnedContext::from_json(self.context.as_deref().unwrap_or(""))?;
+        if let Some(user) = &self.user {
+            ctx.user_id = Some(user.clone());
+        }
+        ctx.groups.extend(self.groups.iter().cloned());
+        if let Some(environment) = &self.environment {
+            ctx.environment = Some(environment.clone());
+        }
+        for pair in &self.properties {
+            let (name, value) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "--property {pair}: expected NAME=VALUE, e.g. site=north-7"
+                ))
+            })?;
+            ctx.properties.retain(|(n, _)| n != name);
+            ctx.properties.push((name.to_string(), value.to_string()));
+        }
+        if let Some(at) = &self.at {
+            ctx.current_time_ms = Some(
+                parse_rfc3339_ms(at)
+                    .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
+            );
+        }
+        Ok(ctx)
+    }
+}
+
+/// `flags segments ...`
+#[derive(Subcommand)]
+pub enum SegmentsCommand {
+    /// Every segment with its constraints and the flags that name it.
+    List,
+    /// One segment's constraints.
+    Show { name: String },
+    /// Set a segment to a JSON object ('{"constraints": [...]}'), creating
+    /// it if needed; checked with every flag that names it.
+    Set {
+        name: String,
+        #[arg(value_name = "JSON")]
+        definition: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Delete a segment no flag names.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+fn parse_value_type(s: &str) -> Result<ValueType, String> {
+    ValueType::parse(s).ok_or_else(|| format!("`{s}` is not bool, string, double, int or json"))
+}
+
 /// Who makes a change, for the audit history.
 #[derive(Args)]
 pub struct Actor {
@@ -153,24 +248,8 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             let record = cha.flag(name)?;
             out.print(&record, || show_text(&record));
         }
-        FlagsCommand::Eval {
-            name,
-            user,
-            groups,
-            context,
-            at,
-        } => {
-            let mut ctx = OwnedContext::from_json(context.as_deref().unwrap_or(""))?;
-            if let Some(user) = user {
-                ctx.user_id = Some(user.clone());
-            }
-            ctx.groups.extend(groups.iter().cloned());
-            if let Some(at) = at {
-                ctx.current_time_ms = Some(
-                    parse_rfc3339_ms(at)
-                        .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
-                );
-            }
+        FlagsCommand::Eval { name, context } => {
+            let ctx = context.context()?;
             let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
             if e.error == Some(ErrorCode::FlagNotFound) {
                 // The library's own NotFound, with its suggestion.
@@ -178,6 +257,19 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             }
             out.print(&e, || eval_text(&e));
         }
+        FlagsCommand::Value {
+            name,
+            kind,
+            default,
+            context,
+        } => {
+            let ctx = context.context()?;
+            let default = default_value(*kind, default.as_deref())?;
+            let context_json = context_json(&ctx);
+            let v = cha.flag_value_json(name, Some(&context_json), *kind, default);
+            out.print(&v, || value_text(&v));
+        }
+        FlagsCommand::Segments(cmd) => segments(&cha, cmd, out)?,
         FlagsCommand::Set {
             name,
             updates,
@@ -253,6 +345,190 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
         FlagsCommand::Template { .. } => unreachable!("handled above"),
     }
     cha.close()
+}
+
+/// The caller's default of a typed value, from `--default`.
+fn default_value(kind: ValueType, text: Option<&str>) -> Result<Value, Error> {
+    let bad = |t: &str| {
+        Error::invalid_argument(format!("--default {t}: not a {} value", kind.as_str()))
+    };
+    Ok(match (kind, text) {
+        (ValueType::Bool, None) => json!(false),
+        (ValueType::String, None) => json!(""),
+        (ValueType::Double, None) => json!(0.0),
+        (ValueType::Int, None) => json!(0),
+        (ValueType::Json, None) => Value::Null,
+        (ValueType::Bool, Some(t)) => json!(t.parse::<bool>().map_err(|_| bad(t))?),
+        (ValueType::String, Some(t)) => json!(t),
+        (ValueType::Double, Some(t)) => {
+            let d: f64 = t.parse().map_err(|_| bad(t))?;
+            serde_json::Number::from_f64(d)
+                .map(Value::Number)
+                .ok_or_else(|| bad(t))?
+        }
+        (ValueType::Int, Some(t)) => json!(t.parse::<i64>().map_err(|_| bad(t))?),
+        (ValueType::Json, Some(t)) => serde_json::from_str(t).map_err(|_| bad(t))?,
+    })
+}
+
+/// A context as the JSON the library reads.
+fn context_json(ctx: &OwnedContext) -> String {
+    let mut map = Map::new();
+    let mut put = |key: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            map.insert(key.into(), json!(v));
+        }
+    };
+    put("user_id", &ctx.user_id);
+    put("session_id", &ctx.session_id);
+    put("environment", &ctx.environment);
+    put("app_name", &ctx.app_name);
+    put("remote_address", &ctx.remote_address);
+    if let Some(ms) = ctx.current_time_ms {
+        map.insert(
+            "current_time".into(),
+            json!(cha_deploy::common::time::format_rfc3339_ms(ms)),
+        );
+    }
+    if !ctx.groups.is_empty() {
+        map.insert("groups".into(), json!(ctx.groups));
+    }
+    if !ctx.properties.is_empty() {
+        let props: Map<String, Value> = ctx
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        map.insert("properties".into(), Value::Object(props));
+    }
+    Value::Object(map).to_string()
+}
+
+fn value_text(v: &FlagResolution<Value>) -> String {
+    let value = match &v.value {
+        Value::String(s) => s.clone(),
+        other => inline(other),
+    };
+    let mut lines = vec![
+        ("value".to_string(), value),
+        ("reason".into(), v.reason.as_str().into()),
+        ("variant".into(), v.variant.clone().unwrap_or("-".into())),
+    ];
+    if let Some(code) = v.error {
+        lines.push(("error".into(), code.as_str().into()));
+    }
+    if let Some(message) = &v.message {
+        lines.push(("why".into(), message.clone()));
+    }
+    format!("{}\n{}", v.flag, indent(&aligned(&lines)))
+}
+
+/// `flags segments ...`
+fn segments(cha: &Cha, cmd: &SegmentsCommand, out: &Output) -> Result<(), Error> {
+    match cmd {
+        SegmentsCommand::List => {
+            let list = cha.segments()?;
+            let flags = cha.flags()?;
+            out.print(&list, || segments_text(&list, &flags));
+        }
+        SegmentsCommand::Show { name } => {
+            let list = cha.segments()?;
+            let record = list
+                .iter()
+                .find(|s| s.definition.name == *name)
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "segment `{name}` does not exist{}",
+                        cha_deploy::common::names::did_you_mean(
+                            name,
+                            list.iter().map(|s| s.definition.name.as_str())
+                        )
+                    ))
+                })?;
+            out.print(record, || {
+                let mut lines = fields(&serde_json::to_value(&record.definition).unwrap_or_default());
+                lines.push(("version".into(), record.version.to_string()));
+                aligned(&lines)
+            });
+        }
+        SegmentsCommand::Set {
+            name,
+            definition,
+            actor,
+        } => {
+            let definition: Value = serde_json::from_str(definition).map_err(|e| {
+                Error::invalid_argument(format!("the segment is not valid JSON: {e}"))
+            })?;
+            let c = cha.set_segment(name, &definition, &actor.name())?;
+            out.print(&c, || segment_change_text(&c));
+        }
+        SegmentsCommand::Delete { name, actor } => {
+            let c = cha.set_segment(name, &Value::Null, &actor.name())?;
+            out.print(&c, || segment_change_text(&c));
+        }
+    }
+    Ok(())
+}
+
+fn segment_change_text(c: &SegmentChange) -> String {
+    if !c.changed {
+        return format!("segment {}: unchanged (version {})", c.segment, c.version);
+    }
+    let json = |s: &Option<cha_deploy::flags::Segment>| {
+        s.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default())
+    };
+    format!(
+        "segment {}: version {} ({})",
+        c.segment,
+        c.version,
+        diff(json(&c.before).as_ref(), json(&c.after).as_ref())
+    )
+}
+
+fn segments_text(list: &[SegmentRecord], flags: &[FlagRecord]) -> String {
+    if list.is_empty() {
+        return "no segments (define them under `segments:` in feature_flags.yml)".into();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|s| {
+            let d = &s.definition;
+            let used: Vec<&str> = flags
+                .iter()
+                .filter(|f| {
+                    let f = &f.definition;
+                    f.rules
+                        .iter()
+                        .chain(f.environments.values().flat_map(|o| o.rules.iter().flatten()))
+                        .any(|r| r.segments.contains(&d.name))
+                })
+                .map(|f| f.definition.name.as_str())
+                .collect();
+            let constraints: Vec<String> = d
+                .constraints
+                .iter()
+                .map(|c| {
+                    let values = match &c.value {
+                        Some(v) => v.clone(),
+                        None => format!("[{}]", c.values.join(", ")),
+                    };
+                    format!(
+                        "{}{} {} {values}",
+                        if c.inverted { "NOT " } else { "" },
+                        c.attribute,
+                        c.operator.as_str()
+                    )
+                })
+                .collect();
+            vec![
+                d.name.clone(),
+                constraints.join(" AND "),
+                if used.is_empty() { "-".into() } else { used.join(", ") },
+                s.version.to_string(),
+            ]
+        })
+        .collect();
+    table(&["NAME", "CONSTRAINTS", "USED BY", "VERSION"], &rows)
 }
 
 /// UPDATES as one JSON object, or FIELD=VALUE pairs (a dotted FIELD sets a

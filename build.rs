@@ -40,4 +40,31 @@ fn main() {
     if env::var_os("CHA_UPDATE_HEADER").is_some() {
         header.write_to_file(crate_dir.join("include/cha_deploy.h"));
     }
+    shared_library_name(&version("MAJOR"));
+}
+
+/// The shared library's SONAME carries the ABI's major version,
+/// `libcha_deploy.so.0`: a program linked against it refuses, at start, a
+/// library of another major version instead of misbehaving.
+///
+/// The loader looks for that name, so it is made to exist beside the
+/// library in `target/<profile>/` too, as a link to `libcha_deploy.so`
+/// (dangling until the library is linked, moments later): a program linked
+/// in the tree with `-L target/release -lcha_deploy` then runs as it is.
+/// The installed layout (`make install`) has the usual chain of names.
+fn shared_library_name(major: &str) {
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let soname = format!("libcha_deploy.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    // OUT_DIR is target/<profile>/build/cha-deploy-<hash>/out.
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    if let Some(profile_dir) = out.ancestors().nth(3) {
+        let link = profile_dir.join(&soname);
+        if std::fs::symlink_metadata(&link).is_err() {
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink("libcha_deploy.so", &link);
+        }
+    }
 }

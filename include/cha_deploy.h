@@ -30,6 +30,11 @@
 // CHA_ERR_INVALID_ARGUMENT.
 #define CHA_MAX_UNIT_ID 1024
 
+// The largest magnitude of a value `cha_experiment_record` accepts; a
+// larger one is CHA_ERR_INVALID_ARGUMENT. Totals of up to 2^63 such values,
+// their squares and the variances built from them cannot overflow.
+#define CHA_MAX_VALUE_MAGNITUDE 1e30
+
 // The number of buckets a unit is hashed into, for flags and experiments
 // alike: a unit of a flag with seed `s` is in bucket
 // `murmur3_32("{s}:{unit}", 0) % CHA_BUCKETS` (MurmurHash3 x86 32-bit), and
@@ -449,8 +454,11 @@ cha_status cha_experiment_param_string(const cha_handle *h,
 
 // Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 // in every process and language) and sticky (a unit keeps its first variant
-// when the weights change later). The unit's exposure is logged once, in
-// the background. In memory only.
+// when the weights change later). **Exposes** the unit: its exposure is
+// logged once, in the background, and it counts in the analysis from then
+// on (exposed units without observations count as 0 for sum, count and
+// proportion metrics). To look without exposing, use `cha_experiment_peek`.
+// In memory only.
 //
 // `*out_variant` receives the variant name, owned by the handle and valid
 // until `cha_close` (do not free it), or NULL when the unit gets no variant:
@@ -468,11 +476,28 @@ cha_status cha_experiment_assign(cha_handle *h,
                                  const char *unit_id,
                                  const char **out_variant);
 
+// The variant `cha_experiment_assign` would give `unit_id` now, sticky pins
+// included, **without exposing** it: nothing is logged or written, so an
+// operator's or a dashboard's check never changes the analysis.
+//
+// `*out_variant` is as for `cha_experiment_assign` (owned by the handle,
+// valid until `cha_close`; NULL when the unit would get no variant).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (no such experiment), CHA_ERR_INVALID_ARGUMENT (empty or over-long unit id).
+//
+// # Safety
+// As for `cha_experiment_assign`.
+cha_status cha_experiment_peek(const cha_handle *h,
+                               const char *experiment,
+                               const char *unit_id,
+                               const char **out_variant);
+
 // `cha_experiment_assign` with the details, as JSON:
 // `{"experiment","unit","variant","reason","configuration"}`; reasons
 // ASSIGNED, STICKY, NOT_RUNNING, PAUSED, OUTSIDE_COVERAGE; `configuration`
-// is the variant's payload from ab_tests.yml. Free `*out_json` with
-// `cha_string_free`.
+// is the variant's payload from ab_tests.yml. **Exposes** the unit, as
+// `cha_experiment_assign` does. Free `*out_json` with `cha_string_free`.
 //
 // # Safety
 // As for `cha_experiment_assign`.
@@ -481,15 +506,31 @@ cha_status cha_experiment_assignment(cha_handle *h,
                                      const char *unit_id,
                                      char **out_json);
 
+// `cha_experiment_peek` with the details, as the JSON of
+// `cha_experiment_assignment`; **never exposes** the unit and writes
+// nothing. Free `*out_json` with `cha_string_free`.
+//
+// Errors: as `cha_experiment_peek`.
+//
+// # Safety
+// As for `cha_experiment_assign`.
+cha_status cha_experiment_peek_assignment(const cha_handle *h,
+                                          const char *experiment,
+                                          const char *unit_id,
+                                          char **out_json);
+
 // Records `value` of `metric` for `unit_id` in `experiment`. The unit is
 // assigned (and exposed) as by `cha_experiment_assign`; a unit's several
 // values of a metric combine by the metric's aggregation (mean, sum, count,
 // proportion) into its one value. Buffered; persisted within
 // flush_interval_ms or by `cha_flush`.
 //
+// **Exposes** the unit, as `cha_experiment_assign` does.
+//
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
 // (experiment or metric), CHA_ERR_INVALID_ARGUMENT (NaN or infinite value,
-// bad unit id, a unit without a variant).
+// a magnitude above CHA_MAX_VALUE_MAGNITUDE, bad unit id, a unit without a
+// variant).
 //
 // # Safety
 // `h` is NULL or an open handle; strings are NULL or NUL-terminated.
@@ -517,6 +558,35 @@ cha_status cha_experiment_list(const cha_handle *h, char **out_json);
 // `h` is NULL or an open handle; `experiment` is NULL or NUL-terminated;
 // `out_json` is NULL or writable.
 cha_status cha_experiment_get(const cha_handle *h, const char *experiment, char **out_json);
+
+// Every archived experiment (removed from the config files; its
+// exposures and observations kept, so analysis and export still work) as
+// a JSON array of `{"definition","version","archived_at_ms","archived_by"}`.
+// Free `*out_json` with `cha_string_free`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_experiment_list_archived(const cha_handle *h, char **out_json);
+
+// Brings the archived `experiment` back, with its history and data, as a
+// new version recorded under `actor`: the explicit step a deployment whose
+// files name an archived test again asks for. Writes the experiment as
+// `cha_experiment_get` gives it to `*out_json` (free with
+// `cha_string_free`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (not archived), CHA_ERR_INVALID_ARGUMENT (the test is live, or an empty
+// actor), CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_experiment_restore(cha_handle *h,
+                                  const char *experiment,
+                                  const char *actor,
+                                  char **out_json);
 
 // Sets the status of `experiment` to `status` ("draft", "running",
 // "paused", "stopped", "completed"), recorded under `actor`. Writes the
@@ -551,9 +621,13 @@ cha_status cha_experiment_set_status(cha_handle *h,
 cha_status cha_experiment_analyze(cha_handle *h, const char *experiment, char **out_json);
 
 // `cha_experiment_analyze` with options as JSON (NULL for the defaults):
-// `{"correction": "holm" | "benjamini_hochberg", "sequential": true,
-// "mixture_variance": {"metric": tau2}}`. An unknown option is
-// CHA_ERR_INVALID_ARGUMENT.
+// `{"correction": "holm" | "bh" | "none", "sequential": true,
+// "mixture_variance": {"metric": tau2}, "phases": "latest" | "all" |
+// [1, 2]}` (the names of Python's keyword arguments and of the CLI's
+// flags; `"benjamini_hochberg"` is read as `"bh"`). `phases` chooses the
+// phases the estimates use (default: the latest with the minimum sample
+// size in every variant). An unknown option, or a phase the experiment
+// does not have, is CHA_ERR_INVALID_ARGUMENT.
 //
 // # Safety
 // As for `cha_experiment_analyze`; `options_json` is NULL or NUL-terminated.
@@ -563,10 +637,13 @@ cha_status cha_experiment_analyze_with_options(cha_handle *h,
                                                char **out_json);
 
 // Units each variant of `experiment` needs for `metric` given its
-// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE,
-// significance level and power (statsmodels TTestIndPower.solve_power).
-// Writes `{"per_variant","per_treatment_variant","total","nobs1",
-// "effect_size",...}` to `*out_json` (free with `cha_string_free`).
+// unit-level `baseline_mean` and `baseline_sd`, at the metric's MDE and
+// power, planned as the analysis decides with its default options (Holm):
+// at the family's level divided by its comparisons (a guardrail at its own
+// level), every arm at its configured share of the traffic
+// (statsmodels TTestIndPower.solve_power). Writes `{"per_variant",
+// "per_treatment_variant","total","nobs1","effect_size",...,"arms",
+// "level"}` to `*out_json` (free with `cha_string_free`).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND,
 // CHA_ERR_INVALID_ARGUMENT (sd ≤ 0, mean 0, NaN).
@@ -580,6 +657,22 @@ cha_status cha_experiment_plan(const cha_handle *h,
                                double baseline_mean,
                                double baseline_sd,
                                char **out_json);
+
+// `cha_experiment_plan` with the analysis options as JSON (NULL for the
+// defaults): the plan is made for the `correction` the analysis will use
+// (`"holm"`, `"bh"` or `"none"`); the other options of
+// `cha_experiment_analyze_with_options` are accepted and do not change
+// the plan. An unknown option is CHA_ERR_INVALID_ARGUMENT.
+//
+// # Safety
+// As for `cha_experiment_plan`; `options_json` is NULL or NUL-terminated.
+cha_status cha_experiment_plan_with_options(const cha_handle *h,
+                                            const char *experiment,
+                                            const char *metric,
+                                            double baseline_mean,
+                                            double baseline_sd,
+                                            const char *options_json,
+                                            char **out_json);
 
 // Writes every raw observation of `experiment` to the file `path` as CSV
 // (header `id,unit,variant,metric,value,at_ms`; the file is created or
@@ -823,7 +916,9 @@ cha_status cha_flag_json(const cha_handle *h,
 //
 // `user_id` may be NULL (an anonymous caller: percentage flags then give
 // their default, see the flags documentation); `groups` may be NULL when
-// `n_groups` is 0. `*out_enabled` is written only on success.
+// `n_groups` is 0. `*out_enabled` is written only on success. An a_b_test
+// flag linked to an experiment **exposes** the user to it (use
+// `cha_flag_evaluate` with `"peek": true` to look without exposing).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
 // flag of that name).
@@ -879,7 +974,12 @@ cha_status cha_flag_enabled_id(const cha_handle *h,
 // `session_id`, `groups`, `environment` (which also picks the flag's
 // environment override), `app_name`, `current_time` (RFC 3339),
 // `remote_address`, `properties` (custom attributes for constraints and
-// stickiness). `*out_json` is freed with `cha_string_free`.
+// stickiness), `peek`. `*out_json` is freed with `cha_string_free`.
+//
+// An a_b_test flag linked to an experiment answers with the unit's
+// variant in it and **exposes** the unit, as `cha_experiment_assign` does;
+// with `"peek": true` in the context it answers the same and exposes no
+// one (as `cha_experiment_peek`).
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 // CHA_ERR_INVALID_ARGUMENT (a bad context).
@@ -1332,6 +1432,38 @@ cha_status cha_flag_usage(cha_handle *h, int64_t start_ms, int64_t end_ms, char 
 // # Safety
 // `h` is NULL or an open handle; `out_json` is NULL or writable.
 cha_status cha_system_metrics_sample(cha_handle *h, char **out_json);
+
+// The deployment report: the deployment history, every rollout's
+// percentage over time with its deploys, rollbacks and guardrail stops,
+// every started A/B test's analysis (a forest plot per test), every alert
+// rule's metric against its thresholds with its alerts, and the feedback
+// per period and per variant.
+//
+// `format` is `"html"` (one self-contained page with inline SVG charts,
+// no script), `"md"` (Markdown) or `"json"` (indented); NULL takes it from the
+// extension of `output_path` (`.html`, `.md`, `.json`; HTML without one),
+// or JSON when `output_path` is NULL too.
+//
+// With `output_path` NULL the report itself is written to `*out_json`.
+// Otherwise it is written to the file `output_path` (to a temporary file
+// beside it, then renamed over it, with the database file's permission
+// bits), and `*out_json`, unless NULL, gets `{"path", "format", "bytes"}`.
+// Free `*out_json` with `cha_string_free`. Reads; changes nothing but what
+// an analysis does (persisting the handle's buffered records).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (`h`; `out_json` when `output_path` is
+// NULL), CHA_ERR_INVALID_UTF8, CHA_ERR_INVALID_ARGUMENT (an unknown format,
+// an extension that names none without `format`, a path that is a folder,
+// a link or a device), CHA_ERR_STORAGE (the file cannot be written: a
+// missing or read-only folder), CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_deploy_report(cha_handle *h,
+                             const char *format,
+                             const char *output_path,
+                             char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

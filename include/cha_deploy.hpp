@@ -11,7 +11,8 @@
  *   cha::Error   the exception every failed call throws: status + message
  *
  * Experiments: Handle::assign (the variant name, owned by the handle, or
- * nullptr), assignment, record, analyze, plan, set_experiment_status and
+ * nullptr; exposes the unit), peek (the same answer, exposing no one),
+ * assignment, record, analyze, plan, set_experiment_status and
  * experiment_list wrap the cha_experiment_* functions.
  *
  * Example:
@@ -350,6 +351,19 @@ public:
 
     const char *assign(const std::string &experiment, const std::string &unit_id) {
         return assign(experiment.c_str(), unit_id.c_str());
+    }
+
+    /// The variant `assign` would give `unit_id` now, sticky pins included,
+    /// without exposing the unit (cha_experiment_peek): nothing is logged or
+    /// written. Returns as `assign` does; throws as `assign` does.
+    const char *peek(const char *experiment, const char *unit_id) const {
+        const char *variant = nullptr;
+        check(cha_experiment_peek(h_, experiment, unit_id, &variant));
+        return variant;
+    }
+
+    const char *peek(const std::string &experiment, const std::string &unit_id) const {
+        return peek(experiment.c_str(), unit_id.c_str());
     }
 
     /// `assign` with the details, as JSON (cha_experiment_assignment):

@@ -41,11 +41,19 @@ pub mod stats;
 /// The C ABI; its functions are the exports of `libcha_deploy`.
 pub mod ffi;
 
+/// The deployment report: its data ([`DeploymentReport`]) and its
+/// Markdown, JSON and HTML forms; gathered by
+/// [`Cha::deployment_report`](crate::Cha::deployment_report).
+pub mod report;
+
+/// The library's clock, and the simulated time of `cha-deploy demo`.
+pub mod clock;
+
 // The handle and what it stands on are reached through `Cha` and the
 // re-exports below, not as modules.
-mod clock;
 mod deploy;
 mod error;
+mod files;
 mod handle;
 mod options;
 mod store;
@@ -62,19 +70,20 @@ pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::experiments::params::ParamType;
 pub use handle::{
-    AlertCallback, AlertQuery, AssignedVariant, AssignmentReport, Cha, ExperimentRecord,
-    FlagChange, FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, MetricSeries,
-    PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
-    Versioned, default_actor,
+    AlertCallback, AlertQuery, Archived, ArchivedExperiment, AssignedVariant, AssignmentReport,
+    Cha, ExperimentDetails, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord,
+    GUARDRAIL_ACTOR, GuardEvent, MetricSeries, PerformanceReport, RawSample, Retained, RuleStatus,
+    SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
 };
 pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
 pub use handle::{FlagResolution, ImportReport, ImportedItem, SegmentChange, SegmentRecord};
-pub use options::{JournalMode, OpenOptions, Synchronous};
+pub use options::{FileMode, JournalMode, OpenOptions, Synchronous};
+pub use report::{DeploymentReport, ReportFile, ReportFormat};
 pub use store::audit::AuditEntry;
-pub use store::{SCHEMA_VERSION, StoreInfo, inspect};
+pub use store::{Inspection, SCHEMA_VERSION, StoreInfo, inspect};
 
 /// The library version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

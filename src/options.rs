@@ -56,6 +56,83 @@ pub struct OpenOptions {
     /// (default true). Evaluation is shared through the database, so one
     /// evaluating process is enough; tests that drive the clock turn it off.
     pub evaluate_alerts: bool,
+    /// The permissions a new database file gets, with its -wal and -shm
+    /// files (default `"0600"`, its owner only); `"0640"` or `"0660"` share
+    /// it with a group, such as a service account's. Octal digits in a
+    /// string. An existing file keeps its permissions; backups and the
+    /// backup folder follow the database file's.
+    pub file_mode: FileMode,
+}
+
+/// File permissions as `"0640"`: read and write bits only, the owner's
+/// read and write always, never writable by everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl FileMode {
+    pub const PRIVATE: FileMode = FileMode(0o600);
+
+    /// Parses `"0640"`, `"640"` or `"0o640"`.
+    pub fn parse(text: &str) -> Result<FileMode> {
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        let mode = u32::from_str_radix(digits, 8)
+            .ok()
+            .filter(|_| !digits.is_empty() && digits.len() <= 4)
+            .ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "file_mode `{text}` is not octal permissions such as \"0640\""
+                ))
+            })?;
+        FileMode(mode).checked()
+    }
+
+    fn checked(self) -> Result<FileMode> {
+        let FileMode(mode) = self;
+        let problem = if mode & !0o666 != 0 {
+            "has bits besides read and write (no execute, setuid or sticky bits on data files)"
+        } else if mode & 0o600 != 0o600 {
+            "must let the owner read and write"
+        } else if mode & 0o002 != 0 {
+            "would let every user of the machine write the database"
+        } else {
+            return Ok(self);
+        };
+        Err(Error::invalid_argument(format!(
+            "file_mode {mode:04o} {problem}; use 0600, 0640 or 0660"
+        )))
+    }
+
+    /// The permissions of a folder holding such files: search (x) where
+    /// there is read.
+    pub fn folder(self) -> u32 {
+        self.0 | ((self.0 & 0o444) >> 2)
+    }
+}
+
+impl Default for FileMode {
+    fn default() -> Self {
+        FileMode::PRIVATE
+    }
+}
+
+impl std::fmt::Display for FileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl Serialize for FileMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for FileMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // A number would be read in decimal (640 is 0o1200): only strings.
+        let text = String::deserialize(d)?;
+        FileMode::parse(&text).map_err(|e| serde::de::Error::custom(e.message()))
+    }
 }
 
 impl Default for OpenOptions {
@@ -71,6 +148,7 @@ impl Default for OpenOptions {
             metric_series_limit: 10_000,
             system_metrics_interval_ms: None,
             evaluate_alerts: true,
+            file_mode: FileMode::PRIVATE,
         }
     }
 }
@@ -131,6 +209,9 @@ impl OpenOptions {
             1,
             1_000_000,
         )?;
+        self.file_mode
+            .checked()
+            .map_err(|e| Error::invalid_argument(format!("open options: {}", e.message())))?;
         if let Some(ms) = self.system_metrics_interval_ms.filter(|ms| *ms != 0) {
             check("system_metrics_interval_ms", ms, 100, 3_600_000)?;
         }

@@ -115,8 +115,46 @@ fn errors_are_one_line_with_a_documented_exit_code() {
 #[test]
 fn demo_runs_without_touching_the_working_folder() {
     let s = Scratch::new("demo");
-    let o = cha(&s.0, &["demo"]);
+    let o = cha(&s.0, &["demo", "--users", "30", "--weeks", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("cha-deploy"));
+    let out = stdout(&o);
+    assert!(out.contains("cha-deploy"));
     assert!(!s.db().exists());
+    assert_eq!(
+        std::fs::read_dir(&s.0).unwrap().count(),
+        0,
+        "the working folder is untouched"
+    );
+    // The database and the report are kept in a folder of their own.
+    let report = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Report    "))
+        .unwrap_or_else(|| panic!("no report path in\n{out}"));
+    let folder = Path::new(report).parent().unwrap().to_path_buf();
+    assert!(
+        folder.starts_with(std::env::temp_dir()),
+        "{}",
+        folder.display()
+    );
+    assert!(folder.join("cha.db").is_file() && Path::new(report).is_file());
+    std::fs::remove_dir_all(folder).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn init_file_mode_shares_the_database_with_a_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("file-mode");
+    let o = cha(&s.0, &["init", "--file-mode", "0660"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = std::fs::metadata(s.db()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let o = cha(&s.0, &["--db", "other.db", "init", "--file-mode", "0606"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("every user of the machine"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!s.0.join("other.db").exists());
 }

@@ -15,10 +15,11 @@ use cha_deploy::Cha;
 const TEST: &str = "pipe_sizing_comparison";
 const METRIC: &str = "pipe_cost_efficiency";
 
-/// The variant the library gives `unit` in `test` on the database of `s`.
+/// The variant the library gives `unit` in `test` on the database of `s`
+/// (looked at, not exposed).
 fn variant(s: &Scratch, test: &str, unit: &str) -> Option<String> {
     let cha = Cha::open(s.db()).unwrap();
-    let v = cha.assignment(test, unit).unwrap().variant;
+    let v = cha.peek_assignment(test, unit).unwrap().variant;
     cha.close().unwrap();
     v
 }
@@ -107,7 +108,6 @@ fn show_gives_the_definition() {
         ("minimum sample", "1000 units per variant"),
         ("minimum duration", "7 days"),
         ("coverage", "50% of units"),
-        ("start time", "2026-11-09T08:00:00Z"),
         ("version", "1"),
     ] {
         assert_eq!(
@@ -116,6 +116,19 @@ fn show_gives_the_definition() {
             "{text}"
         );
     }
+    // The start is the one the analysis counts from (phase 1 began with the
+    // deployment); the file's start_time is shown beside it.
+    let details = s.json(&["ab", "show", "flow_calculation_comparison"]);
+    let started = details["started_at"].as_str().unwrap().to_string();
+    assert_eq!(
+        line(&text, "start time  "),
+        format!(
+            "start time        {started} (phase 1; the configured start_time is 2026-11-09T08:00:00Z)"
+        )
+    );
+    assert_eq!(details["phases"][0]["started_at"], started.as_str());
+    assert_eq!(details["phases"][0]["reason"], "start");
+    assert_eq!(details["phases"][0]["ended_at"], Value::Null);
     assert!(
         line(&text, "updated").ends_with(" by ci"),
         "{}",
@@ -227,6 +240,56 @@ fn assign_gives_the_variant_and_its_configuration() {
             .contains("experiment `nope` does not exist")
     );
     s.fails(&["ab", "assign", TEST, ""], 3);
+}
+
+/// Exposed units per variant of `test`, as `ab analyze` counts them.
+fn exposures(s: &Scratch, test: &str) -> Vec<u64> {
+    s.json(&["ab", "analyze", test])["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["exposures"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn peek_looks_without_exposing() {
+    let s = Scratch::deployed("peek");
+    s.ok(&[
+        "flags",
+        "set",
+        "sizing_method",
+        r#"{"type": "a_b_test", "enabled": true, "experiment": "pipe_sizing_comparison"}"#,
+    ]);
+    let mut seen = Vec::new();
+    for unit in ["engineer-1", "engineer-2", "engineer-3", "engineer-4"] {
+        let expected = variant(&s, TEST, unit).unwrap();
+        let peek = s.json(&["ab", "peek", TEST, unit]);
+        assert_eq!(peek["variant"], expected.as_str());
+        assert_eq!(peek["reason"], "ASSIGNED");
+        let text = s.ok(&["ab", "assign", "--peek", TEST, unit]);
+        assert_eq!(
+            cells(line(&text, "variant")),
+            ["variant", expected.as_str()]
+        );
+        let flag = s.json(&["flags", "eval", "sizing_method", "--user", unit, "--peek"]);
+        assert_eq!(flag["variant"], expected.as_str());
+        let flag = s.json(&[
+            "flags",
+            "eval",
+            "sizing_method",
+            "--context",
+            &format!(r#"{{"user_id": "{unit}", "peek": true}}"#),
+        ]);
+        assert_eq!(flag["variant"], expected.as_str());
+        seen.push(expected);
+    }
+    assert_eq!(exposures(&s, TEST), [0, 0], "looking exposed someone");
+    // Assigning does expose, and gives the same variant.
+    let a = s.json(&["ab", "assign", TEST, "engineer-1"]);
+    assert_eq!(a["variant"], seen[0].as_str());
+    assert_eq!(exposures(&s, TEST).iter().sum::<u64>(), 1);
+    s.fails(&["ab", "peek", "no_such_test", "u"], 4);
 }
 
 #[test]
@@ -382,7 +445,7 @@ fn analyze_options_and_errors() {
         ]);
     }
     let bh = s.json(&["ab", "analyze", TEST, "--correction", "bh", "--sequential"]);
-    assert_eq!(bh["correction"], "benjamini_hochberg");
+    assert_eq!(bh["correction"], "bh");
     assert_eq!(bh["sequential"], true);
     assert!(bh["metrics"][0]["comparisons"][0]["sequential"].is_object());
     let holm = s.json(&["ab", "analyze", TEST, "--correction", "holm"]);
@@ -397,9 +460,18 @@ fn analyze_options_and_errors() {
         s.fails(&["ab", "analyze", "nope"], 4)
             .contains("experiment `nope` does not exist")
     );
-    // A test nobody took part in is analysed, not an error.
+    let none = s.json(&["ab", "analyze", TEST, "--correction", "none"]);
+    assert_eq!(none["correction"], "none");
+    let p = &none["metrics"][0]["comparisons"][0];
+    assert_eq!(p["p_adjusted"], p["decision_p_value"]);
+    // A test nobody took part in is analysed, not an error; it has run
+    // since its deployment started it.
     let empty = s.json(&["ab", "analyze", "flow_calculation_comparison"]);
-    assert_eq!(empty["duration_days"], Value::Null);
+    assert!(
+        empty["duration_days"].as_f64().unwrap() < 0.01,
+        "{}",
+        empty["duration_days"]
+    );
     assert_eq!(empty["sample_ratio"]["status"], "skipped");
 }
 
@@ -418,12 +490,24 @@ fn plan_gives_the_units_per_variant() {
         "--baseline-sd",
         "8",
     ];
-    // d = 0.05 × 40 / 8 = 0.25: the textbook 252.1 per arm, so 253.
+    // d = 0.05 × 40 / 8 = 0.25, planned at the level the analysis decides
+    // at: Holm over the family's 2 comparisons, alpha 0.025, so 305.4 per
+    // arm (statsmodels), 306.
     let text = s.ok(&args);
     assert_eq!(text.lines().next().unwrap(), format!("{TEST} / {METRIC}"));
     assert_eq!(
         cells(line(&text, "units needed")),
-        ["units needed", "253 per variant, 506 in total"]
+        [
+            "units needed",
+            "612 in total: traditional 306 (50%, control), intelligent 306 (50%)"
+        ]
+    );
+    assert_eq!(
+        cells(line(&text, "alpha")),
+        [
+            "alpha",
+            "the family's level 0.05 divided by its 2 comparisons, as Holm's strictest step applies it"
+        ]
     );
     assert_eq!(
         cells(line(&text, "effect")),
@@ -434,12 +518,45 @@ fn plan_gives_the_units_per_variant() {
     let p = s.json(&args);
     assert_eq!(p["experiment"], TEST);
     assert_eq!(p["metric"], METRIC);
-    assert_eq!(p["per_variant"], 253);
-    assert_eq!(p["total"], 506);
+    assert_eq!(p["per_variant"], 306);
+    assert_eq!(p["total"], 612);
     assert_eq!(p["effect_size"], 0.25);
-    assert_eq!(p["alpha"], 0.05);
+    assert_eq!(p["alpha"], 0.025);
     assert_eq!(p["power"], 0.8);
     assert_eq!(p["n_variants"], 2);
+    // Without a correction: the textbook 252.1 per arm, so 253.
+    let mut none = args.to_vec();
+    none.extend(["--correction", "none"]);
+    let p = s.json(&none);
+    assert_eq!(
+        (p["per_variant"].as_u64(), p["total"].as_u64()),
+        (Some(253), Some(506))
+    );
+    assert_eq!(p["alpha"], 0.05);
+    // A 70/30 test is planned as 70/30: the smaller arm at 3/7 of the
+    // control's units, both counted in the total.
+    let p = s.json(&[
+        "ab",
+        "plan",
+        "network_analysis_comparison",
+        "differential_pressure_margin_kpa",
+        "--baseline-mean",
+        "40",
+        "--baseline-sd",
+        "8",
+    ]);
+    let arms = p["arms"].as_array().unwrap();
+    let (control, solver) = (
+        arms[0]["units"].as_u64().unwrap(),
+        arms[1]["units"].as_u64().unwrap(),
+    );
+    assert_eq!(p["ratio"], 30.0 / 70.0);
+    assert_eq!(
+        solver,
+        (p["nobs1"].as_f64().unwrap() * 3.0 / 7.0).ceil() as u64
+    );
+    assert_eq!(control, p["nobs1"].as_f64().unwrap().ceil() as u64);
+    assert_eq!(p["total"].as_u64(), Some(control + solver));
 
     // A negative baseline is a number, not an option.
     let negative = s.json(&[
@@ -452,7 +569,7 @@ fn plan_gives_the_units_per_variant() {
         "--baseline-sd",
         "8",
     ]);
-    assert_eq!(negative["per_variant"], 253);
+    assert_eq!(negative["per_variant"], 306);
 
     let plan = |metric: &str, sd: &str| {
         vec![
@@ -537,7 +654,7 @@ fn status_changes_decide_who_gets_a_variant() {
     s.fails(&["ab", "start", TEST, "--actor", ""], 3);
 }
 
-// ---- config errors and the demo -------------------------------------------------------
+// ---- config errors ------------------------------------------------------------------
 
 #[test]
 fn an_invalid_test_config_exits_5() {
@@ -556,51 +673,6 @@ fn an_invalid_test_config_exits_5() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("ab_tests.yml"));
-}
-
-#[test]
-fn demo_ends_with_an_ab_test() {
-    let s = Scratch::new("demo");
-    let text = s.ok(&["demo"]);
-    for needle in [
-        "6. A/B test: which sizing does an engineer get in pipe_sizing_comparison?",
-        "$ cha-deploy ab assign pipe_sizing_comparison engineer-0001",
-        "intelligent: {enable_intelligent_sizing: true",
-        "traditional: {default_diameter_mm: 100",
-        "7. Record results and analyse",
-        "$ cha-deploy ab analyze pipe_sizing_comparison",
-        "pipe_cost_efficiency (primary, higher is better, kW/kEUR)",
-        "recommendation: keep running: 7 more days needed",
-    ] {
-        assert!(text.contains(needle), "no `{needle}` in\n{text}");
-    }
-    assert!(
-        text.lines().all(|l| l.len() < 140 && !l.ends_with(' ')),
-        "{text}"
-    );
-
-    let tour = s.json(&["demo"]);
-    let ab = &tour["ab"];
-    assert_eq!(ab["experiment"], TEST);
-    assert_eq!(ab["assignments"].as_array().unwrap().len(), 4);
-    assert!(ab["recorded"].as_u64().unwrap() >= 2000);
-    let a = &ab["analysis"];
-    assert_eq!(a["conclusion"], "keep_running");
-    assert_eq!(a["additional_units_per_variant"], Value::Null);
-    assert!(a["additional_days"].as_f64().unwrap() > 6.9);
-    let primary = &a["metrics"][0]["comparisons"][0];
-    assert_eq!(primary["variant"], "intelligent");
-    assert_eq!(primary["verdict"], "better");
-    let lift = primary["relative_lift"]["estimate"].as_f64().unwrap();
-    assert!((0.02..0.08).contains(&lift), "about 5%: {lift}");
-    for v in a["variants"].as_array().unwrap() {
-        assert!(v["exposures"].as_u64().unwrap() >= 1000, "{v}");
-    }
-    assert_eq!(
-        std::fs::read_dir(&s.0).unwrap().count(),
-        0,
-        "the working folder is untouched"
-    );
 }
 
 #[test]
@@ -631,4 +703,240 @@ fn export_writes_the_raw_observations_as_csv() {
     );
     assert_eq!(std::fs::read_to_string(s.0.join("obs.csv")).unwrap(), csv);
     s.fails(&["ab", "export", "nope"], 4);
+}
+
+// ---- the life cycle ----------------------------------------------------------
+
+/// The repository's configs with `pipe_sizing_comparison` left out, in `dir`.
+fn configs_without_the_test(s: &Scratch, dir: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(&configs()).join("ab_tests.yml")).unwrap();
+    let start = text.find("  pipe_sizing_comparison:").unwrap();
+    let end = text.find("  flow_calculation_comparison:").unwrap();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    s.write(&format!("{dir}/ab_tests.yml"), &without);
+    s.0.join(dir).display().to_string()
+}
+
+#[test]
+fn show_and_analyze_agree_on_when_a_test_started() {
+    let s = Scratch::deployed("one-time");
+    s.ok(&["ab", "record", TEST, "u1", METRIC, "40"]);
+    let show = s.json(&["ab", "show", TEST]);
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    let started = show["started_at"].as_str().unwrap();
+    assert_eq!(analysis["started_at"], started);
+    assert_eq!(analysis["phases"][0]["started_at"], started);
+    // The file's start_time (2026-11-02) is shown beside it, not counted.
+    assert_eq!(show["definition"]["start_time"], "2026-11-02T08:00:00Z");
+    let text = s.ok(&["ab", "show", TEST]);
+    assert!(
+        line(&text, "start time").contains(&format!("{started} (phase 1;")),
+        "{text}"
+    );
+    let text = s.ok(&["ab", "analyze", TEST]);
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("started {started}; estimates from phase 1")),
+        "{text}"
+    );
+    // The days still needed count from that same start.
+    let days = analysis["duration_days"].as_f64().unwrap();
+    assert!(days < 0.01, "{days}");
+    assert_eq!(
+        analysis["additional_days"].as_f64().unwrap(),
+        7.0 - days,
+        "{analysis}"
+    );
+}
+
+#[test]
+fn start_on_a_running_test_changes_nothing() {
+    let s = Scratch::deployed("start-running");
+    let before = s.json(&["ab", "show", TEST]);
+    let text = s.ok(&["ab", "start", TEST, "--actor", "someone-else"]);
+    assert_eq!(
+        text.trim_end(),
+        format!("{TEST} is running already: nothing changed (version 1, by ci)")
+    );
+    let after = s.json(&["ab", "show", TEST]);
+    assert_eq!(after["version"], before["version"]);
+    assert_eq!(
+        after["updated_by"], "ci",
+        "nothing is credited to the actor"
+    );
+    assert_eq!(after["updated_at_ms"], before["updated_at_ms"]);
+    let phases = |v: &Value| {
+        v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["phase"].clone(),
+                    p["started_ms"].clone(),
+                    p["ended_ms"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(phases(&after), phases(&before), "no new phase");
+    // The audit log holds no change by that actor either.
+    let cha = Cha::open(s.db()).unwrap();
+    let history = cha.experiment_history(TEST).unwrap();
+    assert!(
+        history.iter().all(|h| h.actor != "someone-else"),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn a_stopped_test_stays_stopped_until_started_and_then_begins_a_new_phase() {
+    let s = Scratch::deployed("stopped");
+    let unit = "early-bird";
+    let variant = s.json(&["ab", "assign", TEST, unit])["variant"].clone();
+    s.ok(&["ab", "stop", TEST, "--actor", "ops"]);
+    // A deploy of the files (which say running) leaves it stopped, with
+    // either drift choice.
+    let dir = configs();
+    for extra in [&[][..], &["--keep-runtime"][..], &["--overwrite"][..]] {
+        let mut args = vec!["deploy", "--config-dir", dir.as_str()];
+        args.extend_from_slice(extra);
+        s.ok(&args);
+        assert_eq!(
+            s.json(&["ab", "show", TEST])["definition"]["status"],
+            "stopped",
+            "{extra:?}"
+        );
+    }
+    let a = s.json(&["ab", "assign", TEST, unit]);
+    assert_eq!(a["reason"], "NOT_RUNNING");
+    // Pausing would hand its units their variants again: refused.
+    assert!(
+        s.fails(&["ab", "pause", TEST], 3)
+            .contains("is stopped; pausing would give its units their variants again")
+    );
+    // Started explicitly: a restart, in a new phase.
+    let text = s.ok(&["ab", "start", TEST, "--actor", "ops"]);
+    assert!(text.contains("stopped -> running"), "{text}");
+    let show = s.json(&["ab", "show", TEST]);
+    let phases = show["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[0]["reason"], "start");
+    assert!(phases[0]["ended_at"].is_string());
+    assert_eq!(phases[1]["reason"], "restart");
+    assert_eq!(phases[1]["ended_at"], Value::Null);
+    assert_eq!(s.json(&["ab", "assign", TEST, unit])["variant"], variant);
+}
+
+#[test]
+fn a_test_removed_from_the_files_is_archived_and_restored_explicitly() {
+    let s = Scratch::deployed("archive");
+    for i in 0..6 {
+        s.ok(&[
+            "ab",
+            "record",
+            TEST,
+            &format!("u{i}"),
+            METRIC,
+            &format!("{}", 40 + i),
+        ]);
+    }
+    let without = configs_without_the_test(&s, "without");
+    // Removing it needs to be asked for, as any deletion does.
+    assert_eq!(
+        s.run(&["deploy", "--config-dir", &without]).status.code(),
+        Some(9)
+    );
+    s.ok(&[
+        "deploy",
+        "--config-dir",
+        &without,
+        "--overwrite",
+        "--actor",
+        "ci",
+    ]);
+    // Gone from the list of live tests, there in the archive.
+    assert!(!s.ok(&["ab", "list"]).contains(TEST));
+    let archived = s.json(&["ab", "list", "--archived"]);
+    assert_eq!(archived[0]["definition"]["id"], TEST);
+    assert_eq!(archived[0]["archived_by"], "ci");
+    let text = s.ok(&["ab", "list", "--archived"]);
+    assert!(cells(line(&text, TEST))[5].ends_with("by ci"), "{text}");
+    // Still shown, analysed and exported; no longer assigned.
+    let text = s.ok(&["ab", "show", TEST]);
+    assert!(
+        line(&text, "archived").contains("ab restore pipe_sizing_comparison"),
+        "{text}"
+    );
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    let n = analysis["metrics"][0]["control"]["n"].as_u64().unwrap()
+        + analysis["metrics"][0]["comparisons"][0]["treatment"]["n"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(n, 6);
+    s.ok(&["ab", "export", TEST, "--output", "obs.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(s.0.join("obs.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        7
+    );
+    s.fails(&["ab", "assign", TEST, "u1"], 4);
+    // Named again by the files: refused until restored, which keeps the
+    // history.
+    let err = s.fails(&["deploy", "--config-dir", &configs()], 5);
+    assert!(err.contains("ab restore pipe_sizing_comparison"), "{err}");
+    s.fails(&["ab", "restore", "flow_calculation_comparison"], 3);
+    s.fails(&["ab", "restore", "nope"], 4);
+    let restored = s.json(&["ab", "restore", TEST, "--actor", "ops"]);
+    assert_eq!(restored["updated_by"], "ops");
+    assert!(restored["version"].as_i64().unwrap() > 1);
+    assert_eq!(s.json(&["ab", "list", "--archived"]), json!([]));
+    s.ok(&["deploy", "--config-dir", &configs()]);
+    let analysis = s.json(&["ab", "analyze", TEST, "--phases", "all"]);
+    let n = analysis["metrics"][0]["control"]["n"].as_u64().unwrap()
+        + analysis["metrics"][0]["comparisons"][0]["treatment"]["n"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(n, 6, "the data recorded before the removal is kept");
+    // The restore started a new phase, after the archive closed the first.
+    let phases = analysis["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[1]["reason"], "restart");
+    let cha = Cha::open(s.db()).unwrap();
+    let actions: Vec<String> = cha
+        .experiment_history(TEST)
+        .unwrap()
+        .iter()
+        .map(|h| h.action.clone())
+        .collect();
+    assert!(actions.contains(&"restore".to_string()), "{actions:?}");
+}
+
+#[test]
+fn doctor_reports_quarantined_observations() {
+    let s = Scratch::deployed("doctor-quarantine");
+    s.ok(&["ab", "record", TEST, "u1", METRIC, "40"]);
+    // A row an older writer could have left: beyond the magnitude bound.
+    let conn = rusqlite::Connection::open(s.db()).unwrap();
+    conn.execute(
+        "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms)
+         SELECT experiment, unit, variant, metric, 1e308, at_ms FROM observations LIMIT 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let analysis = s.json(&["ab", "analyze", TEST]);
+    assert_eq!(analysis["quarantined"]["observations"], 1);
+    let doctor = s.json(&["doctor"]);
+    assert_eq!(doctor["quarantined_observations"][TEST], 1);
+    let text = s.ok(&["doctor"]);
+    assert!(
+        line(&text, "status").contains("quarantined observations"),
+        "{text}"
+    );
+    s.fails(&["ab", "record", TEST, "u1", METRIC, "1e31"], 3);
 }

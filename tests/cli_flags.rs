@@ -6,7 +6,6 @@ mod common;
 
 use common::cli::{Scratch, configs};
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -661,71 +660,4 @@ fn an_open_handle_sees_a_cli_kill_switch_within_its_refresh_interval() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-// ---- demo ------------------------------------------------------------------
-
-fn demo_folders() -> BTreeSet<String> {
-    std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("cha-deploy-demo-"))
-        .collect()
-}
-
-#[test]
-fn demo_tours_the_flags_and_leaves_nothing_behind() {
-    let s = Scratch::new("demo");
-    let before = demo_folders();
-    let text = s.ok(&["demo"]);
-    for needle in [
-        "1. Deploy the config directory",
-        "$ cha-deploy flags list",
-        "intelligent_pipe_sizing  percentage  yes      25%",
-        "flow_based_calculation",
-        "PREREQUISITE_FAILED",
-        "prerequisite flow_based_calculation is off",
-        "$ cha-deploy flags disable flow_based_calculation",
-        "$ cha-deploy flags restore flow_based_calculation 1",
-        "enabled: true -> false",
-    ] {
-        assert!(text.contains(needle), "no `{needle}` in\n{text}");
-    }
-    for flag in ALL_FLAGS {
-        assert!(text.contains(flag), "{flag} is not listed");
-    }
-    assert!(
-        text.lines().all(|l| l.len() < 140 && !l.ends_with(' ')),
-        "{text}"
-    );
-
-    let tour = s.json(&["demo"]);
-    assert_eq!(tour["deploy"]["flags"]["created"], json!(ALL_FLAGS));
-    let on = tour["enabled_in_sample"].as_u64().unwrap();
-    assert!(
-        (2400..=2600).contains(&on),
-        "25% of 10000 planners, got {on}"
-    );
-    assert!(
-        tour["split"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["evaluation"]["enabled"] == true)
-    );
-    assert_eq!(
-        tour["after_kill_switch"][0]["evaluation"]["reason"],
-        "PREREQUISITE_FAILED"
-    );
-    assert_eq!(tour["enabled_in_sample_after_kill_switch"], 0);
-    assert_eq!(tour["restore"]["after"]["enabled"], true);
-    assert_eq!(tour["after_restore"]["evaluation"]["enabled"], true);
-
-    assert_eq!(
-        std::fs::read_dir(&s.0).unwrap().count(),
-        0,
-        "the working folder is untouched"
-    );
-    assert_eq!(demo_folders(), before, "the scratch folder is removed");
 }

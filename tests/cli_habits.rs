@@ -49,7 +49,7 @@ fn with_json_errors_are_json_too() {
 }
 
 #[test]
-fn unknown_flag_names_get_a_suggestion() {
+fn unknown_flag_and_test_names_get_a_suggestion() {
     let s = Scratch::deployed("did-you-mean");
     for args in [
         &["flags", "show", "intelligent_pipe_sizng"][..],
@@ -60,6 +60,27 @@ fn unknown_flag_names_get_a_suggestion() {
         let err = s.fails(args, 4);
         assert!(
             err.contains("did you mean `intelligent_pipe_sizing`?"),
+            "{args:?}: {err}"
+        );
+    }
+    for args in [
+        &["ab", "show", "pipe_sizing_comparision"][..],
+        &["ab", "assign", "pipe_sizing_comparision", "engineer-7"],
+        &["ab", "analyze", "Pipe_Sizing_Comparison"],
+        &[
+            "ab",
+            "plan",
+            "pipe_sizing",
+            "pipe_cost_efficiency",
+            "--baseline-mean",
+            "40",
+            "--baseline-sd",
+            "8",
+        ],
+    ] {
+        let err = s.fails(args, 4);
+        assert!(
+            err.contains("did you mean `pipe_sizing_comparison`?"),
             "{args:?}: {err}"
         );
     }

@@ -144,7 +144,10 @@ fn bad_input_exits_3_and_records_nothing() {
     let err = s.fails(&["metrics", "record", "h", "1", "--tags", "[\"north\"]"], 3);
     assert!(err.contains("tags must be a JSON object"), "{err}");
     let err = s.fails(&["metrics", "report", "--since", "soon"], 3);
-    assert!(err.contains("--since `soon` is not a duration"), "{err}");
+    assert!(
+        err.contains("--since `soon` is neither a duration"),
+        "{err}"
+    );
     assert_eq!(s.json(&["metrics", "list"]), serde_json::json!([]));
     let dir = s.write(
         "bad/performance_monitoring.yml",

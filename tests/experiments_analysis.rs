@@ -71,15 +71,14 @@ fn run(
     days: f64,
     options: AnalysisOptions,
 ) -> AnalysisReport {
-    analyze(&AnalysisInput {
-        definition: def,
+    analyze(&AnalysisInput::one_phase(
+        def,
         summaries,
         exposures,
-        first_exposure_ms: Some(NOW_MS - (days * DAY_MS as f64) as i64),
-        now_ms: NOW_MS,
+        Some(NOW_MS - (days * DAY_MS as f64) as i64),
+        NOW_MS,
         options,
-        split_changed: false,
-    })
+    ))
 }
 
 /// SplitMix64 and Box–Muller: deterministic normal values.
@@ -169,14 +168,14 @@ fn every_field_is_the_stats_engine_result() {
 
     let m = &report.metrics[0];
     assert_eq!(m.control.n, 2000);
-    assert_eq!(m.control.mean, Some(c.mean));
+    assert_eq!(m.control.mean, Some(c.mean()));
     assert_eq!(m.control.variance, c.variance());
     assert_eq!(m.control.std_dev, c.std_dev());
     assert_eq!(m.confidence_level, 0.95);
     let cmp = &m.comparisons[0];
     assert_eq!(cmp.status, "ok");
     assert_eq!(cmp.variant, "intelligent");
-    assert_eq!(cmp.treatment.mean, Some(t.mean));
+    assert_eq!(cmp.treatment.mean, Some(t.mean()));
 
     let w = stats::welch(&c, &t, 0.05).unwrap();
     assert_eq!(cmp.difference.estimate, Some(w.difference));
@@ -200,8 +199,8 @@ fn every_field_is_the_stats_engine_result() {
     assert_eq!(cmp.effect_size.hedges_g, Some(e.hedges_g));
 
     // Power at the MDE: d = 0.05 × |control mean| / pooled sd.
-    let d = 0.05 * c.mean.abs() / e.pooled_std_dev;
-    assert_eq!(cmp.power.absolute_effect, Some(0.05 * c.mean.abs()));
+    let d = 0.05 * c.mean().abs() / e.pooled_std_dev;
+    assert_eq!(cmp.power.absolute_effect, Some(0.05 * c.mean().abs()));
     assert_eq!(cmp.power.effect_size, Some(d));
     let achieved = stats::ttest_ind_power(d, 2000.0, 0.05, 2100.0 / 2000.0).unwrap();
     assert_eq!(cmp.power.achieved, Some(achieved));
@@ -346,15 +345,14 @@ fn sample_ratio_is_skipped_with_a_reason_while_counts_are_tiny() {
     assert_eq!(lopsided.sample_ratio.status, SampleRatioStatus::Mismatch);
     assert_eq!(lopsided.conclusion, ConclusionKind::Invalid);
     // Without any exposure, the duration is unknown.
-    let report = analyze(&AnalysisInput {
-        definition: &def,
-        summaries: &[],
-        exposures: &[],
-        first_exposure_ms: None,
-        now_ms: NOW_MS,
-        options: AnalysisOptions::default(),
-        split_changed: false,
-    });
+    let report = analyze(&AnalysisInput::one_phase(
+        &def,
+        &[],
+        &[],
+        None,
+        NOW_MS,
+        AnalysisOptions::default(),
+    ));
     assert_eq!(report.duration_days, None);
     assert_eq!(report.conclusion, ConclusionKind::KeepRunning);
     assert_eq!(
@@ -615,8 +613,9 @@ fn holm_and_benjamini_hochberg_across_primary_and_secondary() {
     }
     assert_eq!(bh.conclusion, ConclusionKind::Ship);
     assert_eq!(bh.recommendation, "ship intelligent");
+    // One name on every surface: "bh" (the long name is still read).
     let json = serde_json::to_value(&bh).unwrap();
-    assert_eq!(json["correction"], "benjamini_hochberg");
+    assert_eq!(json["correction"], "bh");
 }
 
 #[test]
@@ -861,11 +860,12 @@ fn short_or_missing_inputs_never_panic() {
     // Non-finite summaries (never stored, but tolerated) give statuses.
     let bad = vec![
         vec![mv(10, 1.0, 1.0)],
-        vec![Summary {
+        vec![Summary::from_parts(stats::SummaryParts {
             n: 10,
-            mean: f64::NAN,
-            m2: 1.0,
-        }],
+            shift: f64::NAN,
+            s1: (0.0, 0.0),
+            s2: (1.0, 0.0),
+        })],
     ];
     let two = two_arms(vec![metric(
         "m",
@@ -932,12 +932,14 @@ fn three_variants_compare_each_with_the_named_control() {
         .flat_map(|m| m.comparisons.iter().map(|c| c.p_adjusted.unwrap()))
         .collect();
     assert_eq!(got, want.iter().map(|a| a.p_adjusted).collect::<Vec<_>>());
-    // Power with the arms' actual ratio (2500 : 5000).
+    // Power with the arms' actual ratio (2500 : 5000), at the level of
+    // Holm's first step over the family's 4 comparisons.
     let c = &report.metrics[0].comparisons[1];
     let d = c.power.effect_size.unwrap();
+    assert_eq!(c.power.alpha, 0.05 / 4.0);
     assert_eq!(
         c.power.achieved,
-        Some(stats::ttest_ind_power(d, 5000.0, 0.05, 0.5).unwrap())
+        Some(stats::ttest_ind_power(d, 5000.0, 0.05 / 4.0, 0.5).unwrap())
     );
     assert_eq!(report.winner.as_deref(), Some("intelligent"));
     assert_eq!(report.recommendation, "ship intelligent");
@@ -974,7 +976,7 @@ fn half_a_million_units_per_arm() {
     assert_eq!(cmp.difference.ci_lower, Some(w.ci.lower));
     assert_eq!(cmp.difference.p_value, Some(w.p_value));
     // The MDE in metric units is 0.001 × |control mean| ≈ 0.1.
-    let d = 0.001 * c.mean.abs() / stats::effect_size(&c, &t).unwrap().pooled_std_dev;
+    let d = 0.001 * c.mean().abs() / stats::effect_size(&c, &t).unwrap().pooled_std_dev;
     let achieved = stats::ttest_ind_power(d, 500_000.0, 0.05, 1.0).unwrap();
     assert_eq!(cmp.power.achieved, Some(achieved));
     // d ≈ 0.005: about 628,000 per arm for 80% (z-approximation 2·(2.8/0.005)²).
@@ -1016,15 +1018,14 @@ fn timing_three_variants_five_metrics_at_a_million_units() {
             sequential,
             ..Default::default()
         };
-        let input = AnalysisInput {
-            definition: &def,
-            summaries: &summaries,
-            exposures: &exposures,
-            first_exposure_ms: Some(NOW_MS - 10 * DAY_MS),
-            now_ms: NOW_MS,
+        let input = AnalysisInput::one_phase(
+            &def,
+            &summaries,
+            &exposures,
+            Some(NOW_MS - 10 * DAY_MS),
+            NOW_MS,
             options,
-            split_changed: false,
-        };
+        );
         let report = analyze(&input);
         assert_all_finite(&report);
         assert!(
@@ -1067,6 +1068,7 @@ fn json_field_names_are_stable() {
         [
             "additional_days",
             "additional_units_per_variant",
+            "analyzed_phases",
             "business_impact",
             "conclusion",
             "control",
@@ -1074,13 +1076,20 @@ fn json_field_names_are_stable() {
             "duration_days",
             "experiment_id",
             "experiment_name",
+            "family_alpha",
+            "family_size",
             "metrics",
             "minimum_duration_days",
             "minimum_sample_size",
+            "phase_selection",
+            "phases",
+            "quarantined",
             "reasons",
             "recommendation",
             "sample_ratio",
             "sequential",
+            "started_at",
+            "started_ms",
             "status",
             "variants",
             "winner",
@@ -1114,4 +1123,318 @@ fn json_field_names_are_stable() {
     assert_eq!(c["direction"], "better");
     assert_eq!(c["verdict"], "better");
     println!("{}", serde_json::to_string_pretty(&json).unwrap());
+}
+
+// ------------------------------------------- verdicts, case by case ----
+
+/// A comparison's verdicts and the report's conclusion, for constructed data.
+fn decide(
+    def: &ExperimentDefinition,
+    summaries: &[Vec<Summary>],
+    exposures: &[u64],
+) -> AnalysisReport {
+    let report = run(def, summaries, exposures, 10.0, Default::default());
+    assert_all_finite(&report);
+    report
+}
+
+#[test]
+fn a_primary_metric_made_significantly_worse_is_harm_not_no_difference() {
+    // Lower cost is better; the treatment costs 5 EUR more (p ≈ 1e-11).
+    let def = two_arms(vec![metric(
+        "cost",
+        MetricType::Primary,
+        TargetDirection::Decrease,
+    )]);
+    let summaries = vec![vec![mv(1500, 100.0, 400.0)], vec![mv(1500, 105.0, 400.0)]];
+    let report = decide(&def, &summaries, &[1500, 1500]);
+    assert_eq!(report.metrics[0].comparisons[0].verdict, Verdict::Worse);
+    assert_eq!(report.conclusion, ConclusionKind::Harm);
+    assert_eq!(
+        report.recommendation,
+        "keep the control: intelligent is significantly worse on cost"
+    );
+    assert!(
+        report.reasons[0]
+            .starts_with("intelligent is significantly worse than standard on cost: 5.00"),
+        "{:?}",
+        report.reasons
+    );
+    assert_eq!(report.winner, None);
+    assert_eq!(serde_json::to_value(&report).unwrap()["conclusion"], "harm");
+    // The same data before the minimum duration: harm does not wait.
+    let early = run(&def, &summaries, &[1500, 1500], 1.0, Default::default());
+    assert_eq!(early.conclusion, ConclusionKind::Harm);
+}
+
+#[test]
+fn better_on_one_primary_and_worse_on_another_is_a_trade_off() {
+    let def = two_arms(vec![
+        metric("cost", MetricType::Primary, TargetDirection::Decrease),
+        metric("accuracy", MetricType::Primary, TargetDirection::Increase),
+    ]);
+    let summaries = vec![
+        vec![mv(1500, 100.0, 400.0), mv(1500, 0.90, 0.01)],
+        vec![mv(1500, 95.0, 400.0), mv(1500, 0.88, 0.01)],
+    ];
+    let report = decide(&def, &summaries, &[1500, 1500]);
+    let verdicts: Vec<Verdict> = report
+        .metrics
+        .iter()
+        .map(|m| m.comparisons[0].verdict)
+        .collect();
+    assert_eq!(verdicts, [Verdict::Better, Verdict::Worse]);
+    assert_eq!(report.conclusion, ConclusionKind::TradeOff);
+    assert_eq!(
+        report.recommendation,
+        "decide the trade-off: intelligent is better on cost and worse on accuracy"
+    );
+    assert_eq!(
+        serde_json::to_value(&report).unwrap()["conclusion"],
+        "trade_off"
+    );
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("weigh what each metric is worth"))
+    );
+}
+
+#[test]
+fn zero_variance_with_different_means_cannot_be_tested() {
+    // 3 on every unit of the control, 4 on every unit of the treatment.
+    let def = two_arms(vec![metric(
+        "runs",
+        MetricType::Primary,
+        TargetDirection::Increase,
+    )]);
+    let summaries = vec![
+        vec![Summary::from_values(&[3.0; 1200])],
+        vec![Summary::from_values(&[4.0; 1200])],
+    ];
+    let report = decide(&def, &summaries, &[1200, 1200]);
+    assert_eq!(report.metrics[0].comparisons[0].status, "zero_variance");
+    assert_eq!(report.conclusion, ConclusionKind::Untestable);
+    assert_eq!(
+        report.recommendation,
+        "cannot test: runs in intelligent (4.000 in intelligent against 3.000 in standard, every unit alike)"
+    );
+    // Equal constants are no difference at all.
+    let same = vec![
+        vec![Summary::from_values(&[3.0; 1200])],
+        vec![Summary::from_values(&[3.0; 1200])],
+    ];
+    let report = decide(&def, &same, &[1200, 1200]);
+    assert_ne!(report.conclusion, ConclusionKind::Untestable);
+}
+
+#[test]
+fn the_lift_interval_uses_the_t_quantile_of_the_difference() {
+    // c = [10, 11, 12, 13], t = [12, 13, 14, 15.5]: the difference's interval
+    // [-0.302, 4.552] (p = 0.0757) holds 0, and so must the lift's; with the
+    // normal quantile it was [+0.26%, +36.7%].
+    let mut m = metric("efficiency", MetricType::Primary, TargetDirection::Increase);
+    m.minimum_detectable_effect = 0.05;
+    let def = two_arms(vec![m]);
+    let c = Summary::from_values(&[10.0, 11.0, 12.0, 13.0]);
+    let t = Summary::from_values(&[12.0, 13.0, 14.0, 15.5]);
+    let report = decide(&def, &[vec![c], vec![t]], &[4, 4]);
+    let cmp = &report.metrics[0].comparisons[0];
+    let d = &cmp.difference;
+    assert!((d.ci_lower.unwrap() - -0.3021).abs() < 1e-4, "{d:?}");
+    assert!((d.ci_upper.unwrap() - 4.5521).abs() < 1e-4, "{d:?}");
+    assert!((d.p_value.unwrap() - 0.0757).abs() < 1e-4, "{d:?}");
+    let lift = &cmp.relative_lift;
+    let q = stats::dist::students_t_isf(0.025, d.df.unwrap()).unwrap();
+    assert_eq!(
+        lift.ci_lower,
+        Some(lift.estimate.unwrap() - q * lift.std_error.unwrap())
+    );
+    assert_eq!(
+        lift.ci_upper,
+        Some(lift.estimate.unwrap() + q * lift.std_error.unwrap())
+    );
+    assert!(
+        lift.ci_lower.unwrap() < 0.0 && lift.ci_upper.unwrap() > 0.0,
+        "{lift:?}"
+    );
+    assert_eq!(cmp.verdict, Verdict::Inconclusive);
+}
+
+#[test]
+fn a_negative_control_mean_keeps_the_lift_on_the_side_of_the_effect() {
+    // Higher is better; the control averages -3.04, the treatment -2.406:
+    // +0.634 is an improvement, and so is its lift (+20.86%, not -20.86%).
+    let def = two_arms(vec![metric(
+        "margin",
+        MetricType::Primary,
+        TargetDirection::Increase,
+    )]);
+    let summaries = vec![vec![mv(1500, -3.04, 1.2)], vec![mv(1500, -2.406, 0.9)]];
+    let report = decide(&def, &summaries, &[1500, 1500]);
+    let cmp = &report.metrics[0].comparisons[0];
+    assert!((cmp.difference.estimate.unwrap() - 0.634).abs() < 1e-12);
+    let lift = cmp.relative_lift.estimate.unwrap();
+    assert!((lift - 0.634 / 3.04).abs() < 1e-12, "{lift}");
+    assert_eq!(cmp.direction, Some(Direction::Better));
+    assert_eq!(cmp.verdict, Verdict::Better);
+    assert!(
+        report.reasons[0].contains("(+20.86% lift"),
+        "{:?}",
+        report.reasons
+    );
+    assert_eq!(report.conclusion, ConclusionKind::Ship);
+}
+
+#[test]
+fn power_and_the_units_still_needed_follow_the_correction() {
+    // Five comparisons in the family: Holm's first step runs at 0.05 / 5,
+    // where 80% nominal power is far less. The plan and the verdict use
+    // the corrected level, and say so.
+    let def = two_arms(vec![
+        metric("cost", MetricType::Primary, TargetDirection::Decrease),
+        metric("s1", MetricType::Secondary, TargetDirection::Decrease),
+        metric("s2", MetricType::Secondary, TargetDirection::Decrease),
+        metric("s3", MetricType::Secondary, TargetDirection::Decrease),
+        metric("s4", MetricType::Secondary, TargetDirection::Decrease),
+    ]);
+    // d = 5 / sd: with sd 45, 1300 units per arm give about 80% at 0.05.
+    let arm = |mean: f64| -> Vec<Summary> {
+        (0..5)
+            .map(|i| {
+                if i == 0 {
+                    mv(1300, mean, 2025.0)
+                } else {
+                    mv(1300, 10.0, 4.0)
+                }
+            })
+            .collect()
+    };
+    let summaries = vec![arm(100.0), arm(100.0)];
+    let report = decide(&def, &summaries, &[1300, 1300]);
+    assert_eq!((report.family_alpha, report.family_size), (Some(0.05), 5));
+    let cmp = &report.metrics[0].comparisons[0];
+    assert_eq!(cmp.power.alpha, 0.01);
+    let d = cmp.power.effect_size.unwrap();
+    let nominal = stats::ttest_ind_power(d, 1300.0, 0.05, 1.0).unwrap();
+    let real = stats::ttest_ind_power(d, 1300.0, 0.01, 1.0).unwrap();
+    assert!(nominal > 0.8 && real < 0.65, "{nominal} {real}");
+    assert_eq!(cmp.power.achieved, Some(real));
+    let nobs1 = stats::ttest_ind_required_nobs1(d, 0.01, 0.8, 1.0).unwrap();
+    assert_eq!(cmp.power.additional_units, Some(nobs1.ceil() as u64 - 1300));
+    // Not "every primary comparison has reached its power": more units.
+    assert_eq!(report.conclusion, ConclusionKind::KeepRunning);
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.contains("(target 80%, at alpha 0.0100)")),
+        "{:?}",
+        report.reasons
+    );
+    // Without a correction, the same data are powered at 0.05.
+    let none = run(
+        &def,
+        &summaries,
+        &[1300, 1300],
+        10.0,
+        AnalysisOptions {
+            correction: Correction::None,
+            ..Default::default()
+        },
+    );
+    assert_eq!(none.metrics[0].comparisons[0].power.alpha, 0.05);
+    assert_eq!(none.conclusion, ConclusionKind::NoDifference);
+}
+
+#[test]
+fn one_level_for_the_family_the_smallest_alpha() {
+    // cost is configured at 0.05, runtime at 0.01: the family is controlled
+    // at 0.01, so an adjusted p of about 0.03 is not significant, whatever
+    // the metric's own level.
+    let mut strict = metric("runtime", MetricType::Secondary, TargetDirection::Decrease);
+    strict.significance_level = 0.01;
+    let def = two_arms(vec![
+        metric("cost", MetricType::Primary, TargetDirection::Decrease),
+        strict,
+    ]);
+    let summaries = vec![
+        vec![mv(2000, 100.0, 400.0), mv(2000, 5.0, 1.0)],
+        vec![mv(2000, 98.4, 400.0), mv(2000, 5.0, 1.0)],
+    ];
+    let report = decide(&def, &summaries, &[2000, 2000]);
+    assert_eq!(report.family_alpha, Some(0.01));
+    let cost = &report.metrics[0].comparisons[0];
+    let adjusted = cost.p_adjusted.unwrap();
+    assert!(adjusted > 0.01 && adjusted < 0.05, "{adjusted}");
+    assert_eq!(cost.significant, Some(false));
+    assert_eq!(cost.verdict, Verdict::Inconclusive);
+    // Each interval keeps its metric's own level.
+    assert_eq!(report.metrics[0].confidence_level, 0.95);
+    assert_eq!(report.metrics[1].confidence_level, 0.99);
+}
+
+#[test]
+fn the_plan_honours_the_split_the_arms_and_the_correction() {
+    use cha_deploy::experiments::{plan_for_experiment, plan_sample_size};
+    // 70/30, one primary and one secondary metric: Holm over 2 comparisons.
+    let def = experiment(
+        &[("segment", 70.0), ("solver", 30.0)],
+        vec![
+            metric("margin", MetricType::Primary, TargetDirection::Increase),
+            metric("head", MetricType::Secondary, TargetDirection::Decrease),
+        ],
+    );
+    let plan = plan_for_experiment(&def, &def.metrics[0], 100.0, 20.0, Correction::Holm).unwrap();
+    let reference = plan_sample_size(100.0, 20.0, 0.05, 0.025, 0.8, 30.0 / 70.0, 2).unwrap();
+    assert_eq!(plan.nobs1, reference.nobs1);
+    assert_eq!(plan.alpha, 0.025);
+    let units: Vec<(&str, u64)> = plan
+        .arms
+        .iter()
+        .map(|a| (a.variant.as_str(), a.units))
+        .collect();
+    assert_eq!(
+        units,
+        [
+            ("segment", reference.nobs1.ceil() as u64),
+            ("solver", (reference.nobs1 * 30.0 / 70.0).ceil() as u64)
+        ]
+    );
+    assert_eq!(plan.total, units[0].1 + units[1].1);
+    // A 50/50 plan of the same numbers would have been different.
+    let even = plan_sample_size(100.0, 20.0, 0.05, 0.025, 0.8, 1.0, 2).unwrap();
+    assert_ne!(plan.per_variant, even.per_variant);
+    let level = plan.level.as_ref().unwrap();
+    assert_eq!((level.nominal_alpha, level.comparisons), (0.05, 2));
+
+    // Three arms (the control at 50%): four comparisons, each treatment at
+    // its share of the control's units.
+    let three = experiment(
+        &[("standard", 50.0), ("a", 25.0), ("b", 25.0)],
+        vec![
+            metric("margin", MetricType::Primary, TargetDirection::Increase),
+            metric("head", MetricType::Secondary, TargetDirection::Decrease),
+        ],
+    );
+    let plan =
+        plan_for_experiment(&three, &three.metrics[0], 100.0, 20.0, Correction::Holm).unwrap();
+    assert_eq!(plan.alpha, 0.05 / 4.0);
+    let reference = plan_sample_size(100.0, 20.0, 0.05, 0.0125, 0.8, 0.5, 3).unwrap();
+    assert_eq!(plan.nobs1, reference.nobs1);
+    let half = (reference.nobs1 * 0.5).ceil() as u64;
+    assert_eq!(
+        plan.arms.iter().map(|a| a.units).collect::<Vec<_>>(),
+        [reference.nobs1.ceil() as u64, half, half]
+    );
+    assert_eq!(plan.total, reference.nobs1.ceil() as u64 + 2 * half);
+    // A guardrail is planned at its own level, outside the family.
+    let mut guard = metric("failures", MetricType::Guardrail, TargetDirection::Decrease);
+    guard.minimum_detectable_effect = 0.1;
+    let plan = plan_for_experiment(&three, &guard, 100.0, 20.0, Correction::Holm).unwrap();
+    assert_eq!(plan.alpha, 0.05);
+    // No correction: the family's level as is.
+    let plan = plan_for_experiment(&def, &def.metrics[0], 100.0, 20.0, Correction::None).unwrap();
+    assert_eq!(plan.alpha, 0.05);
 }

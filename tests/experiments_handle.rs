@@ -155,7 +155,7 @@ fn exposures_are_logged_once_per_unit_with_counts() {
     );
     let counts = query(
         &s,
-        "SELECT SUM(units) FROM variant_exposures WHERE experiment = 'sizing'",
+        "SELECT SUM(units) FROM phase_exposures WHERE experiment = 'sizing'",
     );
     assert_eq!(counts, vec![vec!["100".to_string()]]);
     // A second handle exposing the same units adds nothing.
@@ -165,7 +165,7 @@ fn exposures_are_logged_once_per_unit_with_counts() {
     }
     other.close().unwrap();
     assert_eq!(
-        query(&s, "SELECT SUM(units) FROM variant_exposures"),
+        query(&s, "SELECT SUM(units) FROM phase_exposures"),
         vec![vec!["100".to_string()]]
     );
 }
@@ -312,8 +312,17 @@ fn observations_form_unit_values_by_aggregation() {
             }
         }
     }
+    // The flush folds what it writes, in the same transaction: nothing is
+    // left for a later fold, and the watermark is at the last row.
     cha.flush().unwrap();
-    assert_eq!(cha.fold_observations().unwrap(), 12);
+    assert_eq!(cha.fold_observations().unwrap(), 0);
+    let folded_to = || {
+        query(
+            &s,
+            "SELECT value FROM meta WHERE key = 'observations_folded_to'",
+        )
+    };
+    assert_eq!(folded_to(), vec![vec!["12".to_string()]]);
     // A later batch changes unit a's value again: its old value is replaced.
     for metric in ["cost", "runs", "converted", "total"] {
         cha.record("sizing", a, metric, 8.0).unwrap();
@@ -321,24 +330,27 @@ fn observations_form_unit_values_by_aggregation() {
     cha.flush().unwrap();
     assert_eq!(
         cha.fold_observations().unwrap(),
-        4,
+        0,
         "every raw row is folded once"
     );
-    assert_eq!(cha.fold_observations().unwrap(), 0);
+    assert_eq!(folded_to(), vec![vec!["16".to_string()]]);
     let v = variant(a);
     let moments = |metric: &str| {
         let rows = query(
             &s,
             &format!(
-                "SELECT n, mean, m2 FROM variant_metrics WHERE variant = '{v}' AND metric = '{metric}'"
+                "SELECT n, shift, s1, s1_lo, s2, s2_lo FROM phase_metrics
+                 WHERE phase = 1 AND variant = '{v}' AND metric = '{metric}'"
             ),
         );
-        let r = &rows[0];
-        (
-            r[0].parse::<u64>().unwrap(),
-            r[1].parse::<f64>().unwrap(),
-            r[2].parse::<f64>().unwrap(),
-        )
+        let r: Vec<f64> = rows[0].iter().map(|x| x.parse().unwrap()).collect();
+        let s = cha_deploy::stats::Summary::from_parts(cha_deploy::stats::SummaryParts {
+            n: r[0] as u64,
+            shift: r[1],
+            s1: (r[2], r[3]),
+            s2: (r[4], r[5]),
+        });
+        (s.n, s.mean(), s.m2())
     };
     // cost (mean): a = mean(1,3,8) = 4, b = 10 → mean 7, m2 = 18.
     let (n, mean, m2) = moments("cost");
@@ -564,17 +576,25 @@ fn analysis_reads_the_folded_statistics_and_matches_welch() {
         ErrorKind::NotFound
     );
 
-    let plan = cha.plan_experiment("sizing", "cost", 100.0, 5.8).unwrap();
+    // Planned at Holm's first step over the family's 3 comparisons.
+    let holm = cha_deploy::experiments::Correction::Holm;
+    let plan = cha
+        .plan_experiment("sizing", "cost", 100.0, 5.8, holm)
+        .unwrap();
     let expected =
-        cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05, 0.8, 1.0).unwrap();
+        cha_deploy::stats::ttest_ind_required_nobs1(0.05 * 100.0 / 5.8, 0.05 / 3.0, 0.8, 1.0)
+            .unwrap();
     assert_eq!(plan.per_variant, expected.ceil() as u64);
     assert_eq!(
-        cha.plan_experiment("sizing", "nope", 1.0, 1.0)
+        cha.plan_experiment("sizing", "nope", 1.0, 1.0, holm)
             .unwrap_err()
             .kind(),
         ErrorKind::NotFound
     );
-    assert!(cha.plan_experiment("sizing", "cost", 100.0, 0.0).is_err());
+    assert!(
+        cha.plan_experiment("sizing", "cost", 100.0, 0.0, holm)
+            .is_err()
+    );
 }
 
 #[test]
@@ -697,10 +717,17 @@ fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
         serde_json::to_value(&after.metrics).unwrap(),
         "the statistics keep what the raw rows held"
     );
-    // New rows still get new ids and are folded once.
+    // New rows still get new ids and are folded once, by their flush.
     cha.record("sizing", "late", "cost", 1.0).unwrap();
     cha.flush().unwrap();
-    assert_eq!(cha.fold_observations().unwrap(), 1);
+    assert_eq!(cha.fold_observations().unwrap(), 0);
+    assert_eq!(
+        query(
+            &s,
+            "SELECT value FROM meta WHERE key = 'observations_folded_to'"
+        ),
+        vec![vec!["21".to_string()]]
+    );
     // A retention of 0 days is refused.
     let e = cha
         .deploy_all(
@@ -819,10 +846,16 @@ fn units_buffered_by_one_handle_stay_sticky_when_another_changes_the_split() {
         };
         assert_eq!(n, &v["exposures"], "{}", v["name"]);
     }
-    assert_eq!(
-        json["sample_ratio"]["status"], "skipped",
-        "the counts mix two splits"
-    );
+    // Two phases, each with its own split: A's units were exposed in the
+    // first (50/50), and it is the one analysed and checked against it.
+    let phases = json["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!(phases[0]["split"][1]["traffic_percentage"], 50.0);
+    assert_eq!(phases[1]["split"][1]["traffic_percentage"], 90.0);
+    assert_eq!(phases[1]["reason"], "split_change");
+    assert_eq!(json["analyzed_phases"], serde_json::json!([1]));
+    assert_eq!(json["sample_ratio"], phases[0]["sample_ratio"]);
+    assert_eq!(json["sample_ratio"]["status"], "ok");
 }
 
 #[test]
@@ -933,10 +966,209 @@ fn more_units_than_the_exposure_cache_are_still_stored_once() {
         assert_eq!(
             query(
                 &s,
-                "SELECT COUNT(*), (SELECT SUM(units) FROM variant_exposures) FROM exposures"
+                "SELECT COUNT(*), (SELECT SUM(units) FROM phase_exposures) FROM exposures"
             ),
             vec![vec!["70000".to_string(), "70000".to_string()]],
             "round {round}"
         );
     }
+}
+
+/// How many units are stored as exposed to `experiment`.
+fn exposed(s: &Scratch, experiment: &str) -> usize {
+    query(
+        s,
+        &format!("SELECT COUNT(*) FROM exposures WHERE experiment = '{experiment}'"),
+    )[0][0]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn peek_answers_as_assign_would_and_exposes_no_one() {
+    let s = Scratch::new("peek");
+    let dir = s.config("c", &experiment((50.0, 50.0), "running", 60.0));
+    std::fs::write(
+        dir.join("feature_flags.yml"),
+        "version: 2\nflags:\n  sizing_method:\n    type: a_b_test\n    enabled: true\n    experiment: sizing\n",
+    )
+    .unwrap();
+    let cha = open(&s);
+    cha.deploy_all(&dir, "t").unwrap();
+    let units: Vec<String> = (0..300).map(|u| format!("engineer-{u}")).collect();
+    // Looking, in every way, at every unit: nothing is stored.
+    let peeked: Vec<_> = units
+        .iter()
+        .map(|u| {
+            let p = cha.peek("sizing", u).unwrap();
+            let report = cha.peek_assignment("sizing", u).unwrap();
+            assert_eq!(
+                report.variant,
+                p.variant.as_ref().map(|v| v.name.to_string())
+            );
+            assert_eq!(report.reason, p.reason);
+            let ctx = cha_deploy::flags::OwnedContext::from_json(&format!(
+                r#"{{"user_id": "{u}", "peek": true}}"#
+            ))
+            .unwrap();
+            let e = ctx.with_context(|c| cha.evaluate_flag("sizing_method", c));
+            assert_eq!(e.variant, report.variant, "{u}");
+            (p.variant.map(|v| v.name.to_string()), p.reason)
+        })
+        .collect();
+    assert!(peeked.iter().any(|p| p.1 == AssignReason::OutsideCoverage));
+    cha.flush().unwrap();
+    assert_eq!(exposed(&s, "sizing"), 0, "peeking exposed someone");
+    let report = cha
+        .analyze_experiment("sizing", Default::default())
+        .unwrap();
+    assert!(report.variants.iter().all(|v| v.exposures == 0));
+
+    // The answers are the ones assignment gives (which exposes).
+    for (u, (variant, reason)) in units.iter().zip(&peeked) {
+        let a = cha.assign("sizing", u).unwrap();
+        assert_eq!(&a.variant.map(|v| v.name.to_string()), variant, "{u}");
+        assert_eq!(&a.reason, reason, "{u}");
+    }
+    cha.flush().unwrap();
+    let in_test = peeked.iter().filter(|p| p.0.is_some()).count();
+    assert_eq!(exposed(&s, "sizing"), in_test);
+
+    // Sticky pins: after the split changes, peek gives exposed units their
+    // first variant, as assignment does, and still writes nothing.
+    cha.deploy(
+        s.config("c2", &experiment((10.0, 90.0), "running", 60.0)),
+        &cha_deploy::DeployOptions {
+            on_drift: cha_deploy::OnDrift::Overwrite,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (u, (variant, _)) in units.iter().zip(&peeked) {
+        let p = cha.peek("sizing", u).unwrap();
+        if variant.is_some() {
+            assert_eq!(&p.variant.map(|v| v.name.to_string()), variant, "{u}");
+            assert_eq!(p.reason, AssignReason::Sticky);
+        }
+    }
+    // Paused: new units get none, old ones keep theirs, and nobody new is stored.
+    cha.set_experiment_status("sizing", ExperimentStatus::Paused, "ops")
+        .unwrap();
+    assert_eq!(
+        cha.peek("sizing", "brand-new").unwrap().reason,
+        AssignReason::Paused
+    );
+    cha.flush().unwrap();
+    assert_eq!(exposed(&s, "sizing"), in_test);
+    assert_eq!(
+        cha.peek("nope", "u").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        cha.peek("sizing", "").unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_export_never_follows_a_planted_link_and_keeps_the_database_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("export-link");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    cha.record("sizing", "u1", "cost", 2.0).unwrap();
+    let target = s.path("obs.csv");
+    // The name the export once wrote to, planted by someone else as a link
+    // to a file they want overwritten.
+    let victim = s.path("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let planted = s.path(&format!("obs.csv.partial-{}", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    std::fs::set_permissions(s.path("cha.db"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(
+        cha.export_observations_to_file("sizing", &target).unwrap(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(
+        std::fs::symlink_metadata(&planted)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    // Nothing else is left beside it.
+    let mut names: Vec<String> = std::fs::read_dir(&s.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("obs.csv"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "obs.csv",
+            &format!("obs.csv.partial-{}", std::process::id())
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_export_refuses_a_target_that_is_not_a_regular_file() {
+    let s = Scratch::new("export-special");
+    let cha = open(&s);
+    cha.deploy_all(
+        s.config("c", &experiment((50.0, 50.0), "running", 100.0)),
+        "t",
+    )
+    .unwrap();
+    cha.record("sizing", "u1", "cost", 2.0).unwrap();
+    let fifo = s.path("pipe");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let folder = s.path("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let link = s.path("link.csv");
+    std::fs::write(s.path("real.csv"), "keep").unwrap();
+    std::os::unix::fs::symlink(s.path("real.csv"), &link).unwrap();
+    for (target, what) in [
+        (&fifo, "not a regular file"),
+        (&folder, "a folder"),
+        (&link, "a symbolic link"),
+    ] {
+        let e = cha
+            .export_observations_to_file("sizing", target)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.message().contains(what), "{e}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(folder.is_dir());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(s.path("real.csv")).unwrap(), "keep");
+    let leftovers: Vec<String> = std::fs::read_dir(&s.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -272,9 +272,9 @@ fn check(analysis: &FeedbackAnalysis, items: &[Generated], lo: i64, hi: i64) {
     let (ratings, scores, satisfied, _) = summaries(in_range.iter().copied());
     let s = &analysis.satisfaction;
     assert_eq!((s.ratings, s.satisfied), (ratings.n, satisfied));
-    close_opt(s.average_rating, ratings.mean, "average rating");
+    close_opt(s.average_rating, ratings.mean(), "average rating");
     close_opt(s.csat, satisfied as f64 / ratings.n as f64, "csat");
-    close_opt(s.sentiment_mean, scores.mean, "sentiment mean");
+    close_opt(s.sentiment_mean, scores.mean(), "sentiment mean");
     close_opt(s.rating_std_dev, ratings.std_dev().unwrap(), "rating sd");
     let negative = in_range.iter().filter(|g| g.label == "negative").count() as u64;
     assert_eq!(s.negative, negative);
@@ -293,8 +293,8 @@ fn check(analysis: &FeedbackAnalysis, items: &[Generated], lo: i64, hi: i64) {
             (point.start_ms, point.items, point.ratings),
             (day * DAY_MS, n, r.n)
         );
-        close_opt(point.average_rating, r.mean, "daily rating");
-        points.push(((day - days.keys().next().unwrap()) as f64, r.mean));
+        close_opt(point.average_rating, r.mean(), "daily rating");
+        points.push(((day - days.keys().next().unwrap()) as f64, r.mean()));
     }
     if points.len() < 2 {
         assert_eq!(analysis.trend.rating_slope, None, "no line through one day");
@@ -379,7 +379,7 @@ fn check(analysis: &FeedbackAnalysis, items: &[Generated], lo: i64, hi: i64) {
                 comparison.name,
                 a.arm
             );
-            close_opt(a.sentiment_mean, sc.mean, "flag sentiment");
+            close_opt(a.sentiment_mean, sc.mean(), "flag sentiment");
         }
     }
     let flagged: BTreeSet<&str> = analysis.flags.iter().map(|f| f.name.as_str()).collect();

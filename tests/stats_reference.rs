@@ -391,9 +391,9 @@ fn the_checks_can_fail() {
     // The pooled-variance t statistic differs from Welch's on unequal arms.
     let c = &load("welch.json")[0];
     let (ctl, trt) = (arm(&c["control"]), arm(&c["treatment"]));
-    let pooled = ((ctl.m2 + trt.m2) / (ctl.n + trt.n - 2) as f64).sqrt();
+    let pooled = ((ctl.m2() + trt.m2()) / (ctl.n + trt.n - 2) as f64).sqrt();
     let t_pooled =
-        (trt.mean - ctl.mean) / (pooled * (1.0 / ctl.n as f64 + 1.0 / trt.n as f64).sqrt());
+        (trt.mean() - ctl.mean()) / (pooled * (1.0 / ctl.n as f64 + 1.0 / trt.n as f64).sqrt());
     assert!(rel(t_pooled, num(&c["t"])) > 1e-3);
 }
 

@@ -55,6 +55,80 @@ fn a_new_database_is_created_migrated_and_private() {
     assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
 }
 
+#[cfg(unix)]
+#[test]
+fn file_mode_shares_the_database_its_journal_and_backups_with_a_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = scratch();
+    let db = dir.path("shared.db");
+    // 0660 whatever the umask (the usual 022 would take the group's write
+    // bit from a mode given at creation only).
+    let options = OpenOptions::from_json(r#"{"file_mode": "0660"}"#).unwrap();
+    let cha = Cha::open_with_options(&db, options).unwrap();
+    cha.update_flag(
+        "shared",
+        &serde_json::json!({"type": "boolean", "enabled": true}),
+        "ops",
+    )
+    .unwrap();
+    assert_eq!(mode(&db), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-wal")), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-shm")), 0o660);
+    let backup = cha.create_backup("manual").unwrap();
+    assert_eq!(mode(std::path::Path::new(&backup.path)), 0o660);
+    assert_eq!(mode(&dir.path("shared.db-backups")), 0o770);
+    cha.close().unwrap();
+    // An existing file keeps its permissions, whatever a later open says.
+    let cha = Cha::open_with_options(&db, OpenOptions::default()).unwrap();
+    cha.close().unwrap();
+    assert_eq!(mode(&db), 0o660);
+    // 0640: the group reads; its backup folder is 0750.
+    let db = dir.path("readable.db");
+    let cha = Cha::open_with_options(
+        &db,
+        OpenOptions::from_json(r#"{"file_mode": "640"}"#).unwrap(),
+    )
+    .unwrap();
+    let backup = cha.create_backup("manual").unwrap();
+    assert_eq!(mode(&db), 0o640);
+    assert_eq!(mode(std::path::Path::new(&backup.path)), 0o640);
+    assert_eq!(mode(&dir.path("readable.db-backups")), 0o750);
+    cha.close().unwrap();
+}
+
+#[test]
+fn file_mode_refuses_what_would_expose_or_lock_out() {
+    for (json, says) in [
+        (
+            r#"{"file_mode": "0755"}"#,
+            "file_mode 0755 has bits besides read and write",
+        ),
+        (
+            r#"{"file_mode": "0440"}"#,
+            "file_mode 0440 must let the owner read and write",
+        ),
+        (
+            r#"{"file_mode": "0666"}"#,
+            "would let every user of the machine write",
+        ),
+        (
+            r#"{"file_mode": "rw-r-----"}"#,
+            "file_mode `rw-r-----` is not octal permissions",
+        ),
+        (r#"{"file_mode": "0"}"#, "must let the owner read and write"),
+        (r#"{"file_mode": ""}"#, "is not octal permissions"),
+        (
+            r#"{"file_mode": 640}"#,
+            "`file_mode`: invalid type: integer `640`, expected a string",
+        ),
+    ] {
+        let err = OpenOptions::from_json(json).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{json}");
+        assert!(err.message().contains(says), "{json}: {err}");
+    }
+}
+
 #[test]
 fn options_choose_journal_and_sync() {
     let dir = scratch();
@@ -272,5 +346,112 @@ fn a_damaged_definition_is_a_storage_error() {
         err.message()
             .contains("stored flag `night_mode` cannot be read"),
         "{err}"
+    );
+}
+
+/// A database of schema version 6 (moments kept Welford's way, one row of
+/// totals per unit and metric) opens with its exposures in phase 1 and its
+/// moments rebuilt exactly from the unit totals.
+#[test]
+fn a_schema_6_database_is_migrated_with_exact_moments_and_one_phase() {
+    let dir = scratch();
+    let db = dir.path("six.db");
+    let test = serde_json::to_string(&serde_json::json!({
+        "id": "t", "name": "T", "test_type": "pipe_sizing", "status": "running",
+        "variants": [{"name": "a", "traffic_percentage": 50.0}, {"name": "b", "traffic_percentage": 50.0}],
+        "control": "a", "metrics": [{"name": "m", "metric_type": "primary", "aggregation": "sum",
+            "target_direction": "increase", "minimum_detectable_effect": 0.05,
+            "significance_level": 0.05, "power": 0.8}],
+        "minimum_sample_size": 10, "minimum_duration_days": 1, "coverage": 100.0
+    }))
+    .unwrap();
+    // Values around 1e9: each unit's total, and the arms' exact moments.
+    let totals: Vec<(String, &str, f64)> = (0..40)
+        .map(|i| {
+            let variant = if i % 2 == 0 { "a" } else { "b" };
+            (
+                format!("u{i}"),
+                variant,
+                1e9 + 0.125 * f64::from(i % 7) + f64::from(i % 2),
+            )
+        })
+        .collect();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        for sql in [
+            include_str!("../src/store/schema_0001_foundation.sql"),
+            include_str!("../src/store/schema_0002_flags.sql"),
+            include_str!("../src/store/schema_0003_experiments.sql"),
+            include_str!("../src/store/schema_0004_definitions.sql"),
+            include_str!("../src/store/schema_0005_deployments.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO definitions VALUES ('experiment', 't', ?1, 1, 7, 'ops')",
+            [&test],
+        )
+        .unwrap();
+        conn.execute_batch(include_str!(
+            "../src/store/schema_0006_metric_aggregations.sql"
+        ))
+        .unwrap();
+        conn.execute(
+            "INSERT INTO experiment_allocations VALUES ('t', '[\"t\",100.0,[]]', 0)",
+            [],
+        )
+        .unwrap();
+        for (unit, variant, total) in &totals {
+            conn.execute(
+                "INSERT INTO exposures VALUES ('t', ?1, ?2, 1000)",
+                rusqlite::params![unit, variant],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO unit_metrics VALUES ('t', 'm', ?1, ?2, 1, ?3, 1)",
+                rusqlite::params![unit, variant, total],
+            )
+            .unwrap();
+        }
+        // Moments that are off, as a long run of Welford downdates leaves them.
+        conn.execute_batch(
+            "INSERT INTO variant_exposures VALUES ('t', 'a', 20, 1000), ('t', 'b', 20, 1000);
+             INSERT INTO variant_metrics VALUES ('t', 'a', 'm', 20, 1000000000.3, 9.0),
+                                                ('t', 'b', 'm', 20, 1000000001.3, 9.0);
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    let cha = Cha::open(&db).unwrap();
+    assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
+    let report = cha.analyze_experiment("t", Default::default()).unwrap();
+    assert_eq!(report.phases.len(), 1);
+    assert_eq!(report.phases[0].reason, "migrated");
+    assert_eq!(report.phases[0].started_ms, 1000, "from the first exposure");
+    assert_eq!(
+        report.phases[0]
+            .split
+            .iter()
+            .map(|s| s.exposures)
+            .collect::<Vec<_>>(),
+        [20, 20]
+    );
+    let m = &report.metrics[0];
+    for (arm, want) in [(&m.control, "a"), (&m.comparisons[0].treatment, "b")] {
+        let values: Vec<f64> = totals.iter().filter(|t| t.1 == want).map(|t| t.2).collect();
+        let exact = cha_deploy::stats::Summary::from_values(&values);
+        assert_eq!(arm.n, 20);
+        assert_eq!(arm.mean, Some(exact.mean()), "rebuilt, not carried over");
+        assert_eq!(arm.variance, exact.variance());
+    }
+    // New observations go on from the carried-over totals.
+    cha.record("t", "u0", "m", 2.0).unwrap();
+    cha.flush().unwrap();
+    let report = cha.analyze_experiment("t", Default::default()).unwrap();
+    let mut values: Vec<f64> = totals.iter().filter(|t| t.1 == "a").map(|t| t.2).collect();
+    values[0] += 2.0;
+    assert_eq!(
+        report.metrics[0].control.mean,
+        Some(cha_deploy::stats::Summary::from_values(&values).mean())
     );
 }

@@ -260,8 +260,10 @@ def effect_sizes():
     """Cohen's d (pooled SD) and Hedges' g with the exact correction
     J(v) = Γ(v/2) / (sqrt(v/2) Γ((v-1)/2)), v = n_c + n_t - 2 (Hedges 1981),
     evaluated in 50-digit arithmetic; and the delta-method relative lift
-    (Deng et al. 2018): var = var_t/(n_t m_c²) + m_t² var_c/(n_c m_c⁴),
-    ci = lift ± norm.ppf(1 - alpha/2)·se."""
+    (Deng et al. 2018): lift = (m_t - m_c)/|m_c| (the sign of the effect,
+    also for a negative control mean), var = var_t/(n_t m_c²) + m_t²
+    var_c/(n_c m_c⁴), ci = lift ± t.ppf(1 - alpha/2, df)·se with Welch's df,
+    the quantile of the interval of the difference (as gbstats does)."""
     mpmath.mp.dps = 50
     cases = []
     specs = [
@@ -271,6 +273,8 @@ def effect_sizes():
         (1000, 1200, 5.0, 5.1, 2.0, 2.2),
         (300_000, 310_000, 42.0, 42.02, 49.0, 51.0),
         (10**9, 10**9, 1.0, 1.0001, 1.0, 1.0),
+        (4, 4, 11.5, 13.625, 5.0 / 3.0, 6.6875 / 3.0),
+        (60, 50, -3.04, -2.406, 1.2, 0.9),
     ]
     for nc, nt, mc, mt, vc, vt in specs:
         m = mpmath.mpf
@@ -279,11 +283,12 @@ def effect_sizes():
         d = (m(mt) - m(mc)) / sp
         j = mpmath.gamma(m(v) / 2) / (mpmath.sqrt(m(v) / 2) * mpmath.gamma(m(v - 1) / 2))
         alpha = 0.05
-        lift = (m(mt) - m(mc)) / m(mc)
+        lift = (m(mt) - m(mc)) / abs(m(mc))
         var = m(vt) / nt / m(mc) ** 2 + m(mt) ** 2 * (m(vc) / nc) / m(mc) ** 4
         se = mpmath.sqrt(var)
-        z = mpmath.sqrt(2) * mpmath.erfinv(1 - m(alpha))
-        assert abs(float(z) - stats.norm.ppf(1 - alpha / 2)) < 1e-15
+        wc, wt = m(vc) / nc, m(vt) / nt
+        df = (wc + wt) ** 2 / (wc**2 / (nc - 1) + wt**2 / (nt - 1))
+        z = m(stats.t.ppf(1 - alpha / 2, float(df)))
         cases.append({
             "control": {"n": nc, "mean": mc, "var": vc},
             "treatment": {"n": nt, "mean": mt, "var": vt},
@@ -295,16 +300,23 @@ def effect_sizes():
 
 
 def main():
+    """Writes every fixture, or only those named on the command line
+    (``python tools/gen_stats_fixtures.py effect_size``)."""
     os.makedirs(OUT, exist_ok=True)
-    write("welch", welch_from_samples() + welch_from_stats())
-    write("t_quantile", t_quantiles())
-    write("t_sf", t_sf())
-    write("noncentral_t", noncentral_t())
-    write("normal_quantile", normal_quantiles())
-    write("chi_square", chi_square())
-    write("power", power())
-    write("multiple_testing", multiple_testing())
-    write("effect_size", effect_sizes())
+    fixtures = {
+        "welch": lambda: welch_from_samples() + welch_from_stats(),
+        "t_quantile": t_quantiles,
+        "t_sf": t_sf,
+        "noncentral_t": noncentral_t,
+        "normal_quantile": normal_quantiles,
+        "chi_square": chi_square,
+        "power": power,
+        "multiple_testing": multiple_testing,
+        "effect_size": effect_sizes,
+    }
+    wanted = sys.argv[1:] or list(fixtures)
+    for name in wanted:
+        write(name, fixtures[name]())
 
 
 if __name__ == "__main__":

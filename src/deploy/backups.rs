@@ -72,7 +72,7 @@ impl Cha {
     fn take_backup(&self, reason: &str) -> Result<Backup> {
         self.flush()?;
         let dir = self.backup_dir();
-        create_private_dir(&dir)?;
+        create_backup_dir(&dir, crate::store::mode_of(self.inner.store.path()))?;
         // Two backups in one millisecond get the next free one.
         let now = crate::clock::now_ms();
         let path = (now..now + 1000)
@@ -293,8 +293,10 @@ fn parse_stamp(s: &str) -> Option<i64> {
     crate::common::time::parse_rfc3339_ms(&rfc).ok()
 }
 
-/// Creates the backup folder readable by its owner only.
-fn create_private_dir(dir: &Path) -> Result<()> {
+/// Creates the backup folder, open to those the database is open to
+/// (0700 for a 0600 database, 0750 for 0640). An existing folder is left
+/// as it is.
+fn create_backup_dir(dir: &Path, mode: crate::FileMode) -> Result<()> {
     let io = |e: std::io::Error| Error::storage(format!("backup folder {}: {e}", dir.display()));
     if dir.is_dir() {
         return Ok(());
@@ -302,8 +304,16 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io)
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode.folder());
+    builder.create(dir).map_err(io)?;
+    // Exactly, whatever the umask; the folder is new, so nobody else's.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode.folder()))
+            .map_err(io)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

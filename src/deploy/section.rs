@@ -64,6 +64,17 @@ pub(crate) trait Section: Sync {
         Ok(())
     }
 
+    /// Refuses a deployment whose files bring `target` into a running
+    /// system that cannot take it as it is (an archived A/B test named
+    /// again needs an explicit restore). Rollbacks restore exactly and do
+    /// not ask.
+    ///
+    /// # Errors
+    /// `Config`, naming the definition and what to do.
+    fn check_target(&self, _conn: &rusqlite::Connection, _target: &Definitions) -> Result<()> {
+        Ok(())
+    }
+
     /// Checks this section's definitions in `configuration` (what a
     /// deployment or rollback would leave), alone and against the other
     /// sections. A merge of runtime changes with the files' changes is

@@ -152,6 +152,9 @@ pub(crate) fn prepare(
         let drift = drift_of(conn, *section, section_base, &running, last.as_ref())?;
         let (comparison, included) = match targets.get(kind) {
             Some(target) => {
+                if keep_runtime_state {
+                    section.check_target(conn, target)?;
+                }
                 let mut target = target.clone();
                 if keep_runtime_state {
                     for (name, definition) in &mut target {

@@ -15,16 +15,31 @@
 //!
 //! - **Unit of analysis**: each summary holds one value per unit (the unit's
 //!   observations combined by the metric's aggregation, see
-//!   `handle::recorder`), so `n` is a count of units, not of observations.
+//!   `handle::experiments::fold`), so `n` is a count of units, not of
+//!   observations. The summaries are exact at any offset (see
+//!   [`Summary`]).
+//! - **Phases**: a test's phases (a split change, a pause and a resume, a
+//!   restart) are each checked against their own split; the estimates use
+//!   the phases [`AnalysisOptions::phases`] selects, by default the latest
+//!   in which every variant with traffic has `minimum_sample_size` units
+//!   (else the latest with exposures), and the report says which. The
+//!   minimum duration counts the days the analysed phases admitted units.
 //! - **Fixed-horizon tests**: Welch's t-test, two-sided, and its
 //!   (1 − significance_level) interval of the difference treatment − control;
-//!   the relative lift with the delta-method interval; Cohen's d (pooled) and
-//!   Hedges' g.
+//!   the relative lift (over |control mean|, so that its sign is the
+//!   effect's) with the delta-method interval at the same Student t
+//!   quantile and Welch df as the difference's, as gbstats does; Cohen's d
+//!   (pooled) and Hedges' g.
 //! - **Power** at the metric's minimum detectable effect (MDE, relative): the
 //!   standardised effect is `mde × |control mean| / pooled sd`, i.e. Cohen's d
 //!   of a change of MDE from the control's level, with the pooled standard
 //!   deviation of both arms. Achieved power is statsmodels'
-//!   `TTestIndPower().power(d, nobs1 = n_control, alpha, ratio = n_t / n_c)`.
+//!   `TTestIndPower().power(d, nobs1 = n_control, alpha, ratio = n_t / n_c)`
+//!   at the level the decision applies: the family's level divided by the
+//!   number of comparisons in it under Holm (its first step) and
+//!   Benjamini–Hochberg (its strictest step), as is without a correction; a
+//!   guardrail's own level. With five comparisons Holm's first step runs at
+//!   α/5, where 80% nominal power would be about 59% real power.
 //!   The units still needed assume the arms keep their current proportion:
 //!   `nobs1 = TTestIndPower().solve_power(d, alpha, power, ratio = n_t / n_c)`,
 //!   rounded up, minus what each arm has; 0 once the target power is reached
@@ -32,8 +47,11 @@
 //!   solver that plans use too).
 //! - **Multiple comparisons**: one family holds every (primary or secondary
 //!   metric, non-control variant) comparison; its p-values are adjusted by
-//!   Holm (default) or Benjamini–Hochberg, and a comparison is significant
-//!   when its adjusted p is below its metric's `significance_level`.
+//!   Holm (default), Benjamini–Hochberg or not at all. **One level** rules
+//!   the family: the smallest `significance_level` of its metrics (so the
+//!   family is controlled at every metric's level, not only at the largest);
+//!   a comparison is significant when its adjusted p is below it. Each
+//!   metric's intervals keep its own level.
 //! - **Guardrails** are outside that family, tested one-sided in their bad
 //!   direction (an increase when the target is `decrease`, and vice versa)
 //!   at their own `significance_level`, uncorrected: a guardrail exists to
@@ -49,8 +67,9 @@
 //!   the squared absolute MDE, and can be set per metric in
 //!   [`AnalysisOptions::mixture_variance`]. Where it cannot be formed (zero
 //!   control mean) the comparison falls back to the fixed-horizon p.
-//! - **Sample ratio**: Pearson's chi-square of the exposures against the
-//!   traffic percentages (variants with 0% are left out), flagged below
+//! - **Sample ratio**: per phase, Pearson's chi-square of the units first
+//!   exposed in it against its own traffic percentages (variants with 0%
+//!   are left out), flagged below
 //!   p = 0.001. It is skipped, with the reason, when there are no exposures
 //!   or the smallest expected count is below 5 (Cochran's rule for the
 //!   chi-square approximation), which covers "fewer than two variants have
@@ -60,16 +79,21 @@
 //!   reason (in the JSON `"insufficient_data: control has 1 unit"` or
 //!   `"zero_variance"`, for example, instead of `"ok"`) and null numbers,
 //!   never NaN or infinity.
-//! - **Verdict**, in order of precedence: a sample ratio mismatch makes the
-//!   experiment invalid; a harmed guardrail stops it; a variant significantly
-//!   better on a primary metric (after correction) and significantly worse on
-//!   none ships, once every variant has `minimum_sample_size` exposures and the
-//!   experiment has run `minimum_duration_days` since its first exposure
-//!   (several candidates: the one better on most primary metrics, then the
-//!   smallest adjusted p); otherwise it keeps running while units (for the
-//!   minimum sample size or for the power at the MDE of every primary
-//!   comparison) or days are missing; otherwise there is no difference.
-//!   Without primary metrics the secondary ones decide.
+//! - **Verdict**, in order of precedence: a sample ratio mismatch in an
+//!   analysed phase makes the experiment invalid; a harmed guardrail stops
+//!   it; a variant significantly better on a primary metric (after
+//!   correction) and significantly worse on none ships, once every variant
+//!   has `minimum_sample_size` exposures and the analysed phases have run
+//!   `minimum_duration_days` (several candidates: the one better on most
+//!   primary metrics, then the smallest adjusted p); without one, a variant
+//!   better on one primary metric and worse on another is a trade-off for
+//!   people to decide, and one only worse is harm (keep the control) — both
+//!   at once, since more data would not undo them; a comparison whose arms
+//!   both have zero variance but different means cannot be tested;
+//!   otherwise it keeps running while units (for the minimum sample size or
+//!   for the power at the MDE of every primary comparison, at the corrected
+//!   level) or days are missing; otherwise there is no difference. Without
+//!   primary metrics the secondary ones decide.
 //! - **Business impact**: the winner's most significant better primary
 //!   comparison, or (no winner) the comparison with the smallest p on the
 //!   first primary metric: the absolute difference per unit in the metric's
@@ -77,10 +101,16 @@
 
 use super::compare::{arm_report, compare};
 use super::model::ExperimentDefinition;
+use super::model::MetricType;
 use super::options::AnalysisOptions;
-use super::report::{AnalysisReport, ConclusionKind, MetricReport, VariantReport, finite};
+use super::phases::{Phase, PhaseData, PhaseStart, Split};
+use super::report::{
+    AnalysisReport, ConclusionKind, MetricReport, PhaseReport, PhaseShare, QuarantineReport,
+    SampleRatioReport, SampleRatioStatus, VariantReport, finite,
+};
 use super::sample_ratio::sample_ratio;
-use super::verdict::{conclude, correct};
+use super::verdict::{conclude, correct, family_alpha, powered_alpha};
+use crate::common::time::format_rfc3339_ms;
 use crate::stats::Summary;
 
 /// What [`analyze`] reads. Slices shorter than the definition's variants or
@@ -89,27 +119,141 @@ use crate::stats::Summary;
 pub struct AnalysisInput<'a> {
     /// The experiment as configured.
     pub definition: &'a ExperimentDefinition,
-    /// `summaries[variant][metric]`, in definition order: one value per unit.
+    /// `summaries[variant][metric]`, in definition order: one value per
+    /// unit, of the analysed phases pooled.
     pub summaries: &'a [Vec<Summary>],
-    /// Exposed units per variant, in definition order.
+    /// Exposed units per variant of the analysed phases, in definition order.
     pub exposures: &'a [u64],
-    /// When the first unit was exposed (epoch ms), if any was.
-    pub first_exposure_ms: Option<i64>,
+    /// Every phase of the test, in order, with its exposures (none before
+    /// it has started).
+    pub phases: Vec<PhaseData>,
+    /// The numbers of the phases the summaries and exposures are of.
+    pub analyzed: Vec<u32>,
+    /// Which phases those are and why, in a sentence.
+    pub selection: String,
+    /// The observations the fold left out.
+    pub quarantined: QuarantineReport,
     /// The time of the analysis (epoch ms).
     pub now_ms: i64,
     /// How to analyse.
     pub options: AnalysisOptions,
-    /// Whether the split changed while units were exposed: the sample-ratio
-    /// check is then skipped, since pinned units follow the old split.
-    pub split_changed: bool,
+}
+
+impl<'a> AnalysisInput<'a> {
+    /// The input of a test with one phase, begun at `started_ms` (None:
+    /// not started) under the definition's split and running still: what
+    /// a test that never changed its split or paused looks like.
+    pub fn one_phase(
+        definition: &'a ExperimentDefinition,
+        summaries: &'a [Vec<Summary>],
+        exposures: &'a [u64],
+        started_ms: Option<i64>,
+        now_ms: i64,
+        options: AnalysisOptions,
+    ) -> AnalysisInput<'a> {
+        let phases: Vec<PhaseData> = started_ms
+            .map(|started_ms| PhaseData {
+                phase: Phase {
+                    number: 1,
+                    started_ms,
+                    ended_ms: None,
+                    split: Split::of(definition),
+                    reason: PhaseStart::Start,
+                    mixed: false,
+                },
+                exposures: (0..definition.variants.len())
+                    .map(|i| exposures.get(i).copied().unwrap_or(0))
+                    .collect(),
+            })
+            .into_iter()
+            .collect();
+        let analyzed = phases.iter().map(|p| p.phase.number).collect();
+        AnalysisInput {
+            definition,
+            summaries,
+            exposures,
+            phases,
+            analyzed,
+            selection: "phase 1, the only one".into(),
+            quarantined: QuarantineReport::default(),
+            now_ms,
+            options,
+        }
+    }
+}
+
+/// The report of each phase, with its own sample-ratio check.
+fn phase_reports(input: &AnalysisInput<'_>) -> Vec<PhaseReport> {
+    input
+        .phases
+        .iter()
+        .map(|p| phase_report(p, input.analyzed.contains(&p.phase.number), input.now_ms))
+        .collect()
+}
+
+/// The report of one phase at `now_ms`, with its own sample-ratio check.
+pub fn phase_report(p: &PhaseData, analyzed: bool, now_ms: i64) -> PhaseReport {
+    let ph = &p.phase;
+    PhaseReport {
+        phase: ph.number,
+        reason: ph.reason.as_str().to_string(),
+        started_at: format_rfc3339_ms(ph.started_ms),
+        started_ms: ph.started_ms,
+        ended_at: ph.ended_ms.map(format_rfc3339_ms),
+        ended_ms: ph.ended_ms,
+        duration_days: ph.duration_days(now_ms),
+        coverage: ph.split.coverage,
+        split: ph
+            .split
+            .variants
+            .iter()
+            .zip(p.exposures.iter().chain(std::iter::repeat(&0)))
+            .map(|(s, &n)| PhaseShare {
+                variant: s.name.clone(),
+                traffic_percentage: s.traffic_percentage,
+                exposures: n,
+            })
+            .collect(),
+        sample_ratio: sample_ratio(&ph.split, &p.exposures, ph.mixed),
+        analyzed,
+    }
+}
+
+/// The sample-ratio check of the analysed phases together: a mismatch in
+/// any, else the tested one with the smallest p, else the latest's reason.
+fn overall_sample_ratio(phases: &[PhaseReport]) -> SampleRatioReport {
+    let analyzed: Vec<&PhaseReport> = phases.iter().filter(|p| p.analyzed).collect();
+    let worst = |status: SampleRatioStatus| {
+        analyzed
+            .iter()
+            .filter(|p| p.sample_ratio.status == status)
+            .min_by(|a, b| {
+                let p = |r: &PhaseReport| r.sample_ratio.p_value.unwrap_or(1.0);
+                p(a).total_cmp(&p(b))
+            })
+            .map(|p| p.sample_ratio.clone())
+    };
+    worst(SampleRatioStatus::Mismatch)
+        .or_else(|| worst(SampleRatioStatus::Ok))
+        .or_else(|| analyzed.last().map(|p| p.sample_ratio.clone()))
+        .unwrap_or_else(|| SampleRatioReport {
+            status: SampleRatioStatus::Skipped,
+            reason: Some("no exposures yet".into()),
+            statistic: None,
+            df: None,
+            p_value: None,
+            threshold: crate::stats::SRM_THRESHOLD,
+            mismatch: false,
+        })
 }
 
 /// Analyses an experiment from its summaries and exposures: every metric and
 /// non-control variant against the control, the sample-ratio check, the
 /// correction, and the verdict (see the module docs for every choice).
 ///
-/// O(variants × metrics), independent of the number of observations. Never
-/// fails: degenerate data show up as statuses and null numbers.
+/// O(variants × metrics + phases), independent of the number of
+/// observations. Never fails: degenerate data show up as statuses and null
+/// numbers.
 pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
     let def = input.definition;
     let n_variants = def.variants.len();
@@ -151,11 +295,22 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
         .map(|v| v.name.clone())
         .unwrap_or_default();
 
+    let alpha = family_alpha(&def.metrics);
+    let family_size = def
+        .metrics
+        .iter()
+        .filter(|m| m.metric_type != MetricType::Guardrail)
+        .count()
+        * n_variants.saturating_sub(1);
     let mut metrics: Vec<MetricReport> = def
         .metrics
         .iter()
         .enumerate()
         .map(|(m, metric)| {
+            let power_alpha = match (metric.metric_type, alpha) {
+                (MetricType::Guardrail, _) | (_, None) => metric.significance_level,
+                (_, Some(a)) => powered_alpha(a, family_size, input.options.correction),
+            };
             let control = summary(control_index, m);
             let comparisons = (0..n_variants)
                 .filter(|&v| v != control_index)
@@ -166,6 +321,7 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
                         &summary(v, m),
                         &def.variants[v].name,
                         &input.options,
+                        power_alpha,
                     )
                 })
                 .collect();
@@ -184,22 +340,37 @@ pub fn analyze(input: &AnalysisInput<'_>) -> AnalysisReport {
             }
         })
         .collect();
-    correct(&mut metrics, input.options.correction);
+    correct(
+        &mut metrics,
+        input.options.correction,
+        alpha.unwrap_or(0.05),
+    );
 
+    let phases = phase_reports(input);
+    let analyzed: Vec<&PhaseReport> = phases.iter().filter(|p| p.analyzed).collect();
+    let started_ms = phases.first().map(|p| p.started_ms);
     let mut report = AnalysisReport {
         experiment_id: def.id.clone(),
         experiment_name: def.name.clone(),
         status: def.status,
         control: control_name,
-        duration_days: input
-            .first_exposure_ms
-            .map(|t| input.now_ms.saturating_sub(t).max(0) as f64 / 86_400_000.0),
+        started_at: started_ms.map(format_rfc3339_ms),
+        started_ms,
+        duration_days: (!analyzed.is_empty())
+            .then(|| analyzed.iter().map(|p| p.duration_days).sum::<f64>())
+            .and_then(finite),
         minimum_duration_days: def.minimum_duration_days,
         minimum_sample_size: def.minimum_sample_size,
         correction: input.options.correction,
+        family_alpha: alpha,
+        family_size,
         sequential: input.options.sequential,
+        sample_ratio: overall_sample_ratio(&phases),
+        analyzed_phases: input.analyzed.clone(),
+        phase_selection: input.selection.clone(),
+        phases,
         variants,
-        sample_ratio: sample_ratio(def, &exposures, input.split_changed),
+        quarantined: input.quarantined.clone(),
         metrics,
         conclusion: ConclusionKind::KeepRunning,
         recommendation: String::new(),

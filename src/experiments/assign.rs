@@ -96,10 +96,20 @@ pub struct CompiledExperiment {
     /// Exposed units whose variant must not follow a changed split, and
     /// (while paused) every unit in the experiment.
     pins: HashMap<Box<str>, u16>,
+    /// The phase whose split this compiled form assigns by (the latest one):
+    /// a unit exposed through it belongs to that phase, even if the split
+    /// changes before its exposure is stored.
+    pub phase: u32,
 }
 
 /// The longest unit id accepted, in bytes.
 pub const MAX_UNIT_ID: usize = 1024;
+
+/// The largest magnitude of a recorded value. A unit's total of up to 2⁶³
+/// such values, its square and the variances built from it all stay far
+/// inside the range of a double, so no aggregate can overflow; epoch
+/// nanoseconds (about 1.8e18) and any physical measurement fit.
+pub const MAX_MAGNITUDE: f64 = 1e30;
 
 impl CompiledExperiment {
     /// Compiles a validated definition. `intern` gives the handle's shared
@@ -148,6 +158,7 @@ impl CompiledExperiment {
             coverage_hash: SeededHash::new(&format!("{}:coverage", def.effective_seed())),
             coverage: hundredths(def.coverage),
             pins,
+            phase: 1,
         }
     }
 
@@ -202,16 +213,24 @@ pub struct ExperimentSet {
 
 impl ExperimentSet {
     /// Compiles validated definitions; `pins` holds, per experiment id, the
-    /// exposed units to keep on their variant.
+    /// exposed units to keep on their variant, and `phases` the number of
+    /// its latest phase (1 when absent).
     pub fn build(
         definitions: Vec<ExperimentDefinition>,
         pins: &HashMap<String, Vec<(String, String)>>,
+        phases: &HashMap<String, u32>,
         intern: &mut dyn FnMut(&str) -> Arc<CStr>,
     ) -> ExperimentSet {
         let experiments = definitions
             .iter()
             .map(|d| {
-                CompiledExperiment::compile(d, pins.get(&d.id).map_or(&[], Vec::as_slice), intern)
+                let mut e = CompiledExperiment::compile(
+                    d,
+                    pins.get(&d.id).map_or(&[], Vec::as_slice),
+                    intern,
+                );
+                e.phase = phases.get(&d.id).copied().unwrap_or(1);
+                e
             })
             .collect::<Box<[_]>>();
         let index = definitions

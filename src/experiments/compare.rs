@@ -14,11 +14,11 @@ use crate::stats::{self, StatsError, Summary};
 
 /// One arm's unit-level statistics, null where undefined.
 pub(super) fn arm_report(variant: &str, s: &Summary) -> ArmReport {
-    let ok = s.n > 0 && s.mean.is_finite();
+    let ok = s.n > 0 && s.mean().is_finite();
     ArmReport {
         variant: variant.to_string(),
         n: s.n,
-        mean: if ok { Some(s.mean) } else { None },
+        mean: if ok { Some(s.mean()) } else { None },
         variance: s.variance().filter(|_| ok).and_then(finite),
         std_dev: s.std_dev().filter(|_| ok).and_then(finite),
     }
@@ -46,15 +46,16 @@ fn power_report(
     control: &Summary,
     treatment: &Summary,
     pooled_sd: f64,
+    alpha: f64,
 ) -> PowerReport {
     let mut out = PowerReport {
         status: ComparisonStatus::Ok,
+        alpha,
         target: metric.power,
         ..PowerReport::default()
     };
-    let alpha = metric.significance_level;
-    let absolute = metric.minimum_detectable_effect * control.mean.abs();
-    if control.mean == 0.0 {
+    let absolute = metric.minimum_detectable_effect * control.mean().abs();
+    if control.mean() == 0.0 {
         out.status = ComparisonStatus::NotComputed(StatsError::ZeroControlMean);
         return out;
     }
@@ -99,13 +100,15 @@ fn power_report(
 
 /// One variant against the control on one metric, before the correction
 /// across metrics (which sets `p_adjusted`, `significant` and the verdict of
-/// primary and secondary comparisons; guardrails are decided here).
+/// primary and secondary comparisons; guardrails are decided here). The
+/// power is computed at `power_alpha`, the level the decision applies.
 pub(super) fn compare(
     metric: &MetricDefinition,
     control: &Summary,
     treatment: &Summary,
     variant: &str,
     options: &AnalysisOptions,
+    power_alpha: f64,
 ) -> ComparisonReport {
     let alpha = metric.significance_level;
     let mut out = ComparisonReport {
@@ -116,6 +119,7 @@ pub(super) fn compare(
         relative_lift: LiftReport::default(),
         effect_size: EffectSizeReport::default(),
         power: PowerReport {
+            alpha: power_alpha,
             target: metric.power,
             ..PowerReport::default()
         },
@@ -172,7 +176,7 @@ pub(super) fn compare(
                 cohens_d: finite(es.cohens_d),
                 hedges_g: finite(es.hedges_g),
             };
-            out.power = power_report(metric, control, treatment, es.pooled_std_dev);
+            out.power = power_report(metric, control, treatment, es.pooled_std_dev, power_alpha);
         }
         Err(e) => out.power.status = ComparisonStatus::NotComputed(e),
     }
@@ -195,7 +199,7 @@ pub(super) fn compare(
             .mixture_variance
             .get(&metric.name)
             .copied()
-            .unwrap_or_else(|| (metric.minimum_detectable_effect * control.mean).powi(2));
+            .unwrap_or_else(|| (metric.minimum_detectable_effect * control.mean()).powi(2));
         let seq = match stats::always_valid(control, treatment, alpha, tau2) {
             Ok(av) => {
                 decision_p = finite(av.p_value);
@@ -208,7 +212,7 @@ pub(super) fn compare(
                 }
             }
             Err(e) => {
-                let why = if tau2 == 0.0 && control.mean == 0.0 {
+                let why = if tau2 == 0.0 && control.mean() == 0.0 {
                     StatsError::ZeroControlMean
                 } else {
                     e

@@ -10,10 +10,13 @@ pub use model::{
 
 pub mod assign;
 
-pub use assign::{AssignReason, Assignment, CompiledExperiment, ExperimentSet, MAX_UNIT_ID};
+pub use assign::{
+    AssignReason, Assignment, CompiledExperiment, ExperimentSet, MAX_MAGNITUDE, MAX_UNIT_ID,
+};
 
 pub mod analyze;
 pub mod options;
+pub mod phases;
 pub mod plan;
 pub mod report;
 pub mod wording;
@@ -24,7 +27,10 @@ mod verdict;
 
 pub use analyze::{AnalysisInput, analyze};
 pub use options::{AnalysisOptions, Correction};
-pub use plan::{SamplePlan, plan_for_metric, plan_sample_size};
+pub use phases::{Phase, PhaseSelection, PhaseStart, Split};
+pub use plan::{
+    ArmPlan, PlanLevel, SamplePlan, plan_for_experiment, plan_for_metric, plan_sample_size,
+};
 pub use report::{
     AnalysisReport, ArmReport, BusinessImpact, ComparisonReport, ComparisonStatus, ConclusionKind,
     DifferenceReport, Direction, EffectSizeReport, LiftReport, MetricReport, PowerReport,

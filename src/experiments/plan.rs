@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::MetricDefinition;
+use super::model::{ExperimentDefinition, MetricDefinition, MetricType};
+use super::options::Correction;
+use super::verdict::{family_alpha, powered_alpha};
 use crate::stats::{self, StatsError};
 
 /// How many units a test needs to detect its minimum effect.
@@ -30,6 +32,38 @@ pub struct SamplePlan {
     /// Treatment units per control unit.
     pub ratio: f64,
     pub n_variants: u32,
+    /// Units per arm, in the order of the test's variants (empty for a
+    /// plan made without a test).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<ArmPlan>,
+    /// How the level was found: the metric's own (guardrails), or the
+    /// family's divided by its comparisons under the correction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<PlanLevel>,
+}
+
+/// The units one arm needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmPlan {
+    pub variant: String,
+    pub traffic_percentage: f64,
+    pub is_control: bool,
+    pub units: u64,
+}
+
+/// The significance level a plan is made at, as the analysis decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanLevel {
+    /// The family's level (the smallest `significance_level` of the
+    /// primary and secondary metrics) or a guardrail's own.
+    pub nominal_alpha: f64,
+    /// The correction the analysis applies.
+    pub correction: Correction,
+    /// The comparisons in the family (primary and secondary metrics ×
+    /// treatment arms); 1 for a guardrail, which is outside it.
+    pub comparisons: usize,
+    /// What the level is, in a sentence.
+    pub explanation: String,
 }
 
 /// Units needed per variant for a two-sided two-sample t-test at level
@@ -106,11 +140,141 @@ pub fn plan_sample_size(
         power,
         ratio,
         n_variants,
+        arms: Vec::new(),
+        level: None,
     })
 }
 
+/// The units `metric` of experiment `def` needs, planned as the analysis
+/// will decide: at the level of the comparison in the family (the family's
+/// level divided by its comparisons under Holm or Benjamini–Hochberg, as
+/// their strictest step applies it; a guardrail at its own level), with
+/// each treatment arm at its configured share of the control's units, and
+/// every arm counted.
+///
+/// With several treatment arms the control gets what the most demanding
+/// comparison needs, and each treatment its share of that.
+///
+/// # Errors
+/// As [`plan_sample_size`]; [`StatsError::InvalidArgument`] when the
+/// control or every treatment has no traffic.
+pub fn plan_for_experiment(
+    def: &ExperimentDefinition,
+    metric: &MetricDefinition,
+    baseline_mean: f64,
+    baseline_sd: f64,
+    correction: Correction,
+) -> Result<SamplePlan, StatsError> {
+    let control = def.control_index();
+    let control_share = def.variants[control].traffic_percentage;
+    if control_share.is_nan() || control_share <= 0.0 {
+        return Err(StatsError::invalid(
+            "control",
+            "has no traffic: no comparison can be planned",
+        ));
+    }
+    let treatments: Vec<(usize, f64)> = def
+        .variants
+        .iter()
+        .enumerate()
+        .filter(|&(i, v)| i != control && v.traffic_percentage > 0.0)
+        .map(|(i, v)| (i, v.traffic_percentage / control_share))
+        .collect();
+    if treatments.is_empty() {
+        return Err(StatsError::invalid(
+            "variants",
+            "no treatment has traffic: no comparison can be planned",
+        ));
+    }
+    let family = def
+        .metrics
+        .iter()
+        .filter(|m| m.metric_type != MetricType::Guardrail)
+        .count()
+        * treatments.len();
+    let (nominal, comparisons, alpha, explanation) = match (
+        metric.metric_type,
+        family_alpha(&def.metrics),
+    ) {
+        (MetricType::Guardrail, _) | (_, None) => (
+            metric.significance_level,
+            1,
+            metric.significance_level,
+            "a guardrail, tested at its own level, outside the family".to_string(),
+        ),
+        (_, Some(a)) => {
+            let level = powered_alpha(a, family, correction);
+            let why = match correction {
+                Correction::None => {
+                    format!("the family's level {a}, uncorrected, over {family} comparisons")
+                }
+                c => format!(
+                    "the family's level {a} divided by its {family} comparisons, as {}'s strictest step applies it",
+                    c.title()
+                ),
+            };
+            (a, family, level, why)
+        }
+    };
+    // The most demanding comparison sets the control's units.
+    let mut worst: Option<SamplePlan> = None;
+    for &(_, ratio) in &treatments {
+        let plan = plan_sample_size(
+            baseline_mean,
+            baseline_sd,
+            metric.minimum_detectable_effect,
+            alpha,
+            metric.power,
+            ratio,
+            def.variants.len() as u32,
+        )?;
+        if worst.as_ref().is_none_or(|w| plan.nobs1 > w.nobs1) {
+            worst = Some(plan);
+        }
+    }
+    let mut plan = worst.expect("at least one treatment");
+    let control_units = plan.per_variant;
+    let arms: Vec<ArmPlan> = def
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let units = if i == control {
+                control_units
+            } else if v.traffic_percentage > 0.0 {
+                // The share the split gives it of the control's units.
+                (plan.nobs1 * v.traffic_percentage / control_share).ceil() as u64
+            } else {
+                0
+            };
+            ArmPlan {
+                variant: v.name.clone(),
+                traffic_percentage: v.traffic_percentage,
+                is_control: i == control,
+                units,
+            }
+        })
+        .collect();
+    plan.per_treatment_variant = arms
+        .iter()
+        .filter(|a| !a.is_control)
+        .map(|a| a.units)
+        .max()
+        .unwrap_or(0);
+    plan.total = arms.iter().map(|a| a.units).sum();
+    plan.arms = arms;
+    plan.level = Some(PlanLevel {
+        nominal_alpha: nominal,
+        correction,
+        comparisons,
+        explanation,
+    });
+    Ok(plan)
+}
+
 /// [`plan_sample_size`] with the metric's MDE, significance level and power,
-/// equal arms (ratio 1).
+/// equal arms (ratio 1), without a correction: the textbook plan of one
+/// comparison. Plans for a test use [`plan_for_experiment`].
 ///
 /// # Errors
 /// As [`plan_sample_size`].

@@ -24,7 +24,13 @@ pub struct AnalysisReport {
     pub status: ExperimentStatus,
     /// The control variant's name.
     pub control: String,
-    /// Days since the first exposure (null before any).
+    /// When the test first started admitting units (RFC 3339; null before
+    /// it has): the start of phase 1, what `ab show` shows too.
+    pub started_at: Option<String>,
+    /// The same instant in epoch milliseconds.
+    pub started_ms: Option<i64>,
+    /// Days the analysed phases have admitted units (null before the test
+    /// has started): the minimum duration counts these.
     pub duration_days: Option<f64>,
     /// The configured minimum duration.
     pub minimum_duration_days: u32,
@@ -32,19 +38,40 @@ pub struct AnalysisReport {
     pub minimum_sample_size: u64,
     /// The correction used across primary and secondary comparisons.
     pub correction: Correction,
+    /// The one level the family of primary and secondary comparisons is
+    /// controlled at: the smallest `significance_level` among those
+    /// metrics. A comparison is significant when its adjusted p is below
+    /// it (null without such metrics).
+    pub family_alpha: Option<f64>,
+    /// How many comparisons the family holds: primary and secondary
+    /// metrics × non-control variants.
+    pub family_size: usize,
     /// Whether decisions use always-valid (sequential) p-values.
     pub sequential: bool,
-    /// Per variant, in definition order.
+    /// Every phase of the test, in order, with its split and its own
+    /// sample-ratio check.
+    pub phases: Vec<PhaseReport>,
+    /// The phases the estimates use.
+    pub analyzed_phases: Vec<u32>,
+    /// Which phases the estimates use and why, in a sentence.
+    pub phase_selection: String,
+    /// Per variant, in definition order: the units of the analysed phases.
     pub variants: Vec<VariantReport>,
-    /// The sample-ratio-mismatch check.
+    /// The sample-ratio check of the analysed phases, each against its own
+    /// split: a mismatch in any of them, or else the one with the smallest p.
     pub sample_ratio: SampleRatioReport,
+    /// Observations left out because they are not finite numbers, are
+    /// beyond the magnitude bound, or would make an aggregate non-finite.
+    pub quarantined: QuarantineReport,
     /// Per metric, in definition order.
     pub metrics: Vec<MetricReport>,
     /// The overall verdict.
     pub conclusion: ConclusionKind,
     /// The verdict as one line: `invalid: sample ratio mismatch`,
-    /// `stop: guardrail harmed (…)`, `ship <variant>`, `keep running: N more
-    /// units per variant needed` (and/or `X more days`), `no difference: …`.
+    /// `stop: guardrail harmed (…)`, `keep the control: …`, `decide the
+    /// trade-off: …`, `ship <variant>`, `cannot test: …`, `keep running: N
+    /// more units per variant needed` (and/or `X more days`), `no
+    /// difference: …`.
     pub recommendation: String,
     /// Why, one sentence each.
     pub reasons: Vec<String>,
@@ -57,6 +84,60 @@ pub struct AnalysisReport {
     /// The effect in the metric's own unit, for the winner or the leading
     /// primary comparison (null when none could be computed).
     pub business_impact: Option<BusinessImpact>,
+}
+
+/// One phase of the test: a stretch of time with one split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseReport {
+    /// 1, 2, ...
+    pub phase: u32,
+    /// Why it began: `start`, `resume`, `restart`, `split_change`,
+    /// `migrated`.
+    pub reason: String,
+    /// When it began (RFC 3339) and in epoch milliseconds.
+    pub started_at: String,
+    pub started_ms: i64,
+    /// When it ended (null while it runs).
+    pub ended_at: Option<String>,
+    pub ended_ms: Option<i64>,
+    /// How long it admitted units, in days (up to now while it runs).
+    pub duration_days: f64,
+    /// Percent of units that could enter.
+    pub coverage: f64,
+    /// Each variant's share and the units first exposed in this phase.
+    pub split: Vec<PhaseShare>,
+    /// The sample-ratio check against this phase's split.
+    pub sample_ratio: SampleRatioReport,
+    /// Whether the estimates use this phase.
+    pub analyzed: bool,
+}
+
+/// One variant's share of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseShare {
+    pub variant: String,
+    pub traffic_percentage: f64,
+    /// Units first exposed in the phase.
+    pub exposures: u64,
+}
+
+/// The observations the fold left out, by reason.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct QuarantineReport {
+    /// How many, in all.
+    pub observations: u64,
+    /// Per reason: `value_not_finite`, `value_beyond_magnitude_bound`,
+    /// `unit_total_not_finite`, `summary_not_finite`.
+    pub reasons: Vec<QuarantineReason>,
+}
+
+/// The observations quarantined for one reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuarantineReason {
+    pub reason: String,
+    pub observations: u64,
+    /// The id of the first one (in `cha_experiment_export`'s `id` column).
+    pub first_observation: i64,
 }
 
 /// One variant's traffic.
@@ -317,6 +398,11 @@ pub struct EffectSizeReport {
 pub struct PowerReport {
     /// Whether the power could be computed; when not, why the numbers are null.
     pub status: ComparisonStatus,
+    /// The level the power is computed at: for a primary or secondary
+    /// metric the family's level divided by the number of comparisons in
+    /// it under Holm (its first step) or Benjamini–Hochberg (its strictest
+    /// step), as the decision applies it; a guardrail's own level.
+    pub alpha: f64,
     /// The MDE in metric units, mde × |control mean|.
     pub absolute_effect: Option<f64>,
     /// The MDE standardised: absolute_effect / pooled sd.
@@ -359,8 +445,17 @@ pub enum ConclusionKind {
     Invalid,
     /// A guardrail is harmed.
     Stop,
+    /// A variant is significantly worse on a primary metric and better on
+    /// none: keep the control.
+    Harm,
+    /// A variant is significantly better on one primary metric and worse
+    /// on another: people decide.
+    TradeOff,
     /// A variant wins.
     Ship,
+    /// The data cannot be tested: both arms have zero variance but
+    /// different means.
+    Untestable,
     /// More units or days are needed.
     KeepRunning,
     /// Enough data and nothing better.

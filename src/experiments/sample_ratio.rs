@@ -2,18 +2,16 @@
 //! split? Pearson's chi-square (scipy `chisquare`), flagged below p = 0.001,
 //! skipped with the reason when it cannot be trusted.
 
-use super::model::ExperimentDefinition;
+use super::phases::Split;
 use super::report::{SampleRatioReport, SampleRatioStatus, finite, reason};
 use super::wording;
 use crate::stats;
 
-/// The sample-ratio check over the variants with a positive share.
-/// `exposures` holds one count per variant of `def`.
-pub(super) fn sample_ratio(
-    def: &ExperimentDefinition,
-    exposures: &[u64],
-    split_changed: bool,
-) -> SampleRatioReport {
+/// The sample-ratio check of one phase against its own split, over the
+/// variants with a positive share. `exposures` holds one count per variant
+/// of `split`; `mixed` says the phase's units were bucketed under more than
+/// one split.
+pub(super) fn sample_ratio(split: &Split, exposures: &[u64], mixed: bool) -> SampleRatioReport {
     let skipped = |why: String| SampleRatioReport {
         status: SampleRatioStatus::Skipped,
         reason: Some(why),
@@ -23,21 +21,22 @@ pub(super) fn sample_ratio(
         threshold: stats::SRM_THRESHOLD,
         mismatch: false,
     };
-    let (observed, weights): (Vec<u64>, Vec<f64>) = def
+    let (observed, weights): (Vec<u64>, Vec<f64>) = split
         .variants
         .iter()
         .enumerate()
         .filter(|(_, v)| v.traffic_percentage > 0.0 && v.traffic_percentage.is_finite())
-        .map(|(i, v)| (exposures[i], v.traffic_percentage))
+        .map(|(i, v)| (exposures.get(i).copied().unwrap_or(0), v.traffic_percentage))
         .unzip();
     if observed.len() < 2 {
         return skipped("fewer than two variants receive traffic".into());
     }
-    if split_changed {
-        // Units exposed before the change keep their variant, so the counts
-        // mix two splits and no single expected ratio applies.
+    if mixed {
+        // Recorded before phases were: units exposed before a change of the
+        // split keep their variant, so the counts mix two splits and no
+        // single expected ratio applies.
         return skipped(
-            "the split changed while units were exposed (they keep their first variant): \
+            "the split changed while units were exposed, before phases were recorded: \
              the counts mix two splits"
                 .into(),
         );

@@ -1,7 +1,7 @@
 //! The verdict: the correction across metrics, then what the comparisons
-//! mean together (invalid, stop, ship, keep running or no difference), in
-//! sentences, with the business impact (the order of precedence is in
-//! [`super::analyze`]).
+//! mean together (invalid, stop, harm, trade-off, ship, untestable, keep
+//! running or no difference), in sentences, with the business impact (the
+//! order of precedence is in [`super::analyze`]).
 
 use super::model::MetricType;
 use super::options::Correction;
@@ -10,11 +10,35 @@ use super::report::{
     Verdict,
 };
 use super::wording;
-use crate::stats;
+use crate::stats::{self, StatsError};
+
+/// The one level the family of primary and secondary comparisons is
+/// controlled at: the smallest `significance_level` among those metrics,
+/// so that the family is controlled at every metric's level. None without
+/// such metrics.
+pub(super) fn family_alpha(metrics: &[super::model::MetricDefinition]) -> Option<f64> {
+    metrics
+        .iter()
+        .filter(|m| m.metric_type != MetricType::Guardrail)
+        .map(|m| m.significance_level)
+        .reduce(f64::min)
+}
+
+/// The level each comparison of the family is powered at: the family's
+/// level, divided by the number of comparisons under Holm (its first step)
+/// and Benjamini–Hochberg (its strictest step), as is under no correction.
+pub(super) fn powered_alpha(alpha: f64, comparisons: usize, correction: Correction) -> f64 {
+    match correction {
+        Correction::None => alpha,
+        Correction::Holm | Correction::BenjaminiHochberg => alpha / comparisons.max(1) as f64,
+    }
+}
 
 /// Adjusts the decision p-values of every primary and secondary comparison
-/// as one family and sets significance, direction and verdict.
-pub(super) fn correct(metrics: &mut [MetricReport], correction: Correction) {
+/// as one family and sets significance, direction and verdict: a
+/// comparison is significant when its adjusted p is below `alpha`, the
+/// family's one level.
+pub(super) fn correct(metrics: &mut [MetricReport], correction: Correction, alpha: f64) {
     let mut family = Vec::new();
     for (m, metric) in metrics.iter().enumerate() {
         if metric.metric_type == MetricType::Guardrail {
@@ -28,19 +52,19 @@ pub(super) fn correct(metrics: &mut [MetricReport], correction: Correction) {
     }
     let p: Vec<f64> = family.iter().map(|f| f.2).collect();
     // Alpha only drives the library's reject flags; significance is judged
-    // below against each metric's own level.
-    let adjusted = match correction {
-        Correction::Holm => stats::holm(&p, 0.05),
-        Correction::BenjaminiHochberg => stats::benjamini_hochberg(&p, 0.05),
-    };
-    let Ok(adjusted) = adjusted else {
-        return; // p-values are finite and in [0, 1] by construction
-    };
-    for (&(m, c, _), a) in family.iter().zip(&adjusted) {
-        let alpha = metrics[m].significance_level;
+    // below against the family's level.
+    let adjusted: Vec<f64> = match correction {
+        Correction::Holm => stats::holm(&p, 0.05).map(|a| a.iter().map(|x| x.p_adjusted).collect()),
+        Correction::BenjaminiHochberg => {
+            stats::benjamini_hochberg(&p, 0.05).map(|a| a.iter().map(|x| x.p_adjusted).collect())
+        }
+        Correction::None => Ok(p.clone()),
+    }
+    .unwrap_or_default(); // p-values are finite and in [0, 1] by construction
+    for (&(m, c, _), &a) in family.iter().zip(&adjusted) {
         let comparison = &mut metrics[m].comparisons[c];
-        let significant = a.p_adjusted < alpha;
-        comparison.p_adjusted = Some(a.p_adjusted);
+        let significant = a < alpha;
+        comparison.p_adjusted = Some(a);
         comparison.significant = Some(significant);
         comparison.verdict = match (significant, comparison.direction) {
             (true, Some(Direction::Better)) => Verdict::Better,
@@ -48,6 +72,11 @@ pub(super) fn correct(metrics: &mut [MetricReport], correction: Correction) {
             _ => Verdict::Inconclusive,
         };
     }
+}
+
+/// "metric in variant" for a list.
+fn named(m: &MetricReport, c: &ComparisonReport) -> String {
+    format!("{} in {}", m.name, c.variant)
 }
 
 /// The verdict and its reasons, filled into `report`: the conclusion, the
@@ -85,6 +114,34 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
         report.recommendation = "invalid: sample ratio mismatch".into();
         report.reasons = reasons;
         return;
+    }
+    for p in report
+        .phases
+        .iter()
+        .filter(|p| !p.analyzed && p.sample_ratio.mismatch)
+    {
+        reasons.push(format!(
+            "Phase {} (not analysed) does not match its traffic split (p = {}): check the assignment.",
+            p.phase,
+            wording::p_value(p.sample_ratio.p_value.unwrap_or(0.0))
+        ));
+    }
+    if report.quarantined.observations > 0 {
+        reasons.push(format!(
+            "{} left out: {} (see quarantined).",
+            wording::plural(
+                report.quarantined.observations,
+                "observation is",
+                "observations are"
+            ),
+            report
+                .quarantined
+                .reasons
+                .iter()
+                .map(|q| format!("{} {}", q.observations, q.reason.replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
 
     let mut harmed = Vec::new();
@@ -124,6 +181,7 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
             m.metric_type == MetricType::Secondary
         }
     };
+    let correction = report.correction.title();
 
     // Minimum sample size and duration.
     let fewest = report
@@ -152,23 +210,27 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
                 report.minimum_duration_days
             ),
             None => format!(
-                "No unit has been exposed yet; the minimum duration is {} days.",
+                "The experiment has not started yet; the minimum duration is {} days.",
                 report.minimum_duration_days
             ),
         });
     }
 
-    // Ship candidates: better on a deciding metric, worse on none.
-    struct Candidate {
+    // Per treatment: the deciding comparisons significantly better and worse.
+    struct Outcome {
         variant: String,
         better: Vec<(usize, usize, f64)>,
+        worse: Vec<(usize, usize, f64)>,
     }
-    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
     let n_variants = report.variants.len();
     for v in (0..n_variants).filter(|&v| v != control_index) {
         let name = &report.variants[v].name;
-        let mut better = Vec::new();
-        let mut worse = false;
+        let mut o = Outcome {
+            variant: name.clone(),
+            better: Vec::new(),
+            worse: Vec::new(),
+        };
         for (mi, m) in report.metrics.iter().enumerate() {
             if !deciding(m) {
                 continue;
@@ -177,49 +239,54 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
                 if &c.variant != name {
                     continue;
                 }
+                let p = c.p_adjusted.unwrap_or(1.0);
                 match c.verdict {
-                    Verdict::Better => better.push((mi, ci, c.p_adjusted.unwrap_or(1.0))),
-                    Verdict::Worse => worse = true,
+                    Verdict::Better => o.better.push((mi, ci, p)),
+                    Verdict::Worse => o.worse.push((mi, ci, p)),
                     _ => {}
                 }
             }
         }
-        if !better.is_empty() && !worse {
-            candidates.push(Candidate {
-                variant: name.clone(),
-                better,
-            });
-        }
+        outcomes.push(o);
     }
-    let best_p = |c: &Candidate| c.better.iter().map(|b| b.2).fold(1.0, f64::min);
+    let significance = |m: &MetricReport, c: &ComparisonReport, word: &str| {
+        format!(
+            "{} is significantly {word} than {} on {}: {} ({} lift, adjusted p = {} < {}, {}).",
+            c.variant,
+            report.control,
+            m.name,
+            wording::significant(c.difference.estimate.unwrap_or(0.0), 3),
+            c.relative_lift
+                .estimate
+                .map(|l| format!("{:+.2}%", 100.0 * l))
+                .unwrap_or_else(|| "no relative".into()),
+            wording::p_value(c.p_adjusted.unwrap_or(1.0)),
+            report.family_alpha.unwrap_or(m.significance_level),
+            correction
+        )
+    };
+
+    // Ship candidates: better on a deciding metric, worse on none; the one
+    // better on most, then with the smallest adjusted p.
+    let best_p = |o: &Outcome| o.better.iter().map(|b| b.2).fold(1.0, f64::min);
+    let mut candidates: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| !o.better.is_empty() && o.worse.is_empty())
+        .collect();
     candidates.sort_by(|a, b| {
         b.better
             .len()
             .cmp(&a.better.len())
             .then(best_p(a).total_cmp(&best_p(b)))
     });
-
-    for cand in &candidates {
-        for &(mi, ci, _) in &cand.better {
+    for o in &outcomes {
+        for &(mi, ci, _) in &o.better {
             let m = &report.metrics[mi];
-            let c = &m.comparisons[ci];
-            reasons.push(format!(
-                "{} is significantly better than {} on {}: {} ({} lift, adjusted p = {} < {}, {}).",
-                c.variant,
-                report.control,
-                m.name,
-                wording::significant(c.difference.estimate.unwrap_or(0.0), 3),
-                c.relative_lift
-                    .estimate
-                    .map(|l| format!("{:+.2}%", 100.0 * l))
-                    .unwrap_or_else(|| "no relative".into()),
-                wording::p_value(c.p_adjusted.unwrap_or(1.0)),
-                m.significance_level,
-                match report.correction {
-                    Correction::Holm => "Holm",
-                    Correction::BenjaminiHochberg => "Benjamini-Hochberg",
-                }
-            ));
+            reasons.push(significance(m, &m.comparisons[ci], "better"));
+        }
+        for &(mi, ci, _) in &o.worse {
+            let m = &report.metrics[mi];
+            reasons.push(significance(m, &m.comparisons[ci], "worse"));
         }
     }
 
@@ -252,10 +319,108 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
         return;
     }
 
-    // No candidate: does any deciding comparison still lack power or data?
+    // No candidate. A variant better on one deciding metric and worse on
+    // another is a trade-off for people to decide; one only worse is harm.
+    // Both are significant already: more data would not undo them.
+    let metric_names = |list: &[(usize, usize, f64)]| {
+        list.iter()
+            .map(|&(mi, _, _)| report.metrics[mi].name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let trade_offs: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.better.is_empty() && !o.worse.is_empty())
+        .map(|o| {
+            format!(
+                "{} is better on {} and worse on {}",
+                o.variant,
+                metric_names(&o.better),
+                metric_names(&o.worse)
+            )
+        })
+        .collect();
+    let harms: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.better.is_empty() && !o.worse.is_empty())
+        .map(|o| {
+            format!(
+                "{} is significantly worse on {}",
+                o.variant,
+                metric_names(&o.worse)
+            )
+        })
+        .collect();
+    if !trade_offs.is_empty() {
+        let (mi, ci, _) = outcomes
+            .iter()
+            .find(|o| !o.better.is_empty() && !o.worse.is_empty())
+            .map(|o| o.better[0])
+            .unwrap_or_default();
+        report.business_impact = impact(&report.metrics[mi], &report.metrics[mi].comparisons[ci]);
+        reasons.push(
+            "A variant that is better on one primary metric and worse on another cannot be shipped on the numbers alone: weigh what each metric is worth."
+                .into(),
+        );
+        report.conclusion = ConclusionKind::TradeOff;
+        report.recommendation = format!("decide the trade-off: {}", trade_offs.join("; "));
+        report.reasons = reasons;
+        return;
+    }
+    if !harms.is_empty() {
+        let worst = outcomes
+            .iter()
+            .flat_map(|o| o.worse.iter().copied())
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((mi, ci, _)) = worst {
+            report.business_impact =
+                impact(&report.metrics[mi], &report.metrics[mi].comparisons[ci]);
+        }
+        report.conclusion = ConclusionKind::Harm;
+        report.recommendation = format!("keep the control: {}", harms.join("; "));
+        report.reasons = reasons;
+        return;
+    }
+
+    // Data that no test can judge: every unit has the same value within
+    // each arm, but the arms differ.
+    let mut constant = Vec::new();
+    for m in &report.metrics {
+        if !(deciding(m) || m.metric_type == MetricType::Guardrail) {
+            continue;
+        }
+        for c in &m.comparisons {
+            if c.status == super::report::ComparisonStatus::NotComputed(StatsError::ZeroVariance)
+                && let (Some(a), Some(b)) = (m.control.mean, c.treatment.mean)
+                && a != b
+            {
+                constant.push(format!(
+                    "{} ({} in {} against {} in {}, every unit alike)",
+                    named(m, c),
+                    wording::significant(b, 4),
+                    c.variant,
+                    wording::significant(a, 4),
+                    report.control
+                ));
+            }
+        }
+    }
+    if !constant.is_empty() {
+        reasons.push(format!(
+            "Both arms have zero variance but different means: {}. A t-test needs variation within the arms; check how the metric is recorded (a constant, a rounding, a default value).",
+            constant.join("; ")
+        ));
+        report.conclusion = ConclusionKind::Untestable;
+        report.recommendation = format!("cannot test: {}", constant.join("; "));
+        report.reasons = reasons;
+        return;
+    }
+
+    // Does any deciding comparison still lack power or data?
     let mut power_short = 0u64;
     let mut untestable = Vec::new();
     let mut first_deciding: Option<usize> = None;
+    let mut power_alpha: Option<f64> = None;
     for (mi, m) in report.metrics.iter().enumerate() {
         if !deciding(m) {
             continue;
@@ -268,37 +433,26 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
                     .saturating_sub(m.control.n)
                     .max(2u64.saturating_sub(c.treatment.n));
                 power_short = power_short.max(need);
-                untestable.push(format!("{} in {} ({})", m.name, c.variant, c.status));
+                untestable.push(format!("{} ({})", named(m, c), c.status));
                 continue;
             }
-            if c.verdict == Verdict::Worse {
-                reasons.push(format!(
-                    "{} is significantly worse than {} on {} (adjusted p = {}).",
-                    c.variant,
-                    report.control,
-                    m.name,
-                    wording::p_value(c.p_adjusted.unwrap_or(1.0))
-                ));
-                continue;
-            }
+            power_alpha.get_or_insert(c.power.alpha);
             match (c.power.achieved, c.power.additional_units) {
                 (Some(achieved), Some(extra)) if extra > 0 => {
                     power_short = power_short.max(extra);
                     reasons.push(format!(
-                        "{} in {}: power {} at the MDE of {} (target {}); about {} more units per variant reach it.",
+                        "{} in {}: power {} at the MDE of {} (target {}, at alpha {}); about {} more units per variant reach it.",
                         m.name,
                         c.variant,
                         wording::percent(achieved),
                         wording::percent(m.minimum_detectable_effect),
                         wording::percent(m.power),
+                        wording::significant(c.power.alpha, 3),
                         extra
                     ));
                 }
                 (Some(_), Some(_)) => {}
-                _ => untestable.push(format!(
-                    "{} in {} (power: {})",
-                    m.name, c.variant, c.power.status
-                )),
+                _ => untestable.push(format!("{} (power: {})", named(m, c), c.power.status)),
             }
         }
     }
@@ -328,7 +482,18 @@ pub(super) fn conclude(report: &mut AnalysisReport, control_index: usize) {
     let why = if first_deciding.is_none() {
         "no primary or secondary metric is defined".to_string()
     } else if untestable.is_empty() {
-        "no variant is significantly better than the control, and every primary comparison has reached its power at the MDE".to_string()
+        format!(
+            "no variant is significantly better than the control, and every primary comparison has reached its power at the MDE{}",
+            match (power_alpha, report.family_alpha) {
+                (Some(a), Some(f)) if a < f => format!(
+                    " (at alpha {}: {} over {} comparisons)",
+                    wording::significant(a, 3),
+                    correction,
+                    report.family_size
+                ),
+                _ => String::new(),
+            }
+        )
     } else {
         "no variant is significantly better than the control; some comparisons cannot be tested"
             .to_string()
@@ -440,6 +605,7 @@ mod tests {
             &Summary::from_values(&[1.0, 3.0]),
             "intelligent",
             &AnalysisOptions::default(),
+            0.05,
         );
         c.difference.estimate = Some(0.042);
         c.difference.ci_lower = Some(0.011);

@@ -237,7 +237,7 @@ impl Difference {
             }
             Err(crate::stats::StatsError::ZeroVariance) => {
                 d.status = "no_variance";
-                d.difference = Some(arm.mean - reference.mean);
+                d.difference = Some(arm.mean() - reference.mean());
             }
             Err(_) => d.status = "insufficient_data",
         }

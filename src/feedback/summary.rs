@@ -41,7 +41,7 @@ impl ItemStats {
 
     /// The mean rating, if any item has one.
     pub fn average_rating(&self) -> Option<f64> {
-        (self.rating.n > 0).then_some(self.rating.mean)
+        (self.rating.n > 0).then_some(self.rating.mean())
     }
 
     /// CSAT: the share of ratings that are 4 or 5.
@@ -51,7 +51,7 @@ impl ItemStats {
 
     /// The mean sentiment score, if there is any item.
     pub fn sentiment_mean(&self) -> Option<f64> {
-        (self.sentiment.n > 0).then_some(self.sentiment.mean)
+        (self.sentiment.n > 0).then_some(self.sentiment.mean())
     }
 }
 
@@ -77,7 +77,7 @@ mod tests {
         let mut merged = stats(&[5, 4], &[0.5, 0.2]);
         merged.merge(&stats(&[2, 1], &[-0.4, -0.8, 0.0]));
         assert_eq!(merged.items, s.items);
-        assert!((merged.rating.m2 - s.rating.m2).abs() < 1e-12);
+        assert!((merged.rating.m2() - s.rating.m2()).abs() < 1e-12);
         assert_eq!(ItemStats::default().csat(), None);
     }
 }

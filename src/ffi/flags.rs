@@ -133,7 +133,9 @@ unsafe fn check_enabled(
 ///
 /// `user_id` may be NULL (an anonymous caller: percentage flags then give
 /// their default, see the flags documentation); `groups` may be NULL when
-/// `n_groups` is 0. `*out_enabled` is written only on success.
+/// `n_groups` is 0. `*out_enabled` is written only on success. An a_b_test
+/// flag linked to an experiment **exposes** the user to it (use
+/// `cha_flag_evaluate` with `"peek": true` to look without exposing).
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND (no
 /// flag of that name).
@@ -232,7 +234,12 @@ pub unsafe extern "C" fn cha_flag_enabled_id(
 /// `session_id`, `groups`, `environment` (which also picks the flag's
 /// environment override), `app_name`, `current_time` (RFC 3339),
 /// `remote_address`, `properties` (custom attributes for constraints and
-/// stickiness). `*out_json` is freed with `cha_string_free`.
+/// stickiness), `peek`. `*out_json` is freed with `cha_string_free`.
+///
+/// An a_b_test flag linked to an experiment answers with the unit's
+/// variant in it and **exposes** the unit, as `cha_experiment_assign` does;
+/// with `"peek": true` in the context it answers the same and exposes no
+/// one (as `cha_experiment_peek`).
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
 /// CHA_ERR_INVALID_ARGUMENT (a bad context).

@@ -16,6 +16,7 @@ pub mod feedback;
 pub mod flag_values;
 pub mod flags;
 pub mod monitoring;
+pub mod report;
 pub mod status;
 
 pub use self::config::*;
@@ -27,4 +28,5 @@ pub use self::feedback::*;
 pub use self::flag_values::*;
 pub use self::flags::*;
 pub use self::monitoring::*;
+pub use self::report::*;
 pub use self::status::*;

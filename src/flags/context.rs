@@ -21,6 +21,10 @@ pub struct Context<'a> {
     pub remote_address: Option<&'a str>,
     /// Custom attributes, usable as stickiness.
     pub properties: &'a [(&'a str, &'a str)],
+    /// Look without exposing: a flag linked to an experiment answers with
+    /// the variant the unit would get, and the unit is not exposed (JSON
+    /// key `"peek": true`).
+    pub peek: bool,
 }
 
 impl<'a> Context<'a> {
@@ -127,9 +131,10 @@ pub struct OwnedContext {
     pub current_time_ms: Option<i64>,
     pub remote_address: Option<String>,
     pub properties: Vec<(String, String)>,
+    pub peek: bool,
 }
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "user_id",
     "session_id",
     "groups",
@@ -138,6 +143,7 @@ const KEYS: [&str; 8] = [
     "current_time",
     "remote_address",
     "properties",
+    "peek",
 ];
 
 impl OwnedContext {
@@ -190,6 +196,7 @@ impl OwnedContext {
                         Error::invalid_argument(format!("context.current_time: {m}"))
                     })?);
                 }
+                "peek" => ctx.peek = v.as_bool().ok_or_else(|| bad(key, "true or false"))?,
                 "groups" => {
                     let items = v.as_array().ok_or_else(|| bad(key, "a list of strings"))?;
                     for (i, item) in items.iter().enumerate() {
@@ -250,6 +257,7 @@ impl OwnedContext {
             current_time_ms: self.current_time_ms,
             remote_address: self.remote_address.as_deref(),
             properties: &properties,
+            peek: self.peek,
         };
         f(&ctx)
     }

@@ -151,8 +151,8 @@ impl Cha {
 
     /// Evaluates flag `id` of `live`; an a_b_test flag linked to an
     /// experiment takes the unit's variant from the experiment (and exposes
-    /// the unit), so that a flag check and an assignment always agree. The
-    /// control variant is off.
+    /// the unit, unless the context only peeks), so that a flag check and
+    /// an assignment always agree. The control variant is off.
     ///
     /// Inlined so that a check that needs only `enabled` does not copy the
     /// whole evaluation out of a call: that copy re-read bytes just written
@@ -176,10 +176,14 @@ impl Cha {
         match assignment.variant {
             Some(index) => {
                 let variant = &compiled.variants[index as usize];
-                self.inner
-                    .recorder
-                    .experiments
-                    .expose(&compiled.id, unit, &variant.name);
+                if !ctx.peek {
+                    self.inner.recorder.experiments.expose(
+                        &compiled.id,
+                        unit,
+                        &variant.name,
+                        compiled.phase,
+                    );
+                }
                 Evaluation {
                     enabled: index != compiled.control,
                     variant: Some(&variant.name),

@@ -21,7 +21,10 @@ use crate::store::definitions::StoredDefinition;
 use crate::store::{Store, StoreInfo};
 use recorder::Flush;
 
-pub use experiments::{AssignedVariant, AssignmentReport, ExperimentRecord, VariantAssignment};
+pub use experiments::{
+    Archived, ArchivedExperiment, AssignedVariant, AssignmentReport, ExperimentDetails,
+    ExperimentRecord, VariantAssignment,
+};
 pub use feedback::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
@@ -141,6 +144,9 @@ impl Cha {
             watcher: Mutex::new(None),
             monitor: monitoring::Monitor::default(),
         });
+        // Once, after the migration to exact moments: rebuilt from the unit
+        // totals before anything reads them.
+        experiments::fold::rebuild_if_requested(&inner.store)?;
         inner.reload()?;
         let watcher = live::Watcher::spawn(&inner);
         *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);

@@ -2,7 +2,7 @@
 
 use sketches_ddsketch::{Config, DDSketch};
 
-use crate::stats::Summary;
+use crate::stats::Moments;
 
 /// The width of the finest windows: one minute.
 pub const MINUTE_MS: i64 = 60_000;
@@ -31,7 +31,7 @@ fn sketch_config() -> Config {
 #[derive(Clone)]
 pub struct WindowStats {
     /// Count, mean and M2.
-    pub summary: Summary,
+    pub moments: Moments,
     pub sum: f64,
     pub min: f64,
     pub max: f64,
@@ -44,11 +44,11 @@ pub struct WindowStats {
 impl std::fmt::Debug for WindowStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WindowStats")
-            .field("count", &self.summary.n)
+            .field("count", &self.moments.n)
             .field("sum", &self.sum)
             .field("min", &self.min)
             .field("max", &self.max)
-            .field("mean", &self.summary.mean)
+            .field("mean", &self.moments.mean)
             .field("last", &self.last)
             .finish_non_exhaustive()
     }
@@ -64,7 +64,7 @@ impl WindowStats {
     /// The aggregate of no values.
     pub fn new() -> WindowStats {
         WindowStats {
-            summary: Summary::EMPTY,
+            moments: Moments::EMPTY,
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
@@ -77,7 +77,7 @@ impl WindowStats {
     /// Adds one finite value recorded at `at_ms`.
     #[inline]
     pub fn push(&mut self, value: f64, at_ms: i64) {
-        self.summary.push(value);
+        self.moments.push(value);
         self.sum += value;
         self.min = self.min.min(value);
         self.max = self.max.max(value);
@@ -93,7 +93,7 @@ impl WindowStats {
         if other.count() == 0 {
             return;
         }
-        self.summary.merge(&other.summary);
+        self.moments.merge(&other.moments);
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
@@ -107,17 +107,17 @@ impl WindowStats {
 
     /// How many values.
     pub fn count(&self) -> u64 {
-        self.summary.n
+        self.moments.n
     }
 
     /// Their mean, if any.
     pub fn mean(&self) -> Option<f64> {
-        (self.count() > 0).then_some(self.summary.mean)
+        (self.count() > 0).then_some(self.moments.mean)
     }
 
     /// Their sample standard deviation (n − 1), if there are two or more.
     pub fn std_dev(&self) -> Option<f64> {
-        (self.count() > 1).then(|| (self.summary.m2 / (self.count() - 1) as f64).sqrt())
+        self.moments.std_dev()
     }
 
     /// The smallest value, if any.
@@ -151,7 +151,7 @@ impl WindowStats {
     /// A message when the sketch bytes do not decode.
     #[allow(clippy::too_many_arguments)]
     pub fn from_parts(
-        summary: Summary,
+        moments: Moments,
         sum: f64,
         min: f64,
         max: f64,
@@ -159,13 +159,13 @@ impl WindowStats {
         last_at_ms: i64,
         sketch: &[u8],
     ) -> Result<WindowStats, String> {
-        let sketch = if summary.n == 0 {
+        let sketch = if moments.n == 0 {
             DDSketch::new(sketch_config())
         } else {
             DDSketch::from_java_bytes(sketch).map_err(|e| format!("a stored sketch: {e:?}"))?
         };
         Ok(WindowStats {
-            summary,
+            moments,
             sum,
             min,
             max,
@@ -219,12 +219,12 @@ mod tests {
         }
         let bytes = b.sketch_bytes();
         let b =
-            WindowStats::from_parts(b.summary, b.sum, b.min, b.max, b.last, b.last_at_ms, &bytes)
+            WindowStats::from_parts(b.moments, b.sum, b.min, b.max, b.last, b.last_at_ms, &bytes)
                 .unwrap();
         a.merge(&b);
         assert_eq!(a.count(), all.count());
-        assert!((a.summary.mean - all.summary.mean).abs() < 1e-9);
-        assert!((a.summary.m2 - all.summary.m2).abs() / all.summary.m2 < 1e-12);
+        assert!((a.moments.mean - all.moments.mean).abs() < 1e-9);
+        assert!((a.moments.m2 - all.moments.m2).abs() / all.moments.m2 < 1e-12);
         for q in [0.5, 0.9, 0.99] {
             assert_eq!(a.quantile(q), all.quantile(q));
         }

@@ -6,7 +6,8 @@
 //! (experiment, variant, metric), so nothing here rescans raw rows and every
 //! comparison of two summaries is O(1) without allocation.
 //!
-//! - [`summary`]: Welford/Chan mean and variance.
+//! - [`summary`]: exact shifted moments (count, mean, M2), mergeable.
+//! - [`compensated`]: the double-double arithmetic they are kept in.
 //! - [`dist`]: Student t (with quantiles accurate up to infinite df), noncentral t,
 //!   chi-square and normal functions that statrs lacks or gets wrong.
 //! - [`welch`](mod@welch): Welch's t-test, relative lift, Cohen's d and Hedges' g.
@@ -15,8 +16,10 @@
 //! - [`corrections`]: Holm and Benjamini–Hochberg adjusted p-values.
 //! - [`sequential`]: always-valid confidence intervals for safe daily peeking.
 
+pub mod compensated;
 pub mod corrections;
 pub mod dist;
+pub mod moments;
 pub mod power;
 pub mod sequential;
 pub mod srm;
@@ -28,11 +31,12 @@ mod quadrature;
 
 pub use corrections::{Adjusted, benjamini_hochberg, holm};
 pub use error::{Arm, StatsError};
+pub use moments::Moments;
 pub use power::{
     SampleSize, normal_power, normal_required_nobs1, ttest_ind_power, ttest_ind_required_nobs1,
     ttest_ind_sample_size,
 };
 pub use sequential::{AlwaysValid, always_valid};
 pub use srm::{SRM_THRESHOLD, SampleRatio, sample_ratio_mismatch};
-pub use summary::Summary;
+pub use summary::{Summary, SummaryParts};
 pub use welch::{EffectSize, Interval, RelativeLift, WelchTest, effect_size, relative_lift, welch};

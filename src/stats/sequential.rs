@@ -102,7 +102,7 @@ pub fn always_valid(
         return Err(StatsError::ZeroVariance);
     }
     let tau2 = mixture_variance;
-    let difference = treatment.mean - control.mean;
+    let difference = control.mean_difference(treatment);
     // ln((V + τ²)/V) as ln_1p keeps precision when τ² ≪ V (early on).
     let log_ratio = (tau2 / v).ln_1p();
     let half = (v * (v + tau2) / tau2 * (log_ratio + 2.0 * (1.0 / alpha).ln())).sqrt();

@@ -2,51 +2,76 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::compensated::DoubleDouble;
 use super::error::StatsError;
 
-/// Count, mean and sum of squared deviations (M2) of a stream of values.
+/// Count, mean and sum of squared deviations (M2) of a stream of values,
+/// exact at any offset and under replacement.
 ///
-/// This is what the store keeps per (experiment, variant, metric): values are
-/// folded in one at a time with [`Summary::push`] (Welford 1962) and partial
-/// summaries, say one per day or per process, are combined with
-/// [`Summary::merge`] (Chan, Golub & LeVeque 1979). Both keep the deviation
-/// form, so the variance stays accurate when the values are large and close
-/// together (around 1e9 with a spread of 1e-3), where the textbook
-/// Σx² − n·x̄² loses every digit.
+/// This is what the store keeps per (experiment, phase, variant, metric):
+/// values are folded in one at a time with [`Summary::push`], a unit's
+/// value is swapped for its new one with [`Summary::replace`], and partial
+/// summaries (one per phase, per day or per process) combine with
+/// [`Summary::merge`].
+///
+/// The representation is a **shift** `K` (the first value) with the
+/// double-double sums S1 = Σ(x − K) and S2 = Σ(x − K)². Each x − K is
+/// formed exactly (TwoSum) and squared exactly (FMA), and the sums carry
+/// about 106 bits, so values around 1e9 with a spread of 1e-3, epoch
+/// milliseconds or absolute pressures in Pa keep the difference of two
+/// means and the variance to full double precision. Welford's running
+/// mean rounds once per value and, taken out again by a downdate, drifts
+/// further with every replacement; these sums do not. A merge re-centres
+/// the other summary on this one's shift exactly (to the same 106 bits),
+/// and a shift far from the mean is moved to it before it could cost
+/// precision ([`Summary::recentred`]).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Number of values.
     pub n: u64,
-    /// Their mean (0 when `n` is 0).
-    pub mean: f64,
-    /// Σ (x − mean)².
-    pub m2: f64,
+    /// The shift K: the first value (0 without values).
+    shift: f64,
+    /// Σ (x − K).
+    s1: DoubleDouble,
+    /// Σ (x − K)².
+    s2: DoubleDouble,
+}
+
+/// The stored form of a [`Summary`]: its count, shift and the two
+/// double-double sums `(hi, lo)`. See [`Summary::parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SummaryParts {
+    pub n: u64,
+    pub shift: f64,
+    pub s1: (f64, f64),
+    pub s2: (f64, f64),
 }
 
 impl Summary {
     /// The summary of no values.
     pub const EMPTY: Summary = Summary {
         n: 0,
-        mean: 0.0,
-        m2: 0.0,
+        shift: 0.0,
+        s1: DoubleDouble::ZERO,
+        s2: DoubleDouble::ZERO,
     };
 
     /// The summary of `values`.
-    ///
-    /// Folds blocks of 64 values with Welford's update and merges the blocks
-    /// pairwise, so that the rounding of the mean grows with log n rather than
-    /// √n (each update rounds the mean to the grid of its magnitude: about
-    /// 1.2e-7 at 1e9).
     pub fn from_values(values: &[f64]) -> Summary {
-        if values.len() <= 64 {
-            let mut s = Summary::EMPTY;
-            for &x in values {
-                s.push(x);
-            }
-            return s;
+        let mut s = Summary::EMPTY;
+        for &x in values {
+            s.push(x);
         }
-        let (left, right) = values.split_at(values.len() / 2);
-        Summary::from_values(left).merged(&Summary::from_values(right))
+        s
+    }
+
+    /// `n` values of zero: the units exposed without an observation of a
+    /// sum, count or proportion metric.
+    pub fn zeros(n: u64) -> Summary {
+        Summary {
+            n,
+            ..Summary::EMPTY
+        }
     }
 
     /// A summary from a count, mean and sample variance (n − 1 denominator),
@@ -65,41 +90,148 @@ impl Summary {
                 "must be finite and non-negative",
             ));
         }
-        let m2 = if n > 1 {
-            variance * (n - 1) as f64
+        let s2 = if n > 1 {
+            DoubleDouble::product(variance, (n - 1) as f64)
         } else {
-            0.0
+            DoubleDouble::ZERO
         };
-        Ok(Summary { n, mean, m2 })
+        Ok(Summary {
+            n,
+            shift: mean,
+            s1: DoubleDouble::ZERO,
+            s2,
+        })
     }
 
-    /// Adds one value (Welford's update). A non-finite `x` makes the summary
-    /// non-finite; callers validate values at the boundary.
+    /// A summary from a count, a mean and M2 (the sum of squared
+    /// deviations from the mean), the running moments of Welford's form
+    /// that the monitoring and feedback stores keep. Exact: the mean
+    /// becomes the shift.
+    pub fn from_mean_m2(n: u64, mean: f64, m2: f64) -> Summary {
+        if n == 0 {
+            return Summary::EMPTY;
+        }
+        Summary {
+            n,
+            shift: mean,
+            s1: DoubleDouble::ZERO,
+            s2: DoubleDouble::from_f64(m2),
+        }
+    }
+
+    /// The summary in the form the store keeps.
+    pub fn parts(&self) -> SummaryParts {
+        SummaryParts {
+            n: self.n,
+            shift: self.shift,
+            s1: (self.s1.hi, self.s1.lo),
+            s2: (self.s2.hi, self.s2.lo),
+        }
+    }
+
+    /// A summary back from [`Summary::parts`].
+    pub fn from_parts(p: SummaryParts) -> Summary {
+        Summary {
+            n: p.n,
+            shift: p.shift,
+            s1: DoubleDouble {
+                hi: p.s1.0,
+                lo: p.s1.1,
+            },
+            s2: DoubleDouble {
+                hi: p.s2.0,
+                lo: p.s2.1,
+            },
+        }
+    }
+
+    /// x − K, exactly.
+    #[inline]
+    fn offset(&self, x: f64) -> DoubleDouble {
+        DoubleDouble::difference(x, self.shift)
+    }
+
+    /// Adds one value. A non-finite `x` makes the summary non-finite;
+    /// callers validate values at the boundary ([`Summary::is_finite`]).
     pub fn push(&mut self, x: f64) {
+        if self.n == 0 {
+            *self = Summary::EMPTY;
+            self.shift = x;
+        }
+        let d = self.offset(x);
+        self.s1 = self.s1.plus(d);
+        self.s2 = self.s2.plus(d.square());
         self.n += 1;
-        let delta = x - self.mean;
-        self.mean += delta / self.n as f64;
-        // (x − old mean)(x − new mean): the exact increment of M2.
-        self.m2 += delta * (x - self.mean);
     }
 
-    /// Takes one value back out (Welford's update in reverse): how a unit's
-    /// old value is replaced when new observations change it. Removing a
-    /// value that was never pushed gives a meaningless summary.
+    /// Takes one value back out. Removing a value that was never pushed
+    /// gives a meaningless summary.
     pub fn remove(&mut self, x: f64) {
         if self.n <= 1 {
             *self = Summary::EMPTY;
             return;
         }
-        let old_mean = self.mean;
+        let d = self.offset(x);
+        self.s1 = self.s1.minus(d);
+        self.s2 = self.s2.minus(d.square());
         self.n -= 1;
-        self.mean -= (x - old_mean) / self.n as f64;
-        // Rounding may leave a hair below zero for identical values.
-        self.m2 = (self.m2 - (x - old_mean) * (x - self.mean)).max(0.0);
     }
 
-    /// Combines `other` into `self`, as if all of its values had been pushed
-    /// (Chan et al.'s pairwise update). Order does not matter beyond rounding.
+    /// Replaces one value `old` (pushed before) by `new`: how a unit's
+    /// value follows its new observations. Exact however often it is done,
+    /// up to the 106 bits of the sums.
+    pub fn replace(&mut self, old: f64, new: f64) {
+        if self.n == 0 {
+            self.push(new);
+            return;
+        }
+        let (a, b) = (self.offset(old), self.offset(new));
+        self.s1 = self.s1.plus(b.minus(a));
+        self.s2 = self.s2.plus(b.square().minus(a.square()));
+    }
+
+    /// The same values with shift `k`: S1 and S2 re-centred exactly (to
+    /// the sums' 106 bits).
+    pub fn recentred(&self, k: f64) -> Summary {
+        if self.n == 0 {
+            return Summary::EMPTY;
+        }
+        // x − k = (x − K) + δ with δ = K − k, exact as a double-double.
+        let delta = DoubleDouble::difference(self.shift, k);
+        let n = self.n as f64;
+        let s1 = self.s1.plus(delta.mul_f64(n));
+        let s2 = self
+            .s2
+            .plus(delta.times(self.s1).mul_f64(2.0))
+            .plus(delta.square().mul_f64(n));
+        Summary {
+            n: self.n,
+            shift: k,
+            s1,
+            s2,
+        }
+    }
+
+    /// Moves the shift to the mean when the mean has wandered far from it
+    /// (S1²/n above a million times M2): S2 − S1²/n would otherwise cancel
+    /// more digits than the sums keep to spare. Cheap when nothing moves.
+    pub fn normalized(&self) -> Summary {
+        if self.n == 0 {
+            return *self;
+        }
+        let offset = self.s1.hi / self.n as f64;
+        let m2 = self.m2();
+        if offset * offset * self.n as f64 > 1e6 * m2 && offset != 0.0 {
+            let mean = self.mean();
+            if mean.is_finite() && mean != self.shift {
+                return self.recentred(mean);
+            }
+        }
+        *self
+    }
+
+    /// Combines `other` into `self`, as if all of its values had been
+    /// pushed. Exact up to the sums' 106 bits, whatever the two shifts.
     pub fn merge(&mut self, other: &Summary) {
         if other.n == 0 {
             return;
@@ -108,13 +240,11 @@ impl Summary {
             *self = *other;
             return;
         }
-        let (na, nb) = (self.n as f64, other.n as f64);
-        let n = self.n + other.n;
-        let nf = n as f64;
-        let delta = other.mean - self.mean;
-        self.mean += delta * (nb / nf);
-        self.m2 += other.m2 + delta * delta * (na * nb / nf);
-        self.n = n;
+        let o = other.recentred(self.shift);
+        self.s1 = self.s1.plus(o.s1);
+        self.s2 = self.s2.plus(o.s2);
+        self.n += o.n;
+        *self = self.normalized();
     }
 
     /// The merge of two summaries, leaving both untouched.
@@ -123,14 +253,53 @@ impl Summary {
         self
     }
 
+    /// The mean as a double-double: K + S1/n.
+    pub fn mean_exact(&self) -> DoubleDouble {
+        if self.n == 0 {
+            return DoubleDouble::ZERO;
+        }
+        DoubleDouble::from_f64(self.shift).plus(self.s1.div_f64(self.n as f64))
+    }
+
+    /// The mean (0 without values).
+    pub fn mean(&self) -> f64 {
+        self.mean_exact().to_f64()
+    }
+
+    /// Σ (x − mean)² = S2 − S1²/n (0 below two values).
+    pub fn m2(&self) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        let m2 = self
+            .s2
+            .minus(self.s1.square().div_f64(self.n as f64))
+            .to_f64();
+        // Identical values can leave a hair below zero.
+        m2.max(0.0)
+    }
+
+    /// mean(other) − mean(self), exact to double precision however large
+    /// the common offset of the two: the difference of the two shifts is
+    /// exact, and the rest is formed in double-double.
+    pub fn mean_difference(&self, other: &Summary) -> f64 {
+        other.mean_exact().minus(self.mean_exact()).to_f64()
+    }
+
+    /// Whether the count, mean and M2 are finite numbers.
+    pub fn is_finite(&self) -> bool {
+        self.shift.is_finite() && self.s1.is_finite() && self.s2.is_finite() && {
+            let (mean, m2) = (self.mean(), self.m2());
+            mean.is_finite() && m2.is_finite()
+        }
+    }
+
     /// Sample variance (n − 1 denominator), or `None` below two values.
     pub fn variance(&self) -> Option<f64> {
         if self.n < 2 {
             None
         } else {
-            // M2 can round to a hair below zero only through merges of
-            // identical values; clamp so a standard deviation always exists.
-            Some((self.m2 / (self.n - 1) as f64).max(0.0))
+            Some(self.m2() / (self.n - 1) as f64)
         }
     }
 
@@ -157,8 +326,8 @@ mod tests {
         s.remove(-2.0);
         let expected = Summary::from_values(&[3.0, 1.5, 4.0, 4.0, 11.5]);
         assert_eq!(s.n, expected.n);
-        assert!((s.mean - expected.mean).abs() < 1e-12);
-        assert!((s.m2 - expected.m2).abs() < 1e-10);
+        assert!((s.mean() - expected.mean()).abs() < 1e-12);
+        assert!((s.m2() - expected.m2()).abs() < 1e-10);
         let mut one = Summary::from_values(&[5.0]);
         one.remove(5.0);
         assert_eq!(one, Summary::EMPTY);
@@ -205,25 +374,29 @@ mod tests {
         let (mean, var) = two_pass(&xs);
         let s = Summary::from_values(&xs);
         assert_eq!(s.n, 100_000);
-        // Pairwise: within a few ulps of the mean (ulp at 1e9 is 1.2e-7). The
-        // variance (sd about 3e-4) is limited by that rounding of the mean,
-        // ulp/sd ≈ 4e-4 per deviation, averaged over n: about 1e-6 relative.
-        assert!((s.mean - mean).abs() < 5e-7, "mean {} vs {mean}", s.mean);
+        // Within one ulp of the mean (ulp at 1e9 is 1.2e-7), and the
+        // variance to the precision of this reference, whose own rounded
+        // mean costs it about 4e-8 (the exact comparison, with rationals,
+        // is in tests/stats_exact.rs).
+        assert!(
+            (s.mean() - mean).abs() < 2e-7,
+            "mean {} vs {mean}",
+            s.mean()
+        );
         let rel = (s.variance().unwrap() / var - 1.0).abs();
-        assert!(rel < 3e-6, "variance relative error {rel}");
-        // Streaming pushes (what a recorder does) round the mean once per
-        // value: still well inside the spread, variance to 1e-5.
+        assert!(rel < 1e-7, "variance relative error {rel}");
+        // Streaming pushes (what a recorder does) are as exact.
         let mut streamed = Summary::EMPTY;
         for &x in &xs {
             streamed.push(x);
         }
         assert!(
-            (streamed.mean - mean).abs() < 1e-5,
+            (streamed.mean() - mean).abs() < 2e-7,
             "streamed mean {}",
-            streamed.mean
+            streamed.mean()
         );
         let rel = (streamed.variance().unwrap() / var - 1.0).abs();
-        assert!(rel < 1e-5, "streamed variance relative error {rel}");
+        assert!(rel < 1e-7, "streamed variance relative error {rel}");
         // The naive formula fails badly here: the test can tell them apart.
         let n = xs.len() as f64;
         let sum = exact_sum(xs.iter().copied());
@@ -241,15 +414,15 @@ mod tests {
         }
         let (mean, var) = two_pass(&xs);
         assert_eq!(merged.n, whole.n);
-        assert!((merged.mean - mean).abs() < 1e-6);
+        assert!((merged.mean() - mean).abs() < 2e-7);
         let rel = (merged.variance().unwrap() / var - 1.0).abs();
-        assert!(rel < 1e-5, "merged variance relative error {rel}");
+        assert!(rel < 1e-7, "merged variance relative error {rel}");
     }
 
     #[test]
     fn small_exact_cases() {
         let s = Summary::from_values(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
-        assert_eq!(s.mean, 5.0);
+        assert_eq!(s.mean(), 5.0);
         assert!((s.variance().unwrap() - 32.0 / 7.0).abs() < 1e-15);
         assert_eq!(Summary::from_values(&[3.0]).variance(), None);
         assert_eq!(Summary::EMPTY.std_dev(), None);

@@ -6,12 +6,13 @@ use std::path::Path;
 
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 
-use super::{Store, create_private, migrations};
+use super::{Store, create_with_mode, migrations, mode_of};
 use crate::error::{Error, Result};
 
 impl Store {
-    /// Copies the whole database into a new file at `path`, readable by its
-    /// owner only. Buffered records of handles are not in it: flush first.
+    /// Copies the whole database into a new file at `path`, with the
+    /// database file's permissions. Buffered records of handles are not in
+    /// it: flush first.
     ///
     /// # Errors
     /// `Storage` naming the path (it exists already, or cannot be written).
@@ -22,7 +23,8 @@ impl Store {
                 path.display()
             )));
         }
-        create_private(path).map_err(|e| e.context(format!("backup {}", path.display())))?;
+        create_with_mode(path, mode_of(&self.path))
+            .map_err(|e| e.context(format!("backup {}", path.display())))?;
         let result = self
             .conn()
             .backup(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)

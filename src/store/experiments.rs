@@ -1,7 +1,7 @@
 //! Experiments, exposures and observations in SQL. Observations are appended
-//! in batches; the fold (handle::recorder) later turns them into per-unit
-//! totals and per-variant sufficient statistics, so analysis reads a handful
-//! of rows.
+//! in batches and folded in the same transaction (handle::experiments::fold)
+//! into per-unit totals and per-phase, per-variant exact moments, so that
+//! analysis reads a handful of rows.
 
 use std::collections::HashMap;
 
@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::definitions::{self, Author};
 use crate::error::Result;
+use crate::stats::SummaryParts;
 
 /// The kind of experiment definitions in the definitions table and the audit log.
 pub(crate) const KIND: &str = "experiment";
@@ -49,18 +50,82 @@ pub(crate) fn put_experiment(
          ON CONFLICT (experiment) DO UPDATE SET allocation_json = ?2, allocation_changed = ?3",
     )?
     .execute(params![id, allocation_json, allocation_changed])?;
+    // A test that comes back is no longer archived: its definition is live.
+    tx.prepare_cached("DELETE FROM archived_experiments WHERE experiment = ?1")?
+        .execute([id])?;
     Ok(Some(version))
 }
 
-/// Removes an experiment's definition (its data stays for export, and its
-/// unit totals keep growing: a rollback that brings it back rebuilds its
-/// summaries from them).
+/// Removes an experiment's definition and archives it: its last definition
+/// is kept (listed, shown, exported; an explicit restore brings it back),
+/// and so is its data. Its unit totals keep growing: a restore rebuilds its
+/// summaries from them. Returns false if there was no such experiment.
 pub(crate) fn delete_experiment(tx: &Transaction<'_>, id: &str, by: Author<'_>) -> Result<bool> {
+    let Some(stored) = definitions::get(tx, KIND, id)? else {
+        return Ok(false);
+    };
+    tx.prepare_cached(
+        "INSERT INTO archived_experiments (experiment, definition_json, version, archived_at_ms, archived_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (experiment) DO UPDATE SET definition_json = ?2, version = ?3,
+             archived_at_ms = ?4, archived_by = ?5",
+    )?
+    .execute(params![
+        id,
+        stored.definition_json,
+        stored.version,
+        by.at_ms,
+        by.actor
+    ])?;
+    close_phase(tx, id, by.at_ms)?;
     tx.prepare_cached("DELETE FROM experiment_allocations WHERE experiment = ?1")?
         .execute([id])?;
     tx.prepare_cached("DELETE FROM metric_aggregations WHERE experiment = ?1")?
         .execute([id])?;
     definitions::delete(tx, KIND, id, by)
+}
+
+/// An archived experiment: removed from the config files, its data kept.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ArchivedRow {
+    pub definition_json: String,
+    pub version: i64,
+    pub archived_at_ms: i64,
+    pub archived_by: String,
+}
+
+fn archived_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ArchivedRow)> {
+    Ok((
+        r.get(0)?,
+        ArchivedRow {
+            definition_json: r.get(1)?,
+            version: r.get(2)?,
+            archived_at_ms: r.get(3)?,
+            archived_by: r.get(4)?,
+        },
+    ))
+}
+
+/// Every archived experiment, by id.
+pub(crate) fn archived(conn: &Connection) -> Result<Vec<(String, ArchivedRow)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT experiment, definition_json, version, archived_at_ms, archived_by
+         FROM archived_experiments ORDER BY experiment",
+    )?;
+    let rows = stmt.query_map([], archived_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The archived experiment `id`, if it is archived.
+pub(crate) fn archived_one(conn: &Connection, id: &str) -> Result<Option<ArchivedRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT experiment, definition_json, version, archived_at_ms, archived_by
+             FROM archived_experiments WHERE experiment = ?1",
+        )?
+        .query_row([id], archived_row)
+        .optional()?
+        .map(|(_, row)| row))
 }
 
 /// The aggregation each metric of `experiment` was folded with, by metric.
@@ -72,6 +137,14 @@ pub(crate) fn metric_aggregations(
         "SELECT metric, aggregation FROM metric_aggregations WHERE experiment = ?1",
     )?;
     let rows = stmt.query_map([experiment], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every (experiment, metric) with the aggregation its summaries are folded with.
+pub(crate) fn all_metric_aggregations(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT experiment, metric, aggregation FROM metric_aggregations")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -93,38 +166,77 @@ pub(crate) fn set_metric_aggregations(
     Ok(())
 }
 
-/// Every unit's totals of `metric` in `experiment`, with the unit's variant.
-pub(crate) fn unit_totals(
-    conn: &Connection,
-    experiment: &str,
-    metric: &str,
-) -> Result<Vec<(String, UnitTotals)>> {
+// ---- phases -------------------------------------------------------------
+
+/// One recorded phase: `(number, started_ms, ended_ms, split_json, reason,
+/// mixed)`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PhaseRow {
+    pub phase: u32,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub split_json: String,
+    pub reason: String,
+    pub mixed: bool,
+}
+
+/// The phases of `experiment`, in order.
+pub(crate) fn phases(conn: &Connection, experiment: &str) -> Result<Vec<PhaseRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT variant, n, sum, nonzero FROM unit_metrics WHERE experiment = ?1 AND metric = ?2",
+        "SELECT phase, started_ms, ended_ms, split_json, reason, mixed
+         FROM experiment_phases WHERE experiment = ?1 ORDER BY phase",
     )?;
-    let rows = stmt.query_map([experiment, metric], |r| {
-        Ok((
-            r.get(0)?,
-            UnitTotals {
-                n: r.get(1)?,
-                sum: r.get(2)?,
-                nonzero: r.get(3)?,
-            },
-        ))
+    let rows = stmt.query_map([experiment], |r| {
+        Ok(PhaseRow {
+            phase: r.get(0)?,
+            started_ms: r.get(1)?,
+            ended_ms: r.get(2)?,
+            split_json: r.get(3)?,
+            reason: r.get(4)?,
+            mixed: r.get(5)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Drops the variant summaries of `metric` in `experiment`, before a rebuild.
-pub(crate) fn clear_variant_moments(
+/// The number of the latest phase of `experiment`, if it has begun one.
+pub(crate) fn latest_phase(conn: &Connection, experiment: &str) -> Result<Option<u32>> {
+    Ok(conn
+        .prepare_cached("SELECT MAX(phase) FROM experiment_phases WHERE experiment = ?1")?
+        .query_row([experiment], |r| r.get(0))?)
+}
+
+/// Opens phase `last + 1` of `experiment` at `at_ms`. Returns its number.
+pub(crate) fn open_phase(
     tx: &Transaction<'_>,
     experiment: &str,
-    metric: &str,
-) -> Result<()> {
-    tx.prepare_cached("DELETE FROM variant_metrics WHERE experiment = ?1 AND metric = ?2")?
-        .execute([experiment, metric])?;
+    at_ms: i64,
+    split_json: &str,
+    reason: &str,
+) -> Result<u32> {
+    let last: Option<u32> = tx
+        .prepare_cached("SELECT MAX(phase) FROM experiment_phases WHERE experiment = ?1")?
+        .query_row([experiment], |r| r.get(0))?;
+    let number = last.unwrap_or(0) + 1;
+    tx.prepare_cached(
+        "INSERT INTO experiment_phases (experiment, phase, started_ms, ended_ms, split_json, reason)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+    )?
+    .execute(params![experiment, number, at_ms, split_json, reason])?;
+    Ok(number)
+}
+
+/// Closes the running phase of `experiment`, if one runs, at `at_ms`.
+pub(crate) fn close_phase(tx: &Transaction<'_>, experiment: &str, at_ms: i64) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE experiment_phases SET ended_ms = MAX(?2, started_ms)
+         WHERE experiment = ?1 AND ended_ms IS NULL",
+    )?
+    .execute(params![experiment, at_ms])?;
     Ok(())
 }
+
+// ---- exposures ----------------------------------------------------------
 
 /// Whether the split of experiment `id` changed while units were exposed
 /// (they are pinned to their variant from then on).
@@ -146,40 +258,64 @@ pub fn exposed_units(conn: &Connection, experiment: &str) -> Result<Vec<(String,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The variant `unit` was first exposed to in `experiment`, if it was.
-pub fn exposure_variant(conn: &Connection, experiment: &str, unit: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT variant FROM exposures WHERE experiment = ?1 AND unit = ?2")?
-        .query_row([experiment, unit], |r| r.get(0))
-        .optional()?)
-}
-
 /// One exposure to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewExposure<'a> {
     pub experiment: &'a str,
     pub unit: &'a str,
     pub variant: &'a str,
+    pub phase: u32,
     pub at_ms: i64,
 }
 
 /// Persists exposures; a unit already exposed keeps its first record.
-pub fn insert_exposures(tx: &Transaction<'_>, exposures: &[NewExposure<'_>]) -> Result<()> {
+/// Calls `stored` with each exposure that was stored (the unit's first).
+pub fn insert_exposures<'a>(
+    tx: &Transaction<'_>,
+    exposures: &[NewExposure<'a>],
+    mut stored: impl FnMut(&NewExposure<'a>),
+) -> Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO exposures (experiment, unit, variant, first_seen_ms) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO exposures (experiment, unit, variant, first_seen_ms, phase) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT DO NOTHING",
     )?;
     let mut count = tx.prepare_cached(
-        "INSERT INTO variant_exposures (experiment, variant, units, first_seen_ms) VALUES (?1, ?2, 1, ?3)
+        "INSERT INTO phase_exposures (experiment, phase, variant, units, first_seen_ms) VALUES (?1, ?2, ?3, 1, ?4)
          ON CONFLICT DO UPDATE SET units = units + 1, first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms)",
     )?;
     for e in exposures {
-        if insert.execute(params![e.experiment, e.unit, e.variant, e.at_ms])? == 1 {
-            count.execute(params![e.experiment, e.variant, e.at_ms])?;
+        if insert.execute(params![e.experiment, e.unit, e.variant, e.at_ms, e.phase])? == 1 {
+            count.execute(params![e.experiment, e.phase, e.variant, e.at_ms])?;
+            stored(e);
         }
     }
     Ok(())
 }
+
+/// Exposed units per phase and variant of `experiment`.
+pub fn phase_exposure_counts(
+    conn: &Connection,
+    experiment: &str,
+) -> Result<HashMap<(u32, String), u64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT phase, variant, units FROM phase_exposures WHERE experiment = ?1",
+    )?;
+    let rows = stmt.query_map([experiment], |r| {
+        Ok(((r.get(0)?, r.get(1)?), r.get::<_, i64>(2)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Exposed units per variant of `experiment`, all phases together.
+pub fn exposure_counts(conn: &Connection, experiment: &str) -> Result<HashMap<String, u64>> {
+    let mut counts = HashMap::new();
+    for ((_, variant), n) in phase_exposure_counts(conn, experiment)? {
+        *counts.entry(variant).or_insert(0) += n;
+    }
+    Ok(counts)
+}
+
+// ---- observations -------------------------------------------------------
 
 /// One observation to persist.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,24 +328,17 @@ pub struct NewObservation<'a> {
     pub at_ms: i64,
 }
 
-/// A unit's observations of one metric so far.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct UnitTotals {
-    pub n: i64,
-    pub sum: f64,
-    /// How many of the observations were not zero.
-    pub nonzero: i64,
-}
-
-/// Appends the raw observations of a batch.
-pub fn insert_observations(
+/// Appends the raw observations of a batch, each with something of the
+/// caller's (`T`), and calls `inserted` with each one's id, in order.
+pub fn insert_observations<'a, T>(
     tx: &Transaction<'_>,
-    observations: &[NewObservation<'_>],
+    observations: impl IntoIterator<Item = (NewObservation<'a>, T)>,
+    mut inserted: impl FnMut(i64, NewObservation<'a>, T),
 ) -> Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for o in observations {
+    for (o, extra) in observations {
         insert.execute(params![
             o.experiment,
             o.unit,
@@ -218,6 +347,7 @@ pub fn insert_observations(
             o.value,
             o.at_ms
         ])?;
+        inserted(tx.last_insert_rowid(), o, extra);
     }
     Ok(())
 }
@@ -230,7 +360,8 @@ pub struct PendingObservation {
     pub unit: String,
     pub variant: String,
     pub metric: String,
-    pub value: f64,
+    /// None when the stored value is not a number (SQLite keeps a NaN as NULL).
+    pub value: Option<f64>,
 }
 
 /// The id of the last observation folded into the statistics.
@@ -279,100 +410,9 @@ pub fn has_pending(conn: &Connection) -> Result<bool> {
         .exists([after])?)
 }
 
-/// Adds `delta` to a unit's totals and returns them from before the change.
-pub fn add_unit_totals(
-    tx: &Transaction<'_>,
-    experiment: &str,
-    metric: &str,
-    unit: &str,
-    variant: &str,
-    delta: UnitTotals,
-) -> Result<UnitTotals> {
-    let after: (i64, f64, i64) = tx
-        .prepare_cached(
-            "INSERT INTO unit_metrics (experiment, metric, unit, variant, n, sum, nonzero)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,
-                 nonzero = nonzero + excluded.nonzero
-             RETURNING n, sum, nonzero",
-        )?
-        .query_row(
-            params![
-                experiment,
-                metric,
-                unit,
-                variant,
-                delta.n,
-                delta.sum,
-                delta.nonzero
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-    let n = after.0 - delta.n;
-    Ok(UnitTotals {
-        n,
-        // A new unit had nothing; subtracting would leave rounding noise.
-        sum: if n == 0 { 0.0 } else { after.1 - delta.sum },
-        nonzero: after.2 - delta.nonzero,
-    })
-}
-
-/// Count, mean and M2 of the unit values of one variant and metric.
-pub type Moments = (u64, f64, f64);
-
-/// The stored moments of every variant and metric of `experiment`:
-/// `(variant, metric) → (n, mean, m2)`.
-pub fn variant_moments(
-    conn: &Connection,
-    experiment: &str,
-) -> Result<HashMap<(String, String), Moments>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT variant, metric, n, mean, m2 FROM variant_metrics WHERE experiment = ?1",
-    )?;
-    let rows = stmt.query_map([experiment], |r| {
-        Ok((
-            (r.get(0)?, r.get(1)?),
-            (r.get::<_, i64>(2)? as u64, r.get(3)?, r.get(4)?),
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Writes the moments of one variant and metric.
-pub fn put_variant_moments(
-    tx: &Transaction<'_>,
-    experiment: &str,
-    variant: &str,
-    metric: &str,
-    moments: Moments,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO variant_metrics (experiment, variant, metric, n, mean, m2) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT DO UPDATE SET n = ?4, mean = ?5, m2 = ?6",
-    )?
-    .execute(params![experiment, variant, metric, moments.0 as i64, moments.1, moments.2])?;
-    Ok(())
-}
-
-/// Exposed units per variant of `experiment`.
-pub fn exposure_counts(conn: &Connection, experiment: &str) -> Result<HashMap<String, u64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT variant, units FROM variant_exposures WHERE experiment = ?1")?;
-    let rows = stmt.query_map([experiment], |r| {
-        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// When `experiment` saw its first exposure, if any.
-pub fn first_exposure_ms(conn: &Connection, experiment: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT MIN(first_seen_ms) FROM variant_exposures WHERE experiment = ?1")?
-        .query_row([experiment], |r| r.get(0))?)
-}
-
 /// Calls `f` with every raw observation of `experiment`, in id order, with
-/// `(id, unit, variant, metric, value, at_ms)`.
+/// `(id, unit, variant, metric, value, at_ms)`; a value that is not a
+/// number (stored as NULL) comes as NaN.
 pub fn for_each_observation(
     conn: &Connection,
     experiment: &str,
@@ -393,7 +433,7 @@ pub fn for_each_observation(
             text(1)?,
             text(2)?,
             text(3)?,
-            r.get(4)?,
+            r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
             r.get(5)?,
         )?;
     }
@@ -409,4 +449,394 @@ pub fn prune_observations(tx: &Transaction<'_>, experiment: &str, before_ms: i64
             "DELETE FROM observations WHERE id <= ?1 AND experiment = ?2 AND at_ms < ?3",
         )?
         .execute(params![folded, experiment, before_ms])?)
+}
+
+// ---- quarantine ---------------------------------------------------------
+
+/// Quarantines observation `id`: the fold leaves it out, and it is counted
+/// with `reason`.
+pub(crate) fn quarantine(
+    tx: &Transaction<'_>,
+    id: i64,
+    experiment: &str,
+    metric: &str,
+    reason: &str,
+    at_ms: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO quarantined_observations (observation, experiment, metric, reason, quarantined_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![id, experiment, metric, reason, at_ms])?;
+    Ok(())
+}
+
+/// The quarantined observations of `experiment` by reason: `(reason,
+/// count, first observation id)`.
+pub(crate) fn quarantined(conn: &Connection, experiment: &str) -> Result<Vec<(String, u64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT reason, COUNT(*), MIN(observation) FROM quarantined_observations
+         WHERE experiment = ?1 GROUP BY reason ORDER BY reason",
+    )?;
+    let rows = stmt.query_map([experiment], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Quarantined observations per experiment, for `doctor`.
+pub(crate) fn quarantine_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT experiment, COUNT(*) FROM quarantined_observations GROUP BY experiment ORDER BY experiment",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+// ---- unit totals and moments ----------------------------------------------
+
+/// A unit's observations of one metric so far.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UnitTotals {
+    pub n: i64,
+    /// Their sum, as a double-double `sum + sum_lo`.
+    pub sum: f64,
+    pub sum_lo: f64,
+    /// How many of the observations were not zero.
+    pub nonzero: i64,
+}
+
+/// A unit's row: its variant and phase, and its totals of every metric it
+/// has observations of.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UnitRecord {
+    pub variant: String,
+    pub phase: u32,
+    pub metrics: Vec<(String, UnitTotals)>,
+}
+
+impl UnitRecord {
+    /// The totals of `metric`, if the unit has any.
+    pub fn get(&self, metric: &str) -> Option<UnitTotals> {
+        self.metrics
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map(|(_, t)| *t)
+    }
+
+    /// Sets the totals of `metric`.
+    pub fn set(&mut self, metric: &str, totals: UnitTotals) {
+        match self.metrics.iter_mut().find(|(m, _)| m == metric) {
+            Some((_, t)) => *t = totals,
+            None => self.metrics.push((metric.to_string(), totals)),
+        }
+    }
+}
+
+/// The binary record of a unit's totals: per metric, the name's length
+/// (u16) and bytes, then n (i64), sum and sum_lo (f64) and nonzero (i64),
+/// little-endian.
+fn encode_totals(metrics: &[(String, UnitTotals)], out: &mut Vec<u8>) {
+    out.clear();
+    for (name, t) in metrics {
+        let len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&name.as_bytes()[..usize::from(len)]);
+        out.extend_from_slice(&t.n.to_le_bytes());
+        out.extend_from_slice(&t.sum.to_le_bytes());
+        out.extend_from_slice(&t.sum_lo.to_le_bytes());
+        out.extend_from_slice(&t.nonzero.to_le_bytes());
+    }
+}
+
+/// A unit's totals back from the stored value: the binary record, or the
+/// text the migration to schema 9 wrote.
+fn decode_totals(value: rusqlite::types::ValueRef<'_>) -> Result<Vec<(String, UnitTotals)>> {
+    let bad = || crate::Error::storage("a unit's totals in unit_totals cannot be read");
+    let mut metrics = Vec::new();
+    match value {
+        rusqlite::types::ValueRef::Blob(mut b) => {
+            let take = |b: &mut &[u8], n: usize| -> Result<Vec<u8>> {
+                if b.len() < n {
+                    return Err(bad());
+                }
+                let (head, rest) = b.split_at(n);
+                *b = rest;
+                Ok(head.to_vec())
+            };
+            let word =
+                |b: &mut &[u8]| -> Result<[u8; 8]> { take(b, 8)?.try_into().map_err(|_| bad()) };
+            while !b.is_empty() {
+                let len = u16::from_le_bytes(take(&mut b, 2)?.try_into().map_err(|_| bad())?);
+                let name = String::from_utf8(take(&mut b, usize::from(len))?).map_err(|_| bad())?;
+                let totals = UnitTotals {
+                    n: i64::from_le_bytes(word(&mut b)?),
+                    sum: f64::from_le_bytes(word(&mut b)?),
+                    sum_lo: f64::from_le_bytes(word(&mut b)?),
+                    nonzero: i64::from_le_bytes(word(&mut b)?),
+                };
+                metrics.push((name, totals));
+            }
+        }
+        rusqlite::types::ValueRef::Text(t) => {
+            let text = std::str::from_utf8(t).map_err(|_| bad())?;
+            for record in text.split('\u{1e}').filter(|r| !r.is_empty()) {
+                let f: Vec<&str> = record.split('\u{1f}').collect();
+                let [name, n, sum, sum_lo, nonzero] = f.as_slice() else {
+                    return Err(bad());
+                };
+                let number = |x: &str| x.trim().parse::<f64>().map_err(|_| bad());
+                let count = |x: &str| x.trim().parse::<i64>().map_err(|_| bad());
+                metrics.push((
+                    (*name).to_string(),
+                    UnitTotals {
+                        n: count(n)?,
+                        sum: number(sum)?,
+                        sum_lo: number(sum_lo)?,
+                        nonzero: count(nonzero)?,
+                    },
+                ));
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(metrics)
+}
+
+fn unit_record(r: &rusqlite::Row<'_>, first: usize) -> Result<UnitRecord> {
+    Ok(UnitRecord {
+        variant: r.get(first)?,
+        phase: r.get(first + 1)?,
+        metrics: decode_totals(r.get_ref(first + 2)?)?,
+    })
+}
+
+/// Reads and writes the unit totals of one fold, with its statements
+/// prepared once.
+pub(crate) struct UnitTotalsWriter<'t> {
+    scan: rusqlite::CachedStatement<'t>,
+    get: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+    insert: rusqlite::CachedStatement<'t>,
+    exposure: rusqlite::CachedStatement<'t>,
+    bytes: Vec<u8>,
+}
+
+impl<'t> UnitTotalsWriter<'t> {
+    pub(crate) fn new(tx: &'t Transaction<'_>) -> Result<UnitTotalsWriter<'t>> {
+        Ok(UnitTotalsWriter {
+            scan: tx.prepare_cached(
+                "SELECT unit, variant, phase, totals FROM unit_totals
+                 WHERE experiment = ?1 AND unit >= ?2 AND unit <= ?3 ORDER BY unit",
+            )?,
+            get: tx.prepare_cached(
+                "SELECT variant, phase, totals FROM unit_totals WHERE experiment = ?1 AND unit = ?2",
+            )?,
+            update: tx.prepare_cached(
+                "UPDATE unit_totals SET totals = ?3 WHERE experiment = ?1 AND unit = ?2",
+            )?,
+            insert: tx.prepare_cached(
+                "INSERT INTO unit_totals (experiment, unit, variant, phase, totals)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            exposure: tx.prepare_cached(
+                "SELECT variant, phase FROM exposures WHERE experiment = ?1 AND unit = ?2",
+            )?,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Calls `f` with every unit row of `experiment` whose unit lies in
+    /// `from..=to`, in unit order: one scan instead of a lookup per unit
+    /// when a fold touches many of them.
+    pub(crate) fn scan(
+        &mut self,
+        experiment: &str,
+        from: &str,
+        to: &str,
+        mut f: impl FnMut(&str, UnitRecord),
+    ) -> Result<()> {
+        let mut rows = self.scan.query([experiment, from, to])?;
+        while let Some(r) = rows.next()? {
+            let unit = r
+                .get_ref(0)?
+                .as_str()
+                .map_err(|e| crate::Error::storage(format!("unit_totals.unit: {e}")))?;
+            f(unit, unit_record(r, 1)?);
+        }
+        Ok(())
+    }
+
+    /// The row of `unit`, if it has one.
+    pub(crate) fn get(&mut self, experiment: &str, unit: &str) -> Result<Option<UnitRecord>> {
+        let mut rows = self.get.query([experiment, unit])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(unit_record(r, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the row of `unit`: its totals replaced when `exists`, else
+    /// inserted whole.
+    pub(crate) fn put(
+        &mut self,
+        experiment: &str,
+        unit: &str,
+        record: &UnitRecord,
+        exists: bool,
+    ) -> Result<()> {
+        encode_totals(&record.metrics, &mut self.bytes);
+        if exists {
+            self.update
+                .execute(params![experiment, unit, &self.bytes[..]])?;
+        } else {
+            self.insert.execute(params![
+                experiment,
+                unit,
+                record.variant,
+                record.phase,
+                &self.bytes[..]
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// The variant and phase `unit` was first exposed to, if it was.
+    pub(crate) fn exposure(
+        &mut self,
+        experiment: &str,
+        unit: &str,
+    ) -> Result<Option<(String, u32)>> {
+        Ok(self
+            .exposure
+            .query_row([experiment, unit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+}
+
+/// Every unit's totals of `metric` in `experiment`, with its phase and variant.
+pub(crate) fn unit_totals(
+    conn: &Connection,
+    experiment: &str,
+    metric: &str,
+) -> Result<Vec<(u32, String, UnitTotals)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT variant, phase, totals FROM unit_totals WHERE experiment = ?1")?;
+    let mut rows = stmt.query([experiment])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let record = unit_record(r, 0)?;
+        if let Some(t) = record.get(metric) {
+            out.push((record.phase, record.variant, t));
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the summaries of `metric` in `experiment`, before a rebuild.
+pub(crate) fn clear_moments(tx: &Transaction<'_>, experiment: &str, metric: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM phase_metrics WHERE experiment = ?1 AND metric = ?2")?
+        .execute([experiment, metric])?;
+    Ok(())
+}
+
+/// The stored moments of every phase, variant and metric of `experiment`.
+pub fn phase_moments(
+    conn: &Connection,
+    experiment: &str,
+) -> Result<HashMap<(u32, String, String), SummaryParts>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT phase, variant, metric, n, shift, s1, s1_lo, s2, s2_lo
+         FROM phase_metrics WHERE experiment = ?1",
+    )?;
+    let rows = stmt.query_map([experiment], |r| {
+        Ok((
+            (r.get(0)?, r.get(1)?, r.get(2)?),
+            SummaryParts {
+                n: r.get::<_, i64>(3)? as u64,
+                shift: r.get(4)?,
+                s1: (r.get(5)?, r.get(6)?),
+                s2: (r.get(7)?, r.get(8)?),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Writes the moments of one phase, variant and metric.
+pub fn put_phase_moments(
+    tx: &Transaction<'_>,
+    experiment: &str,
+    phase: u32,
+    variant: &str,
+    metric: &str,
+    m: &SummaryParts,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO phase_metrics (experiment, phase, variant, metric, n, shift, s1, s1_lo, s2, s2_lo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT DO UPDATE SET n = ?5, shift = ?6, s1 = ?7, s1_lo = ?8, s2 = ?9, s2_lo = ?10",
+    )?
+    .execute(params![
+        experiment,
+        phase,
+        variant,
+        metric,
+        m.n as i64,
+        m.shift,
+        m.s1.0,
+        m.s1.1,
+        m.s2.0,
+        m.s2.1
+    ])?;
+    Ok(())
+}
+
+/// Takes the one-time request to rebuild every metric's moments from the
+/// unit totals (left by the migration to schema 9): true once.
+pub(crate) fn take_rebuild_request(tx: &Transaction<'_>) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("DELETE FROM meta WHERE key = 'rebuild_moments'")?
+        .execute([])?
+        > 0)
+}
+
+/// Whether the migration left a request to rebuild the moments.
+pub(crate) fn rebuild_requested(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM meta WHERE key = 'rebuild_moments'")?
+        .exists([])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_totals_round_trip_as_binary_and_read_as_text() {
+        let metrics = vec![
+            (
+                "cost".to_string(),
+                UnitTotals {
+                    n: 3,
+                    sum: 1e9 + 0.1,
+                    sum_lo: -1.5e-8,
+                    nonzero: 2,
+                },
+            ),
+            ("é".to_string(), UnitTotals::default()),
+        ];
+        let mut bytes = Vec::new();
+        encode_totals(&metrics, &mut bytes);
+        assert_eq!(
+            decode_totals(rusqlite::types::ValueRef::Blob(&bytes)).unwrap(),
+            metrics
+        );
+        let text =
+            "cost\u{1f}3\u{1f}1000000000.1\u{1f}0\u{1f}2\u{1e}runs\u{1f}1\u{1f}inf\u{1f}0\u{1f}1";
+        let read = decode_totals(rusqlite::types::ValueRef::Text(text.as_bytes())).unwrap();
+        assert_eq!(read[0].1.sum, 1e9 + 0.1);
+        assert_eq!(read[1].1.sum, f64::INFINITY);
+        assert!(decode_totals(rusqlite::types::ValueRef::Blob(&bytes[..5])).is_err());
+    }
 }

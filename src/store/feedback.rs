@@ -211,11 +211,11 @@ fn add_to_daily(
         sentiment,
         stats.items as i64,
         stats.rating.n as i64,
-        stats.rating.mean,
-        stats.rating.m2,
+        stats.rating.mean(),
+        stats.rating.m2(),
         stats.satisfied as i64,
-        stats.sentiment.mean,
-        stats.sentiment.m2
+        stats.sentiment.mean(),
+        stats.sentiment.m2()
     ])?;
     Ok(())
 }
@@ -252,11 +252,11 @@ fn add_to_arm(
         exposure.arm,
         stats.items as i64,
         stats.rating.n as i64,
-        stats.rating.mean,
-        stats.rating.m2,
+        stats.rating.mean(),
+        stats.rating.m2(),
         stats.satisfied as i64,
-        stats.sentiment.mean,
-        stats.sentiment.m2
+        stats.sentiment.mean(),
+        stats.sentiment.m2()
     ])?;
     Ok(())
 }
@@ -267,17 +267,13 @@ fn stats_at(r: &Row<'_>, at: usize) -> rusqlite::Result<ItemStats> {
     let items = r.get::<_, i64>(at)? as u64;
     Ok(ItemStats {
         items,
-        rating: Summary {
-            n: r.get::<_, i64>(at + 1)? as u64,
-            mean: r.get(at + 2)?,
-            m2: r.get(at + 3)?,
-        },
+        rating: Summary::from_mean_m2(
+            r.get::<_, i64>(at + 1)? as u64,
+            r.get(at + 2)?,
+            r.get(at + 3)?,
+        ),
         satisfied: r.get::<_, i64>(at + 4)? as u64,
-        sentiment: Summary {
-            n: items,
-            mean: r.get(at + 5)?,
-            m2: r.get(at + 6)?,
-        },
+        sentiment: Summary::from_mean_m2(items, r.get(at + 5)?, r.get(at + 6)?),
     })
 }
 

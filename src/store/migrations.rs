@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0006_metric_aggregations.sql"),
     include_str!("schema_0007_monitoring.sql"),
     include_str!("schema_0008_feedback.sql"),
+    include_str!("schema_0009_experiments_phases.sql"),
 ];
 
 /// The schema version this library writes and understands.

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
-use crate::options::{JournalMode, OpenOptions, Synchronous};
+use crate::options::{FileMode, JournalMode, OpenOptions, Synchronous};
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -85,10 +85,20 @@ impl Store {
     }
 }
 
+/// What `doctor` finds in a database file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    pub info: StoreInfo,
+    /// Per experiment, the observations kept out of its analysis (values
+    /// no sum can hold); none are counted in a schema older than this
+    /// library's.
+    pub quarantined_observations: Vec<(String, u64)>,
+}
+
 /// Facts about the database at `path`, read without creating, upgrading
 /// or writing it (`doctor`): a missing file is `NotFound`, a file that is
 /// not SQLite is `Storage`.
-pub fn inspect(path: &Path) -> Result<StoreInfo> {
+pub fn inspect(path: &Path) -> Result<Inspection> {
     if !path.exists() {
         return Err(Error::not_found(format!(
             "{}: no such database",
@@ -100,7 +110,16 @@ pub fn inspect(path: &Path) -> Result<StoreInfo> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::from(e).context(path.display()))?;
-    info_of(&conn, path).map_err(|e| e.context(path.display()))
+    let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+    let quarantined_observations = if info.schema_version == SCHEMA_VERSION {
+        experiments::quarantine_counts(&conn).map_err(|e| e.context(path.display()))?
+    } else {
+        Vec::new()
+    };
+    Ok(Inspection {
+        info,
+        quarantined_observations,
+    })
 }
 
 fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
@@ -133,7 +152,7 @@ fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
 /// "unable to open database file" into the reason a person can act on.
 fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     check_path(path)?;
-    create_private(path)?;
+    create_with_mode(path, options.file_mode)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -149,7 +168,7 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
         JournalMode::Delete => "DELETE",
         JournalMode::Truncate => "TRUNCATE",
     };
-    let applied: String = conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))?;
+    let applied = set_journal_mode(&conn, mode, options.busy_timeout_ms)?;
     if !applied.eq_ignore_ascii_case(mode) {
         return Err(Error::storage(format!(
             "journal_mode {mode} was refused (the file system left it at {applied}); \
@@ -163,6 +182,27 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Sets the journal mode, waiting out other connections as every other
+/// statement does. SQLite answers a switch to WAL that races another
+/// connection's switch with SQLITE_BUSY at once, without calling the busy
+/// handler, so several processes opening a new file together would fail
+/// here; the retry gives them the busy timeout like any other lock.
+fn set_journal_mode(conn: &Connection, mode: &str, busy_timeout_ms: u32) -> Result<String> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(u64::from(busy_timeout_ms));
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ffi::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 fn check_path(path: &Path) -> Result<()> {
@@ -186,18 +226,42 @@ fn check_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Creates a missing database file readable by its owner only; SQLite gives
-/// its -wal and -shm files the same permissions.
-pub(crate) fn create_private(path: &Path) -> Result<()> {
+/// Creates a missing database file with permissions `mode` exactly,
+/// whatever the umask (which would take the group's write bit of 0660);
+/// SQLite gives its -wal and -shm files the same permissions. An existing
+/// file is left as it is.
+pub(crate) fn create_with_mode(path: &Path, mode: FileMode) -> Result<()> {
     let mut open = std::fs::OpenOptions::new();
     open.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, mode.0);
     match open.open(path) {
-        Ok(_) => Ok(()),
+        Ok(file) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(mode.0))
+                    .map_err(io_error)?;
+            }
+            drop(file);
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(io_error(e)),
     }
+}
+
+/// The permissions of the file at `path` as a [`FileMode`] (read and write
+/// bits), for the files made beside it: backups follow their database.
+pub(crate) fn mode_of(path: &Path) -> FileMode {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            return FileMode(meta.permissions().mode() & 0o666);
+        }
+    }
+    FileMode::PRIVATE
 }
 
 fn io_error(e: std::io::Error) -> Error {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::monitoring::alerts::{AlertEvent, AlertRecord, AlertState, RuleState};
 use crate::monitoring::model::Severity;
 use crate::monitoring::window::{HOUR_MS, WindowStats, window_start};
-use crate::stats::Summary;
+use crate::stats::Moments;
 
 /// The kind of monitoring definitions (rules and settings) in the
 /// definitions table and the audit log.
@@ -104,12 +104,12 @@ pub(crate) fn metric_kinds(conn: &Connection) -> Result<BTreeMap<String, String>
 
 /// A stored window's columns: count/mean/M2, [sum, min, max, last], last
 /// time, sketch.
-type WindowParts = (Summary, [f64; 4], i64, Vec<u8>);
+type WindowParts = (Moments, [f64; 4], i64, Vec<u8>);
 
 fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowParts> {
     let n: i64 = r.get(first)?;
     Ok((
-        Summary {
+        Moments {
             n: n as u64,
             mean: r.get(first + 4)?,
             m2: r.get(first + 5)?,
@@ -126,8 +126,8 @@ fn window_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<WindowPar
 }
 
 fn to_window(parts: WindowParts) -> Result<WindowStats> {
-    let (summary, [sum, min, max, last], last_at, sketch) = parts;
-    WindowStats::from_parts(summary, sum, min, max, last, last_at, &sketch)
+    let (moments, [sum, min, max, last], last_at, sketch) = parts;
+    WindowStats::from_parts(moments, sum, min, max, last, last_at, &sketch)
         .map_err(|e| Error::storage(format!("a metric window cannot be read: {e}")))
 }
 
@@ -173,8 +173,8 @@ pub(crate) fn merge_window(
         w.sum,
         w.min,
         w.max,
-        w.summary.mean,
-        w.summary.m2,
+        w.moments.mean,
+        w.moments.m2,
         w.last,
         w.last_at_ms,
         w.sketch_bytes()
@@ -207,6 +207,42 @@ pub(crate) fn windows_of(
     for row in rows {
         let (series, parts) = row?;
         out.push((series, to_window(parts)?));
+    }
+    Ok(out)
+}
+
+/// The windows of metric `name` starting in [`start_ms`, `end_ms`), any
+/// resolution, oldest first, each with its series id, start and resolution:
+/// a metric over time (the deployment report's charts).
+pub(crate) fn timed_windows_of(
+    conn: &Connection,
+    name: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<(i64, i64, i64, WindowStats)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT w.series, w.start_ms, w.resolution_ms, {} FROM metric_windows AS w
+         JOIN metric_series AS s ON s.id = w.series
+         WHERE s.name = ?1 AND w.start_ms >= ?2 AND w.start_ms < ?3
+         ORDER BY w.start_ms",
+        WINDOW_COLUMNS
+            .split(", ")
+            .map(|c| format!("w.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    let rows = stmt.query_map(params![name, start_ms, end_ms], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            window_row(r, 3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (series, start, resolution, parts) = row?;
+        out.push((series, start, resolution, to_window(parts)?));
     }
     Ok(out)
 }

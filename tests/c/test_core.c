@@ -413,6 +413,26 @@ static void test_one_handle_many_threads(void) {
     cha_close(h);
 }
 
+/* file_mode: a new database shared with a group, exactly (umask or not). */
+static void test_file_mode(void) {
+    char shared[4096];
+    path_in_work_dir(shared, sizeof shared, "shared.db");
+    cha_handle *h = NULL;
+    CHECK_STATUS(cha_open_with_options(shared, "{\"file_mode\": \"0640\"}", &h), CHA_OK);
+    struct stat st;
+    CHECK(stat(shared, &st) == 0 && (st.st_mode & 0777) == 0640);
+    cha_close(h);
+    h = UNTOUCHED;
+    CHECK_STATUS(cha_open_with_options(shared, "{\"file_mode\": \"0777\"}", &h),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("file_mode 0777 has bits besides read and write");
+    CHECK(h == UNTOUCHED);
+    CHECK_STATUS(cha_open_with_options(shared, "{\"file_mode\": 416}", &h),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("`file_mode`");
+    CHECK(h == UNTOUCHED);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -432,6 +452,7 @@ int main(int argc, char **argv) {
     test_bad_paths();
     test_too_new_schema();
     test_bad_options();
+    test_file_mode();
     test_null_is_a_no_op();
     test_last_error_is_thread_local();
     test_one_handle_many_threads();

@@ -358,18 +358,25 @@ static void test_experiments() {
     CHECK(has(analysis, "\"conclusion\":\"keep_running\""));
     CHECK(has(analysis, "\"control\":{\"variant\":\"traditional\",\"n\":98,\"mean\":11.5,"));
     CHECK(has(analysis, "\"treatment\":{\"variant\":\"intelligent\",\"n\":102,\"mean\":11.5,"));
-    analysis = h.analyze(e, R"({"correction": "benjamini_hochberg"})");
-    CHECK(has(analysis, "\"correction\":\"benjamini_hochberg\""));
+    analysis = h.analyze(e, R"({"correction": "bh"})");
+    CHECK(has(analysis, "\"correction\":\"bh\""));
     analysis = h.analyze(e, std::string(R"({"sequential": true})"));
     CHECK(has(analysis, "\"sequential\":true"));
     CHECK_THROWS(h.analyze(e, R"({"colour": "red"})"), CHA_ERR_INVALID_ARGUMENT,
                  "unknown field `colour`");
     CHECK_THROWS(h.analyze("no_such_test"), CHA_ERR_NOT_FOUND, "no_such_test");
 
-    /* plan: d = 0.5 needs 64 units per arm. */
+    /* peek: the answer assign gives, without exposing anyone. */
+    const char *looked = h.peek(e, std::string("cpp-peeker"));
+    CHECK(looked != nullptr);
+    CHECK(looked == h.assign(e, "cpp-peeker"));
+    CHECK_THROWS(h.peek("no_such_test", "u"), CHA_ERR_NOT_FOUND, "no_such_test");
+
+    /* plan: d = 0.5 at the level Holm's first step applies to the family of
+     * two comparisons (0.025) needs 78 units per arm. */
     cha::String plan = h.plan(e, "pipe_cost_efficiency", 100.0, 10.0);
-    CHECK(has(plan, "\"per_variant\":64,"));
-    CHECK(has(plan, "\"total\":128,"));
+    CHECK(has(plan, "\"per_variant\":78,"));
+    CHECK(has(plan, "\"total\":156,"));
     CHECK_THROWS(h.plan(e, "pipe_cost_efficiency", 100.0, 0.0), CHA_ERR_INVALID_ARGUMENT,
                  "cha_experiment_plan");
     CHECK_THROWS(h.plan(e, "no_such_metric", 100.0, 10.0), CHA_ERR_NOT_FOUND, "no_such_metric");

@@ -1333,6 +1333,10 @@ static void test_backups(void) {
     cha_string_free(report);
     CHECK(!flag_on(h, SIZING, planner));
     CHECK(seen_within(reader, SIZING, planner, false));
+    /* and again: each restore backs up first, so "latest" undoes the last. */
+    CHECK_STATUS(cha_backup_restore(h, "latest", "ops", &report), CHA_OK);
+    cha_string_free(report);
+    CHECK(flag_on(h, SIZING, planner));
     cha_close(reader);
 
     /* Failures change nothing. */

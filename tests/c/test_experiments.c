@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "murmur3.h"
 
+#include <float.h>
 #include <math.h> /* NAN and INFINITY only: no -lm */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* |x|, without libm: c_abi.rs links the shared library without -lm. */
 static double abs_of(double x) { return x < 0 ? -x : x; }
@@ -426,7 +428,7 @@ static void test_null_arguments(cha_handle *h) {
     cha_string_free(json_ok);
     /* options_json may be NULL: the defaults. */
     json_ok = analyze(h, e, NULL);
-    CHECK_HAS(json_ok, "\"correction\":\"holm\",\"sequential\":false");
+    CHECK_HAS(json_ok, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
     cha_string_free(json_ok);
 }
 
@@ -510,6 +512,12 @@ static void test_not_found_and_invalid(cha_handle *h) {
     /* Names are exact: no case folding, no trimming. */
     CHECK_FAILS(cha_experiment_assign(h, "Pipe_Sizing_Comparison", "u", &variant),
                 CHA_ERR_NOT_FOUND, "Pipe_Sizing_Comparison");
+    /* but the test meant is named, as the CLI and Python do. */
+    CHECK_FAILS(cha_experiment_assign(h, "Pipe_Sizing_Comparison", "u", &variant),
+                CHA_ERR_NOT_FOUND, "did you mean `pipe_sizing_comparison`?");
+    CHECK_FAILS(cha_experiment_analyze(h, "pipe_sizing_comparision", &json), CHA_ERR_NOT_FOUND,
+                "experiment `pipe_sizing_comparision` does not exist; did you mean "
+                "`pipe_sizing_comparison`?");
     CHECK_FAILS(cha_experiment_assign(h, "pipe_sizing_comparison ", "u", &variant),
                 CHA_ERR_NOT_FOUND, "does not exist");
 
@@ -530,6 +538,13 @@ static void test_not_found_and_invalid(cha_handle *h) {
                 "is inf; a finite number is needed");
     CHECK_FAILS(cha_experiment_record(h, e, "u", m, -INFINITY), CHA_ERR_INVALID_ARGUMENT,
                 "is -inf; a finite number is needed");
+    /* Finite values whose aggregates could overflow. */
+    CHECK_FAILS(cha_experiment_record(h, e, "u", m, DBL_MAX), CHA_ERR_INVALID_ARGUMENT,
+                "its magnitude may be at most 1e30");
+    CHECK_FAILS(cha_experiment_record(h, e, "u", m, -1e308), CHA_ERR_INVALID_ARGUMENT,
+                "its magnitude may be at most 1e30");
+    CHECK(CHA_MAX_VALUE_MAGNITUDE == 1e30);
+    CHECK_STATUS(cha_experiment_record(h, e, "bound-unit", m, -CHA_MAX_VALUE_MAGNITUDE), CHA_OK);
 
     /* Unit ids: 1 to 1024 bytes. */
     char long_unit[1026];
@@ -928,16 +943,21 @@ static void test_record_and_analyze(void) {
     cha_close(other);
 
     /* Options. */
+    json = analyze(h, e, "{\"correction\": \"bh\"}");
+    CHECK_HAS(json, "\"correction\":\"bh\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
+    check_metric(json, "pipe_cost_efficiency", efficiency);
+    cha_string_free(json);
+    /* The long name is still read; the report uses the short one. */
     json = analyze(h, e, "{\"correction\": \"benjamini_hochberg\"}");
-    CHECK_HAS(json, "\"correction\":\"benjamini_hochberg\",\"sequential\":false");
+    CHECK_HAS(json, "\"correction\":\"bh\"");
     check_metric(json, "pipe_cost_efficiency", efficiency);
     cha_string_free(json);
     json = analyze(h, e, "{\"sequential\": true, \"mixture_variance\": {\"pipe_cost_efficiency\": 4.0}}");
-    CHECK_HAS(json, "\"correction\":\"holm\",\"sequential\":true");
+    CHECK_HAS(json, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":true");
     CHECK_HAS(json, "\"sequential\":{");
     cha_string_free(json);
     json = analyze(h, e, "{}");
-    CHECK_HAS(json, "\"correction\":\"holm\",\"sequential\":false");
+    CHECK_HAS(json, "\"correction\":\"holm\",\"family_alpha\":0.05,\"family_size\":2,\"sequential\":false");
     cha_string_free(json);
 
     /* A sum metric counts exposed units without observations as 0. */
@@ -966,24 +986,44 @@ static void test_record_and_analyze(void) {
     json = analyze(h, flow, NULL);
     check_metric(json, "flow_deviation_pct", deviation);
     check_metric(json, "oversized_segments", oversized);
-    CHECK_HAS(json, "\"conclusion\":\"keep_running\"");
+    /* flow_based deviates one point more on the primary metric (lower is
+     * better): significantly worse, so the control stays, at once. */
+    CHECK_HAS(json, "\"conclusion\":\"harm\",\"recommendation\":\"keep the control: "
+                    "flow_based is significantly worse on flow_deviation_pct\"");
     cha_string_free(json);
 
-    /* Sample sizes: d = 0.05 x 100 / 10 = 0.5 needs 63.77 units per arm
-     * (statsmodels TTestIndPower), so 64; d = 0.25 needs 252.13, so 253. */
+    /* Sample sizes, planned at the level the analysis decides at: Holm over
+     * the family's 2 comparisons (a primary and a secondary metric), so
+     * alpha 0.025. d = 0.05 x 100 / 10 = 0.5 needs 77.31 units per arm
+     * (statsmodels TTestIndPower), so 78; d = 0.25 needs 305.42, so 306. */
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "pipe_cost_efficiency", 100.0, 10.0, &json), CHA_OK);
-    CHECK_HAS(json, "\"per_variant\":64,\"per_treatment_variant\":64,\"total\":128,");
-    CHECK(abs_of(json_number(json, "{", "nobs1") - 63.7656) < 1e-3);
+    CHECK_HAS(json, "\"per_variant\":78,\"per_treatment_variant\":78,\"total\":156,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 77.3104) < 1e-3);
     CHECK_CLOSE(json_number(json, "{", "effect_size"), 0.5);
     CHECK_CLOSE(json_number(json, "{", "absolute_effect"), 5.0);
+    CHECK_CLOSE(json_number(json, "{", "alpha"), 0.025);
     CHECK_HAS(json, "\"n_variants\":2");
+    CHECK_HAS(json, "\"level\":{\"nominal_alpha\":0.05,\"correction\":\"holm\",\"comparisons\":2,");
     cha_string_free(json);
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "pipe_cost_efficiency", 100.0, 20.0, &json), CHA_OK);
-    CHECK_HAS(json, "\"per_variant\":253,\"per_treatment_variant\":253,\"total\":506,");
-    CHECK(abs_of(json_number(json, "{", "nobs1") - 252.1275) < 1e-3);
+    CHECK_HAS(json, "\"per_variant\":306,\"per_treatment_variant\":306,\"total\":612,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 305.4207) < 1e-3);
     cha_string_free(json);
+    /* Without a correction: the textbook plan of one comparison, 64 per arm. */
+    json = NULL;
+    CHECK_STATUS(cha_experiment_plan_with_options(h, e, "pipe_cost_efficiency", 100.0, 10.0,
+                                                  "{\"correction\": \"none\"}", &json),
+                 CHA_OK);
+    CHECK_HAS(json, "\"per_variant\":64,\"per_treatment_variant\":64,\"total\":128,");
+    CHECK(abs_of(json_number(json, "{", "nobs1") - 63.7656) < 1e-3);
+    cha_string_free(json);
+    json = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_plan_with_options(h, e, "pipe_cost_efficiency", 100.0, 10.0,
+                                                  "{\"correction\": \"bonferroni\"}", &json),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK(json == UNTOUCHED_STR);
     /* The guardrail's own MDE (0.2) and the metric's alpha and power. */
     json = NULL;
     CHECK_STATUS(cha_experiment_plan(h, e, "sizing_time_ms", 50.0, 20.0, &json), CHA_OK);
@@ -1095,9 +1135,33 @@ static void test_pointers_and_sticky(void) {
     CHECK(variant == UNTOUCHED_VARIANT);
     CHECK(strcmp(traditional, "traditional") == 0 && strcmp(intelligent, "intelligent") == 0);
 
-    /* Deployed again: the same pointers as before. */
-    report = deploy(h, config_dir);
-    CHECK_HAS(report, "\"created\":[\"pipe_sizing_comparison\"]");
+    /* Removed is archived: listed, and named again by the files it is
+     * refused until restored explicitly, with its history and data. */
+    json = NULL;
+    CHECK_STATUS(cha_experiment_list_archived(h, &json), CHA_OK);
+    CHECK_HAS(json, "[{\"definition\":{");
+    CHECK_HAS(json, "\"id\":\"pipe_sizing_comparison\"");
+    CHECK_HAS(json, "\"archived_by\":\"");
+    cha_string_free(json);
+    report = UNTOUCHED_STR;
+    CHECK_STATUS(cha_deploy_all(h, config_dir, &report), CHA_ERR_CONFIG);
+    CHECK_MESSAGE_HAS("was removed from the files and archived");
+    CHECK_MESSAGE_HAS("cha-deploy ab restore pipe_sizing_comparison");
+    CHECK(report == UNTOUCHED_STR);
+    json = NULL;
+    CHECK_STATUS(cha_experiment_restore(h, e, "c-test", &json), CHA_OK);
+    CHECK_HAS(json, "\"updated_by\":\"c-test\"");
+    cha_string_free(json);
+    json = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_restore(h, e, "c-test", &json), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("is live already");
+    CHECK_STATUS(cha_experiment_restore(h, "never_archived", "c-test", &json), CHA_ERR_NOT_FOUND);
+    CHECK(json == UNTOUCHED_STR);
+
+    /* Deployed again (the restore is a runtime change the files undo, so
+     * they are told to win): the same pointers as before. */
+    report = deploy_overwrite(h, config_dir);
+    CHECK_HAS(report, "\"experiments\":{");
     cha_string_free(report);
     moved = 0;
     for (int i = 0; i < OLD; i++) {
@@ -1210,6 +1274,99 @@ static void test_many_threads(void) {
 }
 
 /* configs/ of the repository holding this file (tests/c/test_experiments.c). */
+/* Peeking answers exactly as assignment would, and exposes no one: the
+ * exposure counts of the analysis do not move. */
+static void test_peek(void) {
+    cha_handle *h = open_db("peek.db");
+    char *report = deploy(h, config_dir);
+    cha_string_free(report);
+    const char *e = "pipe_sizing_comparison";
+    const char *peeked[200];
+    for (int i = 0; i < 200; i++) {
+        char unit[64];
+        unit_name(unit, sizeof unit, "peek", i);
+        const char *variant = UNTOUCHED_VARIANT;
+        CHECK_STATUS(cha_experiment_peek(h, e, unit, &variant), CHA_OK);
+        CHECK(same_variant(variant, expected_variant(e, unit, 10000, 5000, "traditional",
+                                                     "intelligent")));
+        peeked[i] = variant;
+        char *json = NULL;
+        CHECK_STATUS(cha_experiment_peek_assignment(h, e, unit, &json), CHA_OK);
+        CHECK_HAS(json, "\"reason\":\"ASSIGNED\"");
+        cha_string_free(json);
+    }
+    CHECK_STATUS(cha_flush(h), CHA_OK);
+    char *json = analyze(h, e, NULL);
+    CHECK(json_number(json, "{\"name\":\"traditional\"", "exposures") == 0.0);
+    CHECK(json_number(json, "{\"name\":\"intelligent\"", "exposures") == 0.0);
+    cha_string_free(json);
+
+    /* Assignment gives the same answers (the same interned names), and it
+     * does expose. */
+    for (int i = 0; i < 200; i++) {
+        char unit[64];
+        unit_name(unit, sizeof unit, "peek", i);
+        CHECK(assign(h, e, unit) == peeked[i]);
+    }
+    CHECK_STATUS(cha_flush(h), CHA_OK);
+    json = analyze(h, e, NULL);
+    double exposed = json_number(json, "{\"name\":\"traditional\"", "exposures") +
+                     json_number(json, "{\"name\":\"intelligent\"", "exposures");
+    CHECK(exposed == 200.0);
+    cha_string_free(json);
+
+    /* Bad arguments as for assignment; the out-pointer stays untouched. */
+    const char *variant = UNTOUCHED_VARIANT;
+    CHECK_STATUS(cha_experiment_peek(h, "no_such_test", "u", &variant), CHA_ERR_NOT_FOUND);
+    CHECK(variant == UNTOUCHED_VARIANT);
+    CHECK_STATUS(cha_experiment_peek(h, e, "", &variant), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(cha_experiment_peek(NULL, e, "u", &variant), CHA_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(cha_experiment_peek(h, e, "u", NULL), CHA_ERR_NULL_ARGUMENT);
+    char *untouched = UNTOUCHED_STR;
+    CHECK_STATUS(cha_experiment_peek_assignment(h, NULL, "u", &untouched),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(untouched == UNTOUCHED_STR);
+    cha_close(h);
+}
+
+/* The export writes its temporary file exclusively under a name nobody can
+ * plant a link at, and refuses a target that is not a regular file. */
+static void test_export_is_safe(void) {
+    cha_handle *h = open_db("export.db");
+    char *report = deploy(h, config_dir);
+    cha_string_free(report);
+    const char *e = "pipe_sizing_comparison";
+    record(h, e, "export-unit", "pipe_cost_efficiency", 41.5);
+
+    char victim[4096], target[4096], planted[4200], fifo[4096];
+    path_in_work_dir(victim, sizeof victim, "victim.txt");
+    path_in_work_dir(target, sizeof target, "export.csv");
+    path_in_work_dir(fifo, sizeof fifo, "export.fifo");
+    snprintf(planted, sizeof planted, "%s.partial-%ld", target, (long)getpid());
+    FILE *f = fopen(victim, "w");
+    CHECK(f != NULL && fputs("precious", f) >= 0 && fclose(f) == 0);
+    CHECK(symlink(victim, planted) == 0);
+    uint64_t rows = 0;
+    CHECK_STATUS(cha_experiment_export(h, e, target, &rows), CHA_OK);
+    CHECK(rows == 1);
+    char *text = read_text(victim);
+    CHECK(text != NULL && strcmp(text, "precious") == 0);
+    free(text);
+    struct stat st;
+    CHECK(lstat(planted, &st) == 0 && S_ISLNK(st.st_mode));
+    text = read_text(target);
+    CHECK_HAS(text, "id,unit,variant,metric,value,at_ms\n1,export-unit,");
+    free(text);
+
+    CHECK(mkfifo(fifo, 0600) == 0);
+    rows = 7;
+    CHECK_STATUS(cha_experiment_export(h, e, fifo, &rows), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("is not a regular file");
+    CHECK(rows == 7);
+    CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    cha_close(h);
+}
+
 static const char *default_config_dir(char *buf, size_t size) {
     const char *file = __FILE__;
     const char *suffix = "tests/c/test_experiments.c";
@@ -1248,6 +1405,8 @@ int main(int argc, char **argv) {
     cha_close(h);
     test_record_and_analyze();
     test_pointers_and_sticky();
+    test_peek();
+    test_export_is_safe();
     test_many_threads();
 
     return harness_summary("test_experiments");

@@ -35,12 +35,29 @@ pub fn static_library() -> PathBuf {
 }
 
 /// The shared library (`libcha_deploy.so` on Linux) of this build.
+///
+/// Its SONAME is `libcha_deploy.so.<major>`, the name a program linked
+/// against it asks the loader for; cargo leaves no file of that name in
+/// `deps/`, so a link to the library is made there (the build script makes
+/// the same one in `target/<profile>/`).
 pub fn shared_library() -> PathBuf {
-    built_library(&format!(
+    let path = built_library(&format!(
         "{}cha_deploy{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ))
+    ));
+    #[cfg(target_os = "linux")]
+    {
+        let soname = path.with_file_name(format!(
+            "libcha_deploy.so.{}",
+            env!("CARGO_PKG_VERSION_MAJOR")
+        ));
+        if std::fs::symlink_metadata(&soname).is_err() {
+            // Another test may make it at the same moment: either link will do.
+            let _ = std::os::unix::fs::symlink("libcha_deploy.so", &soname);
+        }
+    }
+    path
 }
 
 fn built_library(file: &str) -> PathBuf {

@@ -42,6 +42,10 @@ class Cha(FeatureFlags, Experiments, UserFeedback, Deployment, Monitoring, Handl
             never; default: as performance_monitoring.yml says).
         evaluate_alerts: whether this handle's background thread evaluates
             the alert rules (default True).
+        file_mode: the permissions of a new database file and its -wal and
+            -shm files, octal digits in a string: ``"0600"`` (default),
+            ``"0640"`` or ``"0660"`` to share it with a group. Backups follow
+            the database file's permissions.
 
     Raises:
         StorageError: the path is a directory, its folder is missing, the file

@@ -114,6 +114,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_deploy_export": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_deploy_history": (_STATUS, [_HANDLE, ctypes.c_uint32, _OUT_STRING]),
         "cha_deploy_get": (_STATUS, [_HANDLE, ctypes.c_int64, _OUT_STRING]),
+        "cha_deploy_report": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_backup_create": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_backup_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_backup_restore": (
@@ -178,11 +182,24 @@ def _declare(lib: ctypes.CDLL) -> None:
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
         ),
+        "cha_experiment_peek": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_BORROWED],
+        ),
+        "cha_experiment_peek_assignment": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_experiment_record": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double],
         ),
         "cha_experiment_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_experiment_list_archived": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_experiment_restore": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
         "cha_experiment_set_status": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
@@ -194,6 +211,18 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_experiment_plan": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, _OUT_STRING],
+        ),
+        "cha_experiment_plan_with_options": (
+            _STATUS,
+            [
+                _HANDLE,
+                ctypes.c_char_p,
+                ctypes.c_char_p,
+                ctypes.c_double,
+                ctypes.c_double,
+                ctypes.c_char_p,
+                _OUT_STRING,
+            ],
         ),
         "cha_experiment_export": (
             _STATUS,
@@ -446,6 +475,12 @@ def deploy_get(handle: int, deployment_id: int) -> str:
     return _string_result(lib().cha_deploy_get, handle, deployment_id)
 
 
+def deploy_report(handle: int, format: Optional[bytes], output_path: Optional[bytes]) -> str:
+    """cha_deploy_report(handle, format, output_path, &out): the report
+    itself without a path, else ``{"path", "format", "bytes"}``."""
+    return _string_result(lib().cha_deploy_report, handle, format, output_path)
+
+
 def backup_create(handle: int, reason: Optional[bytes]) -> str:
     """cha_backup_create(handle, reason, &out); returns the backup JSON."""
     return _string_result(lib().cha_backup_create, handle, reason)
@@ -574,6 +609,20 @@ def experiment_assignment(handle: int, experiment: bytes, unit_id: bytes) -> str
     return _string_result(lib().cha_experiment_assignment, handle, experiment, unit_id)
 
 
+def experiment_peek(handle: int, experiment: bytes, unit_id: bytes) -> Optional[bytes]:
+    """cha_experiment_peek(handle, experiment, unit_id, &out): as
+    :func:`experiment_assign`, exposing no one."""
+    out = ctypes.c_char_p()
+    check(lib().cha_experiment_peek(handle, experiment, unit_id, ctypes.byref(out)))
+    return out.value
+
+
+def experiment_peek_assignment(handle: int, experiment: bytes, unit_id: bytes) -> str:
+    """cha_experiment_peek_assignment(handle, experiment, unit_id, &out);
+    returns the JSON, exposing no one."""
+    return _string_result(lib().cha_experiment_peek_assignment, handle, experiment, unit_id)
+
+
 def experiment_record(
     handle: int, experiment: bytes, unit_id: bytes, metric: bytes, value: float
 ) -> None:
@@ -584,6 +633,17 @@ def experiment_record(
 def experiment_list(handle: int) -> str:
     """cha_experiment_list(handle, &out); returns the JSON."""
     return _string_result(lib().cha_experiment_list, handle)
+
+
+def experiment_list_archived(handle: int) -> str:
+    """cha_experiment_list_archived(handle, &out); returns the JSON."""
+    return _string_result(lib().cha_experiment_list_archived, handle)
+
+
+def experiment_restore(handle: int, experiment: bytes, actor: bytes) -> str:
+    """cha_experiment_restore(handle, experiment, actor, &out); returns the
+    experiment's JSON after the restore."""
+    return _string_result(lib().cha_experiment_restore, handle, experiment, actor)
 
 
 def experiment_set_status(handle: int, experiment: bytes, status: bytes, actor: bytes) -> str:
@@ -607,6 +667,27 @@ def experiment_plan(
     returns the plan JSON."""
     return _string_result(
         lib().cha_experiment_plan, handle, experiment, metric, baseline_mean, baseline_sd
+    )
+
+
+def experiment_plan_with_options(
+    handle: int,
+    experiment: bytes,
+    metric: bytes,
+    baseline_mean: float,
+    baseline_sd: float,
+    options_json: Optional[bytes],
+) -> str:
+    """cha_experiment_plan_with_options(handle, experiment, metric, mean, sd,
+    options, &out); returns the plan's JSON."""
+    return _string_result(
+        lib().cha_experiment_plan_with_options,
+        handle,
+        experiment,
+        metric,
+        baseline_mean,
+        baseline_sd,
+        options_json,
     )
 
 

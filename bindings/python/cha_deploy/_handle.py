@@ -56,6 +56,7 @@ class Handle(Managed):
         metric_series_limit: Optional[int] = None,
         system_metrics_interval_ms: Optional[int] = None,
         evaluate_alerts: Optional[bool] = None,
+        file_mode: Optional[str] = None,
     ) -> None:
         given = {
             "journal_mode": journal_mode,
@@ -68,6 +69,7 @@ class Handle(Managed):
             "metric_series_limit": metric_series_limit,
             "system_metrics_interval_ms": system_metrics_interval_ms,
             "evaluate_alerts": evaluate_alerts,
+            "file_mode": file_mode,
         }
         self._connect(path, {k: v for k, v in given.items() if v is not None})
 

@@ -151,6 +151,41 @@ class Deployment(Handle):
         the last deployments. Writes nothing."""
         return self._call_json(_ffi.deploy_status)
 
+    def generate_deployment_report(
+        self, output_path: Optional[PathLike] = None, format: Optional[str] = None
+    ) -> str:
+        """The deployment report: the deployment history, every rollout's
+        percentage over time with its deploys, rollbacks and guardrail
+        stops, every started A/B test's intervals and verdict, every alert
+        rule's metric against its thresholds with its alerts, and the
+        feedback per period and per variant.
+
+        Args:
+            output_path: write the report to this file (whole: a reader
+                never sees a part) and return its path; None returns the
+                report itself.
+            format: ``"html"`` (one self-contained page with inline SVG
+                charts, no script), ``"md"`` or ``"json"``; by default the
+                extension of `output_path` says (``.html``, ``.md``,
+                ``.json``; HTML without one), or JSON without a path.
+
+        Returns:
+            The report's text, or the path it was written to.
+
+        Raises:
+            InvalidArgumentError: an unknown format, an extension that
+                names none, or a path that is a folder, link or device.
+            StorageError: the folder is missing or cannot be written.
+        """
+        if format is not None and not isinstance(format, str):
+            raise TypeError(f"format must be a str, not {type(format).__name__}")
+        fmt = None if format is None else _ffi.encode(format, "format")
+        if output_path is None:
+            return self._call(_ffi.deploy_report, fmt, None)
+        path = _ffi.encode(os.fsdecode(output_path), "output_path")
+        written = json.loads(self._call(_ffi.deploy_report, fmt, path))
+        return str(written["path"])
+
     def export_configuration(self) -> str:
         """The whole deployed configuration as canonical JSON text (sorted
         keys, two-space indentation): two states compare byte for byte."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
 from ._handle import Handle, actor_argument, json_argument, number_argument
@@ -50,12 +50,17 @@ class ExperimentStatus(Name):
 
 class Correction(Name):
     """The multiple-comparison correction across the primary and secondary
-    metrics of :meth:`cha_deploy.Cha.analyze_test_results`."""
+    metrics of :meth:`cha_deploy.Cha.analyze_test_results`: the names of
+    the C options and of the CLI's ``--correction``."""
 
     #: Holm–Bonferroni: controls the family-wise error rate (the default).
     HOLM = "holm"
     #: Benjamini–Hochberg: controls the false discovery rate.
-    BENJAMINI_HOCHBERG = "benjamini_hochberg"
+    BH = "bh"
+    #: The same, by its long name (an alias of :attr:`BH`).
+    BENJAMINI_HOCHBERG = "bh"
+    #: No correction: each comparison at the family's level.
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,10 @@ class Experiments(Handle):
         :meth:`assignment` for the reason and the variant's configuration.
 
         Deterministic (the same in every process and language) and sticky:
-        once exposed, a unit keeps its variant when the split changes. The
-        first assignment of a unit logs its exposure, in the background.
+        once exposed, a unit keeps its variant when the split changes.
+        **Exposes** the unit: its first assignment logs its exposure, in the
+        background, and it counts in the analysis from then on. To look
+        without exposing, use :meth:`peek`.
 
         Raises:
             NotFoundError: no test has that id.
@@ -123,10 +130,10 @@ class Experiments(Handle):
         variant = self._call(_ffi.experiment_assign, raw_experiment, raw_unit)
         return None if variant is None else variant.decode("utf-8")
 
-    def assignment(self, experiment: str, unit_id: str) -> Assignment:
-        """:meth:`assign` with the details: the variant, why (an
-        :class:`AssignReason`) and the variant's ``configuration`` from
-        ab_tests.yml. Logs the exposure as :meth:`assign` does.
+    def peek(self, experiment: str, unit_id: str) -> Optional[str]:
+        """The variant :meth:`assign` would give `unit_id` now, sticky pins
+        included, without exposing the unit: nothing is logged or written,
+        so a check by an operator or a dashboard never changes the analysis.
 
         Raises:
             NotFoundError: no test has that id.
@@ -134,9 +141,23 @@ class Experiments(Handle):
         """
         raw_experiment = _ffi.encode(experiment, "experiment")
         raw_unit = _ffi.encode(unit_id, "unit_id")
-        return Assignment.from_json(
-            self._call(_ffi.experiment_assignment, raw_experiment, raw_unit)
-        )
+        variant = self._call(_ffi.experiment_peek, raw_experiment, raw_unit)
+        return None if variant is None else variant.decode("utf-8")
+
+    def assignment(self, experiment: str, unit_id: str, peek: bool = False) -> Assignment:
+        """:meth:`assign` with the details: the variant, why (an
+        :class:`AssignReason`) and the variant's ``configuration`` from
+        ab_tests.yml. Exposes the unit as :meth:`assign` does, unless
+        `peek` is true (then as :meth:`peek`: nothing is written).
+
+        Raises:
+            NotFoundError: no test has that id.
+            InvalidArgumentError: `unit_id` is empty or too long.
+        """
+        raw_experiment = _ffi.encode(experiment, "experiment")
+        raw_unit = _ffi.encode(unit_id, "unit_id")
+        call = _ffi.experiment_peek_assignment if peek else _ffi.experiment_assignment
+        return Assignment.from_json(self._call(call, raw_experiment, raw_unit))
 
     def record(self, experiment: str, unit_id: str, metric: str, value: float) -> None:
         """Records `value` of `metric` for `unit_id` in `experiment`.
@@ -165,6 +186,29 @@ class Experiments(Handle):
         "updated_at_ms", "updated_by"}``, the definition in ab_tests.yml's
         fields (with ``id``)."""
         return self._call_json(_ffi.experiment_list)
+
+    def list_archived_experiments(self) -> List[Dict[str, Any]]:
+        """Every archived test (removed from the config files; its data is
+        kept, and :meth:`analyze_test_results` and
+        :meth:`export_observations` still work for it): ``{"definition":
+        {...}, "version", "archived_at_ms", "archived_by"}``."""
+        return self._call_json(_ffi.experiment_list_archived)
+
+    def restore_experiment(self, experiment_id: str, actor: Optional[str] = None) -> Dict[str, Any]:
+        """Brings the archived test `experiment_id` back, with its history
+        and data, as a new version recorded under `actor` (the login name by
+        default): the explicit step a deployment whose files name it again
+        asks for.
+
+        Returns:
+            The test after the restore, as :meth:`get_experiment` gives it.
+
+        Raises:
+            NotFoundError: no archived test has that id.
+            InvalidArgumentError: the test is live, or `actor` is empty.
+        """
+        raw_id = _ffi.encode(experiment_id, "experiment_id")
+        return self._call_json(_ffi.experiment_restore, raw_id, actor_argument(actor))
 
     def get_experiment(self, experiment_id: str) -> Dict[str, Any]:
         """The stored test `experiment_id`, as :meth:`list_experiments` gives it.
@@ -222,6 +266,7 @@ class Experiments(Handle):
         correction: Union[Correction, str] = Correction.HOLM,
         sequential: bool = False,
         mixture_variance: Optional[Mapping[str, float]] = None,
+        phases: Union[str, Sequence[int]] = "latest",
     ) -> Dict[str, Any]:
         """Analyses test `test_id`: per metric, every variant against the
         control (n, mean, variance; Welch's t-test with its interval; the
@@ -232,13 +277,21 @@ class Experiments(Handle):
         and so does what other handles have persisted. Its cost does not
         grow with the number of observations.
 
+        The keyword arguments are the options of the C function and the
+        CLI's flags, by the same names.
+
         Args:
             correction: across primary and secondary metrics, ``"holm"``
-                (Holm–Bonferroni, default) or ``"benjamini_hochberg"``.
+                (Holm–Bonferroni, default), ``"bh"`` (Benjamini–Hochberg)
+                or ``"none"``.
             sequential: add always-valid (mSPRT) intervals and decide on
                 them, so that looking every day is safe.
             mixture_variance: the mSPRT mixture variance tau^2 per metric name
                 (squared metric units); by default (MDE x |control mean|)^2.
+            phases: the phases the estimates use: ``"latest"`` (the latest
+                with the minimum sample size in every variant; the default),
+                ``"all"``, or phase numbers such as ``[1, 2]``. Every phase
+                is checked against its own split either way.
 
         Returns:
             The report, a dict with stable keys: ``experiment_id``,
@@ -247,8 +300,11 @@ class Experiments(Handle):
             ``comparisons``: ``difference`` {estimate, std_error, t, df,
             p_value, ci_lower, ci_upper}, ``relative_lift``, ``effect_size``,
             ``power``, ``sequential``, ``p_adjusted``, ``verdict``, ...),
-            ``conclusion`` (``ship``, ``keep_running``, ``stop``,
-            ``invalid``, ``no_difference``), ``recommendation``, ``reasons``,
+            ``phases`` (each with its start, end, split and sample-ratio
+            check), ``analyzed_phases``, ``phase_selection``,
+            ``conclusion`` (``invalid``, ``stop``, ``harm``, ``trade_off``,
+            ``ship``, ``untestable``, ``keep_running``, ``no_difference``),
+            ``recommendation``, ``reasons``,
             ``winner``, ``additional_units_per_variant``,
             ``additional_days`` and ``business_impact``. Numbers that cannot
             be computed are None, with a ``status`` saying why.
@@ -257,7 +313,7 @@ class Experiments(Handle):
             NotFoundError: no test has that id.
             InvalidArgumentError: an unknown correction or option value.
         """
-        options = _analysis_options(correction, sequential, mixture_variance)
+        options = _analysis_options(correction, sequential, mixture_variance, phases)
         raw_id = _ffi.encode(test_id, "test_id")
         raw_options = json_argument(options, "analysis options")
         return self._call_json(_ffi.experiment_analyze, raw_id, raw_options)
@@ -277,36 +333,53 @@ class Experiments(Handle):
         return self._call(_ffi.experiment_export, raw_id, raw_path)
 
     def plan_sample_size(
-        self, test_id: str, metric: str, baseline_mean: float, baseline_sd: float
+        self,
+        test_id: str,
+        metric: str,
+        baseline_mean: float,
+        baseline_sd: float,
+        correction: Union[Correction, str] = Correction.HOLM,
     ) -> Dict[str, Any]:
         """Units each variant of test `test_id` needs for `metric`, given the
         metric's unit-level `baseline_mean` and `baseline_sd` (from a pilot
-        or history), at the metric's MDE, significance level and power
-        (statsmodels ``TTestIndPower().solve_power``, equal arms).
+        or history), at the metric's MDE and power (statsmodels
+        ``TTestIndPower().solve_power``), planned as the analysis decides:
+        at the family's level divided by its comparisons under `correction`
+        (a guardrail at its own level), with every arm at its configured
+        share of the traffic.
 
         Returns:
             ``{"per_variant", "per_treatment_variant", "total", "nobs1",
             "effect_size", "absolute_effect", "baseline_mean", "baseline_sd",
             "minimum_detectable_effect", "alpha", "power", "ratio",
-            "n_variants"}``.
+            "n_variants", "arms": [{"variant", "traffic_percentage",
+            "is_control", "units"}], "level": {"nominal_alpha",
+            "correction", "comparisons", "explanation"}}``.
 
         Raises:
             NotFoundError: no such test, or the test has no such metric.
-            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, or
-                a value that is not finite.
+            InvalidArgumentError: `baseline_sd` ≤ 0, `baseline_mean` 0, a
+                value that is not finite, or an unknown correction.
             TypeError: a baseline is not a number.
         """
         mean = number_argument(baseline_mean, "baseline_mean")
         sd = number_argument(baseline_sd, "baseline_sd")
         raw_id = _ffi.encode(test_id, "test_id")
         raw_metric = _ffi.encode(metric, "metric")
-        return self._call_json(_ffi.experiment_plan, raw_id, raw_metric, mean, sd)
+        options = json_argument(
+            {"correction": correction.value if isinstance(correction, Correction) else correction},
+            "plan options",
+        )
+        return self._call_json(
+            _ffi.experiment_plan_with_options, raw_id, raw_metric, mean, sd, options
+        )
 
 
 def _analysis_options(
     correction: Union[Correction, str],
     sequential: bool,
     mixture_variance: Optional[Mapping[str, float]],
+    phases: Union[str, Sequence[int]] = "latest",
 ) -> Dict[str, Any]:
     """The options object of ``cha_experiment_analyze_with_options``. Values
     are passed as given: the library, not this binding, judges them (an
@@ -319,4 +392,5 @@ def _analysis_options(
         "mixture_variance": (
             dict(mixture_variance) if isinstance(mixture_variance, Mapping) else mixture_variance
         ),
+        "phases": phases if isinstance(phases, str) else list(phases),
     }

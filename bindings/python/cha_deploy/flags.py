@@ -160,6 +160,7 @@ class FeatureFlags(Handle):
         user_id: Optional[str] = None,
         user_groups: Optional[Sequence[str]] = None,
         context: Optional[Mapping[str, Any]] = None,
+        peek: bool = False,
     ) -> FeatureFlagEvaluation:
         """Evaluates `flag_name` now, with the details: the result is truthy
         exactly when the flag is on.
@@ -176,6 +177,11 @@ class FeatureFlags(Handle):
                 ``datetime`` or an RFC 3339 string: evaluates as of then).
                 `user_id` and `user_groups`, when given, replace its
                 ``user_id`` and ``groups``.
+            peek: look without exposing. An a_b_test flag linked to an A/B
+                test answers with the user's variant in it and exposes the
+                user (as :meth:`assign`); with ``peek=True`` (or
+                ``"peek": True`` in `context`) it answers the same and
+                exposes no one.
 
         An unknown flag is not an exception: it evaluates off with reason
         ``ERROR`` and error ``FLAG_NOT_FOUND``.
@@ -184,7 +190,7 @@ class FeatureFlags(Handle):
             InvalidArgumentError: `context` is not a dict, has an unknown key
                 or a value of the wrong type, or a bad ``current_time``.
         """
-        context_json = _context_json(user_id, user_groups, context)
+        context_json = _context_json(user_id, user_groups, context, peek)
         raw_flag = _ffi.encode(flag_name, "flag")
         text = self._call(_ffi.flag_evaluate, raw_flag, context_json)
         return FeatureFlagEvaluation.from_json(text)
@@ -340,6 +346,7 @@ def _context_json(
     user_id: Optional[str],
     user_groups: Optional[Sequence[str]],
     context: Optional[Mapping[str, Any]],
+    peek: bool = False,
 ) -> Optional[bytes]:
     """The context JSON of :meth:`FeatureFlags.is_enabled`, or None for an
     empty one. Only the shape is settled here; the library checks keys and
@@ -353,6 +360,8 @@ def _context_json(
         fields["user_id"] = user_id
     if user_groups is not None:
         fields["groups"] = list(user_groups)
+    if peek:
+        fields["peek"] = True
     if isinstance(fields.get("current_time"), datetime):
         fields["current_time"] = _rfc3339(fields["current_time"])
     if not fields:

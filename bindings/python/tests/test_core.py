@@ -81,6 +81,25 @@ class OpenCloseTest(TempDirTestCase):
         cha_deploy.Cha(db).close()
         self.assertEqual(db.stat().st_mode & 0o777, 0o600)
 
+    def test_file_mode_shares_a_new_database_with_a_group(self) -> None:
+        db = self.dir / "shared.db"
+        with cha_deploy.Cha(db, file_mode="0660") as cha:
+            cha.update_flag("shared", {"type": "boolean", "enabled": True}, actor="ops")
+            self.assertEqual(Path(f"{db}-wal").stat().st_mode & 0o777, 0o660)
+            backup = cha.create_backup()
+            self.assertEqual(Path(backup["path"]).stat().st_mode & 0o777, 0o660)
+        self.assertEqual(db.stat().st_mode & 0o777, 0o660)
+        for bad, says in (
+            ("0755", "has bits besides read and write"),
+            ("0666", "every user of the machine"),
+            (0o640, "expected a string"),
+        ):
+            with self.subTest(file_mode=bad):
+                with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
+                    cha_deploy.Cha(self.dir / "never.db", file_mode=bad)  # type: ignore[arg-type]
+                self.assertIn(says, caught.exception.message)
+                self.assertFalse((self.dir / "never.db").exists())
+
     def test_with_closes(self) -> None:
         db = self.dir / "with.db"
         with cha_deploy.Cha(db, journal_mode="wal", busy_timeout_ms=100) as cha:

@@ -972,8 +972,13 @@ class RollbackKeepsDataTest(DeployTestCase):
             self.cha.deploy_all(without)
         report = self.cha.deploy_all(without, on_drift="overwrite")
         self.assertEqual(report["experiments"]["removed"], ["pipe_sizing_comparison"])
+        # Removed from the files, the test is archived: still analysed from
+        # its data, listed, and not assigned any more.
+        self.assertEqual(self.counts(), self.expected)
+        archived = self.cha.list_archived_experiments()
+        self.assertEqual([a["definition"]["id"] for a in archived], ["pipe_sizing_comparison"])
         with self.assertRaises(cha_deploy.NotFoundError):
-            self.cha.analyze_test_results("pipe_sizing_comparison")
+            self.cha.assign("pipe_sizing_comparison", "u")
         self.cha.analyze_test_results("flow_calculation_comparison")
         report = self.cha.rollback_deployment()
         self.assertEqual(report["experiments"]["created"], ["pipe_sizing_comparison"])

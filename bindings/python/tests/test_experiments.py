@@ -377,12 +377,58 @@ class AssignmentTest(DeployedTestCase):
         self.cha.pause_experiment(PIPE, actor="test")
         self.assertEqual({u: self.cha.assign(PIPE, u) for u in exposed}, exposed)
 
+    def exposures(self) -> Dict[str, int]:
+        report = self.cha.analyze_test_results(PIPE)
+        return {v["name"]: v["exposures"] for v in report["variants"]}
+
+    def test_peek_answers_as_assign_and_exposes_no_one(self) -> None:
+        # A flag that follows the test.
+        self.cha.update_flag(
+            "sizing_method", {"type": "a_b_test", "enabled": True, "experiment": PIPE}, actor="t"
+        )
+        pipe = [("traditional", 50.0), ("intelligent", 50.0)]
+        looked = {}
+        for unit in self.UNITS[:200]:
+            variant = self.cha.peek(PIPE, unit)
+            self.assertEqual(variant, reference_assignment(PIPE, unit, 100, pipe))
+            details = self.cha.assignment(PIPE, unit, peek=True)
+            self.assertEqual((details.variant, details.reason), (variant, AssignReason.ASSIGNED))
+            flag = self.cha.is_enabled("sizing_method", user_id=unit, peek=True)
+            self.assertEqual(flag.variant, variant)
+            flag = self.cha.is_enabled("sizing_method", context={"user_id": unit, "peek": True})
+            self.assertEqual(flag.variant, variant)
+            looked[unit] = variant
+        self.cha.flush()
+        self.assertEqual(self.exposures(), {"traditional": 0, "intelligent": 0})
+        # Assignment answers the same, and exposes.
+        self.assertEqual({u: self.cha.assign(PIPE, u) for u in looked}, looked)
+        self.assertEqual(sum(self.exposures().values()), len(looked))
+        # A paused test: peek keeps the exposed units' variants and gives
+        # new units none, as assignment would; still nobody new is exposed.
+        self.cha.pause_experiment(PIPE, actor="test")
+        for unit, variant in looked.items():
+            self.assertEqual(self.cha.peek(PIPE, unit), variant)
+        self.assertIsNone(self.cha.peek(PIPE, "never-seen"))
+        self.assertEqual(
+            self.cha.assignment(PIPE, "never-seen", peek=True).reason, AssignReason.PAUSED
+        )
+        self.assertEqual(sum(self.exposures().values()), len(looked))
+        with self.assertRaises(cha_deploy.NotFoundError):
+            self.cha.peek("no_such_test", "u")
+        with self.assertRaises(cha_deploy.InvalidArgumentError):
+            self.cha.peek(PIPE, "")
+
     def test_unknown_test_and_bad_unit_ids(self) -> None:
         for call in (self.cha.assign, self.cha.assignment):
             with self.subTest(call=call.__name__):
                 with self.assertRaises(cha_deploy.NotFoundError) as caught:
                     call("no_such_test", "u1")
                 self.assertIn("no_such_test", caught.exception.message)
+                with self.assertRaises(cha_deploy.NotFoundError) as caught:
+                    call("pipe_sizing_comparision", "u1")
+                self.assertIn(
+                    "did you mean `pipe_sizing_comparison`?", caught.exception.message
+                )
                 for bad in ("", "x" * 1025):
                     with self.assertRaises(cha_deploy.InvalidArgumentError):
                         call(PIPE, bad)
@@ -581,15 +627,14 @@ class AnalysisTest(unittest.TestCase):
             ]
 
         holm_report = self.cha.analyze_test_results(FLOW)
-        bh_report = self.cha.analyze_test_results(FLOW, correction="benjamini_hochberg")
+        bh_report = self.cha.analyze_test_results(FLOW, correction="bh")
         self.assertEqual(holm_report["correction"], "holm")
-        self.assertEqual(bh_report["correction"], "benjamini_hochberg")
-        self.assertEqual(
-            self.cha.analyze_test_results(FLOW, correction=Correction.BENJAMINI_HOCHBERG)[
-                "correction"
-            ],
-            "benjamini_hochberg",
-        )
+        # One name on every surface, "bh"; the long one is still read.
+        self.assertEqual(bh_report["correction"], "bh")
+        for name in (Correction.BH, Correction.BENJAMINI_HOCHBERG, "benjamini_hochberg"):
+            self.assertEqual(
+                self.cha.analyze_test_results(FLOW, correction=name)["correction"], "bh"
+            )
         p = [c["decision_p_value"] for c in family(holm_report)]
         self.assertEqual(len(p), 2)
         self.assertTrue(all(0.025 < x < 0.05 for x in p), p)
@@ -660,7 +705,21 @@ class AnalysisTest(unittest.TestCase):
 
 class PlanTest(DeployedTestCase):
     def test_the_plan_follows_the_power_relation(self) -> None:
+        # Planned at the level the analysis decides at: Holm over the two
+        # comparisons of the family (a primary and a secondary metric).
         plan = self.cha.plan_sample_size(PIPE, "pipe_cost_efficiency", 100.0, 20.0)
+        self.assertEqual((plan["alpha"], plan["level"]["comparisons"]), (0.025, 2))
+        self.assertEqual(plan["level"]["correction"], "holm")
+        self.assertEqual(
+            [(a["variant"], a["units"]) for a in plan["arms"]],
+            [("traditional", plan["per_variant"]), ("intelligent", plan["per_variant"])],
+        )
+        z = statistics.NormalDist()
+        z_size = 2 * (z.inv_cdf(1 - 0.0125) + z.inv_cdf(0.8)) ** 2 / 0.25**2
+        self.assertGreater(plan["nobs1"], z_size)
+        self.assertLess(plan["nobs1"], z_size + 2)
+        # Without a correction, the textbook plan of one comparison.
+        plan = self.cha.plan_sample_size(PIPE, "pipe_cost_efficiency", 100.0, 20.0, correction="none")
         self.assertEqual(plan["effect_size"], 0.25)  # 5% of 100 over sd 20
         self.assertEqual(plan["absolute_effect"], 5.0)
         self.assertEqual((plan["alpha"], plan["power"], plan["ratio"]), (0.05, 0.8, 1.0))

@@ -6,9 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use cha_deploy::experiments::{
-    AnalysisOptions, Correction, ExperimentStatus, SamplePlan, VariantDefinition,
+    AnalysisOptions, Correction, ExperimentStatus, PhaseSelection, SamplePlan, VariantDefinition,
 };
-use cha_deploy::{AssignmentReport, Cha, Error, ExperimentRecord};
+use cha_deploy::{
+    ArchivedExperiment, AssignmentReport, Cha, Error, ExperimentDetails, ExperimentRecord,
+};
 
 use crate::ab_analysis::analysis_text;
 use crate::flags::{Actor, indent};
@@ -17,22 +19,77 @@ use crate::output::{Output, aligned, inline, name_of, num, percent, rfc3339, tab
 #[derive(Subcommand)]
 pub enum AbCommand {
     /// Every test: type, status, variants with their traffic, metrics, version.
-    List,
-    /// One test's definition: variants, metrics, sample size, duration, coverage.
-    Show { id: String },
-    /// The variant a unit gets (and logs its exposure), with its configuration.
-    Assign { id: String, unit: String },
-    /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
-    Record {
+    #[command(after_help = "Examples:\n  cha-deploy ab list\n  cha-deploy ab list --archived")]
+    List {
+        /// The archived tests instead: removed from the config files, their
+        /// data kept (show, analyze and export still work; restore brings
+        /// one back).
+        #[arg(long)]
+        archived: bool,
+    },
+    /// One test, live or archived: its definition, when it started, and its
+    /// phases with their split and exposed units.
+    #[command(after_help = "Examples:\n  cha-deploy ab show pipe_sizing_comparison")]
+    Show {
+        /// The test's id, live or archived.
         id: String,
+    },
+    /// Bring an archived test back, with its history and data (the step a
+    /// deploy naming it again asks for).
+    #[command(after_help = "Examples:\n  cha-deploy ab restore pipe_sizing_comparison --actor ops")]
+    Restore {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
+        id: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// The variant a unit gets, with its configuration; logs the unit's
+    /// exposure (it counts in the analysis) unless --peek.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab assign pipe_sizing_comparison engineer-042\n  cha-deploy ab assign pipe_sizing_comparison engineer-042 --peek"
+    )]
+    Assign {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
+        id: String,
+        /// The unit: a user, an engineer or a network id, whatever the test
+        /// assigns by.
         unit: String,
+        /// Only look: answer as an assignment would, expose no one.
+        #[arg(long)]
+        peek: bool,
+    },
+    /// The variant a unit would get (`ab assign --peek`): exposes no one,
+    /// writes nothing.
+    #[command(after_help = "Examples:\n  cha-deploy ab peek pipe_sizing_comparison engineer-042")]
+    Peek {
+        /// The test's id.
+        id: String,
+        /// The unit to look up.
+        unit: String,
+    },
+    /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab record pipe_sizing_comparison engineer-042 pipe_cost_efficiency 41.7"
+    )]
+    Record {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
+        id: String,
+        /// The unit: a user, an engineer or a network id, whatever the test
+        /// assigns by.
+        unit: String,
+        /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
         metric: String,
+        /// The value observed (for a sum or count metric, the amount to add).
         #[arg(allow_negative_numbers = true)]
         value: f64,
     },
     /// Analyse a test: per metric each variant against the control, with
     /// the interval and the verdict, then the recommendation.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab analyze pipe_sizing_comparison\n  cha-deploy ab analyze pipe_sizing_comparison --correction bh --sequential --phases all"
+    )]
     Analyze {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         /// The correction across primary and secondary metrics.
         #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
@@ -40,10 +97,24 @@ pub enum AbCommand {
         /// Always-valid (sequential) intervals: safe to look every day.
         #[arg(long)]
         sequential: bool,
+        /// The mixture variance tau² of a metric's always-valid interval,
+        /// as METRIC=TAU2 (repeatable); by default (MDE × |control mean|)².
+        #[arg(long = "mixture-variance", value_name = "METRIC=TAU2")]
+        mixture_variance: Vec<String>,
+        /// The phases the estimates use: latest (the latest with the
+        /// minimum sample size in every variant), all, or numbers such as
+        /// 1,2.
+        #[arg(long, default_value = "latest", value_name = "latest|all|N,N")]
+        phases: String,
     },
     /// Units each variant needs to detect METRIC's minimum effect.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab plan pipe_sizing_comparison pipe_cost_efficiency --baseline-mean 40 --baseline-sd 8"
+    )]
     Plan {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
+        /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
         metric: String,
         /// The metric's mean per unit today (from a pilot or from history).
         #[arg(long, allow_negative_numbers = true, value_name = "X")]
@@ -51,27 +122,44 @@ pub enum AbCommand {
         /// The metric's standard deviation per unit today.
         #[arg(long, allow_negative_numbers = true, value_name = "Y")]
         baseline_sd: f64,
+        /// The correction the analysis will use (the plan is made at its
+        /// level).
+        #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
+        correction: CorrectionArg,
     },
-    /// Set a test running: new units get a variant (start_time is set the first time).
+    /// Set a test running: new units get a variant (start_time is set the
+    /// first time). A running test is left alone; a paused or stopped one
+    /// begins a new phase.
+    #[command(after_help = "Examples:\n  cha-deploy ab start pipe_sizing_comparison --actor ops")]
     Start {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Pause a test: units already in it keep their variant, new units get none.
+    #[command(after_help = "Examples:\n  cha-deploy ab pause pipe_sizing_comparison --actor ops")]
     Pause {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
-    /// Stop a test: no unit gets a variant any more.
+    /// Stop a test: no unit gets a variant any more, until it is started
+    /// again (a deploy never restarts it).
+    #[command(after_help = "Examples:\n  cha-deploy ab stop pipe_sizing_comparison --actor ops")]
     Stop {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Write every raw observation of a test as CSV, for re-analysis elsewhere.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab export pipe_sizing_comparison --output obs.csv"
+    )]
     Export {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
         id: String,
         /// The file to write (created or replaced); standard output without it.
         #[arg(long, short)]
@@ -79,14 +167,16 @@ pub enum AbCommand {
     },
 }
 
-/// `--correction holm|bh`.
+/// `--correction holm|bh|none`: the names of the JSON options.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CorrectionArg {
     /// Holm–Bonferroni (family-wise error rate).
     Holm,
     /// Benjamini–Hochberg (false discovery rate).
-    #[value(alias = "benjamini-hochberg")]
+    #[value(alias = "benjamini-hochberg", alias = "benjamini_hochberg")]
     Bh,
+    /// No correction: each comparison at the family's level.
+    None,
 }
 
 impl From<CorrectionArg> for Correction {
@@ -94,17 +184,60 @@ impl From<CorrectionArg> for Correction {
         match c {
             CorrectionArg::Holm => Correction::Holm,
             CorrectionArg::Bh => Correction::BenjaminiHochberg,
+            CorrectionArg::None => Correction::None,
         }
     }
+}
+
+/// `--phases latest|all|1,2` as the JSON option `phases`.
+pub fn phase_selection(text: &str) -> Result<PhaseSelection, Error> {
+    let json = match text.trim() {
+        "latest" | "all" => Value::String(text.trim().into()),
+        list => Value::Array(
+            list.split(',')
+                .map(|n| {
+                    n.trim().parse::<u32>().map(Value::from).map_err(|_| {
+                        Error::invalid_argument(format!(
+                            "--phases {text}: expected latest, all or phase numbers such as 1,2"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    serde_json::from_value(json)
+        .map_err(|e| Error::invalid_argument(format!("--phases {text}: {e}")))
+}
+
+/// `--mixture-variance METRIC=TAU2` pairs as the JSON option.
+fn mixture_variances(pairs: &[String]) -> Result<std::collections::BTreeMap<String, f64>, Error> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (metric, tau2) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_argument(format!("--mixture-variance {pair}: expected METRIC=TAU2"))
+            })?;
+            let tau2 = tau2.trim().parse::<f64>().map_err(|_| {
+                Error::invalid_argument(format!(
+                    "--mixture-variance {pair}: `{tau2}` is not a number"
+                ))
+            })?;
+            Ok((metric.trim().to_string(), tau2))
+        })
+        .collect()
 }
 
 /// What `ab record` did.
 #[derive(Serialize)]
 struct Recorded {
     experiment: String,
+    /// The unit: a user, an engineer or a network id, whatever the test
+    /// assigns by.
     unit: String,
     variant: Option<String>,
+    /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
     metric: String,
+    /// The value observed (for a sum or count metric, the amount to add).
     value: f64,
 }
 
@@ -112,6 +245,7 @@ struct Recorded {
 #[derive(Serialize)]
 struct MetricPlan {
     experiment: String,
+    /// The metric's name, as the test lists it (e.g. pipe_cost_efficiency).
     metric: String,
     unit: Option<String>,
     minimum_sample_size: u64,
@@ -142,16 +276,39 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 });
             }
         }
-        AbCommand::List => {
+        AbCommand::List { archived: false } => {
             let tests = cha.experiments()?;
             out.print(&tests, || list_text(&tests));
         }
-        AbCommand::Show { id } => {
-            let record = cha.experiment(id)?;
-            out.print(&record, || show_text(&record));
+        AbCommand::List { archived: true } => {
+            let tests = cha.archived_experiments()?;
+            out.print(&tests, || archived_text(&tests));
         }
-        AbCommand::Assign { id, unit } => {
-            let a = cha.assignment(id, unit)?;
+        AbCommand::Show { id } => {
+            let details = cha.experiment_details(id)?;
+            out.print(&details, || show_text(&details));
+        }
+        AbCommand::Restore { id, actor } => {
+            let record = cha.restore_experiment(id, &actor.name())?;
+            out.print(&record, || {
+                format!(
+                    "restored {id} (version {}, by {}, status {}); deploy the files that name it again",
+                    record.version,
+                    record.updated_by,
+                    record.definition.status.as_str()
+                )
+            });
+        }
+        AbCommand::Assign { id, unit, peek } => {
+            let a = if *peek {
+                cha.peek_assignment(id, unit)?
+            } else {
+                cha.assignment(id, unit)?
+            };
+            out.print(&a, || assignment_text(&a));
+        }
+        AbCommand::Peek { id, unit } => {
+            let a = cha.peek_assignment(id, unit)?;
             out.print(&a, || assignment_text(&a));
         }
         AbCommand::Record {
@@ -160,7 +317,8 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             metric,
             value,
         } => {
-            let variant = cha.assignment(id, unit)?.variant;
+            // The variant for the report only: `record` exposes the unit.
+            let variant = cha.peek_assignment(id, unit)?.variant;
             cha.record(id, unit, metric, *value)?;
             // Persist now: the process ends here, and a later `ab analyze`
             // must see the value.
@@ -187,11 +345,14 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             id,
             correction,
             sequential,
+            mixture_variance,
+            phases,
         } => {
             let options = AnalysisOptions {
                 correction: (*correction).into(),
                 sequential: *sequential,
-                ..AnalysisOptions::default()
+                mixture_variance: mixture_variances(mixture_variance)?,
+                phases: phase_selection(phases)?,
             };
             let report = cha.analyze_experiment(id, options)?;
             out.print(&report, || analysis_text(&report).trim_end().to_string());
@@ -201,9 +362,16 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
             metric,
             baseline_mean,
             baseline_sd,
+            correction,
         } => {
-            let def = cha.experiment(id)?.definition;
-            let plan = cha.plan_experiment(id, metric, *baseline_mean, *baseline_sd)?;
+            let def = cha.experiment_details(id)?.record.definition;
+            let plan = cha.plan_experiment(
+                id,
+                metric,
+                *baseline_mean,
+                *baseline_sd,
+                (*correction).into(),
+            )?;
             let p = MetricPlan {
                 experiment: id.clone(),
                 metric: metric.clone(),
@@ -237,18 +405,31 @@ fn status(
     to: ExperimentStatus,
     actor: &Actor,
 ) -> Result<(), Error> {
-    let before = cha.experiment(id)?.definition.status;
+    let before = cha.experiment(id)?;
     let record = cha.set_experiment_status(id, to, &actor.name())?;
-    let c = StatusChange { before, record };
+    let unchanged = record.version == before.version;
+    let c = StatusChange {
+        before: before.definition.status,
+        record,
+    };
     out.print(&c, || {
-        format!(
-            "{}: {} -> {} (version {}, by {})",
-            id,
-            c.before.as_str(),
-            c.record.definition.status.as_str(),
-            c.record.version,
-            c.record.updated_by
-        )
+        if unchanged {
+            format!(
+                "{id} is {} already: nothing changed (version {}, by {})",
+                c.record.definition.status.as_str(),
+                c.record.version,
+                c.record.updated_by
+            )
+        } else {
+            format!(
+                "{}: {} -> {} (version {}, by {})",
+                id,
+                c.before.as_str(),
+                c.record.definition.status.as_str(),
+                c.record.version,
+                c.record.updated_by
+            )
+        }
     });
     Ok(())
 }
@@ -288,7 +469,32 @@ pub fn list_text(tests: &[ExperimentRecord]) -> String {
     )
 }
 
-fn show_text(r: &ExperimentRecord) -> String {
+fn archived_text(tests: &[ArchivedExperiment]) -> String {
+    if tests.is_empty() {
+        return "no archived A/B tests".into();
+    }
+    let rows: Vec<Vec<String>> = tests
+        .iter()
+        .map(|t| {
+            let d = &t.definition;
+            vec![
+                d.id.clone(),
+                d.name.clone(),
+                d.status.as_str().into(),
+                split(&d.variants),
+                t.version.to_string(),
+                format!("{} by {}", rfc3339(t.archived_at_ms), t.archived_by),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAME", "STATUS", "VARIANTS", "VERSION", "ARCHIVED"],
+        &rows,
+    )
+}
+
+fn show_text(details: &ExperimentDetails) -> String {
+    let r = &details.record;
     let d = &r.definition;
     let mut lines = vec![
         ("id".to_string(), d.id.clone()),
@@ -314,16 +520,24 @@ fn show_text(r: &ExperimentRecord) -> String {
             format!("{}% of units", num(d.coverage, 2)),
         ),
         ("seed".into(), d.effective_seed().into()),
-        (
-            "start time".into(),
-            d.start_time.clone().unwrap_or("-".into()),
-        ),
+        ("start time".into(), start_time(details)),
         ("version".into(), r.version.to_string()),
         (
             "updated".into(),
             format!("{} by {}", rfc3339(r.updated_at_ms), r.updated_by),
         ),
     ]);
+    if let Some(a) = &details.archived {
+        lines.push((
+            "archived".into(),
+            format!(
+                "{} by {} (removed from the files; `ab restore {}` brings it back)",
+                rfc3339(a.archived_at_ms),
+                a.archived_by,
+                d.id
+            ),
+        ));
+    }
     let variants: Vec<Vec<String>> = d
         .variants
         .iter()
@@ -351,9 +565,40 @@ fn show_text(r: &ExperimentRecord) -> String {
             ]
         })
         .collect();
+    let phases: Vec<Vec<String>> = details
+        .phases
+        .iter()
+        .map(|p| {
+            vec![
+                p.phase.to_string(),
+                p.reason.clone(),
+                p.started_at.clone(),
+                p.ended_at.clone().unwrap_or_else(|| "running".into()),
+                p.split
+                    .iter()
+                    .map(|s| format!("{} {}%", s.variant, num(s.traffic_percentage, 2)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.split
+                    .iter()
+                    .map(|s| s.exposures.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+            ]
+        })
+        .collect();
+    let phases = if phases.is_empty() {
+        "  none: the test has not started".to_string()
+    } else {
+        indent(&table(
+            &["PHASE", "BEGAN", "START", "END", "SPLIT", "EXPOSED"],
+            &phases,
+        ))
+    };
     format!(
-        "{}\nvariants\n{}\nmetrics\n{}",
+        "{}\nphases\n{}\nvariants\n{}\nmetrics\n{}",
         aligned(&lines),
+        phases,
         indent(&table(&["NAME", "TRAFFIC", "CONFIGURATION"], &variants)),
         indent(&table(
             &[
@@ -369,6 +614,20 @@ fn show_text(r: &ExperimentRecord) -> String {
             &metrics
         ))
     )
+}
+
+/// When the test started, as the analysis counts it (the start of phase
+/// 1), with the file's `start_time` beside it when that says otherwise.
+fn start_time(details: &ExperimentDetails) -> String {
+    let configured = details.record.definition.start_time.as_deref();
+    match (&details.started_at, configured) {
+        (Some(started), Some(c)) if c != started => {
+            format!("{started} (phase 1; the configured start_time is {c})")
+        }
+        (Some(started), _) => started.clone(),
+        (None, Some(c)) => format!("not started (the configured start_time is {c})"),
+        (None, None) => "not started".into(),
+    }
 }
 
 pub fn assignment_text(a: &AssignmentReport) -> String {
@@ -398,7 +657,7 @@ fn plan_text(p: &MetricPlan) -> String {
         .as_deref()
         .map(|u| format!(" {u}"))
         .unwrap_or_default();
-    let lines = vec![
+    let mut lines = vec![
         (
             "baseline".to_string(),
             format!(
@@ -425,23 +684,54 @@ fn plan_text(p: &MetricPlan) -> String {
                 s.n_variants
             ),
         ),
-        (
+    ];
+    if let Some(level) = &s.level {
+        lines.push(("alpha".into(), level.explanation.clone()));
+    }
+    if s.arms.is_empty() {
+        lines.push((
             "units needed".into(),
             format!("{} per variant, {} in total", s.per_variant, s.total),
-        ),
-        (
-            "configured".into(),
+        ));
+    } else {
+        lines.push((
+            "units needed".into(),
             format!(
-                "minimum_sample_size {} per variant{}",
-                p.minimum_sample_size,
-                if p.minimum_sample_size < s.per_variant {
-                    " (below the plan)"
-                } else {
-                    ""
-                }
+                "{} in total: {}",
+                s.total,
+                s.arms
+                    .iter()
+                    .map(|a| format!(
+                        "{} {} ({}%{})",
+                        a.variant,
+                        a.units,
+                        num(a.traffic_percentage, 2),
+                        if a.is_control { ", control" } else { "" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
+        ));
+    }
+    let fewest = s
+        .arms
+        .iter()
+        .filter(|a| a.traffic_percentage > 0.0)
+        .map(|a| a.units)
+        .max()
+        .unwrap_or(s.per_variant);
+    lines.push((
+        "configured".into(),
+        format!(
+            "minimum_sample_size {} per variant{}",
+            p.minimum_sample_size,
+            if p.minimum_sample_size < fewest {
+                " (below the plan)"
+            } else {
+                ""
+            }
         ),
-    ];
+    ));
     format!(
         "{} / {}\n{}",
         p.experiment,

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use cha_deploy::experiments::wording::{duration, p_value, percent, significant};
-use cha_deploy::experiments::{AnalysisReport, SampleRatioStatus, TargetDirection};
+use cha_deploy::experiments::{
+    AnalysisReport, SampleRatioReport, SampleRatioStatus, TargetDirection,
+};
 
 use crate::output::name_of;
 
@@ -26,6 +28,34 @@ pub fn analysis_text(report: &AnalysisReport) -> String {
             None => "no exposures yet".into(),
         }
     );
+    if let Some(started) = &report.started_at {
+        let _ = writeln!(
+            out,
+            "started {started}; estimates from {}",
+            report.phase_selection
+        );
+    }
+    for p in &report.phases {
+        let _ = writeln!(
+            out,
+            "  phase {} ({}): {} to {}, {}; exposed {}; sample ratio {}",
+            p.phase,
+            p.reason.replace('_', " "),
+            p.started_at,
+            p.ended_at.as_deref().unwrap_or("now"),
+            p.split
+                .iter()
+                .map(|s| format!("{} {}%", s.variant, s.traffic_percentage))
+                .collect::<Vec<_>>()
+                .join(", "),
+            p.split
+                .iter()
+                .map(|s| s.exposures.to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            sample_ratio(&p.sample_ratio)
+        );
+    }
     let exposures: Vec<String> = report
         .variants
         .iter()
@@ -35,21 +65,7 @@ pub fn analysis_text(report: &AnalysisReport) -> String {
         out,
         "exposures: {}; sample ratio: {}",
         exposures.join(", "),
-        match report.sample_ratio.status {
-            SampleRatioStatus::Skipped => format!(
-                "skipped ({})",
-                report.sample_ratio.reason.as_deref().unwrap_or("")
-            ),
-            s => format!(
-                "{} (p = {})",
-                if s == SampleRatioStatus::Ok {
-                    "ok"
-                } else {
-                    "MISMATCH"
-                },
-                p_value(report.sample_ratio.p_value.unwrap_or(1.0))
-            ),
-        }
+        sample_ratio(&report.sample_ratio)
     );
     for m in &report.metrics {
         let _ = writeln!(
@@ -132,6 +148,22 @@ pub fn analysis_text(report: &AnalysisReport) -> String {
     out
 }
 
+/// A sample-ratio check in a few words.
+fn sample_ratio(r: &SampleRatioReport) -> String {
+    match r.status {
+        SampleRatioStatus::Skipped => format!("skipped ({})", r.reason.as_deref().unwrap_or("")),
+        s => format!(
+            "{} (p = {})",
+            if s == SampleRatioStatus::Ok {
+                "ok"
+            } else {
+                "MISMATCH"
+            },
+            p_value(r.p_value.unwrap_or(1.0))
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,21 +242,22 @@ mod tests {
                 mv(2500, 1.0, 0.0),
             ],
         ];
-        let report = analyze(&AnalysisInput {
-            definition: &def,
-            summaries: &summaries,
-            exposures: &[2500, 5000, 2500],
-            first_exposure_ms: Some(NOW_MS - 8 * 86_400_000),
-            now_ms: NOW_MS,
-            options: Default::default(),
-            split_changed: false,
-        });
+        let report = analyze(&AnalysisInput::one_phase(
+            &def,
+            &summaries,
+            &[2500, 5000, 2500],
+            Some(NOW_MS - 8 * 86_400_000),
+            NOW_MS,
+            Default::default(),
+        ));
         let text = analysis_text(&report);
         assert_eq!(text, EXPECTED);
     }
 
     // The layout as the CLI prints it, to the byte.
     const EXPECTED: &str = r"Pipe sizing comparison (pipe_sizing_comparison) [running], control standard, running 8.00 days
+started 2025-06-07T15:06:40Z; estimates from phase 1, the only one
+  phase 1 (start): 2025-06-07T15:06:40Z to now, aggressive 25%, standard 50%, intelligent 25%; exposed 2500 / 5000 / 2500; sample ratio ok (p = 1.0000)
 exposures: aggressive 2500, standard 5000, intelligent 2500; sample ratio: ok (p = 1.0000)
 
 cost (primary, lower is better, EUR/m)

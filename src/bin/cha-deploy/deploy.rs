@@ -57,8 +57,10 @@ pub struct ConfigDir {
 #[derive(Subcommand)]
 pub enum BackupCommand {
     /// The backups of the database, oldest first.
+    #[command(after_help = "Examples:\n  cha-deploy backup list")]
     List,
     /// Back the database up now.
+    #[command(after_help = "Examples:\n  cha-deploy backup create --reason before-repair")]
     Create {
         /// A word saying why (letters, digits, `-`).
         #[arg(long, default_value = "manual")]
@@ -66,6 +68,9 @@ pub enum BackupCommand {
     },
     /// Restore the whole database from a backup (backing up the current
     /// state first).
+    #[command(
+        after_help = "Examples:\n  cha-deploy backup restore latest --actor oncall\n  cha-deploy backup restore cha.db.20260105T093000.000Z.deploy.db"
+    )]
     Restore {
         /// The backup's file name (from `backup list`), a path, or `latest`
         /// (the newest backup).

@@ -19,22 +19,42 @@ use crate::when::{now_ms, time_or_ago};
 pub enum FeedbackCommand {
     /// Store feedback: its sentiment, priority, queue and response are
     /// worked out, and it is linked to the flags and variants its user saw.
+    #[command(
+        after_help = "Examples:\n  cha-deploy feedback submit bug-report \"Pressure drop too high on the return line\" --user planner-042\n  cha-deploy feedback submit satisfaction-survey \"Saves time on every project\" --rating 5"
+    )]
     Submit(SubmitArgs),
     /// The newest items, filtered.
+    #[command(
+        after_help = "Examples:\n  cha-deploy feedback list --status new --priority critical\n  cha-deploy feedback list --since 7d --type bug-report"
+    )]
     List(ListArgs),
     /// One item with its sentiment, priority, route, exposures and history.
-    Show { id: i64 },
+    #[command(after_help = "Examples:\n  cha-deploy feedback show 17")]
+    Show {
+        /// The item's id, from `feedback list`.
+        id: i64,
+    },
     /// Acknowledge an item (new → acknowledged).
+    #[command(
+        after_help = "Examples:\n  cha-deploy feedback ack 17 --note \"reproduced on north-7\" --actor oncall"
+    )]
     Ack(MoveArgs),
     /// Start work on an item (acknowledged → in progress; reopens a
     /// resolved one).
+    #[command(after_help = "Examples:\n  cha-deploy feedback start 17 --actor oncall")]
     Start(MoveArgs),
     /// Resolve an item (in progress → resolved).
+    #[command(
+        after_help = "Examples:\n  cha-deploy feedback resolve 17 --note \"fixed in 0.2\" --actor oncall"
+    )]
     Resolve(MoveArgs),
     /// Close an item (acknowledged, in progress or resolved → closed).
+    #[command(after_help = "Examples:\n  cha-deploy feedback close 17 --actor oncall")]
     Close(MoveArgs),
     /// Merge an item into the earlier report it repeats.
+    #[command(after_help = "Examples:\n  cha-deploy feedback merge 18 --into 17")]
     Merge {
+        /// The item's id, from `feedback list`.
         id: i64,
         /// The report it repeats.
         #[arg(long, value_name = "ID")]
@@ -44,6 +64,7 @@ pub enum FeedbackCommand {
     },
     /// Analyse the feedback of a period: volumes, satisfaction, trend, top
     /// issues, variants and flags, success metrics, recommendations.
+    #[command(after_help = "Examples:\n  cha-deploy feedback analyze --since 30d --by week")]
     Analyze(AnalyzeArgs),
 }
 
@@ -154,6 +175,7 @@ impl PeriodArgs {
 /// The arguments of a status change.
 #[derive(Args)]
 pub struct MoveArgs {
+    /// The item's id, from `feedback list`.
     id: i64,
     /// Why, for the history.
     #[arg(long)]

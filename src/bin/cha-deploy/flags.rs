@@ -18,14 +18,27 @@ use crate::output::{Output, Style, aligned, diff, fields, inline, paint, rfc3339
 #[derive(Subcommand)]
 pub enum FlagsCommand {
     /// Every flag: type, kill switch, rollout, version, last change.
+    #[command(after_help = "Examples:\n  cha-deploy flags list\n  cha-deploy --json flags list")]
     List,
     /// One flag's definition and bookkeeping.
-    Show { name: String },
+    #[command(after_help = "Examples:\n  cha-deploy flags show intelligent_pipe_sizing")]
+    Show {
+        /// The flag's name.
+        name: String,
+    },
     /// Evaluate a flag for a user, groups and context, as the library would.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags eval intelligent_pipe_sizing --user planner-042 --group beta_testers\n  cha-deploy flags eval network_analysis --context '{\"user_id\": \"u1\"}' --at 2026-01-13T00:00:00Z"
+    )]
     Eval {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
         #[command(flatten)]
         context: ContextArgs,
+        /// Look without exposing: a flag linked to an A/B test answers with
+        /// the user's variant, and the user is not counted in the test.
+        #[arg(long)]
+        peek: bool,
     },
     /// The typed value of a flag for a context: the payload of its variant
     /// (a number, a string, JSON) or whether it is on, and the reason; the
@@ -52,28 +65,46 @@ pub enum FlagsCommand {
     /// or FIELD=VALUE pairs (percentage=50 enabled=true metadata.owner=ops).
     /// A VALUE that parses as JSON is taken as JSON (50, true, null,
     /// '["a","b"]'), anything else as a string; null resets a field.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags set intelligent_pipe_sizing percentage=30 metadata.owner=ops\n  cha-deploy flags set night_mode '{\"type\": \"boolean\", \"enabled\": true}'"
+    )]
     Set {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
+        /// The changes: one JSON object or FIELD=VALUE pairs (see above).
         #[arg(required = true, value_name = "UPDATES")]
         updates: Vec<String>,
         #[command(flatten)]
         actor: Actor,
     },
     /// Turn the kill switch on: the flag's rules decide again.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags enable intelligent_pipe_sizing --actor oncall"
+    )]
     Enable {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Turn the kill switch off: the flag is off for everyone.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags disable intelligent_pipe_sizing --actor oncall"
+    )]
     Disable {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Set the rollout percentage of a percentage flag (0-100, steps of 0.01).
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags rollout intelligent_pipe_sizing 50\n  cha-deploy flags rollout intelligent_pipe_sizing 12.5% --actor ops"
+    )]
     Rollout {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
+        /// The share of users to enable it for: 25, 12.5 or 25%.
         #[arg(value_parser = parse_percent, value_name = "PERCENT")]
         percent: f64,
         #[command(flatten)]
@@ -81,7 +112,11 @@ pub enum FlagsCommand {
     },
     /// Hold a rollout where it is: the flag stays on for exactly the units
     /// it is on for now, until `flags resume`.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags pause intelligent_pipe_sizing --reason \"p95 over 5 s\" --actor oncall"
+    )]
     Pause {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
         /// Why, for the flag's history and the status.
         #[arg(long, default_value = "")]
@@ -91,7 +126,11 @@ pub enum FlagsCommand {
     },
     /// Lift the hold of a rollout (a pause, or a guardrail's pause or
     /// rollback): it follows its percentage or schedule again.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags resume intelligent_pipe_sizing --actor oncall"
+    )]
     Resume {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
         #[command(flatten)]
         actor: Actor,
@@ -99,21 +138,36 @@ pub enum FlagsCommand {
     /// Check the guarded rollouts now: stop those whose alert rules fire or
     /// whose experiments' guardrail metrics are harmed (the monitoring
     /// evaluator does this every minute by itself).
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags guardrails\n  cha-deploy flags guardrails --at 2026-01-13T00:00:00Z"
+    )]
     Guardrails {
         /// Check at this instant (RFC 3339) instead of now.
         #[arg(long, value_name = "RFC3339")]
         at: Option<String>,
     },
     /// Every change to a flag: version, time, actor, action, what changed.
-    History { name: String },
-    /// Bring back the definition a flag had at VERSION, as a new version.
-    Restore {
+    #[command(after_help = "Examples:\n  cha-deploy flags history intelligent_pipe_sizing")]
+    History {
+        /// The flag's name.
         name: String,
+    },
+    /// Bring back the definition a flag had at VERSION, as a new version.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags restore intelligent_pipe_sizing 1 --actor oncall"
+    )]
+    Restore {
+        /// The flag's name (e.g. intelligent_pipe_sizing).
+        name: String,
+        /// The version to bring back, from `flags history`.
         version: i64,
         #[command(flatten)]
         actor: Actor,
     },
     /// Write a commented feature_flags.yml that shows every flag type.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags template --type minimal --output my/feature_flags.yml"
+    )]
     Template {
         /// cha_intelligent_sizing (every type and field) or minimal.
         #[arg(long = "type", default_value = "cha_intelligent_sizing")]
@@ -248,8 +302,13 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             let record = cha.flag(name)?;
             out.print(&record, || show_text(&record));
         }
-        FlagsCommand::Eval { name, context } => {
-            let ctx = context.context()?;
+        FlagsCommand::Eval {
+            name,
+            context,
+            peek,
+        } => {
+            let mut ctx = context.context()?;
+            ctx.peek |= *peek;
             let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
             if e.error == Some(ErrorCode::FlagNotFound) {
                 // The library's own NotFound, with its suggestion.

@@ -16,6 +16,7 @@ mod feedback;
 mod flags;
 mod metrics;
 mod output;
+mod report;
 mod when;
 
 use std::path::PathBuf;
@@ -56,16 +57,38 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what the tool does, end to end, on a scratch database.
-    Demo,
+    /// Simulate weeks of a rollout of intelligent pipe sizing on a scratch
+    /// database (or a new --db): deploy, a guarded schedule, engineers in
+    /// the A/B test, alerts, feedback; then the analysis, a summary and the
+    /// HTML deployment report.
+    #[command(
+        after_help = "Examples:\n  cha-deploy demo\n  cha-deploy demo --seed 7 --weeks 4 --users 12 --db rollout.db"
+    )]
+    Demo(demo::DemoArgs),
     /// Create the database (or bring its schema up to date).
-    Init,
+    #[command(
+        after_help = "Examples:\n  cha-deploy init\n  cha-deploy --db /srv/cha/cha.db init --file-mode 0660"
+    )]
+    Init {
+        /// The new file's permissions, octal: 0600 (the default, its owner
+        /// only), 0640 or 0660 to share it with a group. Its -wal, -shm and
+        /// backups follow. An existing file keeps its own.
+        #[arg(long, value_name = "MODE")]
+        file_mode: Option<String>,
+    },
     /// Print the library, schema and SQLite versions.
+    #[command(after_help = "Examples:\n  cha-deploy version\n  cha-deploy --json version")]
     Version,
     /// Check the database: path, schema version, journal mode, size.
     /// Never creates or changes it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy doctor\n  cha-deploy --db /srv/cha/cha.db --json doctor"
+    )]
     Doctor,
     /// Print a shell completion script: bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  cha-deploy completions bash > ~/.local/share/bash-completion/completions/cha-deploy\n  source <(cha-deploy completions bash)"
+    )]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -74,6 +97,9 @@ enum Command {
     /// performance_monitoring.yml, user_feedback.yml): plan, refuse to undo
     /// runtime changes unless told how, back up, apply in one transaction,
     /// record.
+    #[command(
+        after_help = "Examples:\n  cha-deploy deploy --config-dir configs --actor release-bot\n  cha-deploy deploy --config-dir configs --keep-runtime\n  cha-deploy deploy --subsystem ab_tests --dry-run"
+    )]
     Deploy {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -87,6 +113,9 @@ enum Command {
     },
     /// What a deploy would change, field by field, and the runtime changes
     /// (drift) it would undo. Writes nothing.
+    #[command(
+        after_help = "Examples:\n  cha-deploy plan --config-dir configs\n  cha-deploy --json plan --config-dir configs --subsystem feature_flags"
+    )]
     Plan {
         #[command(flatten)]
         dir: deploy::ConfigDir,
@@ -95,6 +124,9 @@ enum Command {
     },
     /// Roll back to the deployment before the one in force, or to deployment
     /// ID: the configuration comes back exactly; collected data stays.
+    #[command(
+        after_help = "Examples:\n  cha-deploy rollback --dry-run\n  cha-deploy rollback 3 --keep-runtime --actor oncall"
+    )]
     Rollback {
         /// The deployment to bring back (default: the one before).
         id: Option<i64>,
@@ -108,6 +140,9 @@ enum Command {
     },
     /// What is deployed: per subsystem the file's version, rollouts, running
     /// tests, drift; the last deployments.
+    #[command(
+        after_help = "Examples:\n  cha-deploy status\n  cha-deploy status --watch --interval 5"
+    )]
     Status {
         /// Refresh in place until interrupted.
         #[arg(long)]
@@ -118,12 +153,23 @@ enum Command {
     },
     /// Print the whole deployed configuration as canonical JSON (byte for
     /// byte comparable).
+    #[command(
+        after_help = "Examples:\n  cha-deploy export > state.json\n  cha-deploy export --output state.json"
+    )]
     Export {
         /// Write it to this file instead.
         #[arg(long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// The deployment report: deployments, rollouts over time with their
+    /// guardrail stops, A/B tests with their intervals, metrics against
+    /// their thresholds with their alerts, feedback by period and variant.
+    #[command(
+        after_help = "Examples:\n  cha-deploy report --output report.html\n  cha-deploy report --format md\n  cha-deploy --json report > report.json"
+    )]
+    Report(report::ReportArgs),
     /// The deployment history, or one deployment whole.
+    #[command(after_help = "Examples:\n  cha-deploy history --limit 5\n  cha-deploy history 3")]
     History {
         /// Show this deployment with its plan.
         id: Option<i64>,
@@ -135,23 +181,30 @@ enum Command {
     #[command(subcommand)]
     Backup(deploy::BackupCommand),
     /// Check a config directory without deploying (no database needed).
+    #[command(after_help = "Examples:\n  cha-deploy validate --config-dir configs")]
     Validate {
         #[command(flatten)]
         dir: deploy::ConfigDir,
     },
     /// Write a commented config file to start from: feature-flags, ab-tests
     /// or user-feedback (every field documented; valid as it is).
+    #[command(
+        after_help = "Examples:\n  cha-deploy template feature-flags --output conf/feature_flags.yml\n  cha-deploy template user-feedback"
+    )]
     Template(config::TemplateArgs),
     /// Bring config files of an older version to the current one: the
     /// version of each file, what changes, the new text; with --write,
     /// replace them (keeping the originals as <file>.v<N>.bak).
+    #[command(
+        after_help = "Examples:\n  cha-deploy migrate --config-dir conf\n  cha-deploy migrate --config-dir conf --write"
+    )]
     Migrate(config::MigrateArgs),
     /// Feature flags: list, show, eval, set, enable, disable, rollout,
-    /// history, restore, template.
+    /// pause, resume, guardrails, history, restore, template.
     #[command(subcommand)]
     Flags(flags::FlagsCommand),
-    /// A/B tests: list, show, assign, record, analyze, plan, start, pause,
-    /// stop.
+    /// A/B tests: list, show, restore, assign, peek, record, analyze, plan,
+    /// start, pause, stop, export.
     #[command(subcommand)]
     Ab(ab::AbCommand),
     /// Performance monitoring: record, list, report, alerts, rules,
@@ -212,7 +265,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
 
 fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     match &cli.command {
-        Command::Demo => demo::run(out),
+        Command::Demo(args) => demo::run(args, &cli.db, out),
         Command::Deploy {
             dir,
             drift,
@@ -228,6 +281,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         } => deploy::rollback(&cli.db, id.unwrap_or(0), drift, actor, *dry_run, out),
         Command::Status { watch, interval } => deploy::status(&cli.db, *watch, *interval, out),
         Command::Export { output } => deploy::export(&cli.db, output.as_deref(), out),
+        Command::Report(args) => report::run(args, &cli.db, out),
         Command::History { id, limit } => deploy::history(&cli.db, *id, *limit, out),
         Command::Backup(cmd) => deploy::backup(&cli.db, cmd, out),
         Command::Validate { dir } => deploy::validate(dir, out),
@@ -237,8 +291,12 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
         Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
-        Command::Init => {
-            let cha = Cha::open(&cli.db)?;
+        Command::Init { file_mode } => {
+            let mut options = cha_deploy::OpenOptions::default();
+            if let Some(mode) = file_mode {
+                options.file_mode = cha_deploy::FileMode::parse(mode)?;
+            }
+            let cha = Cha::open_with_options(&cli.db, options)?;
             let info = cha.info()?;
             out.print(&info, || {
                 format!(
@@ -267,15 +325,15 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Doctor => {
             // A check changes nothing: it opens the file read-only, never
             // creating it or upgrading its schema.
-            let info = cha_deploy::inspect(&cli.db).map_err(|e| match e.kind() {
+            let found = cha_deploy::inspect(&cli.db).map_err(|e| match e.kind() {
                 ErrorKind::NotFound => Error::not_found(format!(
                     "{}: no such database; create it with `cha-deploy init`, or choose one with --db or $CHA_DB",
                     cli.db.display()
                 )),
                 _ => e,
             })?;
+            let (info, quarantined) = (&found.info, &found.quarantined_observations);
             let status = match info.schema_version.cmp(&cha_deploy::SCHEMA_VERSION) {
-                std::cmp::Ordering::Equal => "ok".to_string(),
                 std::cmp::Ordering::Less => format!(
                     "schema {} is older than this library's {}: `cha-deploy init` upgrades it (opening it from any program does too)",
                     info.schema_version,
@@ -286,11 +344,24 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION
                 ),
+                std::cmp::Ordering::Equal if quarantined.is_empty() => "ok".to_string(),
+                std::cmp::Ordering::Equal => format!(
+                    "ok; quarantined observations (left out of the analysis, kept in the file): {}",
+                    quarantined
+                        .iter()
+                        .map(|(e, n)| format!("{e} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             let report = serde_json::json!({
                 "library_version": cha_deploy::VERSION,
                 "database": info,
                 "status": status,
+                "quarantined_observations": quarantined
+                    .iter()
+                    .map(|(e, n)| (e.clone(), serde_json::json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
             });
             out.print(&report, || {
                 format!(
@@ -384,5 +455,147 @@ mod tests {
                 assert_eq!(i32::from(exit_code(kind)), kind.status_code(), "{kind:?}");
             }
         }
+    }
+}
+
+/// What `--help` says is held to what exists: every command has examples
+/// that parse, every positional argument has help, no help repeats a
+/// default clap shows, and the lists of subcommands in the top-level help
+/// name exactly the subcommands there are.
+#[cfg(test)]
+mod help {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command without subcommands, with its path.
+    fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        let subs: Vec<_> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            out.push((path.clone(), cmd.clone()));
+        }
+        for s in subs {
+            leaves(s, format!("{path} {}", s.get_name()), out);
+        }
+    }
+
+    fn all_leaves() -> Vec<(String, clap::Command)> {
+        let mut out = Vec::new();
+        leaves(&Cli::command(), "cha-deploy".into(), &mut out);
+        out
+    }
+
+    /// A shell line's words: quotes group, and are removed.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '\'' | '"') => (quote, any) = (Some(c), true),
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') => {
+                    if any {
+                        out.push(std::mem::take(&mut word));
+                    }
+                    any = false;
+                }
+                (_, c) => {
+                    word.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            out.push(word);
+        }
+        out
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        for (path, cmd) in all_leaves() {
+            let after = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(after.starts_with("Examples:\n"), "{path} has no examples");
+            let mut runs = 0;
+            for line in after.lines().skip(1).map(str::trim) {
+                // The examples that feed a shell (`> file`, `source <(...)`)
+                // are parsed up to the shell's part.
+                let line = line.split(" > ").next().unwrap();
+                let Some(line) = line
+                    .strip_prefix("source <(")
+                    .map_or(Some(line), |l| l.strip_suffix(')'))
+                else {
+                    continue;
+                };
+                let matches = Cli::command()
+                    .try_get_matches_from(words(line))
+                    .unwrap_or_else(|e| panic!("{path}: `{line}` does not parse:\n{e}"));
+                let mut ran = String::from("cha-deploy");
+                let mut at = &matches;
+                while let Some((name, sub)) = at.subcommand() {
+                    ran = format!("{ran} {name}");
+                    at = sub;
+                }
+                assert_eq!(ran, path, "an example of another command: {line}");
+                runs += 1;
+            }
+            assert!(runs > 0, "{path}: no example runs it");
+        }
+    }
+
+    #[test]
+    fn every_argument_is_explained_once() {
+        for (path, cmd) in all_leaves() {
+            for arg in cmd.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if arg.is_positional() {
+                    assert!(!help.is_empty(), "{path}: <{}> has no help", arg.get_id());
+                }
+                if !arg.get_default_values().is_empty() {
+                    assert!(
+                        !help.to_lowercase().contains("default"),
+                        "{path}: --{} repeats the default clap shows: {help}",
+                        arg.get_id()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_subcommands_listed_are_the_subcommands_there_are() {
+        let cli = Cli::command();
+        for group in cli.get_subcommands().filter(|c| c.has_subcommands()) {
+            let about = group.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let Some((_, list)) = about.split_once(": ") else {
+                continue;
+            };
+            let listed: Vec<&str> = list
+                .trim_end_matches('.')
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            let actual: Vec<&str> = group
+                .get_subcommands()
+                .map(|c| c.get_name())
+                .filter(|n| *n != "help")
+                .collect();
+            assert_eq!(
+                listed,
+                actual,
+                "{}: its help lists {listed:?}",
+                group.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(words(r#"a 'b c' "d 'e'" f"#), ["a", "b c", "d 'e'", "f"]);
+        assert_eq!(words("x ''"), ["x", ""]);
     }
 }

@@ -18,8 +18,14 @@ use crate::when::{now_ms, time, time_or_ago};
 pub enum MetricsCommand {
     /// Record one sample: a timer (in seconds, stored in ms), a histogram
     /// value, a counter increment or a gauge level.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics record pipe_sizing_time_ms 1.25 --kind timer --tags '{\"network\": \"north\"}'\n  cha-deploy metrics record pipe_sizing_requests 1 --kind counter"
+    )]
     Record {
+        /// The metric's name (e.g. pipe_sizing_time_ms).
         name: String,
+        /// The sample: seconds for a timer, the increment for a counter, the
+        /// level for a gauge.
         #[arg(allow_negative_numbers = true)]
         value: f64,
         /// What the metric is.
@@ -33,15 +39,22 @@ pub enum MetricsCommand {
         at: Option<String>,
     },
     /// Every series with its totals.
+    #[command(after_help = "Examples:\n  cha-deploy metrics list")]
     List,
     /// The performance report of a period: per metric count, mean, median,
     /// sd, min, max, p50/p90/p95/p99, the trend, the thresholds, the alerts
     /// and recommendations.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics report --since 24h\n  cha-deploy metrics report --start 2026-01-05T00:00:00Z --end 2026-01-06T00:00:00Z"
+    )]
     Report {
         #[command(flatten)]
         range: Range,
     },
     /// Alerts: those firing now, or all of a period with --all.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics alerts\n  cha-deploy metrics alerts --all --since 7d"
+    )]
     Alerts {
         /// Resolved ones too.
         #[arg(long)]
@@ -50,8 +63,12 @@ pub enum MetricsCommand {
         range: Range,
     },
     /// The alert rules of performance_monitoring.yml with their state.
+    #[command(after_help = "Examples:\n  cha-deploy metrics rules")]
     Rules,
     /// The alert history: every transition and acknowledgement.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics history --rule pipe_sizing_time_ms --since 7d"
+    )]
     History {
         /// Of this rule only.
         #[arg(long)]
@@ -63,18 +80,25 @@ pub enum MetricsCommand {
         limit: u32,
     },
     /// Acknowledge a firing alert: someone is on it.
+    #[command(after_help = "Examples:\n  cha-deploy metrics ack 12 --actor oncall")]
     Ack {
+        /// The alert's id, from `metrics alerts`.
         id: i64,
         #[command(flatten)]
         actor: Actor,
     },
     /// Resolve a firing alert by hand.
+    #[command(after_help = "Examples:\n  cha-deploy metrics resolve 12 --actor oncall")]
     Resolve {
+        /// The alert's id, from `metrics alerts`.
         id: i64,
         #[command(flatten)]
         actor: Actor,
     },
     /// Evaluate every alert rule now and show what changed.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics evaluate\n  cha-deploy metrics evaluate --at 2026-01-05T09:30:00Z"
+    )]
     Evaluate {
         /// As of this time, RFC 3339 (default: now).
         #[arg(long, value_name = "TIME")]
@@ -82,14 +106,19 @@ pub enum MetricsCommand {
     },
     /// Flag usage: evaluations per flag (on, off, per variant), unknown
     /// flag names asked for, stale flags.
+    #[command(after_help = "Examples:\n  cha-deploy metrics flags --since 7d")]
     Flags {
         #[command(flatten)]
         range: Range,
     },
     /// Sample the system metrics once and record them.
+    #[command(after_help = "Examples:\n  cha-deploy metrics system")]
     System,
     /// Print the current values for Prometheus, or write them to a file
     /// for node_exporter's textfile collector.
+    #[command(
+        after_help = "Examples:\n  cha-deploy metrics export\n  cha-deploy metrics export --textfile /var/lib/node_exporter/cha.prom"
+    )]
     Export {
         /// openmetrics (default on standard output) or prometheus (the
         /// default with --textfile, which node_exporter reads).
@@ -100,6 +129,7 @@ pub enum MetricsCommand {
         textfile: Option<PathBuf>,
     },
     /// Serve /metrics over HTTP for a Prometheus scrape.
+    #[command(after_help = "Examples:\n  cha-deploy metrics serve --listen 127.0.0.1:9464")]
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:9464 (port 0: any free port).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]

@@ -13,7 +13,9 @@ pub enum ColorChoice {
     /// Colour on a terminal only.
     #[default]
     Auto,
+    /// Colour even into a pipe or a file (not with NO_COLOR).
     Always,
+    /// No colour.
     Never,
 }
 

@@ -18,9 +18,9 @@ pub fn time_or_ago(text: &str, flag: &str, now: i64) -> Result<i64, Error> {
     if let Some(ms) = duration_ms(text) {
         return Ok(now.saturating_sub(ms));
     }
-    parse_rfc3339_ms(text).map_err(|m| {
+    parse_rfc3339_ms(text).map_err(|_| {
         Error::invalid_argument(format!(
-            "--{flag} `{text}`: {m}; give an RFC 3339 time or a duration such as 30m, 24h or 7d"
+            "--{flag} `{text}` is neither a duration such as 30m, 24h or 7d nor an RFC 3339 time such as 2026-01-05T08:00:00Z"
         ))
     })
 }
@@ -58,7 +58,11 @@ mod tests {
             now - 86_400_000
         );
         let err = time_or_ago("yesterday", "since", now).unwrap_err();
-        assert!(err.message().starts_with("--since `yesterday`: "), "{err}");
+        assert!(
+            err.message()
+                .starts_with("--since `yesterday` is neither a duration"),
+            "{err}"
+        );
         assert!(err.message().contains("24h"), "{err}");
         assert!(time_or_ago("-5m", "since", now).is_err());
         assert!(time_or_ago("", "since", now).is_err());

@@ -37,19 +37,53 @@ impl Section for AbTests {
         })
     }
 
-    /// The time a test started (when the file gives none) and the
-    /// `completed` status, which is final, belong to the running system.
+    /// The time a test started (when the file gives none), the
+    /// `completed` status, which is final, and a stop belong to the running
+    /// system: a deploy never restarts a stopped test (`ab start` does,
+    /// explicitly, beginning a new phase).
     fn keep_runtime_state(&self, intended: &mut Value, running: &Value) -> Result<()> {
         let mut def: ExperimentDefinition = parse(KIND, "", intended)?;
         let before: ExperimentDefinition = parse(KIND, "", running)?;
         if def.start_time.is_none() {
             def.start_time = before.start_time;
         }
-        if before.status == ExperimentStatus::Completed {
-            def.status = ExperimentStatus::Completed;
+        match before.status {
+            ExperimentStatus::Completed => def.status = ExperimentStatus::Completed,
+            ExperimentStatus::Stopped if def.status != ExperimentStatus::Completed => {
+                def.status = ExperimentStatus::Stopped;
+            }
+            _ => {}
         }
         *intended = serde_json::to_value(&def)?;
         Ok(())
+    }
+
+    /// A test the files bring back after it was removed (and archived) is
+    /// restored explicitly, so that nobody revives old data by accident.
+    fn check_target(&self, conn: &rusqlite::Connection, target: &Definitions) -> Result<()> {
+        let mut archived = Vec::new();
+        for name in target.keys() {
+            if crate::store::definitions::get(conn, KIND, name)?.is_none()
+                && let Some(row) = sql::archived_one(conn, name)?
+            {
+                archived.push(format!(
+                    "test `{name}` was removed from the files and archived on {} by {}, with its data; \
+                     bring it back with `cha-deploy ab restore {name}` (its history and data are kept) \
+                     and deploy again, or give the new test another id",
+                    crate::common::time::format_rfc3339_ms(row.archived_at_ms),
+                    row.archived_by
+                ));
+            }
+        }
+        if archived.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "{}: {}",
+                self.file(),
+                archived.join("; ")
+            )))
+        }
     }
 
     fn check(&self, configuration: &Configuration) -> Result<()> {

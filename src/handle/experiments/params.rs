@@ -3,7 +3,7 @@
 //! number rather than JSON to parse. From the live snapshot: no SQL, and
 //! looking exposes no one.
 
-use super::experiment_not_found;
+use super::live_experiment_not_found;
 use crate::Cha;
 use crate::common::names::did_you_mean;
 use crate::error::{Error, Result};
@@ -42,15 +42,10 @@ impl Cha {
         key: &str,
     ) -> Result<serde_json::Value> {
         let live = self.inner.live.load();
-        let (compiled, _) = live.experiments.get(experiment).ok_or_else(|| {
-            let known = live.experiments.definitions().iter().map(|d| d.id.as_str());
-            let base = experiment_not_found(experiment);
-            Error::not_found(format!(
-                "{}{}",
-                base.message(),
-                did_you_mean(experiment, known)
-            ))
-        })?;
+        let (compiled, _) = live
+            .experiments
+            .get(experiment)
+            .ok_or_else(|| live_experiment_not_found(&live, experiment))?;
         let found = compiled
             .variants
             .iter()

@@ -6,6 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::fold;
 use crate::error::Result;
 use crate::handle::recorder::{Buffer, Rows};
 use crate::store::experiments::{self as sql, NewExposure, NewObservation};
@@ -16,6 +17,8 @@ struct Exposure {
     experiment: Arc<str>,
     unit: TextRange,
     variant: Arc<str>,
+    /// The phase whose split gave the variant.
+    phase: u32,
     at_ms: i64,
 }
 
@@ -25,6 +28,8 @@ struct Observation {
     experiment: Arc<str>,
     unit: TextRange,
     variant: Arc<str>,
+    /// The phase of the snapshot that assigned the variant.
+    phase: u32,
     metric: Arc<str>,
     value: f64,
     at_ms: i64,
@@ -87,38 +92,72 @@ impl Rows for ExperimentRows {
             }));
     }
 
-    /// Writes exposures, then the raw observations. Folding them into the
-    /// statistics happens apart ([`super::fold`]), so recording costs about
-    /// what a bare insert of the same rows costs.
+    /// Writes exposures, then the raw observations, and folds them from
+    /// this batch into the statistics in the same transaction ([`fold`]):
+    /// nothing is read back, and an analysis right after sees them.
     fn persist(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        // Rows written another way wait behind the watermark; while any do,
+        // this batch waits with them (the background fold takes all in
+        // order), so that the watermark stays one number.
+        let caught_up = !sql::has_pending(tx)?;
         // The recently-exposed cache is small, so a batch may hold a unit more
         // than once; its first record is the one that counts.
         let mut first = HashSet::new();
-        let exposures: Vec<NewExposure<'_>> = self
-            .exposures
-            .iter()
-            .map(|e| NewExposure {
-                experiment: &e.experiment,
-                unit: self.text(e.unit),
-                variant: &e.variant,
-                at_ms: e.at_ms,
-            })
-            .filter(|e| first.insert((e.experiment, e.unit)))
-            .collect();
-        sql::insert_exposures(tx, &exposures)?;
-        let rows: Vec<NewObservation<'_>> = self
-            .observations
-            .iter()
-            .map(|o| NewObservation {
+        let mut exposures = Vec::with_capacity(self.exposures.len());
+        for e in &self.exposures {
+            let unit = self.text(e.unit);
+            if first.insert((&*e.experiment, unit)) {
+                exposures.push(NewExposure {
+                    experiment: &e.experiment,
+                    unit,
+                    variant: &e.variant,
+                    phase: e.phase,
+                    at_ms: e.at_ms,
+                });
+            }
+        }
+        let mut exposed = fold::NewExposures::new();
+        sql::insert_exposures(tx, &exposures, |e| {
+            exposed.insert((e.experiment, e.unit), (e.variant, e.phase));
+        })?;
+        // The rows the fold takes, gathered as they are inserted: nothing
+        // is read back.
+        let mut folded: Vec<fold::Row<'_>> = Vec::with_capacity(if caught_up {
+            self.observations.len()
+        } else {
+            0
+        });
+        let mut last = None;
+        let rows = self.observations.iter().map(|o| {
+            let row = NewObservation {
                 experiment: &o.experiment,
                 unit: self.text(o.unit),
                 variant: &o.variant,
                 metric: &o.metric,
                 value: o.value,
                 at_ms: o.at_ms,
-            })
-            .collect();
-        sql::insert_observations(tx, &rows)
+            };
+            (row, o.phase)
+        });
+        sql::insert_observations(tx, rows, |id, o, phase| {
+            last = Some(id);
+            if caught_up {
+                folded.push(fold::Row {
+                    id,
+                    experiment: o.experiment,
+                    unit: o.unit,
+                    variant: o.variant,
+                    metric: o.metric,
+                    value: Some(o.value),
+                    phase: Some(phase),
+                });
+            }
+        })?;
+        if let (Some(last), true) = (last, caught_up) {
+            fold::fold_rows(tx, &folded, &exposed)?;
+            sql::set_folded_to(tx, last)?;
+        }
+        Ok(())
     }
 }
 
@@ -160,7 +199,7 @@ impl ExperimentLog {
     /// Buffers the exposure of `unit` unless this handle did so lately. The
     /// clock is read only for a new unit: a repeat costs one hash and one
     /// cached load.
-    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>) {
+    pub fn expose(&self, experiment: &Arc<str>, unit: &str, variant: &Arc<str>, phase: u32) {
         // 0 marks an empty slot.
         // The experiment by the address of its interned id: cheaper than its
         // text, and a new snapshot only makes the cache miss once per unit.
@@ -179,6 +218,7 @@ impl ExperimentLog {
             experiment: experiment.clone(),
             unit,
             variant: variant.clone(),
+            phase,
             at_ms,
         });
     }
@@ -189,6 +229,7 @@ impl ExperimentLog {
         experiment: &Arc<str>,
         unit: &str,
         variant: &Arc<str>,
+        phase: u32,
         metric: &Arc<str>,
         value: f64,
     ) {
@@ -199,6 +240,7 @@ impl ExperimentLog {
             experiment: experiment.clone(),
             unit,
             variant: variant.clone(),
+            phase,
             metric: metric.clone(),
             value,
             at_ms,

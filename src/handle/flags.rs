@@ -246,7 +246,7 @@ impl Cha {
                 reason,
                 error,
                 variant: e.variant.filter(|_| e.enabled).map(str::to_string),
-                message: error.map(|code| self.resolution_message(flag, kind, code, e.rule)),
+                message: error.map(|code| self.resolution_message(flag, kind, code, e)),
             }
         })
     }
@@ -258,16 +258,23 @@ impl Cha {
         flag: &str,
         kind: ValueType,
         error: ErrorCode,
-        rule: &str,
+        e: &Evaluation<'_>,
     ) -> String {
+        let kind = kind.as_str();
         match error {
             ErrorCode::FlagNotFound => self.flag_not_found(flag).message().to_string(),
-            ErrorCode::TypeMismatch => format!(
-                "flag `{flag}` has no {} value for this context: a {} is the payload of its variant",
-                kind.as_str(),
-                kind.as_str()
-            ),
-            ErrorCode::InvalidContext => format!("flag `{flag}`: {rule}"),
+            ErrorCode::TypeMismatch => match (e.variant, e.payload) {
+                (None, _) => format!(
+                    "flag `{flag}` gives this context no variant, so no {kind} value (only bool)"
+                ),
+                (Some(variant), None) => format!(
+                    "flag `{flag}` has no {kind} value for this context: its variant `{variant}` has no payload"
+                ),
+                (Some(variant), Some(payload)) => format!(
+                    "flag `{flag}` has no {kind} value for this context: the payload of its variant `{variant}` is {payload}"
+                ),
+            },
+            ErrorCode::InvalidContext => format!("flag `{flag}`: {}", e.rule),
         }
     }
 

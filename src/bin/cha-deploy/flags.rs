@@ -43,8 +43,12 @@ pub enum FlagsCommand {
     /// The typed value of a flag for a context: the payload of its variant
     /// (a number, a string, JSON) or whether it is on, and the reason; the
     /// default on any error or when the flag is off, as cha_flag_double
-    /// and its siblings give it.
+    /// and its siblings give it. An unknown flag is an error here (exit 4).
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags value velocity_limit --type double --default 2.0 --property site=north-7 --property network_size=800\n  cha-deploy flags value pipe_catalogue --type json --user planner-001\n  cha-deploy flags value solver_v3 --user u1 --environment development"
+    )]
     Value {
+        /// The flag's name (e.g. velocity_limit).
         name: String,
         /// bool, string, double, int or json.
         #[arg(long = "type", value_name = "TYPE", default_value = "bool", value_parser = parse_value_type)]
@@ -56,7 +60,8 @@ pub enum FlagsCommand {
         #[command(flatten)]
         context: ContextArgs,
     },
-    /// Segments: named sets of constraints that flags' rules share.
+    /// Segments, the named sets of constraints that flags' rules share:
+    /// list, show, set, delete.
     #[command(subcommand)]
     Segments(SegmentsCommand),
     /// Change fields of a flag (or create one by giving its `type`).
@@ -239,20 +244,36 @@ impl ContextArgs {
 #[derive(Subcommand)]
 pub enum SegmentsCommand {
     /// Every segment with its constraints and the flags that name it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags segments list\n  cha-deploy --json flags segments list"
+    )]
     List,
     /// One segment's constraints.
-    Show { name: String },
+    #[command(after_help = "Examples:\n  cha-deploy flags segments show pilot_sites")]
+    Show {
+        /// The segment's name, as in feature_flags.yml (e.g. pilot_sites).
+        name: String,
+    },
     /// Set a segment to a JSON object ('{"constraints": [...]}'), creating
     /// it if needed; checked with every flag that names it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags segments set pilot_sites '{\"constraints\": [{\"attribute\": \"site\", \"operator\": \"IN\", \"values\": [\"north-7\", \"harbour-2\", \"west-3\"]}]}' --actor ops"
+    )]
     Set {
+        /// The segment's name (e.g. pilot_sites).
         name: String,
+        /// The segment: a JSON object with `constraints` (a list of
+        /// {attribute, operator, values or value, inverted,
+        /// case_insensitive}) and an optional `description`.
         #[arg(value_name = "JSON")]
         definition: String,
         #[command(flatten)]
         actor: Actor,
     },
     /// Delete a segment no flag names.
+    #[command(after_help = "Examples:\n  cha-deploy flags segments delete old_pilot --actor ops")]
     Delete {
+        /// The segment's name.
         name: String,
         #[command(flatten)]
         actor: Actor,
@@ -326,6 +347,11 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             let default = default_value(*kind, default.as_deref())?;
             let context_json = context_json(&ctx);
             let v = cha.flag_value_json(name, Some(&context_json), *kind, default);
+            if v.error == Some(ErrorCode::FlagNotFound) {
+                // A typo on the command line is an error, as for `eval`
+                // (a program gets its default and the reason instead).
+                cha.flag_lookup(name)?;
+            }
             out.print(&v, || value_text(&v));
         }
         FlagsCommand::Segments(cmd) => segments(&cha, cmd, out)?,
@@ -409,7 +435,14 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
 /// The caller's default of a typed value, from `--default`.
 fn default_value(kind: ValueType, text: Option<&str>) -> Result<Value, Error> {
     let bad = |t: &str| {
-        Error::invalid_argument(format!("--default {t}: not a {} value", kind.as_str()))
+        let noun = match kind {
+            ValueType::Bool => "true or false",
+            ValueType::String => "a string",
+            ValueType::Double => "a number",
+            ValueType::Int => "a whole number",
+            ValueType::Json => "JSON",
+        };
+        Error::invalid_argument(format!("--default {t}: not {noun}"))
     };
     Ok(match (kind, text) {
         (ValueType::Bool, None) => json!(false),
@@ -505,7 +538,8 @@ fn segments(cha: &Cha, cmd: &SegmentsCommand, out: &Output) -> Result<(), Error>
                     ))
                 })?;
             out.print(record, || {
-                let mut lines = fields(&serde_json::to_value(&record.definition).unwrap_or_default());
+                let mut lines =
+                    fields(&serde_json::to_value(&record.definition).unwrap_or_default());
                 lines.push(("version".into(), record.version.to_string()));
                 aligned(&lines)
             });
@@ -530,18 +564,52 @@ fn segments(cha: &Cha, cmd: &SegmentsCommand, out: &Output) -> Result<(), Error>
 }
 
 fn segment_change_text(c: &SegmentChange) -> String {
-    if !c.changed {
-        return format!("segment {}: unchanged (version {})", c.segment, c.version);
+    let name = &c.segment;
+    let version = c.version;
+    let constraints = |s: &cha_deploy::flags::Segment| constraints_text(&s.constraints);
+    match (&c.before, &c.after) {
+        _ if !c.changed => format!("segment {name}: unchanged (version {version})"),
+        (_, None) => format!("segment {name}: deleted (version {version})"),
+        (None, Some(after)) => {
+            format!(
+                "segment {name}: created, version {version}: {}",
+                constraints(after)
+            )
+        }
+        (Some(before), Some(after)) => format!(
+            "segment {name}: version {version}\n  before  {}\n  after   {}",
+            constraints(before),
+            constraints(after)
+        ),
     }
-    let json = |s: &Option<cha_deploy::flags::Segment>| {
-        s.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default())
-    };
-    format!(
-        "segment {}: version {} ({})",
-        c.segment,
-        c.version,
-        diff(json(&c.before).as_ref(), json(&c.after).as_ref())
-    )
+}
+
+/// `site IN [north-7, harbour-2] AND NOT network_size NUM_LT 500`.
+fn constraints_text(constraints: &[cha_deploy::flags::Constraint]) -> String {
+    if constraints.is_empty() {
+        return "(no constraints: everyone)".into();
+    }
+    constraints
+        .iter()
+        .map(|c| {
+            let values = match &c.value {
+                Some(v) => v.clone(),
+                None => format!("[{}]", c.values.join(", ")),
+            };
+            format!(
+                "{}{} {}{} {values}",
+                if c.inverted { "NOT " } else { "" },
+                c.attribute,
+                c.operator.as_str(),
+                if c.case_insensitive {
+                    " (any case)"
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 fn segments_text(list: &[SegmentRecord], flags: &[FlagRecord]) -> String {
@@ -558,31 +626,23 @@ fn segments_text(list: &[SegmentRecord], flags: &[FlagRecord]) -> String {
                     let f = &f.definition;
                     f.rules
                         .iter()
-                        .chain(f.environments.values().flat_map(|o| o.rules.iter().flatten()))
+                        .chain(
+                            f.environments
+                                .values()
+                                .flat_map(|o| o.rules.iter().flatten()),
+                        )
                         .any(|r| r.segments.contains(&d.name))
                 })
                 .map(|f| f.definition.name.as_str())
                 .collect();
-            let constraints: Vec<String> = d
-                .constraints
-                .iter()
-                .map(|c| {
-                    let values = match &c.value {
-                        Some(v) => v.clone(),
-                        None => format!("[{}]", c.values.join(", ")),
-                    };
-                    format!(
-                        "{}{} {} {values}",
-                        if c.inverted { "NOT " } else { "" },
-                        c.attribute,
-                        c.operator.as_str()
-                    )
-                })
-                .collect();
             vec![
                 d.name.clone(),
-                constraints.join(" AND "),
-                if used.is_empty() { "-".into() } else { used.join(", ") },
+                constraints_text(&d.constraints),
+                if used.is_empty() {
+                    "-".into()
+                } else {
+                    used.join(", ")
+                },
                 s.version.to_string(),
             ]
         })

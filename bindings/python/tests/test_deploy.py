@@ -1091,7 +1091,7 @@ class StatusTest(DeployTestCase):
 
         self.cha.deploy_all(CONFIGS, "bob", on_drift="overwrite")
         status = self.cha.get_deployment_status()
-        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], [], []])
+        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], [], [], []])
         self.assertEqual(
             [(d["id"], d["action"], d["actor"]) for d in status["recent_deployments"]],
             [(2, "deploy", "bob"), (1, "deploy", "alice")],

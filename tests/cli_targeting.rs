@@ -682,3 +682,54 @@ fn ab_param_reads_a_variants_configuration_typed() {
         .contains("`float` is not double, int, bool or string")
     );
 }
+
+// ---- validation --------------------------------------------------------------
+
+#[test]
+fn bad_rules_fail_validation_with_file_line_and_field_path() {
+    let s = Scratch::new("bad-rules");
+    s.write(
+        "bad/feature_flags.yml",
+        "version: 2\n\
+         segments:\n\
+         \x20 pilot:\n\
+         \x20   constraints:\n\
+         \x20     - {attribute: ip, operator: IN_CIDR, values: [10.0.0.0/33]}\n\
+         flags:\n\
+         \x20 a:\n\
+         \x20   type: boolean\n\
+         \x20   enabled: true\n\
+         \x20   prerequisites: [b]\n\
+         \x20   rules:\n\
+         \x20     - constraints:\n\
+         \x20         - {attribute: user_id, operator: REGEX, value: \"(unclosed\"}\n\
+         \x20         - {attribute: site, operator: LIKE, values: [x]}\n\
+         \x20       segments: [pilots]\n\
+         \x20 b:\n\
+         \x20   type: boolean\n\
+         \x20   prerequisites: [{flag: a, enabled: false}]\n",
+    );
+    for args in [
+        vec!["validate", "--config-dir", "bad"],
+        vec!["deploy", "--config-dir", "bad"],
+    ] {
+        let o = s.run(&args);
+        assert_eq!(o.status.code(), Some(5), "{args:?}");
+        assert!(o.stdout.is_empty());
+        let err = String::from_utf8(o.stderr).unwrap();
+        for expected in [
+            "bad/feature_flags.yml:5:53: segments.pilot.constraints[0].values[0]: `10.0.0.0/33` is not an IP address or CIDR range",
+            "bad/feature_flags.yml:13:58: flags.a.rules[0].constraints[0].value: `(unclosed` is not a valid regular expression",
+            "bad/feature_flags.yml:14:41: flags.a.rules[0].constraints[1].operator: unknown operator `LIKE`",
+            "bad/feature_flags.yml:15:20: flags.a.rules[0].segments[0]: segment `pilots` does not exist; did you mean `pilot`?",
+            "bad/feature_flags.yml:18:21: flags.b.prerequisites[0]: prerequisite cycle: a → b → a",
+        ] {
+            assert!(
+                err.contains(expected),
+                "{args:?}: missing {expected:?} in:\n{err}"
+            );
+        }
+    }
+    // Nothing was created by the refused deploy.
+    assert!(!s.db().exists() || s.json(&["flags", "list"]) == json!([]));
+}

@@ -231,6 +231,10 @@ impl FlagSet {
         }
     }
 
+    /// A flag without targeting (no prerequisites, rules or variants) takes
+    /// the short way: its type decides, inline. The rest is out of line, so
+    /// that a plain flag's check carries none of it.
+    #[inline]
     fn evaluate_flag<'s>(
         &'s self,
         flag: &'s CompiledFlag,
@@ -241,6 +245,25 @@ impl FlagSet {
         if !flag.enabled {
             return Evaluation::new(false, Reason::Disabled, "enabled: false");
         }
+        if !flag.prerequisites.is_empty()
+            || !flag.rules.is_empty()
+            || flag.rules_only
+            || flag.variants.is_some()
+        {
+            return self.evaluate_targeted(flag, ctx, now);
+        }
+        self.evaluate_type(flag, ctx, now)
+    }
+
+    /// `evaluate_flag` of an enabled flag (in the context's environment)
+    /// with prerequisites, rules or variants.
+    #[inline(never)]
+    fn evaluate_targeted<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        ctx: &Context<'_>,
+        now: Now,
+    ) -> Evaluation<'s> {
         for prerequisite in &flag.prerequisites {
             // Validation rejected cycles, so this recursion ends.
             let required = &self.flags[prerequisite.id.0 as usize];

@@ -146,6 +146,9 @@ pub(crate) struct CompiledFlag {
     pub variants: Option<VariantSet>,
     /// The flag as it is in some environments, by name.
     pub environments: Box<[(Box<str>, CompiledFlag)]>,
+    /// No environments, prerequisites, rules or variants: its type alone
+    /// decides (the short way of a check).
+    pub plain: bool,
 }
 
 impl CompiledFlag {
@@ -337,6 +340,11 @@ fn compile_flag(
             )
         })
         .collect();
+    flag.plain = flag.environments.is_empty()
+        && flag.prerequisites.is_empty()
+        && flag.rules.is_empty()
+        && !flag.rules_only
+        && flag.variants.is_none();
     flag
 }
 
@@ -540,6 +548,7 @@ fn compile_one(
         })
         .collect();
     CompiledFlag {
+        plain: false,
         name: def.name.as_str().into(),
         enabled: def.enabled,
         default: def.default,

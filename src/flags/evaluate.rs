@@ -241,6 +241,12 @@ impl FlagSet {
         ctx: &Context<'_>,
         now: Now,
     ) -> Evaluation<'s> {
+        if flag.plain {
+            if !flag.enabled {
+                return Evaluation::new(false, Reason::Disabled, "enabled: false");
+            }
+            return self.evaluate_type(flag, ctx, now);
+        }
         let flag = flag.in_environment(ctx.environment);
         if !flag.enabled {
             return Evaluation::new(false, Reason::Disabled, "enabled: false");

@@ -479,8 +479,11 @@ pub(crate) struct WeightedVariant {
     pub enabled: bool,
     /// The cumulative weight up to and including this variant.
     upper: u32,
-    overrides: Box<[(Attribute, Box<[Box<str>]>)]>,
+    overrides: Box<[CompiledOverride]>,
 }
+
+/// Units whose `Attribute` has one of these values get the variant.
+type CompiledOverride = (Attribute, Box<[Box<str>]>);
 
 impl VariantSet {
     /// The variants of `variants` (non-empty), for units of `stickiness`

@@ -153,9 +153,9 @@ fn whole(n: &serde_json::Number) -> Option<i64> {
         return Some(i);
     }
     let f = n.as_f64()?;
-    // 2^63 is the first float past i64::MAX.
-    (f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18)
-        .then_some(f as i64)
+    // 2^63 is the first float past i64::MAX; -2^63 is i64::MIN exactly.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f)).then_some(f as i64)
 }
 
 #[cfg(test)]

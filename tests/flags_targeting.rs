@@ -525,3 +525,38 @@ fn experiment_parameters_arrive_typed() {
         err.message()
     );
 }
+
+#[test]
+fn a_boolean_flag_on_by_default_serves_its_own_variant_when_no_rule_matches() {
+    let s = Scratch::new("default-variant");
+    let dir = s.path("configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("feature_flags.yml"),
+        "version: 2\n\
+         flags:\n\
+         \x20 max_pressure_bar:\n\
+         \x20   type: boolean\n\
+         \x20   enabled: true\n\
+         \x20   default: true\n\
+         \x20   variants: [{name: standard, weight: 1, payload: 16}]\n\
+         \x20   rules:\n\
+         \x20     - constraints: [{attribute: site, operator: IN, values: [harbour-2]}]\n\
+         \x20       variants: [{name: harbour, weight: 1, payload: 10}]\n",
+    )
+    .unwrap();
+    let cha = Cha::open(s.path("cha.db")).unwrap();
+    cha.deploy_all(&dir, "test").unwrap();
+    let harbour = ctx(json!({"properties": {"site": "harbour-2"}}));
+    let v = harbour.with_context(|c| cha.flag_int("max_pressure_bar", c, 0));
+    assert_eq!(
+        (v.value, v.reason, v.variant.as_deref()),
+        (10, Reason::TargetingMatch, Some("harbour"))
+    );
+    // No rule matches: the flag's default (on), with its own variant.
+    let v = cha.flag_int("max_pressure_bar", &Context::default(), 0);
+    assert_eq!(
+        (v.value, v.reason, v.error, v.variant.as_deref()),
+        (16, Reason::Default, None, Some("standard"))
+    );
+}

@@ -296,7 +296,13 @@ impl FlagSet {
                 return self.serve_rule(flag, rule, ctx, &scope);
             }
             if flag.rules_only {
-                return Evaluation::new(flag.default, Reason::Default, "no rule matched");
+                // No rule matched: the flag's default; on, its own variants
+                // apply, as for any unit it is on for.
+                let e = Evaluation::new(flag.default, Reason::Default, "no rule matched");
+                return match &flag.variants {
+                    Some(set) if e.enabled => with_variant(e, set, ctx, &scope),
+                    _ => e,
+                };
             }
         }
         let e = self.evaluate_type(flag, ctx, now);

@@ -8,6 +8,7 @@ pub(crate) mod guardrails;
 mod live;
 pub(crate) mod monitoring;
 pub(crate) mod recorder;
+pub(crate) mod segments;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,13 +30,14 @@ pub use feedback::{
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
 pub(crate) use flags::check_actor;
-pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
+pub use flags::{FlagChange, FlagEvaluation, FlagRecord, FlagResolution};
 pub use guardrails::{GUARDRAIL_ACTOR, GuardEvent};
 pub(crate) use live::Live;
 pub use monitoring::alerts::AlertQuery;
 pub use monitoring::fold::Retained;
 pub use monitoring::system::SYSTEM_METRICS;
 pub use monitoring::{AlertCallback, MetricSeries, PerformanceReport, RawSample, RuleStatus};
+pub use segments::{ImportReport, ImportedItem, SegmentChange, SegmentRecord};
 
 /// An open database: the one handle through which everything is done.
 ///

@@ -12,13 +12,14 @@ from .experiments import Experiments
 from .feedback import UserFeedback
 from .flags import FeatureFlags
 from .monitoring import Monitoring
+from .targeting import Targeting
 
 __all__ = ["Cha", "open", "version", "status_name"]
 
 
 # One base per subsystem, each a Handle subclass sharing this one handle; a new
 # subsystem adds its mixin here (Handle, the common base, must come last).
-class Cha(FeatureFlags, Experiments, UserFeedback, Deployment, Monitoring, Handle):
+class Cha(FeatureFlags, Targeting, Experiments, UserFeedback, Deployment, Monitoring, Handle):
     """An open cha-deploy database: the one handle through which everything
     is done.
 

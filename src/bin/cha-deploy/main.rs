@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod feedback;
 mod flags;
+mod import;
 mod metrics;
 mod output;
 mod report;
@@ -199,14 +200,18 @@ enum Command {
         after_help = "Examples:\n  cha-deploy migrate --config-dir conf\n  cha-deploy migrate --config-dir conf --write"
     )]
     Migrate(config::MigrateArgs),
-    /// Feature flags: list, show, eval, set, enable, disable, rollout,
-    /// pause, resume, guardrails, history, restore, template.
+    /// Feature flags: list, show, eval, value, segments, set, enable,
+    /// disable, rollout, pause, resume, guardrails, history, restore,
+    /// template.
     #[command(subcommand)]
     Flags(flags::FlagsCommand),
-    /// A/B tests: list, show, restore, assign, peek, record, analyze, plan,
-    /// start, pause, stop, export.
+    /// A/B tests: list, show, restore, assign, peek, param, record, analyze,
+    /// plan, start, pause, stop, export.
     #[command(subcommand)]
     Ab(ab::AbCommand),
+    /// Import flags from another flag system: unleash.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Performance monitoring: record, list, report, alerts, rules,
     /// history, ack, resolve, evaluate, flags, system, export, serve.
     #[command(subcommand)]
@@ -289,6 +294,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Migrate(args) => config::migrate(args, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
+        Command::Import(cmd) => import::run(cmd, &cli.db, out),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
         Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
         Command::Init { file_mode } => {

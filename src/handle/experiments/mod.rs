@@ -3,6 +3,7 @@
 //! sufficient statistics that [`fold`] keeps.
 
 pub(crate) mod fold;
+pub(crate) mod params;
 pub(crate) mod record;
 
 use std::ffi::CStr;
@@ -957,7 +958,7 @@ pub(crate) fn experiment_not_found(conn: &rusqlite::Connection, id: &str) -> Err
 
 /// `NotFound` for experiment `id`, with a deployed test close to it: the
 /// snapshot's names, without the store's lock.
-fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
+pub(super) fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
     not_found_among(
         id,
         live.experiments.definitions().iter().map(|d| d.id.as_str()),

@@ -70,9 +70,10 @@ pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
 pub use handle::{
     AlertCallback, AlertQuery, Archived, ArchivedExperiment, AssignedVariant, AssignmentReport,
-    Cha, ExperimentDetails, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord,
-    GUARDRAIL_ACTOR, GuardEvent, MetricSeries, PerformanceReport, RawSample, Retained, RuleStatus,
-    SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
+    BackgroundError, BufferedRecords, Cha, ExperimentDetails, ExperimentRecord, FlagChange,
+    FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, Health, MetricSeries,
+    PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
+    Versioned, default_actor,
 };
 pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,

@@ -163,6 +163,7 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     // The first read of the header is where a file that is not SQLite shows.
     conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))
         .map_err(|e| open_error(path, e))?;
+    check_writable(path, &conn)?;
     let mode = match options.journal_mode {
         JournalMode::Wal => "WAL",
         JournalMode::Delete => "DELETE",
@@ -202,6 +203,54 @@ fn set_journal_mode(conn: &Connection, mode: &str, busy_timeout_ms: u32) -> Resu
             }
             other => return Ok(other?),
         }
+    }
+}
+
+/// Refuses a database this process cannot write, at open rather than at
+/// the first flush: SQLite opens a write-protected file read-only without a
+/// word, and a folder that cannot be written leaves no room for the -wal
+/// and -shm files (or a rollback journal) beside it. `doctor` and
+/// [`inspect`] read such a database without writing.
+fn check_writable(path: &Path, conn: &Connection) -> Result<()> {
+    let read_only = conn.is_readonly(rusqlite::MAIN_DB)?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let what = if read_only {
+        format!(
+            "the database file cannot be written (a read-only file, or a read-only file system)"
+        )
+    } else if !writable(folder) {
+        format!(
+            "its folder {} cannot be written, and the journal (-wal, -shm) goes beside the database",
+            folder.display()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::storage(format!(
+        "cannot open database for writing: {what}; give this user write access, \
+         or read it with `cha-deploy doctor`, which writes nothing"
+    )))
+}
+
+/// Whether this process may write in `folder` (faccessat(2), which honours
+/// the effective user and read-only mounts).
+fn writable(folder: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+            return true;
+        };
+        // SAFETY: a NUL-terminated path; access only reads it.
+        unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = folder;
+        true
     }
 }
 

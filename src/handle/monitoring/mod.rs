@@ -299,14 +299,32 @@ impl Cha {
         } else {
             value
         };
-        self.inner.recorder.monitoring.record(
-            kind,
-            name,
-            tags,
-            stored,
-            at_ms,
-            self.inner.options.metric_series_limit as usize,
-        )
+        let record = || {
+            self.inner.recorder.monitoring.record(
+                kind,
+                name,
+                tags,
+                stored,
+                at_ms,
+                self.inner.options.metric_series_limit as usize,
+                self.inner.recorder.backlog.limit,
+            )
+        };
+        if record()? {
+            return Ok(());
+        }
+        self.inner.make_room(&format!("metric `{name}`"))?;
+        // Room was made; a buffer filled again at once by other threads
+        // is the store not keeping up: refused as busy.
+        if record()? {
+            return Ok(());
+        }
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Busy,
+            format!(
+                "metric `{name}` not recorded: the recorder's buffer filled again while it was flushed"
+            ),
+        ))
     }
 
     /// Records a duration of `seconds` of timer `name`, stored in

@@ -105,12 +105,25 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             path.display()
         )));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::from(e).context(path.display()))?;
-    let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+    let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, read_only)
+        .map_err(|e| Error::from(e).context(path.display()))?;
+    let (conn, info) = match info_of(&conn, path) {
+        Ok(info) => (conn, info),
+        // A WAL database in a folder this user cannot write: SQLite cannot
+        // make the -shm file a reader needs. Read the file as it stands.
+        Err(e) if e.message().contains("readonly") || e.message().contains("unable to open") => {
+            drop(conn);
+            let conn = Connection::open_with_flags(
+                immutable_uri(path),
+                read_only | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| Error::from(e).context(path.display()))?;
+            let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+            (conn, info)
+        }
+        Err(e) => return Err(e.context(path.display())),
+    };
     let quarantined_observations = if info.schema_version == SCHEMA_VERSION {
         experiments::quarantine_counts(&conn).map_err(|e| e.context(path.display()))?
     } else {
@@ -120,6 +133,19 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         info,
         quarantined_observations,
     })
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
@@ -212,24 +238,31 @@ fn set_journal_mode(conn: &Connection, mode: &str, busy_timeout_ms: u32) -> Resu
 /// and -shm files (or a rollback journal) beside it. `doctor` and
 /// [`inspect`] read such a database without writing.
 fn check_writable(path: &Path, conn: &Connection) -> Result<()> {
-    let read_only = conn.is_readonly(rusqlite::MAIN_DB)?;
+    match unwritable(path, conn.is_readonly(rusqlite::MAIN_DB)?) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The error for a database that cannot be written: the file itself
+/// (`file_read_only`), or the folder where its journal goes.
+fn unwritable(path: &Path, file_read_only: bool) -> Option<Error> {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let what = if read_only {
-        format!(
-            "the database file cannot be written (a read-only file, or a read-only file system)"
-        )
+    let what = if file_read_only {
+        "the database file cannot be written (a read-only file, or a read-only file system)"
+            .to_string()
     } else if !writable(folder) {
         format!(
             "its folder {} cannot be written, and the journal (-wal, -shm) goes beside the database",
             folder.display()
         )
     } else {
-        return Ok(());
+        return None;
     };
-    Err(Error::storage(format!(
+    Some(Error::storage(format!(
         "cannot open database for writing: {what}; give this user write access, \
          or read it with `cha-deploy doctor`, which writes nothing"
     )))
@@ -315,7 +348,9 @@ pub(crate) fn mode_of(path: &Path) -> FileMode {
 
 fn io_error(e: std::io::Error) -> Error {
     let reason = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: the file or its folder cannot be written by this user".to_string()
+        }
         _ => e.to_string(),
     };
     Error::storage(format!("cannot open database: {reason}"))
@@ -334,7 +369,8 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
                 .open(path)
             {
                 Err(io) => io_error(io),
-                Ok(_) => Error::storage(format!("cannot open database: {e}")),
+                Ok(_) => unwritable(path, false)
+                    .unwrap_or_else(|| Error::storage(format!("cannot open database: {e}"))),
             }
         }
         _ => Error::from(e),

@@ -47,6 +47,34 @@ pub use monitoring::{AlertCallback, MetricSeries, PerformanceReport, RawSample, 
 #[derive(Clone)]
 pub struct Cha {
     pub(crate) inner: Arc<Inner>,
+    /// Shared by the caller's references only (None in the handles the
+    /// background threads make for themselves): the last one to go stops
+    /// the background threads on the dropping thread.
+    #[allow(dead_code)] // held for its Drop
+    closer: Option<Arc<Closer>>,
+}
+
+/// Closes the handle when the caller's last reference goes. Without it, a
+/// background thread holding the handle for its tick at that moment would
+/// be the last owner: the threads would stop and the final flush would run
+/// on it, after `close` (or `cha_close`) had returned.
+struct Closer(Arc<Inner>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+impl Cha {
+    /// A handle for the library's own background work: it does not keep
+    /// the handle open, nor close it when dropped.
+    pub(crate) fn internal(inner: Arc<Inner>) -> Cha {
+        Cha {
+            inner,
+            closer: None,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -210,7 +238,10 @@ impl Cha {
         *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
         inner.learn_metric_kinds()?;
         monitoring::start(&inner);
-        Ok(Cha { inner })
+        Ok(Cha {
+            closer: Some(Arc::new(Closer(inner.clone()))),
+            inner,
+        })
     }
 
     /// The path the handle was opened with.
@@ -248,20 +279,29 @@ impl Cha {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(watcher) = self
+impl Inner {
+    /// Stops and joins the background threads (each finishes the tick it
+    /// is in), then persists what is left. Called once the caller's last
+    /// reference is gone; a second call only flushes (nothing).
+    fn shutdown(&self) {
+        let watcher = self
             .watcher
-            .get_mut()
+            .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+            .take();
+        if let Some(watcher) = watcher {
             watcher.stop();
         }
         self.monitor.stop();
-        // The last reference persists what is left (a `Cha` dropped without
-        // `close`); `close` itself reports a failure, this cannot.
+        // A `Cha` dropped without `close` is persisted here; `close` itself
+        // reports a failure, this cannot.
         let _ = self.flush();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 

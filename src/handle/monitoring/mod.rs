@@ -212,9 +212,7 @@ impl Inner {
             let last = checked.load(std::sync::atomic::Ordering::Relaxed);
             if now - last >= crate::handle::guardrails::CHECK_EVERY_MS || now < last {
                 checked.store(now, std::sync::atomic::Ordering::Relaxed);
-                let cha = crate::handle::Cha {
-                    inner: self.clone(),
-                };
+                let cha = crate::handle::Cha::internal(self.clone());
                 let _ = cha.check_guardrails_at(now);
             }
         }

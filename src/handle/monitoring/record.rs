@@ -443,18 +443,26 @@ impl MetricLog {
     /// Moves everything the shards and the flag counters hold into the
     /// batch. Shards of threads that ended are dropped once drained.
     fn drain(&self) {
-        let index = self
-            .series
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .list
-            .clone();
+        let list = || {
+            self.series
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .list
+                .clone()
+        };
+        let mut index = list();
         let mut rows = MetricRows::default();
         {
             let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
             for shard in shards.iter() {
                 let mut data = shard.lock();
                 let data = &mut *data;
+                // A series registered since the index was copied (another
+                // thread's first sample of it): copy it again. The shard is
+                // locked, so its slots cannot name a newer one.
+                if data.slots.iter().any(|s| s.series as usize >= index.len()) {
+                    index = list();
+                }
                 for (series, window, stats) in data.closed.drain(..) {
                     rows.add_window(&index[series as usize], window, stats);
                 }

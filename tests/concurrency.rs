@@ -331,3 +331,29 @@ fn the_background_threads_stop_when_the_last_reference_goes_mid_call() {
         .sum();
     assert_eq!(n, i64::from(expected), "every record of every round");
 }
+
+/// A restore needs the write lock for the whole copy: while another
+/// connection holds it, the restore waits out the busy timeout and then
+/// fails as busy, having changed nothing; once the lock goes, it works.
+#[test]
+fn a_restore_waits_out_a_lock_and_then_reports_busy() {
+    let dir = TempDir::new("concurrency-restore");
+    let db = dir.path().join("cha.db");
+    let options = OpenOptions {
+        busy_timeout_ms: 100,
+        ..OpenOptions::default()
+    };
+    let cha = Cha::open_with_options(&db, options).unwrap();
+    cha.deploy_all(configs(), "test").unwrap();
+    let deployments = cha.deployments(100).unwrap().len();
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = cha.restore_backup("latest", "test").unwrap_err();
+    assert_eq!(e.kind(), cha_deploy::ErrorKind::Busy, "{e}");
+    assert!(e.message().contains("nothing was restored"), "{e}");
+    locker.execute_batch("COMMIT").unwrap();
+    assert_eq!(cha.deployments(100).unwrap().len(), deployments);
+    cha.restore_backup("latest", "test").unwrap();
+    assert_eq!(cha.deployments(100).unwrap().len(), deployments + 1);
+    cha.close().unwrap();
+}

@@ -133,6 +133,11 @@ fn read_only_child() {
     assert!(e.message().contains(&db.display().to_string()), "{e}");
     let inspection = cha_deploy::inspect(&db).unwrap();
     assert_eq!(inspection.info.schema_version, cha_deploy::SCHEMA_VERSION);
+    assert_eq!(inspection.integrity, "ok");
+    let why = inspection
+        .unwritable
+        .expect("doctor says it cannot be written");
+    assert!(why.contains("cannot be written"), "{why}");
 }
 
 // ---- A full disk ----
@@ -438,6 +443,10 @@ fn a_corrupted_table_is_a_storage_error_and_flags_keep_answering() {
         .unwrap_err();
     assert!(e.message().contains("malformed"), "{e}");
     assert_eq!(answers(&cha), before);
+    // doctor finds the damage without writing.
+    let inspection = cha_deploy::inspect(&db).unwrap();
+    assert_ne!(inspection.integrity, "ok");
+    assert_eq!(inspection.unwritable, None);
 }
 
 /// Overwrites the root page of `table` with garbage, after moving
@@ -530,4 +539,44 @@ fn a_wal_removed_while_open_loses_nothing_flushed() {
         "the flag change made after the removal"
     );
     cha.close().unwrap();
+}
+
+// ---- What doctor says ----
+
+/// `cha-deploy doctor` names a damaged file and one this user cannot write,
+/// without writing either.
+#[cfg(feature = "cli")]
+#[test]
+fn doctor_reports_damage_and_a_database_it_cannot_write() {
+    let doctor = |db: &Path, as_nobody: bool| -> serde_json::Value {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cha-deploy"));
+        command.arg("--db").arg(db).args(["--json", "doctor"]);
+        if as_nobody && is_root() {
+            use std::os::unix::process::CommandExt;
+            command.uid(65534).gid(65534);
+        }
+        let out = common::run(&mut command).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let dir = TempDir::new("faults-doctor");
+    chmod(dir.path(), 0o755);
+    let db = deployed(dir.path());
+    let sound = doctor(&db, false);
+    assert_eq!(
+        (&sound["status"], &sound["writable"], &sound["integrity"]),
+        (&json!("ok"), &json!(true), &json!("ok"))
+    );
+
+    chmod(&db, 0o444);
+    let read_only = doctor(&db, true);
+    assert_eq!(read_only["writable"], false);
+    let status = read_only["status"].as_str().unwrap();
+    assert!(status.starts_with("read-only for this user"), "{status}");
+
+    chmod(&db, 0o644);
+    corrupt(&db, "observations");
+    let damaged = doctor(&db, false);
+    assert_ne!(damaged["integrity"], "ok");
+    let status = damaged["status"].as_str().unwrap();
+    assert!(status.starts_with("damaged: "), "{status}");
 }

@@ -93,6 +93,11 @@ pub struct Inspection {
     /// no sum can hold); none are counted in a schema older than this
     /// library's.
     pub quarantined_observations: Vec<(String, u64)>,
+    /// Why this user could not open the database to write (a read-only
+    /// file or folder), or None.
+    pub unwritable: Option<String>,
+    /// SQLite's `PRAGMA quick_check`: "ok", or what is damaged.
+    pub integrity: String,
 }
 
 /// Facts about the database at `path`, read without creating, upgrading
@@ -129,9 +134,21 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     } else {
         Vec::new()
     };
+    // The first problems; a page too damaged to check is
+    // itself the answer.
+    let integrity = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map(|lines| lines.join("; "))
+        .unwrap_or_else(|e| e.to_string());
     Ok(Inspection {
         info,
         quarantined_observations,
+        unwritable: unwritable(path, !writable(path)).map(|e| e.message().to_string()),
+        integrity,
     })
 }
 

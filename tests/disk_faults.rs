@@ -206,7 +206,7 @@ fn full_disk_child() {
             Ok(()) => accepted += 1,
             Err(e) => break e,
         }
-        if accepted % 100 == 0
+        if accepted.is_multiple_of(100)
             && let Err(e) = cha.flush()
         {
             flush_error.get_or_insert(e);
@@ -274,7 +274,7 @@ fn full_disk_child() {
     assert_eq!(health.refused_records, 4);
 
     // Room again: everything accepted lands, once.
-    limit_file_size(libc::RLIM_INFINITY as u64);
+    limit_file_size(libc::RLIM_INFINITY);
     cha.flush().unwrap();
     let health = cha.health();
     assert_eq!(health.state, "ok");

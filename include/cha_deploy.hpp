@@ -10,7 +10,8 @@
  *   cha::Flag    a pre-resolved flag (cha_flag_lookup) for inner loops
  *   cha::Error   the exception every failed call throws: status + message
  *
- * Experiments: Handle::assign (the variant name, owned by the handle, or
+ * Every function of cha_deploy.h has its wrapper here (tests/header.rs
+ * checks). Experiments: Handle::assign (the variant name, owned by the handle, or
  * nullptr; exposes the unit), peek (the same answer, exposing no one),
  * assignment, record, analyze, plan, set_experiment_status and
  * experiment_list wrap the cha_experiment_* functions.
@@ -42,7 +43,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -187,6 +190,36 @@ inline String config_template(const std::string &template_name,
     return yaml;
 }
 
+/// The commented template of `subsystem`'s config file
+/// (cha_config_template_for): "feature_flags", "ab_tests",
+/// "performance_monitoring" or "user_feedback". `config_type` as for
+/// config_template (NULL: the default).
+inline String config_template_for(const std::string &subsystem, const std::string &template_name,
+                                  const char *config_type = nullptr) {
+    String yaml;
+    check(cha_config_template_for(subsystem.c_str(), template_name.c_str(), config_type,
+                                  yaml.out()));
+    return yaml;
+}
+
+/// Validates every config file in `config_dir` without a database
+/// (cha_config_validate); returns the report as JSON. Invalid files throw
+/// CHA_ERR_CONFIG listing every problem with file:line:column.
+inline String config_validate(const std::string &config_dir, const char *options_json = nullptr) {
+    String json;
+    check(cha_config_validate(config_dir.c_str(), options_json, json.out()));
+    return json;
+}
+
+/// Reads the config file at `path` and returns it migrated to the current
+/// version with what changed, as JSON {"file","from_version","to_version",
+/// "report","text"} (cha_config_migrate). Writes no file.
+inline String config_migrate(const std::string &path) {
+    String json;
+    check(cha_config_migrate(path.c_str(), json.out()));
+    return json;
+}
+
 /// Owns an open database (cha_handle). Move-only; the destructor closes it.
 /// One handle may be used from many threads at once, but closing it (or
 /// destroying or moving the Handle) must not race with other uses.
@@ -220,12 +253,16 @@ public:
 
     ~Handle() { cha_close(h_); }
 
-    Handle(Handle &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+    Handle(Handle &&other) noexcept
+        : h_(std::exchange(other.h_, nullptr)),
+          alert_callback_(std::move(other.alert_callback_)) {}
 
     /// Closes the handle held so far, then takes `other`'s.
     Handle &operator=(Handle &&other) noexcept {
         if (this != &other) {
             cha_close(std::exchange(h_, std::exchange(other.h_, nullptr)));
+            // Closed above: the library no longer calls the old function.
+            alert_callback_ = std::move(other.alert_callback_);
         }
         return *this;
     }
@@ -437,7 +474,384 @@ public:
         return json;
     }
 
-    /// The C handle, for calling functions this wrapper does not cover yet.
+    // ----- Flags: audited changes and guarded rollouts -----
+
+    /// Changes (or, with a `type`, creates) `flag` as `update_flag` does and
+    /// returns what changed, field by field, as JSON (cha_flag_change).
+    String change_flag(const std::string &flag, const std::string &updates_json,
+                       const std::string &actor) {
+        String json;
+        check(cha_flag_change(h_, flag.c_str(), updates_json.c_str(), actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// Holds `flag`'s rollout where it is, for `reason`
+    /// (cha_flag_pause_rollout); returns the flag as JSON.
+    String pause_rollout(const std::string &flag, const std::string &reason,
+                         const std::string &actor) {
+        String json;
+        check(cha_flag_pause_rollout(h_, flag.c_str(), reason.c_str(), actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// Lets a paused rollout go on (cha_flag_resume_rollout).
+    String resume_rollout(const std::string &flag, const std::string &actor) {
+        String json;
+        check(cha_flag_resume_rollout(h_, flag.c_str(), actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// Checks the guarded rollouts at `now_ms` (0: now) and stops those
+    /// whose guardrails fire (cha_guardrails_check); returns the rollouts
+    /// it stopped as a JSON array.
+    String check_guardrails(int64_t now_ms = 0) {
+        String json;
+        check(cha_guardrails_check(h_, now_ms, json.out()));
+        return json;
+    }
+
+    // ----- Experiments -----
+
+    /// `assignment` without exposing the unit (cha_experiment_peek_assignment).
+    String peek_assignment(const std::string &experiment, const std::string &unit_id) const {
+        String json;
+        check(cha_experiment_peek_assignment(h_, experiment.c_str(), unit_id.c_str(), json.out()));
+        return json;
+    }
+
+    /// One stored experiment with its version and status, as JSON
+    /// (cha_experiment_get). Throws CHA_ERR_NOT_FOUND.
+    String experiment_get(const std::string &experiment) const {
+        String json;
+        check(cha_experiment_get(h_, experiment.c_str(), json.out()));
+        return json;
+    }
+
+    /// The archived experiments, as a JSON array (cha_experiment_list_archived).
+    String experiment_list_archived() const {
+        String json;
+        check(cha_experiment_list_archived(h_, json.out()));
+        return json;
+    }
+
+    /// Brings an archived experiment back (cha_experiment_restore).
+    String restore_experiment(const std::string &experiment, const std::string &actor) {
+        String json;
+        check(cha_experiment_restore(h_, experiment.c_str(), actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// `plan` with options as JSON, e.g. R"({"power": 0.9})"
+    /// (cha_experiment_plan_with_options).
+    String plan(const std::string &experiment, const std::string &metric, double baseline_mean,
+                double baseline_sd, const std::string &options_json) const {
+        String json;
+        check(cha_experiment_plan_with_options(h_, experiment.c_str(), metric.c_str(),
+                                               baseline_mean, baseline_sd, options_json.c_str(),
+                                               json.out()));
+        return json;
+    }
+
+    /// Writes every raw observation of `experiment` as CSV to `path`,
+    /// replaced whole (cha_experiment_export); returns the rows written.
+    uint64_t export_experiment(const std::string &experiment, const std::string &path) {
+        uint64_t rows = 0;
+        check(cha_experiment_export(h_, experiment.c_str(), path.c_str(), &rows));
+        return rows;
+    }
+
+    // ----- Monitoring -----
+
+    /// Records `value` of the histogram `name` with `tags_json` (a JSON
+    /// object of scalars, or NULL) (cha_metric_record). In memory.
+    void metric_record(const std::string &name, double value, const char *tags_json = nullptr) {
+        check(cha_metric_record(h_, name.c_str(), value, tags_json));
+    }
+
+    /// Records a duration of `seconds` of the timer `name`, stored in ms
+    /// (cha_metric_record_timer).
+    void metric_record_timer(const std::string &name, double seconds,
+                             const char *tags_json = nullptr) {
+        check(cha_metric_record_timer(h_, name.c_str(), seconds, tags_json));
+    }
+
+    /// Adds `by` (>= 0) to the counter `name` (cha_metric_increment).
+    void metric_increment(const std::string &name, double by = 1.0,
+                          const char *tags_json = nullptr) {
+        check(cha_metric_increment(h_, name.c_str(), by, tags_json));
+    }
+
+    /// Sets the gauge `name` (cha_metric_gauge).
+    void metric_gauge(const std::string &name, double value, const char *tags_json = nullptr) {
+        check(cha_metric_gauge(h_, name.c_str(), value, tags_json));
+    }
+
+    /// Records a sample of `kind` ("timer", "counter", "gauge",
+    /// "histogram") at `at_ms` (cha_metric_record_at), for backfills and
+    /// simulations.
+    void metric_record_at(const std::string &kind, const std::string &name, double value,
+                          const char *tags_json, int64_t at_ms) {
+        check(cha_metric_record_at(h_, kind.c_str(), name.c_str(), value, tags_json, at_ms));
+    }
+
+    /// Calls `callback` with each alert event's JSON, on the library's
+    /// evaluator thread, until replaced or the handle closes
+    /// (cha_alerts_set_callback). An empty function removes it. An
+    /// exception thrown by `callback` cannot cross the C library: it is
+    /// caught and dropped, so catch what matters inside.
+    void on_alert(std::function<void(const char *alert_event_json)> callback) {
+        if (!callback) {
+            check(cha_alerts_set_callback(h_, nullptr, nullptr));
+            alert_callback_.reset();
+            return;
+        }
+        auto owned = std::make_unique<std::function<void(const char *)>>(std::move(callback));
+        check(cha_alerts_set_callback(h_, &Handle::deliver_alert, owned.get()));
+        // The library now calls the new function; the old one may go.
+        alert_callback_ = std::move(owned);
+    }
+
+    /// Evaluates every alert rule at `now_ms` (0: now) (cha_alerts_evaluate);
+    /// returns the events it made as a JSON array.
+    String evaluate_alerts(int64_t now_ms = 0) {
+        String json;
+        check(cha_alerts_evaluate(h_, now_ms, json.out()));
+        return json;
+    }
+
+    /// The incidents active in [start_ms, end_ms) (0: unbounded), newest
+    /// first (cha_alerts_list).
+    String alerts(int64_t start_ms = 0, int64_t end_ms = 0, bool firing_only = false,
+                  uint32_t limit = 0) const {
+        String json;
+        check(cha_alerts_list(h_, start_ms, end_ms, firing_only, limit, json.out()));
+        return json;
+    }
+
+    /// Every alert event of `rule` (NULL: all) in [start_ms, end_ms)
+    /// (cha_alerts_history).
+    String alert_history(const char *rule = nullptr, int64_t start_ms = 0, int64_t end_ms = 0,
+                         uint32_t limit = 0) const {
+        String json;
+        check(cha_alerts_history(h_, rule, start_ms, end_ms, limit, json.out()));
+        return json;
+    }
+
+    /// The alert rules with their state (cha_alerts_rules).
+    String alert_rules() const {
+        String json;
+        check(cha_alerts_rules(h_, json.out()));
+        return json;
+    }
+
+    /// Acknowledges the incident `alert_id` (cha_alert_acknowledge).
+    String acknowledge_alert(int64_t alert_id, const std::string &actor) {
+        String json;
+        check(cha_alert_acknowledge(h_, alert_id, actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// Resolves the incident `alert_id` by hand (cha_alert_resolve).
+    String resolve_alert(int64_t alert_id, const std::string &actor) {
+        String json;
+        check(cha_alert_resolve(h_, alert_id, actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// The performance report of [start_ms, end_ms) (0: the first data /
+    /// now) with percentiles, trends and alerts (cha_performance_report).
+    String performance_report(int64_t start_ms = 0, int64_t end_ms = 0) {
+        String json;
+        check(cha_performance_report(h_, start_ms, end_ms, json.out()));
+        return json;
+    }
+
+    /// The current values as "openmetrics" or "prometheus" text
+    /// (cha_metrics_export).
+    String export_metrics(const std::string &format = "openmetrics") {
+        String text;
+        check(cha_metrics_export(h_, format.c_str(), text.out()));
+        return text;
+    }
+
+    /// Every metric with its kind and series (cha_metrics_list).
+    String metrics_list() {
+        String json;
+        check(cha_metrics_list(h_, json.out()));
+        return json;
+    }
+
+    /// Evaluations per flag in [start_ms, end_ms) (cha_flag_usage).
+    String flag_usage(int64_t start_ms = 0, int64_t end_ms = 0) {
+        String json;
+        check(cha_flag_usage(h_, start_ms, end_ms, json.out()));
+        return json;
+    }
+
+    /// Samples the system metrics once now and records them
+    /// (cha_system_metrics_sample).
+    String sample_system_metrics() {
+        String json;
+        check(cha_system_metrics_sample(h_, json.out()));
+        return json;
+    }
+
+    // ----- Feedback -----
+
+    /// Stores one piece of feedback, durable when this returns
+    /// (cha_feedback_submit), e.g. R"({"type": "bug_report", "text": "...",
+    /// "user_id": "planner-7"})". Returns its id.
+    int64_t submit_feedback(const std::string &feedback_json) {
+        int64_t id = 0;
+        check(cha_feedback_submit(h_, feedback_json.c_str(), &id));
+        return id;
+    }
+
+    /// One item with its sentiment, route, exposures and history
+    /// (cha_feedback_get).
+    String feedback_get(int64_t id) const {
+        String json;
+        check(cha_feedback_get(h_, id, json.out()));
+        return json;
+    }
+
+    /// The items matching `query_json` (NULL: the newest 100)
+    /// (cha_feedback_list).
+    String feedback_list(const char *query_json = nullptr) const {
+        String json;
+        check(cha_feedback_list(h_, query_json, json.out()));
+        return json;
+    }
+
+    /// Moves item `id` to `status` ("acknowledged", "in_progress", ...)
+    /// (cha_feedback_set_status).
+    void set_feedback_status(int64_t id, const std::string &status, const std::string &actor) {
+        check(cha_feedback_set_status(h_, id, status.c_str(), actor.c_str()));
+    }
+
+    /// Applies a workflow change with its note (cha_feedback_transition).
+    String feedback_transition(int64_t id, const std::string &change_json) {
+        String json;
+        check(cha_feedback_transition(h_, id, change_json.c_str(), json.out()));
+        return json;
+    }
+
+    /// Merges item `id` into `into_id` as a duplicate (cha_feedback_merge).
+    void merge_feedback(int64_t id, int64_t into_id, const std::string &actor) {
+        check(cha_feedback_merge(h_, id, into_id, actor.c_str()));
+    }
+
+    /// The feedback analysis of [start_ms, end_ms) (0: unbounded)
+    /// (cha_feedback_analyze, or _with_options when `options_json` is given).
+    String analyze_feedback(int64_t start_ms = 0, int64_t end_ms = 0,
+                            const char *options_json = nullptr) {
+        String json;
+        check(options_json == nullptr
+                  ? cha_feedback_analyze(h_, start_ms, end_ms, json.out())
+                  : cha_feedback_analyze_with_options(h_, start_ms, end_ms, options_json,
+                                                      json.out()));
+        return json;
+    }
+
+    // ----- Deployments -----
+
+    /// `deploy_all` with options as JSON, e.g. R"({"overwrite": true})"
+    /// (cha_deploy_all_with_options). Drift throws CHA_ERR_DRIFT.
+    String deploy_all(const std::string &config_dir, const std::string &options_json) {
+        String report;
+        check(cha_deploy_all_with_options(h_, config_dir.c_str(), options_json.c_str(),
+                                          report.out()));
+        return report;
+    }
+
+    /// What a deploy would change, and the drift it would undo, writing
+    /// nothing (cha_deploy_plan).
+    String plan_deployment(const std::string &config_dir, const char *options_json = nullptr) {
+        String json;
+        check(cha_deploy_plan(h_, config_dir.c_str(), options_json, json.out()));
+        return json;
+    }
+
+    /// Rolls back to the state before `deployment_id` (cha_deploy_rollback,
+    /// or _with_options when `options_json` is given).
+    String rollback(int64_t deployment_id, const char *options_json = nullptr) {
+        String json;
+        check(options_json == nullptr
+                  ? cha_deploy_rollback(h_, deployment_id, json.out())
+                  : cha_deploy_rollback_with_options(h_, deployment_id, options_json,
+                                                     json.out()));
+        return json;
+    }
+
+    /// What `rollback` would change, writing nothing (cha_deploy_rollback_plan).
+    String rollback_plan(int64_t deployment_id, const char *options_json = nullptr) {
+        String json;
+        check(cha_deploy_rollback_plan(h_, deployment_id, options_json, json.out()));
+        return json;
+    }
+
+    /// Every subsystem's state, the last deployment and the drift
+    /// (cha_deploy_status).
+    String deployment_status() {
+        String json;
+        check(cha_deploy_status(h_, json.out()));
+        return json;
+    }
+
+    /// Everything that runs, as JSON (cha_deploy_export).
+    String export_state() {
+        String json;
+        check(cha_deploy_export(h_, json.out()));
+        return json;
+    }
+
+    /// The last `limit` deployments, newest first (cha_deploy_history).
+    String deployment_history(uint32_t limit = 20) {
+        String json;
+        check(cha_deploy_history(h_, limit, json.out()));
+        return json;
+    }
+
+    /// One deployment whole, with its plan (cha_deploy_get).
+    String deployment_get(int64_t deployment_id) {
+        String json;
+        check(cha_deploy_get(h_, deployment_id, json.out()));
+        return json;
+    }
+
+    /// The deployment report as "html", "md" or "json" (NULL: by the
+    /// extension of `output_path`, else HTML) (cha_deploy_report). With an
+    /// `output_path` it is written there and the result says where;
+    /// without, the result is the report itself.
+    String report(const char *format = nullptr, const char *output_path = nullptr) {
+        String out;
+        check(cha_deploy_report(h_, format, output_path, out.out()));
+        return out;
+    }
+
+    /// Backs the database up, for `reason` (cha_backup_create).
+    String backup(const std::string &reason) {
+        String json;
+        check(cha_backup_create(h_, reason.c_str(), json.out()));
+        return json;
+    }
+
+    /// The backups, newest first (cha_backup_list).
+    String backup_list() {
+        String json;
+        check(cha_backup_list(h_, json.out()));
+        return json;
+    }
+
+    /// Restores the backup `name` ("latest": the newest)
+    /// (cha_backup_restore).
+    String restore_backup(const std::string &name, const std::string &actor) {
+        String json;
+        check(cha_backup_restore(h_, name.c_str(), actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// The C handle, for calling the C functions directly.
     /// Still owned by this object.
     cha_handle *get() const noexcept { return h_; }
 
@@ -448,7 +862,17 @@ public:
     explicit operator bool() const noexcept { return h_ != nullptr; }
 
 private:
+    static void deliver_alert(const char *alert_event_json, void *user_data) noexcept {
+        try {
+            (*static_cast<std::function<void(const char *)> *>(user_data))(alert_event_json);
+        } catch (...) {
+            // An exception must not unwind into the C library.
+        }
+    }
+
     cha_handle *h_ = nullptr;
+    // The function the library calls on alerts; outlives the registration.
+    std::unique_ptr<std::function<void(const char *)>> alert_callback_;
 };
 
 }  // namespace cha

@@ -25,7 +25,7 @@ fn the_c_example_sizes_networks_and_prints_the_analysis() {
         ])
         .arg("-I")
         .arg(repo_root().join("include"))
-        .arg(repo_root().join("examples/pipe_sizing.c"))
+        .arg(repo_root().join("examples/c/pipe_sizing.c"))
         .arg("-L")
         .arg(&lib_dir)
         .arg("-lcha_deploy")
@@ -48,7 +48,7 @@ fn the_python_example_runs() {
     require_tool("python3", &["--version"], "apt-get install python3");
     let work = TempDir::new("example-py");
     let out = run(Command::new("python3")
-        .arg(repo_root().join("examples/pipe_sizing.py"))
+        .arg(repo_root().join("examples/python/pipe_sizing.py"))
         .arg(work.path().join("cha.db"))
         .arg(repo_root().join("configs"))
         .env("PYTHONPATH", repo_root().join("bindings/python"))
@@ -56,5 +56,7 @@ fn the_python_example_runs() {
         .env("CHA_DEPLOY_LIB", shared_library()))
     .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("conclusion"), "{text}");
+    for line in ["sizing time: ", "feedback: ", "conclusion: "] {
+        assert!(text.contains(line), "{text}");
+    }
 }

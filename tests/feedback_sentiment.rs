@@ -4,8 +4,12 @@
 //!
 //! `sentiment_labeled.tsv` (180 sentences) and `sentiment_holdout.tsv` (56)
 //! were written before the rules and the lexicon; the rules were developed
-//! on the first only. The README reports both accuracies; the thresholds
-//! here keep them from sliding back.
+//! on the first, and the second was held out until the `functions` rule and
+//! the lexicon's words of plain dislike ("dislike", "unreadable", "takes
+//! ages") were drawn from its misses. `sentiment_unseen.tsv` (76) was
+//! written before those changes and no change was drawn from it. The README
+//! reports the three accuracies; the thresholds here keep them from sliding
+//! back.
 
 use std::path::Path;
 
@@ -80,6 +84,15 @@ fn the_labeled_sets_are_what_the_readme_says() {
         ),
         (22, 18, 16)
     );
+    let unseen = "sentiment_unseen.tsv";
+    assert_eq!(
+        (
+            count(unseen, Negative),
+            count(unseen, Positive),
+            count(unseen, Neutral)
+        ),
+        (30, 24, 22)
+    );
 }
 
 #[test]
@@ -93,10 +106,8 @@ fn sentiment_accuracy_on_the_labeled_set_is_above_0_90() {
 fn sentiment_accuracy_on_the_held_out_set() {
     let (right, total) = accuracy("sentiment_holdout.tsv", &shipped_analyzer());
     let share = right as f64 / total as f64;
-    // Sentences the rules were not developed on: a floor against sliding
-    // back (42 of 56 when written), not a target. Its misses are words the
-    // lexicon lacks ("dislike", "unreadable", "takes ages").
-    assert!(share > 0.70, "accuracy {right}/{total} = {share:.3}");
+    // 42 of 56 while it was held out; 54 since the changes drawn from it.
+    assert!(share > 0.90, "accuracy {right}/{total} = {share:.3}");
 }
 
 /// The seed's keywords alone (eight positive and eight negative words, no
@@ -113,4 +124,15 @@ fn the_seeds_keywords_alone_score_far_lower() {
     );
     let share = right as f64 / total as f64;
     assert!(share < 0.5, "the seed's keywords scored {share:.3}");
+}
+
+#[test]
+fn sentiment_accuracy_on_the_unseen_set() {
+    let (right, total) = accuracy("sentiment_unseen.tsv", &shipped_analyzer());
+    let share = right as f64 / total as f64;
+    // Sentences no rule was drawn from: a floor against sliding back (62 of
+    // 76 before the latest changes, 63 after), not a target. Its misses are
+    // mostly complaints without a word of sentiment ("takes several
+    // minutes", "differ by almost twenty percent").
+    assert!(share > 0.80, "accuracy {right}/{total} = {share:.3}");
 }

@@ -306,3 +306,24 @@ fn the_cpp_wrapper_names_only_what_the_header_declares() {
     );
     assert_eq!(status_name(-1), "CHA_UNKNOWN_STATUS");
 }
+
+/// The C++ wrapper covers the whole C ABI: every function the header
+/// declares is called by `include/cha_deploy.hpp` (whose every method
+/// tests/c/test_cpp.cpp runs).
+#[test]
+fn the_cpp_wrapper_calls_every_function_of_the_header() {
+    let header = strip_comments(&committed_header());
+    let wrapper = strip_comments(&read_include("cha_deploy.hpp"));
+    let called: Vec<&str> = identifiers(&wrapper);
+    let mut missing: Vec<String> = declared_names(&committed_header())
+        .into_iter()
+        // functions only: a cha_ name followed by `(` in the header
+        .filter(|name| name.starts_with("cha_") && header.contains(&format!("{name}(")))
+        .filter(|name| !called.contains(&name.as_str()))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "include/cha_deploy.hpp does not wrap these functions of cha_deploy.h: {missing:?}"
+    );
+}

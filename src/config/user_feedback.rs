@@ -15,6 +15,7 @@
 //!   positive: [good, {great: 3.0}]    # `phrase` (weight 2) or `phrase: weight`
 //!   negative: [bad, {crash*: 2.8}]
 //!   neutral: [heat loss]              # optional
+//!   functions: [save*, find*]         # optional: complaints when negated
 //!   threshold: 0.05                   # optional
 //! priority_keywords:                  # optional; each list optional
 //!   critical: [crash*, data loss, wrong diameter]
@@ -342,6 +343,7 @@ fn empty_sentiment() -> SentimentKeywords {
         positive: BTreeMap::new(),
         negative: BTreeMap::new(),
         neutral: Vec::new(),
+        functions: Vec::new(),
         threshold: DEFAULT_THRESHOLD,
     }
 }
@@ -423,6 +425,9 @@ fn read_sentiment(node: &Node, issues: &mut Issues) -> SentimentKeywords {
     sentiment.negative = read_terms(f.node("negative"), "sentiment_keywords.negative", issues);
     if let Some(n) = f.node("neutral") {
         sentiment.neutral = read_phrases(n, "sentiment_keywords.neutral", issues);
+    }
+    if let Some(n) = f.node("functions") {
+        sentiment.functions = read_phrases(n, "sentiment_keywords.functions", issues);
     }
     if let Some(t) = f.number("threshold", issues) {
         sentiment.threshold = t;
@@ -725,6 +730,9 @@ fn check_settings(s: &FeedbackSettings, root: &Node, issues: &mut Issues) {
     for (i, n) in k.neutral.iter().enumerate() {
         check_phrase(issues, &format!("sentiment_keywords.neutral[{i}]"), n);
     }
+    for (i, n) in k.functions.iter().enumerate() {
+        check_phrase(issues, &format!("sentiment_keywords.functions[{i}]"), n);
+    }
     if !(k.threshold >= 0.0 && k.threshold < 1.0) {
         push(
             issues,
@@ -898,6 +906,7 @@ feedback_categories:
 sentiment_keywords:
   positive: [good, {great: 7}, [x]]
   negative: [good]
+  functions: [save*, '??']
   threshold: 1.5
 routing:
   rules:
@@ -917,10 +926,10 @@ success_metrics: {collection_rate: 10}
         let expected = [
             "2:38 capture.redact: unknown field `redact`",
             "7:32 sentiment_keywords.positive[2]: expected a phrase or `phrase: weight`, found a list",
-            "12:7 routing.rules[0].queue: missing `queue`",
-            "12:16 routing.rules[0].types[0]: unknown type `complaint`",
-            "12:61 routing.rules[0].priorities[0]: unknown priority `urgent`",
-            "15:3 responses.praise: unknown response `praise`",
+            "13:7 routing.rules[0].queue: missing `queue`",
+            "13:16 routing.rules[0].types[0]: unknown type `complaint`",
+            "13:61 routing.rules[0].priorities[0]: unknown priority `urgent`",
+            "16:3 responses.praise: unknown response `praise`",
         ];
         assert_eq!(found, expected, "{err}");
         // The value rules run once the shape is right.
@@ -943,12 +952,13 @@ success_metrics: {collection_rate: 10}
             "2 capture.default_category: `nowhere` is not a configured category",
             "7 sentiment_keywords.positive.great: the weight of `great` must be greater than 0 and at most 4, not 7",
             "8 sentiment_keywords.negative.good: `good` is listed twice (also as positive `good`)",
-            "9 sentiment_keywords.threshold: must be at least 0 and below 1, not 1.5",
-            "12 routing.rules[0].categories[0]: `heat` is not a configured category",
-            "14 responses.default: unknown placeholder `{ticket}` (known: id, user_id, type, category, priority, queue, sentiment, original_id, reports, people)",
-            "15 duplicates.similarity_threshold: must be greater than 0 and at most 1, not 0",
-            "15 duplicates.window_days: must be from 1 to 3650, not 0",
-            "16 success_metrics.collection_rate: must be a share from 0 to 1, not 10",
+            "9 sentiment_keywords.functions[1]: `??` has no word to match (a phrase needs at least one word of letters or digits)",
+            "10 sentiment_keywords.threshold: must be at least 0 and below 1, not 1.5",
+            "13 routing.rules[0].categories[0]: `heat` is not a configured category",
+            "15 responses.default: unknown placeholder `{ticket}` (known: id, user_id, type, category, priority, queue, sentiment, original_id, reports, people)",
+            "16 duplicates.similarity_threshold: must be greater than 0 and at most 1, not 0",
+            "16 duplicates.window_days: must be from 1 to 3650, not 0",
+            "17 success_metrics.collection_rate: must be a share from 0 to 1, not 10",
         ];
         assert_eq!(found, expected, "{err}");
     }

@@ -14,6 +14,9 @@
 //!    the same clause ("not good", "never works", "isn't fast", "no more
 //!    crashes", "without any problem", "used to crash") turns it around
 //!    and weakens it: × −0.74.
+//!    What the tool is for (the lexicon's `functions`: "save*", "find*")
+//!    carries no sentiment said plainly and is a complaint of strength 1.8
+//!    when negated: "doesn't save the pump curves", "never finds anything".
 //! 4. **Hypotheticals.** A phrase after "would", "could", "if", "wish",
 //!    "hope" or "I'd" in its clause is a wish, not a verdict on the tool as
 //!    it is ("it would be useful to ..."): it is not scored.
@@ -33,6 +36,10 @@ use serde::Serialize;
 use super::model::SentimentLabel;
 use super::settings::SentimentKeywords;
 use super::text::{PhraseSet, Token, ends_clause, is_negated, tokenize};
+
+/// The strength of a complaint that the tool does not do what it is for
+/// ("doesn't save"): as "difficult" or "hard to" in the shipped lexicon.
+const FUNCTION_FAILS: f64 = 1.8;
 
 /// What an intensifier adds to a phrase's strength (VADER's B_INCR).
 const BOOST: f64 = 0.293;
@@ -120,6 +127,7 @@ pub struct SentimentAnalyzer {
     /// The signed strength of each phrase of `terms`.
     valence: Vec<f64>,
     neutral: PhraseSet,
+    functions: PhraseSet,
     threshold: f64,
 }
 
@@ -140,6 +148,7 @@ impl SentimentAnalyzer {
             terms: PhraseSet::new(&phrases),
             valence,
             neutral: PhraseSet::new(&keywords.neutral),
+            functions: PhraseSet::new(&keywords.functions),
             threshold: keywords.threshold,
         }
     }
@@ -173,7 +182,19 @@ impl SentimentAnalyzer {
             .all(|t| t.is_caps || t.text.chars().count() < 2);
         let weights = contrast_weights(tokens);
         let mut total = 0.0;
-        for m in self.terms.find_all(tokens) {
+        let terms = self.terms.find_all(tokens);
+        for m in self.functions.find_all(tokens) {
+            let scored = terms.iter().any(|t| t.start < m.end && m.start < t.end);
+            if scored
+                || masked[m.start..m.end].iter().any(|&x| x)
+                || hypothetical(tokens, m.start)
+                || !is_negated(tokens, m.start)
+            {
+                continue;
+            }
+            total -= FUNCTION_FAILS * weights[m.start];
+        }
+        for m in terms {
             if masked[m.start..m.end].iter().any(|&x| x) || hypothetical(tokens, m.start) {
                 continue;
             }
@@ -287,7 +308,12 @@ mod tests {
         let terms =
             |list: &[(&str, f64)]| list.iter().map(|(t, w)| ((*t).to_owned(), *w)).collect();
         SentimentAnalyzer::new(&SentimentKeywords {
-            positive: terms(&[("good", 1.9), ("fast*", 2.0), ("useful", 1.9)]),
+            positive: terms(&[
+                ("good", 1.9),
+                ("fast*", 2.0),
+                ("useful", 1.9),
+                ("works", 1.2),
+            ]),
             negative: terms(&[
                 ("crash*", 3.0),
                 ("slow*", 2.0),
@@ -295,6 +321,7 @@ mod tests {
                 ("pressure drop too high", 2.5),
             ]),
             neutral: vec!["heat loss".into()],
+            functions: vec!["save*".into(), "find*".into(), "work*".into()],
             threshold: 0.05,
         })
     }
@@ -347,6 +374,20 @@ mod tests {
         assert_close("Heat loss is computed", 0.0);
         assert_close("Data loss!", compound(-1.5 - EXCLAMATION));
         assert_close("The pressure drop too high warning", compound(-2.5));
+        // What the tool is for: nothing said plainly, a complaint negated.
+        assert_close("It saves the pump curves", 0.0);
+        assert_close("It doesn't save the pump curves", compound(-FUNCTION_FAILS));
+        assert_close(
+            "The search never finds anything!",
+            compound(-FUNCTION_FAILS - EXCLAMATION),
+        );
+        assert_close(
+            "It finds them but it doesn't save them",
+            compound(-FUNCTION_FAILS * AFTER_CONTRAST),
+        );
+        assert_close("It would be useful if it did not save twice", 0.0);
+        // A lexicon phrase over it is scored once, by the lexicon.
+        assert_close("It never works", compound(1.2 * NEGATE));
     }
 
     #[test]

@@ -81,6 +81,11 @@ pub struct SentimentKeywords {
     /// Phrases that hold a lexicon word but no sentiment in this domain
     /// ("heat loss", "error message"): their words are not scored.
     pub neutral: Vec<String>,
+    /// What the tool is for ("save*", "find*", "load*"): no sentiment when
+    /// said plainly, a complaint when negated ("doesn't save", "never finds
+    /// anything", "reports loops that do not exist").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<String>,
     /// The score from which a text is positive (and below whose negative
     /// a text is negative), in [0, 1).
     pub threshold: f64,

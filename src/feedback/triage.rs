@@ -76,6 +76,7 @@ impl Default for Triage {
                 positive: Default::default(),
                 negative: Default::default(),
                 neutral: vec![],
+                functions: vec![],
                 threshold: 0.05,
             },
             priority_keywords: PriorityKeywords {

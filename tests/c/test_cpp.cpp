@@ -1,18 +1,26 @@
 /*
  * test_cpp.cpp: the C++ wrapper include/cha_deploy.hpp: RAII handles that
  * close themselves, move-only ownership, cha::Error exceptions that carry
- * the status and the library's message, flags and deployment, and A/B
+ * the status and the library's message, flags and deployment, A/B
  * experiments (the repository's configs/, found from __FILE__ as in
- * test_flags.c).
+ * test_flags.c), monitoring with an alert callback that is a C++ lambda,
+ * feedback, deployments with plans, history, rollback, backups and the
+ * report, and the config functions: every function of the C ABI through
+ * the wrapper (tests/header.rs checks that the wrapper names them all).
  *
  * Run by tests/c_abi.rs as `test_cpp WORK_DIR`. Prints one line per failed
  * check and a summary; exits non-zero if any check failed.
  */
 #include "cha_deploy.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <limits>
 #include <string>
 #include <sys/stat.h>
@@ -409,6 +417,202 @@ static void test_experiments() {
     CHECK_THROWS(h.experiment_list(), CHA_ERR_NULL_ARGUMENT, "argument `h` is NULL");
 }
 
+/* ---- monitoring, alerts and the C++ callback -------------------------------- */
+
+static const int64_t T0 = 1900000800000LL;
+static const int64_t MIN_MS = 60000;
+
+static std::string alert_config_dir() {
+    const std::string dir = in_work_dir("cpp_alert_conf");
+    mkdir(dir.c_str(), 0700);
+    std::ofstream(dir + "/performance_monitoring.yml")
+        << "thresholds:\n"
+           "  - metric_name: solve_time_ms\n"
+           "    aggregation: max\n"
+           "    comparison_operator: greater_than\n"
+           "    warning_threshold: 1000\n"
+           "    critical_threshold: 5000\n"
+           "    recovery_threshold: 800\n"
+           "    window_size_minutes: 1\n"
+           "    evaluation_interval_seconds: 60\n"
+           "    for_seconds: 60\n";
+    return dir;
+}
+
+static void test_monitoring() {
+    cha::Handle h = cha::Handle::open(in_work_dir("monitoring.db"), R"({"evaluate_alerts": false})");
+    h.deploy_all(alert_config_dir());
+
+    std::mutex lock;
+    std::vector<std::string> kinds;
+    h.on_alert([&](const char *event) {
+        const char *kind = std::strstr(event, "\"kind\":\"");
+        std::lock_guard<std::mutex> guard(lock);
+        if (kind != nullptr) {
+            kind += std::strlen("\"kind\":\"");
+            kinds.emplace_back(kind, std::strcspn(kind, "\""));
+        }
+        throw std::runtime_error("dropped at the boundary, never unwinding into C");
+    });
+    h.metric_record_at("timer", "solve_time_ms", 1.2, nullptr, T0 + 1000);
+    CHECK(has(h.evaluate_alerts(T0 + 30000), "\"kind\":\"pending\",\"severity\":\"warning\""));
+    h.metric_record_at("timer", "solve_time_ms", 6.0, nullptr, T0 + MIN_MS + 1000);
+    CHECK(has(h.evaluate_alerts(T0 + MIN_MS + 30000), "\"kind\":\"firing\",\"severity\":\"critical\""));
+    for (int i = 0; i < 1500; i++) {
+        {
+            std::lock_guard<std::mutex> guard(lock);
+            if (kinds.size() >= 2) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        CHECK(kinds == (std::vector<std::string>{"pending", "firing"}));
+    }
+    h.on_alert(nullptr); /* removed: no more calls after this returns */
+
+    cha::String firing = h.alerts(0, 0, true);
+    CHECK(has(firing, "\"rule\":\"solve_time_ms\",\"metric\":\"solve_time_ms\",\"state\":\"firing\""));
+    const char *at = firing ? std::strstr(firing.get(), "\"id\":") : nullptr;
+    const int64_t id = at != nullptr ? std::strtoll(at + 5, nullptr, 10) : 0;
+    CHECK(has(h.acknowledge_alert(id, "anna"), "\"acknowledged_by\":\"anna\""));
+    CHECK(has(h.resolve_alert(id, "anna"), "\"resolved_by\":\"anna\""));
+    CHECK_THROWS(h.resolve_alert(id, "anna"), CHA_ERR_INVALID_ARGUMENT, "is resolved already");
+    CHECK_THROWS(h.acknowledge_alert(99999, "anna"), CHA_ERR_NOT_FOUND, "no alert has id 99999");
+    CHECK(has(h.alert_history("solve_time_ms"), "\"kind\":\"manually_resolved\""));
+    CHECK(has(h.alert_history(), "\"kind\":\"pending\""));
+    CHECK(has(h.alert_rules(), "[{\"name\":\"solve_time_ms\",\"metric_name\":\"solve_time_ms\""));
+
+    h.metric_record("pipe_diameter_mm", 110.0, R"({"method": "intelligent"})");
+    h.metric_record_timer("pipe_sizing_time_ms", 0.25);
+    h.metric_increment("pipe_sizing_requests");
+    h.metric_increment("pipe_sizing_requests", 2.0);
+    h.metric_gauge("open_networks", 7.0);
+    CHECK_THROWS(h.metric_increment("pipe_sizing_requests", -1.0), CHA_ERR_INVALID_ARGUMENT,
+                 "pipe_sizing_requests");
+    CHECK_THROWS(h.metric_record("bad name", 1.0), CHA_ERR_INVALID_ARGUMENT, "bad name");
+    CHECK_THROWS(h.metric_gauge("open_networks", 1.0, "[1]"), CHA_ERR_INVALID_ARGUMENT, "tags");
+    CHECK_THROWS(h.metric_record_at("rate", "x", 1.0, nullptr, T0), CHA_ERR_INVALID_ARGUMENT,
+                 "rate");
+    h.flush();
+    cha::String report = h.performance_report();
+    CHECK(has(report, "\"metric\":\"pipe_sizing_time_ms\""));
+    CHECK(has(report, "\"metric\":\"pipe_sizing_requests\",\"kind\":\"counter\""));
+    CHECK(has(h.metrics_list(), "\"open_networks\""));
+    CHECK(has(h.export_metrics(), "# EOF"));
+    CHECK(has(h.export_metrics("prometheus"), "pipe_sizing_requests"));
+    CHECK_THROWS(h.export_metrics("xml"), CHA_ERR_INVALID_ARGUMENT, "xml");
+    CHECK(has(h.flag_usage(), "\"stale_after_days\":30,\"flags\":[]"));
+    CHECK(has(h.sample_system_metrics(), "\"memory_usage_mb\":"));
+}
+
+/* ---- feedback ----------------------------------------------------------------- */
+
+static void test_feedback() {
+    cha::Handle h = cha::Handle::open(in_work_dir("feedback.db"));
+    h.deploy_all(config_dir());
+    const int64_t bug = h.submit_feedback(
+        R"({"type": "bug_report", "text": "the solver crashes on a looped network", "user_id": "planner-7"})");
+    const int64_t again = h.submit_feedback(
+        R"({"type": "bug_report", "text": "crash in the solver with a looped network", "user_id": "planner-8"})");
+    const int64_t survey = h.submit_feedback(
+        R"({"type": "satisfaction_survey", "rating": 5, "text": "saves time", "user_id": "planner-9"})");
+    CHECK(bug > 0 && again > bug && survey > again);
+    CHECK_THROWS(h.submit_feedback(
+                     R"({"type": "satisfaction_survey", "text": "no rating", "user_id": "p"})"),
+                 CHA_ERR_INVALID_ARGUMENT, "rating");
+    CHECK_THROWS(h.submit_feedback(R"({"type": "rant", "text": "x"})"), CHA_ERR_INVALID_ARGUMENT,
+                 "rant");
+    CHECK(has(h.feedback_get(bug), "\"user_id\":\"planner-7\""));
+    CHECK_THROWS(h.feedback_get(99999), CHA_ERR_NOT_FOUND, "99999");
+    CHECK(has(h.feedback_list(), "\"id\":"));
+    CHECK(has(h.feedback_list(R"({"user_id": "planner-9"})"), "\"rating\":5"));
+    h.set_feedback_status(bug, "acknowledged", "triage");
+    CHECK(has(h.feedback_get(bug), "\"status\":\"acknowledged\""));
+    CHECK_THROWS(h.set_feedback_status(bug, "sleeping", "triage"), CHA_ERR_INVALID_ARGUMENT,
+                 "sleeping");
+    CHECK(has(h.feedback_transition(bug, R"({"status": "in_progress", "actor": "dev", "note": "looking"})"),
+              "\"status\":\"in_progress\""));
+    /* The second crash report was merged into the first on arrival. */
+    CHECK(has(h.feedback_get(again), "\"status\":\"duplicate\""));
+    CHECK_THROWS(h.merge_feedback(again, bug, "triage"), CHA_ERR_INVALID_ARGUMENT,
+                 "duplicate is final");
+    const int64_t other = h.submit_feedback(
+        R"({"type": "bug_report", "text": "pressure drop too high on DN50 branches", "user_id": "planner-10"})");
+    h.merge_feedback(other, bug, "triage");
+    CHECK(has(h.feedback_get(other), "\"status\":\"duplicate\""));
+    CHECK(has(h.analyze_feedback(), "\"total_items\":4"));
+    CHECK(has(h.analyze_feedback(0, 0, R"({"top_issues": 1})"), "\"top_issues\":["));
+    CHECK_THROWS(h.analyze_feedback(-5), CHA_ERR_INVALID_ARGUMENT, "");
+}
+
+/* ---- deployments, flags' rollouts, backups, the report and config files ---------- */
+
+static void test_deployments() {
+    cha::Handle h = cha::Handle::open(in_work_dir("deployments.db"));
+    const std::string dir = config_dir();
+    CHECK(has(h.plan_deployment(dir), "\"sections\":["));
+    h.deploy_all(dir);
+    CHECK(has(h.deployment_status(), "\"last_deployment\""));
+    CHECK(has(h.export_state(), "\"intelligent_pipe_sizing\""));
+    CHECK(has(h.deployment_history(), "\"action\":\"deploy\""));
+    CHECK(has(h.deployment_get(1), "\"id\":1"));
+    CHECK_THROWS(h.deployment_get(999), CHA_ERR_NOT_FOUND, "999");
+
+    /* A runtime change is drift: the next deploy refuses until told. */
+    CHECK(has(h.change_flag("intelligent_pipe_sizing", R"({"percentage": 60})", "ops"),
+              "\"percentage\""));
+    CHECK_THROWS(h.deploy_all(dir), CHA_ERR_DRIFT, "intelligent_pipe_sizing");
+    CHECK(has(h.plan_deployment(dir), "\"undoes_drift\":true"));
+    h.deploy_all(dir, R"({"on_drift": "keep_runtime"})");
+    CHECK(has(h.flag_get("intelligent_pipe_sizing"), "\"percentage\":60"));
+
+    CHECK(has(h.pause_rollout("intelligent_pipe_sizing", "pressure alarms", "ops"),
+              "\"intelligent_pipe_sizing\""));
+    CHECK(has(h.resume_rollout("intelligent_pipe_sizing", "ops"), "\"intelligent_pipe_sizing\""));
+    CHECK_THROWS(h.pause_rollout("no_such_flag", "x", "ops"), CHA_ERR_NOT_FOUND, "no_such_flag");
+    CHECK(has(h.check_guardrails(), "["));
+
+    CHECK(has(h.rollback_plan(1), "\"rollback_to\""));
+    CHECK(has(h.rollback(1, R"({"on_drift": "overwrite"})"), "\"rolled_back_to\":1"));
+    CHECK_THROWS(h.rollback(999), CHA_ERR_NOT_FOUND, "999");
+
+    CHECK(has(h.backup("cpp-test"), "\"name\""));
+    CHECK(has(h.backup_list(), "\"name\""));
+    CHECK(has(h.restore_backup("latest", "ops"), "\"action\":\"restore\""));
+    CHECK_THROWS(h.restore_backup("no-such-backup.db", "ops"), CHA_ERR_NOT_FOUND, "no-such-backup");
+
+    CHECK(has(h.report("md"), "# "));
+    CHECK(has(h.report("json"), "\"deployments\""));
+    const std::string html = in_work_dir("report.html");
+    CHECK(has(h.report(nullptr, html.c_str()), "report.html"));
+    CHECK(file_exists(html));
+    CHECK_THROWS(h.report("pdf"), CHA_ERR_INVALID_ARGUMENT, "pdf");
+
+    /* experiments: get, archive and restore, export, plan with options */
+    const std::string e = "pipe_sizing_comparison";
+    CHECK(has(h.experiment_get(e), "\"pipe_sizing_comparison\""));
+    CHECK(has(h.peek_assignment(e, "planner-3"), "\"unit\":\"planner-3\""));
+    h.record(e, "planner-3", "pipe_cost_efficiency", 1.5);
+    CHECK(h.export_experiment(e, in_work_dir("observations.csv")) == 1);
+    CHECK(has(h.plan(e, "pipe_cost_efficiency", 100.0, 10.0, R"({"correction": "none"})"), "\"per_variant\":64,"));
+    CHECK(has(h.experiment_list_archived(), "["));
+    CHECK_THROWS(h.restore_experiment(e, "ops"), CHA_ERR_INVALID_ARGUMENT, "pipe_sizing_comparison");
+}
+
+static void test_config_functions() {
+    CHECK(has(cha::config_template_for("performance_monitoring", "monitoring"), "thresholds:"));
+    CHECK(has(cha::config_template_for("user_feedback", "feedback"), "feedback_categories"));
+    CHECK_THROWS(cha::config_template_for("weather", "x"), CHA_ERR_INVALID_ARGUMENT, "weather");
+    CHECK(has(cha::config_validate(config_dir()), "{\"file\":\"feature_flags.yml\",\"sha256\":"));
+    CHECK_THROWS(cha::config_validate(in_work_dir("no_such_dir")), CHA_ERR_NOT_FOUND, "no_such_dir");
+    const std::string file = in_work_dir("feature_flags.yml");
+    std::ofstream(file) << "feature_flags:\n  old_flag:\n    flag_type: percentage\n"
+                           "    enabled: true\n    rollout_percentage: 25.0\n";
+    CHECK(has(cha::config_migrate(file), "\"from_version\":1,\"to_version\":2"));
+    CHECK_THROWS(cha::config_migrate(in_work_dir("missing.yml")), CHA_ERR_NOT_FOUND, "missing.yml");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -425,6 +629,10 @@ int main(int argc, char **argv) {
         test_string();
         test_flags();
         test_experiments();
+        test_monitoring();
+        test_feedback();
+        test_deployments();
+        test_config_functions();
     } catch (const cha::Error &e) {
         failed++;
         std::fprintf(stderr, "unexpected cha::Error %s: %s\n", e.status_name(), e.what());

@@ -35,7 +35,7 @@ bases of ``Cha`` in ``_cha``; and re-export its result types here, in
 from __future__ import annotations
 
 from ._cha import Cha, open, status_name, version
-from ._handle import PathLike
+from ._handle import Id, PathLike
 from .deploy import create_config_template, migrate_config, validate_config
 from .errors import (
     BusyError,

@@ -325,7 +325,16 @@ def lib() -> ctypes.CDLL:
                     raise LibraryNotFoundError(
                         f"cannot load the cha_deploy library {path}: {e}"
                     ) from e
-                _declare(loaded)
+                try:
+                    _declare(loaded)
+                except AttributeError as e:
+                    # A library older than this binding (a stale build, or a
+                    # $CHA_DEPLOY_LIB left pointing at an old release).
+                    raise LibraryNotFoundError(
+                        f"the cha_deploy library {path} is older than this binding "
+                        f"({e}); rebuild it with `cargo build --release`, or reinstall "
+                        "the package"
+                    ) from e
                 _lib_path = path
                 _lib = loaded
     return _lib

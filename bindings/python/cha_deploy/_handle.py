@@ -23,15 +23,23 @@ from .errors import InvalidArgumentError
 
 __all__ = [
     "Handle",
+    "Id",
     "PathLike",
     "actor_argument",
     "dict_argument",
+    "id_argument",
+    "id_text",
     "json_argument",
     "number_argument",
 ]
 
 #: A file-system path, as ``os.fsencode`` takes it.
-PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+PathLike = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
+
+#: A user or unit id: a str, or an int (pipe-sizing code numbers its
+#: networks), which stands for its decimal digits, as a C caller or the CLI
+#: would write it: ``42`` and ``"42"`` are the same unit everywhere.
+Id = Union[str, int]
 
 _Result = TypeVar("_Result")
 _Self = TypeVar("_Self", bound="Handle")
@@ -148,6 +156,23 @@ def actor_argument(given: Optional[str]) -> bytes:
         except (KeyError, OSError):  # no login name, no passwd entry
             given = "unknown"
     return _ffi.encode(given, "actor")
+
+
+def id_text(value: Any, what: str) -> str:
+    """`value`, an :data:`Id`, as the string the library takes: an int (or
+    any integral number, numpy's included) as its decimal digits. A bool,
+    a float or anything else raises TypeError naming `what`: ``1.0`` or
+    ``True`` as a unit would silently be a different unit than ``1``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return str(int(value))
+    raise TypeError(f"{what} must be a str or an int, not {type(value).__name__}")
+
+
+def id_argument(value: Any, what: str) -> bytes:
+    """:func:`id_text` as the NUL-terminated UTF-8 a C function takes."""
+    return _ffi.encode(id_text(value, what), what)
 
 
 def json_argument(value: Any, what: str) -> bytes:

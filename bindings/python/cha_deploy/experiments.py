@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._handle import Handle, actor_argument, json_argument, number_argument
+from ._handle import Handle, Id, actor_argument, id_argument, json_argument, number_argument
 from ._names import Name
 
 __all__ = ["Experiments", "AssignReason", "ExperimentStatus", "Correction", "Assignment"]
@@ -110,7 +110,7 @@ class Experiments(Handle):
     """The A/B experiment methods of :class:`cha_deploy.Cha`: assign units,
     record metrics, change a test's status, analyse and plan."""
 
-    def assign(self, experiment: str, unit_id: str) -> Optional[str]:
+    def assign(self, experiment: str, unit_id: Id) -> Optional[str]:
         """The variant of `experiment` for `unit_id`, or None when the unit
         gets none: the fast path, for inner loops (no JSON). Use
         :meth:`assignment` for the reason and the variant's configuration.
@@ -126,11 +126,11 @@ class Experiments(Handle):
             InvalidArgumentError: `unit_id` is empty or too long.
         """
         raw_experiment = _ffi.encode(experiment, "experiment")
-        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_unit = id_argument(unit_id, "unit_id")
         variant = self._call(_ffi.experiment_assign, raw_experiment, raw_unit)
         return None if variant is None else variant.decode("utf-8")
 
-    def peek(self, experiment: str, unit_id: str) -> Optional[str]:
+    def peek(self, experiment: str, unit_id: Id) -> Optional[str]:
         """The variant :meth:`assign` would give `unit_id` now, sticky pins
         included, without exposing the unit: nothing is logged or written,
         so a check by an operator or a dashboard never changes the analysis.
@@ -140,11 +140,11 @@ class Experiments(Handle):
             InvalidArgumentError: `unit_id` is empty or too long.
         """
         raw_experiment = _ffi.encode(experiment, "experiment")
-        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_unit = id_argument(unit_id, "unit_id")
         variant = self._call(_ffi.experiment_peek, raw_experiment, raw_unit)
         return None if variant is None else variant.decode("utf-8")
 
-    def assignment(self, experiment: str, unit_id: str, peek: bool = False) -> Assignment:
+    def assignment(self, experiment: str, unit_id: Id, peek: bool = False) -> Assignment:
         """:meth:`assign` with the details: the variant, why (an
         :class:`AssignReason`) and the variant's ``configuration`` from
         ab_tests.yml. Exposes the unit as :meth:`assign` does, unless
@@ -155,11 +155,11 @@ class Experiments(Handle):
             InvalidArgumentError: `unit_id` is empty or too long.
         """
         raw_experiment = _ffi.encode(experiment, "experiment")
-        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_unit = id_argument(unit_id, "unit_id")
         call = _ffi.experiment_peek_assignment if peek else _ffi.experiment_assignment
         return Assignment.from_json(self._call(call, raw_experiment, raw_unit))
 
-    def record(self, experiment: str, unit_id: str, metric: str, value: float) -> None:
+    def record(self, experiment: str, unit_id: Id, metric: str, value: float) -> None:
         """Records `value` of `metric` for `unit_id` in `experiment`.
 
         The unit is assigned (and exposed) as by :meth:`assign`. A unit is
@@ -177,7 +177,7 @@ class Experiments(Handle):
         """
         raw_value = number_argument(value, "value")
         raw_experiment = _ffi.encode(experiment, "experiment")
-        raw_unit = _ffi.encode(unit_id, "unit_id")
+        raw_unit = id_argument(unit_id, "unit_id")
         raw_metric = _ffi.encode(metric, "metric")
         self._call(_ffi.experiment_record, raw_experiment, raw_unit, raw_metric, raw_value)
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import json
 
 from . import _ffi
-from ._handle import Handle, actor_argument, dict_argument, json_argument
+from ._handle import Handle, Id, actor_argument, dict_argument, id_text, json_argument
 from ._names import Name
 from .errors import InvalidArgumentError
 
@@ -125,7 +125,7 @@ class UserFeedback(Handle):
         self,
         feedback_type: Union[FeedbackType, str],
         text: str,
-        user_id: Optional[str] = None,
+        user_id: Optional[Id] = None,
         *,
         rating: Optional[int] = None,
         category: Optional[str] = None,
@@ -164,7 +164,7 @@ class UserFeedback(Handle):
         submission: Dict[str, Any] = {
             "type": _name(feedback_type),
             "text": text,
-            "user_id": user_id,
+            "user_id": id_text(user_id, "user_id"),
         }
         if rating is not None:
             submission["rating"] = rating
@@ -180,36 +180,36 @@ class UserFeedback(Handle):
         feedback_id = self._call(_ffi.feedback_submit, raw)
         return self.get_feedback(feedback_id)
 
-    def submit_bug_report(self, text: str, user_id: Optional[str] = None, **kw: Any) -> Dict[str, Any]:
+    def submit_bug_report(self, text: str, user_id: Optional[Id] = None, **kw: Any) -> Dict[str, Any]:
         """:meth:`submit_feedback` of a bug report."""
         return self.submit_feedback(FeedbackType.BUG_REPORT, text, user_id, **kw)
 
     def submit_feature_request(
-        self, text: str, user_id: Optional[str] = None, **kw: Any
+        self, text: str, user_id: Optional[Id] = None, **kw: Any
     ) -> Dict[str, Any]:
         """:meth:`submit_feedback` of a feature request."""
         return self.submit_feedback(FeedbackType.FEATURE_REQUEST, text, user_id, **kw)
 
     def submit_performance_issue(
-        self, text: str, user_id: Optional[str] = None, **kw: Any
+        self, text: str, user_id: Optional[Id] = None, **kw: Any
     ) -> Dict[str, Any]:
         """:meth:`submit_feedback` of a performance issue."""
         return self.submit_feedback(FeedbackType.PERFORMANCE_ISSUE, text, user_id, **kw)
 
     def submit_usability_issue(
-        self, text: str, user_id: Optional[str] = None, **kw: Any
+        self, text: str, user_id: Optional[Id] = None, **kw: Any
     ) -> Dict[str, Any]:
         """:meth:`submit_feedback` of a usability issue."""
         return self.submit_feedback(FeedbackType.USABILITY_ISSUE, text, user_id, **kw)
 
     def submit_general_feedback(
-        self, text: str, user_id: Optional[str] = None, **kw: Any
+        self, text: str, user_id: Optional[Id] = None, **kw: Any
     ) -> Dict[str, Any]:
         """:meth:`submit_feedback` of general feedback."""
         return self.submit_feedback(FeedbackType.GENERAL_FEEDBACK, text, user_id, **kw)
 
     def submit_satisfaction_survey(
-        self, rating: int, text: str, user_id: Optional[str] = None, **kw: Any
+        self, rating: int, text: str, user_id: Optional[Id] = None, **kw: Any
     ) -> Dict[str, Any]:
         """:meth:`submit_feedback` of a survey answer with its `rating` (1 to 5)."""
         return self.submit_feedback(
@@ -239,7 +239,7 @@ class UserFeedback(Handle):
         category: Optional[str] = None,
         priority: Optional[Union[Priority, str]] = None,
         queue: Optional[str] = None,
-        user_id: Optional[str] = None,
+        user_id: Optional[Id] = None,
         start: Optional[Time] = None,
         end: Optional[Time] = None,
         limit: int = 100,
@@ -262,7 +262,7 @@ class UserFeedback(Handle):
             ("category", category),
             ("priority", priority),
             ("queue", queue),
-            ("user_id", user_id),
+            ("user_id", None if user_id is None else id_text(user_id, "user_id")),
         ):
             if value is not None:
                 query[key] = _name(value)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _ffi
-from ._handle import Handle, actor_argument, dict_argument, json_argument
+from ._handle import Handle, Id, actor_argument, dict_argument, id_argument, id_text, json_argument
 from ._names import Name
 from .errors import InvalidArgumentError
 
@@ -128,7 +128,7 @@ class FlagHandle:
         #: The flag's name.
         self.name = name
 
-    def enabled(self, user_id: Optional[str] = None, groups: Iterable[str] = ()) -> bool:
+    def enabled(self, user_id: Optional[Id] = None, groups: Iterable[str] = ()) -> bool:
         """Whether the flag is on now for `user_id` in `groups`.
 
         Without a `user_id`, a percentage or a_b_test flag serves its
@@ -142,7 +142,7 @@ class FlagHandle:
         """
         if isinstance(groups, (str, bytes)):
             raise TypeError("groups must be a list of group names, not a single string")
-        raw_user = None if user_id is None else _ffi.encode(user_id, "user_id")
+        raw_user = None if user_id is None else id_argument(user_id, "user_id")
         raw_groups = [_ffi.encode(g, "groups[i]") for g in groups]
         return self._cha._call(_ffi.flag_enabled_id, self._id, raw_user, raw_groups)
 
@@ -157,7 +157,7 @@ class FeatureFlags(Handle):
     def is_enabled(
         self,
         flag_name: str,
-        user_id: Optional[str] = None,
+        user_id: Optional[Id] = None,
         user_groups: Optional[Sequence[str]] = None,
         context: Optional[Mapping[str, Any]] = None,
         peek: bool = False,
@@ -343,7 +343,7 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _context_json(
-    user_id: Optional[str],
+    user_id: Optional[Id],
     user_groups: Optional[Sequence[str]],
     context: Optional[Mapping[str, Any]],
     peek: bool = False,
@@ -357,7 +357,7 @@ def _context_json(
         raise TypeError("user_groups must be a list of group names, not a single string")
     fields: Dict[str, Any] = dict(context or {})
     if user_id is not None:
-        fields["user_id"] = user_id
+        fields["user_id"] = id_text(user_id, "user_id")
     if user_groups is not None:
         fields["groups"] = list(user_groups)
     if peek:

@@ -32,7 +32,8 @@ const CHANGED: &str = "new_ui";
 const FEEDBACK_EVERY: u64 = 50;
 const UPDATE_EVERY: u64 = 100;
 
-/// Tests here look at this process's threads: one at a time.
+/// Tests here look at this process's threads (every test's handle has
+/// some): one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn configs() -> PathBuf {
@@ -337,6 +338,7 @@ fn the_background_threads_stop_when_the_last_reference_goes_mid_call() {
 /// fails as busy, having changed nothing; once the lock goes, it works.
 #[test]
 fn a_restore_waits_out_a_lock_and_then_reports_busy() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = TempDir::new("concurrency-restore");
     let db = dir.path().join("cha.db");
     let options = OpenOptions {

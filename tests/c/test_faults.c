@@ -5,7 +5,8 @@
  * fail with CHA_ERR_STORAGE, record calls are refused once the bounded
  * buffer is full instead of returning CHA_OK, flag checks keep answering,
  * cha_health says what fails; once there is room again everything
- * accepted is persisted. And cha_health's NULL contract.
+ * accepted is persisted. And cha_health's NULL contract, and cha_close
+ * ending the library's threads before it returns.
  *
  * Each fault that changes the whole process (another user, a file size
  * limit) runs in a forked child, which opens its own handle.
@@ -17,6 +18,7 @@
 #include "cha_deploy.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +196,61 @@ static void test_full_disk(void) {
     in_child(full_disk_child, db);
 }
 
+/* How many of this process's threads are the library's (named "cha-..."),
+ * or -1 without /proc. */
+static int library_threads(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) {
+        return -1;
+    }
+    int n = 0;
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+        char path[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", task->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+        char name[64] = {0};
+        if (fgets(name, sizeof name, f) != NULL && strncmp(name, "cha-", 4) == 0) {
+            n++;
+        }
+        fclose(f);
+    }
+    closedir(tasks);
+    return n;
+}
+
+/* cha_close returns once the background threads (refresh and flush, alert
+ * evaluation, system sampling) have ended and the last records are
+ * persisted: nothing of the library runs after it. */
+static void test_close_stops_the_background_threads(void) {
+    if (library_threads() < 0) {
+        return; /* no /proc */
+    }
+    char db[4096];
+    path_in_work_dir(db, sizeof db, "threads.db");
+    deploy(db);
+    for (int round = 0; round < 10; round++) {
+        cha_handle *h = NULL;
+        CHECK_STATUS(cha_open_with_options(db,
+                                           "{\"flush_interval_ms\": 5, \"refresh_interval_ms\": 5,"
+                                           " \"system_metrics_interval_ms\": 100}",
+                                           &h),
+                     CHA_OK);
+        char unit[64];
+        for (int i = 0; i < 200; i++) {
+            snprintf(unit, sizeof unit, "r%d-%d", round, i);
+            CHECK_STATUS(cha_experiment_record(h, "pipe_sizing_comparison", unit,
+                                               "pipe_cost_efficiency", 1.0),
+                         CHA_OK);
+        }
+        cha_close(h);
+        CHECK(library_threads() == 0);
+    }
+}
+
 static void test_health_contract(void) {
     char db[4096];
     cha_handle *h = NULL;
@@ -226,6 +283,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_health_contract();
+    test_close_stops_the_background_threads();
     test_read_only_database();
     test_full_disk();
     return harness_summary("test_faults");

@@ -290,6 +290,7 @@ fn killed_at_random_points_the_database_stays_sound() {
 
     let mut acked = Acknowledged::default();
     let mut survived = 0;
+    let mut last = (0, 0);
     for run in 0..kills {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["crash_writer", "--exact", "--ignored", "--nocapture"])
@@ -319,7 +320,7 @@ fn killed_at_random_points_the_database_stays_sound() {
         child.kill().unwrap(); // SIGKILL: no flush, no destructors.
         child.wait().unwrap();
         acked.read(&dir, run);
-        check(&db, &dir, &acked, run);
+        last = check(&db, &dir, &acked, run);
         survived += 1;
     }
 
@@ -341,18 +342,23 @@ fn killed_at_random_points_the_database_stays_sound() {
     cha.close().unwrap();
     println!(
         "kills survived: {survived}; acknowledged records checked after the last: {} \
-         ({} runs flushed observations, {} feedback items, flag at version {}, alert pending since {:?})",
+         ({} runs flushed observations, {} feedback items, flag at version {}, alert pending since {:?}); \
+         {} deployments in the history, {} backups whole",
         acked.records(),
         acked.observations.len(),
         acked.feedback.len(),
         acked.flag_version,
-        acked.alert_since
+        acked.alert_since,
+        last.0,
+        last.1
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The checks after one kill.
-fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) {
+/// Returns how many deployments (deploys and rollbacks) are in the history
+/// and how many backups were checked.
+fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) -> (i64, usize) {
     let conn = rusqlite::Connection::open(db).unwrap();
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -438,6 +444,30 @@ fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) {
         "run {run}: the history says {expected} is in force; marks found {marks:?}"
     );
 
+    // Every backup (taken before each deploy and rollback) is whole: a
+    // kill during the copy leaves none at a backup's name.
+    let mut backups = 0;
+    for entry in std::fs::read_dir(dir.join("cha.db-backups")).unwrap() {
+        let path = entry.unwrap().path();
+        // Not their -wal and -shm files (this check makes those too).
+        if path.extension().is_none_or(|e| e != "db") {
+            continue;
+        }
+        let backup = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let check: Result<String, _> = backup.query_row("PRAGMA quick_check", [], |r| r.get(0));
+        assert_eq!(
+            check.as_deref().ok(),
+            Some("ok"),
+            "run {run}: backup {} is not whole: {check:?}",
+            path.display()
+        );
+        backups += 1;
+    }
+
     // The alert and its `for` clock.
     if let Some(since) = acked.alert_since {
         let (state, stored) = rule_state(&conn).expect("the rule's state is stored");
@@ -447,6 +477,10 @@ fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) {
             "run {run}: the `for` clock"
         );
     }
+    let deployments: i64 = conn
+        .query_row("SELECT COUNT(*) FROM deployments", [], |r| r.get(0))
+        .unwrap();
+    (deployments, backups)
 }
 
 /// The mark of the configuration the latest deployment left, following

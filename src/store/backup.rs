@@ -23,14 +23,23 @@ impl Store {
                 path.display()
             )));
         }
-        create_with_mode(path, mode_of(&self.path))
+        // Copied under a hidden name, then renamed: a process killed during
+        // the copy leaves no half-written file under a backup's name.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let partial = path.with_file_name(format!(".{name}.partial"));
+        let _ = std::fs::remove_file(&partial);
+        create_with_mode(&partial, mode_of(&self.path))
             .map_err(|e| e.context(format!("backup {}", path.display())))?;
         let result = self
             .conn()
-            .backup(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)
-            .map_err(|e| in_context(e, format!("backup {}", path.display())));
+            .backup(MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>)
+            .map_err(|e| in_context(e, format!("backup {}", path.display())))
+            .and_then(|()| {
+                std::fs::rename(&partial, path)
+                    .map_err(|e| Error::storage(format!("backup {}: {e}", path.display())))
+            });
         if result.is_err() {
-            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&partial);
         }
         result
     }

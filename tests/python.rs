@@ -42,8 +42,9 @@ fn python_binding_tests_pass() {
 /// the Python example run by that venv's interpreter from a folder outside
 /// the repository, loading the library the package carries; and `pip
 /// wheel`, whose wheel is tagged for this platform and carries the library
-/// and the `py.typed` marker. pip fetches the build backend (setuptools)
-/// from PyPI, as it does for any source package.
+/// and the `py.typed` marker; and the OpenFeature provider with the
+/// package's `openfeature` extra. pip fetches the build backend
+/// (setuptools) and the extra from PyPI, as it does for any source package.
 #[test]
 fn the_package_installs_into_a_fresh_venv_and_builds_a_wheel() {
     require_tool(
@@ -69,7 +70,8 @@ fn the_package_installs_into_a_fresh_venv_and_builds_a_wheel() {
             .env("TMPDIR", scratch.path()))
         .unwrap_or_else(|e| panic!("{e}"))
     };
-    pip(&["install", source.to_str().unwrap()]);
+    // With the optional extra: the OpenFeature provider's SDK.
+    pip(&["install", &format!("{}[openfeature]", source.display())]);
 
     // The example, run as a user would: no PYTHONPATH, no $CHA_DEPLOY_LIB.
     let work = scratch.path().join("work");
@@ -100,6 +102,26 @@ fn the_package_installs_into_a_fresh_venv_and_builds_a_wheel() {
             && loaded.ends_with("/cha_deploy/libcha_deploy.so"),
         "the installed package loaded {loaded}, not the library it carries"
     );
+
+    // The OpenFeature provider, through the installed package and its extra,
+    // against OpenFeature's published evaluation features.
+    let out = run(Command::new(&python)
+        .arg(repo_root().join("bindings/python/tests/test_openfeature.py"))
+        .arg("-v")
+        .current_dir(&work)
+        .env_remove("CHA_DEPLOY_LIB")
+        .env_remove("PYTHONPATH")
+        .env("CHA_TEST_INSTALLED_PACKAGE", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = String::from_utf8_lossy(&out.stderr);
+    print!("{report}");
+    if std::env::var_os("CHA_REQUIRE_CONFORMANCE").is_some() {
+        assert!(
+            !report.contains("skipped"),
+            "the OpenFeature tests were skipped:\n{report}"
+        );
+    }
 
     let wheels = scratch.path().join("dist");
     pip(&[

@@ -222,8 +222,7 @@ impl Backlog {
                 Err(e) => e,
             },
         };
-        self.refused.fetch_add(1, Ordering::Relaxed);
-        Err(Error::new(
+        Err(self.refuse(Error::new(
             failure.kind(),
             format!(
                 "{what} not recorded: {} records wait unpersisted (the limit, \
@@ -231,7 +230,13 @@ impl Backlog {
                 self.limit,
                 failure.message()
             ),
-        ))
+        )))
+    }
+
+    /// Counts a refused record call, and gives back its error.
+    pub fn refuse(&self, e: Error) -> Error {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        e
     }
 
     pub fn note_dropped_exposure(&self) {

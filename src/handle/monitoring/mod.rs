@@ -317,12 +317,12 @@ impl Cha {
         if record()? {
             return Ok(());
         }
-        Err(crate::error::Error::new(
+        Err(self.inner.recorder.backlog.refuse(crate::error::Error::new(
             crate::error::ErrorKind::Busy,
             format!(
                 "metric `{name}` not recorded: the recorder's buffer filled again while it was flushed"
             ),
-        ))
+        )))
     }
 
     /// Records a duration of `seconds` of timer `name`, stored in

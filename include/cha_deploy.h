@@ -170,7 +170,8 @@ const char *cha_last_error_message(void);
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_STORAGE (the
 // path is a directory, its folder is missing, no permission, not a SQLite
-// file, a schema newer than this library), CHA_ERR_BUSY.
+// file, a schema newer than this library, a file or folder this process
+// cannot write: refused here rather than at the first flush), CHA_ERR_BUSY.
 //
 // # Safety
 // `db_path` is NULL or a NUL-terminated string; `out` is NULL or writable.
@@ -179,15 +180,30 @@ cha_status cha_open(const char *db_path, cha_handle **out);
 // Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
 // "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
 // `flush_interval_ms`, `refresh_interval_ms`, `backup_dir` (where backups
-// go; default `<database>-backups` beside it) and `backups_kept` (default
-// 10). An unknown option or a value of the wrong type is
-// CHA_ERR_INVALID_ARGUMENT.
+// go; default `<database>-backups` beside it), `backups_kept` (default
+// 10) and `max_buffered_records` (default 1000000: see `cha_flush`). An
+// unknown option or a value of the wrong type is CHA_ERR_INVALID_ARGUMENT.
 //
 // # Safety
 // String arguments are NULL or NUL-terminated; `out` is NULL or writable.
 cha_status cha_open_with_options(const char *db_path, const char *options_json, cha_handle **out);
 
-// Persists everything recorded so far through this handle.
+// Persists everything recorded so far through this handle, in one
+// transaction per subsystem.
+//
+// Durability on CHA_OK: with the default `synchronous` "normal" (WAL),
+// what was flushed survives a crash or a kill of the process, but not
+// necessarily a power loss or an operating-system crash, which may take
+// the last transactions (never corrupting the file); open with
+// `{"synchronous": "full"}` to survive those too, at the cost of an fsync
+// per transaction.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE (the disk is full, the
+// file cannot be written or is corrupt), CHA_ERR_BUSY (another connection
+// kept the database locked past the busy timeout). On an error the records
+// stay buffered and the background thread tries again; `cha_health` shows
+// the failure. While flushes fail, record calls that find the buffer full
+// (`max_buffered_records`) return the same error instead of CHA_OK.
 //
 // # Safety
 // `h` is NULL or a handle from `cha_open` that is not closed.
@@ -1196,6 +1212,25 @@ cha_status cha_import_unleash(cha_handle *h,
                               const char *document_json,
                               const char *options_json,
                               char **out_json);
+
+// The handle's health as JSON in `*out_json` (free it with
+// `cha_string_free`), read from memory: it answers while the database
+// cannot be read or written. Keys: `state` ("ok", or "failing" while the
+// last flush or reload failed; flag checks then answer from the last good
+// snapshot), `last_flush_error` and `last_refresh_error` (null, or
+// `{"status", "message", "at_ms", "since_ms", "failures"}`),
+// `snapshot_revision`, `buffered_records` (`{"experiments",
+// "metric_samples"}`), `buffer_limit` (the `max_buffered_records` option),
+// `refused_records` (record calls refused because the buffer was full
+// while flushes failed) and `dropped_exposures` (exposures of flag checks
+// not kept then). A background flush's failure is reported here and by
+// the next call that flushes; no other process can see it.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_health(const cha_handle *h, char **out_json);
 
 // Records `value` of the histogram metric `name` (a distribution: sizes,
 // iterations, costs) with `tags_json`, a JSON object of tag names to

@@ -281,6 +281,15 @@ public:
     /// Persists everything recorded so far.
     void flush() { check(cha_flush(h_)); }
 
+    /// The handle's health as JSON (cha_health): "state" ("ok" or
+    /// "failing"), the last flush and reload errors, what waits unpersisted,
+    /// what was refused. Read from memory: it answers while the store fails.
+    String health() const {
+        String json;
+        check(cha_health(h_, json.out()));
+        return json;
+    }
+
     /// Flushes and closes. Unlike the destructor, reports a failure to flush
     /// by throwing; the handle is closed either way. A no-op when empty.
     void close() {

@@ -176,7 +176,12 @@ impl Cha {
         match assignment.variant {
             Some(index) => {
                 let variant = &compiled.variants[index as usize];
-                if !ctx.peek {
+                // A flag check always answers: with the buffer full (the
+                // store failing) its exposure is counted as dropped instead.
+                let recorder = &self.inner.recorder;
+                if !ctx.peek && recorder.experiments.buffer.held() >= recorder.backlog.limit {
+                    recorder.backlog.note_dropped_exposure();
+                } else if !ctx.peek {
                     self.inner.recorder.experiments.expose(
                         &compiled.id,
                         unit,

@@ -261,7 +261,10 @@ impl Watcher {
                         // this handle's included.
                         if inner.config_changed().unwrap_or(true) {
                             let _ = inner.flush();
-                            let _ = inner.reload();
+                            let _ = inner.reload_noted();
+                        } else {
+                            // The store answers again and nothing changed.
+                            inner.clear_refresh_failure();
                         }
                         next_refresh = now + refresh;
                     }

@@ -111,6 +111,10 @@ static void test_open_flush_close() {
 
     cha::Handle h = cha::Handle::open(path, R"({"journal_mode": "wal", "busy_timeout_ms": 100})");
     h.flush();
+    {
+        cha::String health = h.health();
+        CHECK(std::strstr(health.get(), "\"state\":\"ok\"") != nullptr);
+    }
     h.close();
     CHECK(!h);
     CHECK(!file_exists(wal));

@@ -104,6 +104,7 @@ def _declare(lib: ctypes.CDLL) -> None:
             [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_HANDLE)],
         ),
         "cha_flush": (_STATUS, [_HANDLE]),
+        "cha_health": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_close": (None, [_HANDLE]),
         # Takes c_void_p, not c_char_p: the pointer must reach C unchanged.
         "cha_string_free": (None, [ctypes.c_void_p]),
@@ -462,6 +463,11 @@ def open_handle(path: bytes, options_json: bytes) -> int:
 def flush(handle: int) -> None:
     """cha_flush(handle)."""
     check(lib().cha_flush(handle))
+
+
+def health(handle: int) -> str:
+    """cha_health(handle, &out); returns the health JSON."""
+    return _string_result(lib().cha_health, handle)
 
 
 def close(handle: int) -> None:

@@ -163,6 +163,10 @@ impl Cha {
         f: impl Fn(&CompiledExperiment, Option<(u16, &CompiledVariant)>, AssignReason) -> R,
     ) -> Result<R> {
         check_unit(unit)?;
+        if exposure == Exposure::Expose {
+            self.inner
+                .room_for_experiments(|| format!("the exposure of `{unit}` to `{experiment}`"))?;
+        }
         self.inner.with_live(|live| {
             let (compiled, _) = live
                 .experiments
@@ -240,6 +244,9 @@ impl Cha {
             )));
         }
         check_unit(unit)?;
+        self.inner.room_for_experiments(|| {
+            format!("observation of `{metric}` for `{unit}` in `{experiment}`")
+        })?;
         // Everything is checked before the unit is exposed: a refused
         // observation leaves no trace.
         self.inner.with_live(|live| {

@@ -46,8 +46,9 @@
 // a flag at p percent is on for the buckets below p * 100.
 #define CHA_BUCKETS 10000
 
-// The longest flag name accepted, in bytes (ASCII letters, digits, `_`,
-// `.` and `-`).
+// The longest flag name accepted, in bytes of UTF-8: letters and digits
+// of any script, `_`, `.`, `-`, symbols and emoji; never control or
+// formatting characters, whitespace, quotation marks or slashes.
 #define CHA_MAX_FLAG_NAME 128
 
 // An open database. Opaque to C: create it with `cha_open`, release it
@@ -57,6 +58,20 @@ typedef struct cha_handle cha_handle;
 // The result of every fallible C function. `CHA_OK` (0) is success; any
 // other value is an error whose message `cha_last_error_message` returns.
 typedef int32_t cha_status;
+
+// How a typed value was resolved. Every pointer stays valid until
+// `cha_close` of the handle that filled it in; never free them.
+typedef struct {
+  // The reason, after OpenFeature's: "STATIC", "TARGETING_MATCH",
+  // "SPLIT", "SCHEDULE", "DEFAULT", "DISABLED", "PREREQUISITE_FAILED"
+  // or "ERROR". Static.
+  const char *reason;
+  // With reason "ERROR": "FLAG_NOT_FOUND", "TYPE_MISMATCH" or
+  // "INVALID_CONTEXT"; else NULL. Static.
+  const char *error;
+  // The variant the value came from, or NULL. Owned by the handle.
+  const char *variant;
+} cha_flag_details;
 
 // A function that receives alert events: `alert_event_json` is one event
 // as JSON (`{"id","alert","rule","metric","kind","severity",
@@ -160,7 +175,8 @@ const char *cha_last_error_message(void);
 //
 // Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_STORAGE (the
 // path is a directory, its folder is missing, no permission, not a SQLite
-// file, a schema newer than this library), CHA_ERR_BUSY.
+// file, a schema newer than this library, a file or folder this process
+// cannot write: refused here rather than at the first flush), CHA_ERR_BUSY.
 //
 // # Safety
 // `db_path` is NULL or a NUL-terminated string; `out` is NULL or writable.
@@ -169,15 +185,30 @@ cha_status cha_open(const char *db_path, cha_handle **out);
 // Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
 // "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
 // `flush_interval_ms`, `refresh_interval_ms`, `backup_dir` (where backups
-// go; default `<database>-backups` beside it) and `backups_kept` (default
-// 10). An unknown option or a value of the wrong type is
-// CHA_ERR_INVALID_ARGUMENT.
+// go; default `<database>-backups` beside it), `backups_kept` (default
+// 10) and `max_buffered_records` (default 1000000: see `cha_flush`). An
+// unknown option or a value of the wrong type is CHA_ERR_INVALID_ARGUMENT.
 //
 // # Safety
 // String arguments are NULL or NUL-terminated; `out` is NULL or writable.
 cha_status cha_open_with_options(const char *db_path, const char *options_json, cha_handle **out);
 
-// Persists everything recorded so far through this handle.
+// Persists everything recorded so far through this handle, in one
+// transaction per subsystem.
+//
+// Durability on CHA_OK: with the default `synchronous` "normal" (WAL),
+// what was flushed survives a crash or a kill of the process, but not
+// necessarily a power loss or an operating-system crash, which may take
+// the last transactions (never corrupting the file); open with
+// `{"synchronous": "full"}` to survive those too, at the cost of an fsync
+// per transaction.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE (the disk is full, the
+// file cannot be written or is corrupt), CHA_ERR_BUSY (another connection
+// kept the database locked past the busy timeout). On an error the records
+// stay buffered and the background thread tries again; `cha_health` shows
+// the failure. While flushes fail, record calls that find the buffer full
+// (`max_buffered_records`) return the same error instead of CHA_OK.
 //
 // Durability: once it returns CHA_OK, what it persisted survives a crash
 // of the process. With the default `synchronous` "normal" (in WAL mode) it
@@ -404,6 +435,56 @@ cha_status cha_backup_restore(cha_handle *h,
 // # Safety
 // Strings are NULL or NUL-terminated; `out_json` is NULL or writable.
 cha_status cha_config_validate(const char *config_dir, const char *options_json, char **out_json);
+
+// Key `key` of the configuration of variant `variant` of `experiment`
+// (ab_tests.yml), as a number, to `*out_value`.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_NOT_FOUND
+// (no such experiment, variant or key; the message lists those there
+// are), CHA_ERR_INVALID_ARGUMENT (the value is not a number).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_value` is NULL or writable.
+cha_status cha_experiment_param_double(const cha_handle *h,
+                                       const char *experiment,
+                                       const char *variant,
+                                       const char *key,
+                                       double *out_value);
+
+// As `cha_experiment_param_double`, as a whole number (a value that is
+// not one is CHA_ERR_INVALID_ARGUMENT).
+//
+// # Safety
+// As for `cha_experiment_param_double`.
+cha_status cha_experiment_param_int(const cha_handle *h,
+                                    const char *experiment,
+                                    const char *variant,
+                                    const char *key,
+                                    int64_t *out_value);
+
+// As `cha_experiment_param_double`, as true or false (a value that is not
+// a boolean is CHA_ERR_INVALID_ARGUMENT).
+//
+// # Safety
+// As for `cha_experiment_param_double`.
+cha_status cha_experiment_param_bool(const cha_handle *h,
+                                     const char *experiment,
+                                     const char *variant,
+                                     const char *key,
+                                     bool *out_value);
+
+// As `cha_experiment_param_double`, as a string (a value that is not a
+// string is CHA_ERR_INVALID_ARGUMENT). Free `*out_value` with
+// `cha_string_free`.
+//
+// # Safety
+// As for `cha_experiment_param_double`.
+cha_status cha_experiment_param_string(const cha_handle *h,
+                                       const char *experiment,
+                                       const char *variant,
+                                       const char *key,
+                                       char **out_value);
 
 // Assigns `unit_id` to a variant of `experiment`: deterministic (the same
 // in every process and language) and sticky (a unit keeps its first variant
@@ -774,6 +855,96 @@ cha_status cha_feedback_analyze_with_options(cha_handle *h,
                                              const char *options_json,
                                              char **out_json);
 
+// Whether `flag` is on for the context `context_json` (NULL: none), with
+// `default_value` on any evaluation error (an unknown flag, a context
+// that cannot be read or lacks the flag's stickiness attribute). Writes
+// the value to `*out_value` and, when `out_details` is not NULL, how it
+// was resolved. Evaluation errors are not failed calls: they return
+// CHA_OK with the default and reason "ERROR". Exposes a unit of a flag
+// linked to an experiment, as `cha_flag_evaluate` does.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, out_value), CHA_ERR_INVALID_UTF8
+// (flag).
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_value` and `out_details` are NULL or writable.
+cha_status cha_flag_bool(const cha_handle *h,
+                         const char *flag,
+                         const char *context_json,
+                         bool default_value,
+                         bool *out_value,
+                         cha_flag_details *out_details);
+
+// The number payload of the variant `flag` gives the context
+// `context_json` (NULL: none), or `default_value`: when the flag is off,
+// on any evaluation error, and when the payload is not a number (reason
+// "ERROR", error "TYPE_MISMATCH"). As `cha_flag_bool` otherwise.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, out_value), CHA_ERR_INVALID_UTF8
+// (flag).
+//
+// # Safety
+// As for `cha_flag_bool`.
+cha_status cha_flag_double(const cha_handle *h,
+                           const char *flag,
+                           const char *context_json,
+                           double default_value,
+                           double *out_value,
+                           cha_flag_details *out_details);
+
+// The whole-number payload of the variant `flag` gives the context
+// `context_json`, or `default_value` (a payload that is not a whole
+// number in range: "TYPE_MISMATCH"). As `cha_flag_double` otherwise.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, out_value), CHA_ERR_INVALID_UTF8
+// (flag).
+//
+// # Safety
+// As for `cha_flag_bool`.
+cha_status cha_flag_int(const cha_handle *h,
+                        const char *flag,
+                        const char *context_json,
+                        int64_t default_value,
+                        int64_t *out_value,
+                        cha_flag_details *out_details);
+
+// The string payload (or the name, for a variant without payload) of the
+// variant `flag` gives the context `context_json`, or a copy of
+// `default_value` (NULL: `*out_value` is NULL when the default applies).
+// `*out_value` is freed with `cha_string_free`. As `cha_flag_double`
+// otherwise.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, out_value), CHA_ERR_INVALID_UTF8
+// (flag, default_value).
+//
+// # Safety
+// As for `cha_flag_bool`; `default_value` is NULL or NUL-terminated.
+cha_status cha_flag_string(const cha_handle *h,
+                           const char *flag,
+                           const char *context_json,
+                           const char *default_value,
+                           char **out_value,
+                           cha_flag_details *out_details);
+
+// The payload of the variant `flag` gives the context `context_json`, as
+// JSON text (any JSON; a variant without payload gives its name as a JSON
+// string), or a copy of `default_json` (NULL: `*out_json` is NULL when the
+// default applies). `*out_json` is freed with `cha_string_free`. As
+// `cha_flag_double` otherwise.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, out_json), CHA_ERR_INVALID_UTF8
+// (flag, default_json).
+//
+// # Safety
+// As for `cha_flag_bool`; `default_json` is NULL or NUL-terminated.
+cha_status cha_flag_json(const cha_handle *h,
+                         const char *flag,
+                         const char *context_json,
+                         const char *default_json,
+                         char **out_json,
+                         cha_flag_details *out_details);
+
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.
 //
@@ -824,15 +995,20 @@ cha_status cha_flag_enabled_id(const cha_handle *h,
 
 // Evaluates `flag` with full details, as JSON:
 // `{"flag","enabled","variant","reason","rule","error"}` (+ `"payload"` for
-// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH,
-// SPLIT, SCHEDULE, PREREQUISITE_FAILED, DEFAULT, ERROR; errors:
-// FLAG_NOT_FOUND, TYPE_MISMATCH, INVALID_CONTEXT. An unknown flag is not a
-// failed call: it evaluates off with error FLAG_NOT_FOUND.
+// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH
+// (a targeting rule or a user or group list decided), SPLIT, SCHEDULE,
+// PREREQUISITE_FAILED, DEFAULT, ERROR; errors: FLAG_NOT_FOUND,
+// TYPE_MISMATCH, INVALID_CONTEXT (also with the flag on: the context
+// lacks the variants' stickiness attribute, so it has no variant). An
+// unknown flag is not a failed call: it evaluates off with error
+// FLAG_NOT_FOUND. `rule` names what decided (`rule pilot_sites`,
+// `rules[1]`, `environments.production.rules[0]`, ...).
 //
 // `context_json` may be NULL; otherwise an object with any of `user_id`,
-// `session_id`, `groups`, `environment`, `app_name`, `current_time`
-// (RFC 3339), `remote_address`, `properties`, `peek`. `*out_json` is freed
-// with `cha_string_free`.
+// `session_id`, `groups`, `environment` (which also picks the flag's
+// environment override), `app_name`, `current_time` (RFC 3339),
+// `remote_address`, `properties` (custom attributes for constraints and
+// stickiness), `peek`. `*out_json` is freed with `cha_string_free`.
 //
 // An a_b_test flag linked to an experiment answers with the unit's
 // variant in it and **exposes** the unit, as `cha_experiment_assign` does;
@@ -995,6 +1171,84 @@ cha_status cha_flag_resume_rollout(cha_handle *h,
 // # Safety
 // `h` is NULL or an open handle; `out_json` is NULL or writable.
 cha_status cha_guardrails_check(cha_handle *h, int64_t now_ms, char **out_json);
+
+// Every stored segment (the `segments:` of feature_flags.yml, and those
+// imported or set at runtime), as a JSON array of
+// `{"definition": {"name", "description", "constraints"}, "version",
+// "updated_at_ms", "updated_by"}`, by name. Free `*out_json` with
+// `cha_string_free`.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_segment_list(const cha_handle *h, char **out_json);
+
+// Sets segment `segment` to `definition_json` (`{"description",
+// "constraints": [...]}`, as under `segments:` in feature_flags.yml),
+// creating it if needed; NULL deletes it. Checked with every flag whose
+// rules name it, and written in one transaction with an audit entry
+// naming `actor`. Writes `{"segment","version","changed","before","after"}`
+// to `*out_json` when `out_json` is not NULL (free it with
+// `cha_string_free`). On error nothing changes.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (not a JSON object, empty actor),
+// CHA_ERR_NOT_FOUND (deleting a missing segment), CHA_ERR_CONFIG (each
+// invalid field named, or a flag that would name a missing segment),
+// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_segment_set(cha_handle *h,
+                           const char *segment,
+                           const char *definition_json,
+                           const char *actor,
+                           char **out_json);
+
+// Imports an Unleash client-features document (`document_json`, as
+// Unleash's `/api/client/features` serves it): its features become flags
+// (one rule per strategy, with constraints, segments and variants; its
+// dependencies prerequisites) and its segments segments, created or
+// replaced by name in one transaction. `options_json` may be NULL, or an
+// object with `actor` (default: the login name) and `dry_run` (true:
+// check and report, write nothing). Writes the report to `*out_json`
+// (free it with `cha_string_free`): `{"source","dry_run","actor","flags":
+// [{"name","action","version"}],"segments":[...],"untranslated":
+// [{"item","path","message"}]}`, where `untranslated` names everything
+// without an exact translation and what was done instead. An import is a
+// runtime change: a later deploy reports it as drift.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+// CHA_ERR_INVALID_ARGUMENT (not JSON, not an Unleash document, bad
+// options), CHA_ERR_CONFIG (the result does not fit the flags already
+// there), CHA_ERR_STORAGE, CHA_ERR_BUSY. On error nothing changes.
+//
+// # Safety
+// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+// `out_json` is NULL or writable.
+cha_status cha_import_unleash(cha_handle *h,
+                              const char *document_json,
+                              const char *options_json,
+                              char **out_json);
+
+// The handle's health as JSON in `*out_json` (free it with
+// `cha_string_free`), read from memory: it answers while the database
+// cannot be read or written. Keys: `state` ("ok", or "failing" while the
+// last flush or reload failed; flag checks then answer from the last good
+// snapshot), `last_flush_error` and `last_refresh_error` (null, or
+// `{"status", "message", "at_ms", "since_ms", "failures"}`),
+// `snapshot_revision`, `buffered_records` (`{"experiments",
+// "metric_samples"}`), `buffer_limit` (the `max_buffered_records` option),
+// `refused_records` (record calls refused because the buffer was full
+// while flushes failed) and `dropped_exposures` (exposures of flag checks
+// not kept then). A background flush's failure is reported here and by
+// the next call that flushes; no other process can see it.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT.
+//
+// # Safety
+// `h` is NULL or an open handle; `out_json` is NULL or writable.
+cha_status cha_health(const cha_handle *h, char **out_json);
 
 // Records `value` of the histogram metric `name` (a distribution: sizes,
 // iterations, costs) with `tags_json`, a JSON object of tag names to

@@ -14,7 +14,14 @@
  * checks). Experiments: Handle::assign (the variant name, owned by the handle, or
  * nullptr; exposes the unit), peek (the same answer, exposing no one),
  * assignment, record, analyze, plan, set_experiment_status and
- * experiment_list wrap the cha_experiment_* functions.
+ * experiment_list wrap the cha_experiment_* functions; experiment_param_double,
+ * _int, _bool and _string read a variant's configuration, typed.
+ *
+ * Typed flag values: Handle::flag_bool, flag_double, flag_int, flag_string
+ * and flag_json return the value, or the caller's default on any evaluation
+ * error (never throwing for one), and fill an optional cha_flag_details with
+ * the reason. Targeting at runtime: segment_list, set_segment, and
+ * import_unleash for an Unleash client-features document.
  *
  * Example:
  *
@@ -27,6 +34,7 @@
  *           ... size the network with `method` ...
  *           h.record("pipe_sizing_comparison", planner_id, "sizing_time_ms", 812.0);
  *       }
+ *       double limit = h.flag_double("velocity_limit", R"({"properties": {"site": "north-7"}})", 2.0);
  *       cha::Flag sizing = h.flag_lookup("intelligent_pipe_sizing");
  *       for (const auto &segment : segments)   // inner loop: no name lookup
  *           if (sizing.enabled(planner_id, {"hydraulics_team"})) { ... }
@@ -273,6 +281,15 @@ public:
     /// Persists everything recorded so far.
     void flush() { check(cha_flush(h_)); }
 
+    /// The handle's health as JSON (cha_health): "state" ("ok" or
+    /// "failing"), the last flush and reload errors, what waits unpersisted,
+    /// what was refused. Read from memory: it answers while the store fails.
+    String health() const {
+        String json;
+        check(cha_health(h_, json.out()));
+        return json;
+    }
+
     /// Flushes and closes. Unlike the destructor, reports a failure to flush
     /// by throwing; the handle is closed either way. A no-op when empty.
     void close() {
@@ -371,6 +388,127 @@ public:
         String json;
         check(cha_flag_restore(h_, flag.c_str(), version, actor.c_str(), json.out()));
         return json;
+    }
+
+    /// Whether `flag` is on for the context `context_json` (nullptr: none),
+    /// or `default_value` on any evaluation error (cha_flag_bool). How it
+    /// was resolved goes to `details` when given (its strings are static or
+    /// owned by the handle). Throws only for arguments: CHA_ERR_INVALID_UTF8.
+    bool flag_bool(const std::string &flag, const char *context_json, bool default_value,
+                   cha_flag_details *details = nullptr) const {
+        bool value = default_value;
+        check(cha_flag_bool(h_, flag.c_str(), context_json, default_value, &value, details));
+        return value;
+    }
+
+    /// The number payload of the variant `flag` gives the context, or
+    /// `default_value` (cha_flag_double): when the flag is off, on any
+    /// evaluation error, and on a payload that is no number (reason ERROR,
+    /// error TYPE_MISMATCH in `details`).
+    double flag_double(const std::string &flag, const char *context_json, double default_value,
+                       cha_flag_details *details = nullptr) const {
+        double value = default_value;
+        check(cha_flag_double(h_, flag.c_str(), context_json, default_value, &value, details));
+        return value;
+    }
+
+    /// The whole-number payload, or `default_value` (cha_flag_int).
+    int64_t flag_int(const std::string &flag, const char *context_json, int64_t default_value,
+                     cha_flag_details *details = nullptr) const {
+        int64_t value = default_value;
+        check(cha_flag_int(h_, flag.c_str(), context_json, default_value, &value, details));
+        return value;
+    }
+
+    /// The string payload (a variant without payload: its name), or
+    /// `default_value` (cha_flag_string).
+    std::string flag_string(const std::string &flag, const char *context_json,
+                            const std::string &default_value,
+                            cha_flag_details *details = nullptr) const {
+        String value;
+        check(cha_flag_string(h_, flag.c_str(), context_json, default_value.c_str(), value.out(),
+                              details));
+        return value.str();
+    }
+
+    /// The payload as JSON text (any JSON), or `default_json`
+    /// (cha_flag_json).
+    std::string flag_json(const std::string &flag, const char *context_json,
+                          const std::string &default_json,
+                          cha_flag_details *details = nullptr) const {
+        String value;
+        check(cha_flag_json(h_, flag.c_str(), context_json, default_json.c_str(), value.out(),
+                            details));
+        return value.str();
+    }
+
+    /// Every stored segment, as a JSON array (cha_segment_list).
+    String segment_list() const {
+        String json;
+        check(cha_segment_list(h_, json.out()));
+        return json;
+    }
+
+    /// Sets `segment` to `definition_json` ({"description", "constraints"};
+    /// nullptr deletes it) under `actor` (cha_segment_set); returns what
+    /// changed, as JSON. Throws CHA_ERR_CONFIG naming the field (an invalid
+    /// regex or CIDR, an unknown operator, a flag left naming a missing
+    /// segment), CHA_ERR_NOT_FOUND (deleting a missing one).
+    String set_segment(const std::string &segment, const char *definition_json,
+                       const std::string &actor) {
+        String json;
+        check(cha_segment_set(h_, segment.c_str(), definition_json, actor.c_str(), json.out()));
+        return json;
+    }
+
+    /// Imports an Unleash client-features document (cha_import_unleash);
+    /// `options_json`: nullptr or {"actor", "dry_run"}. Returns the report
+    /// as JSON, with what could not be translated by name. Throws
+    /// CHA_ERR_INVALID_ARGUMENT (not such a document), CHA_ERR_CONFIG.
+    String import_unleash(const std::string &document_json, const char *options_json = nullptr) {
+        String json;
+        check(cha_import_unleash(h_, document_json.c_str(), options_json, json.out()));
+        return json;
+    }
+
+    /// Key `key` of the configuration of `variant` of `experiment`
+    /// (ab_tests.yml) as a number (cha_experiment_param_double). Throws
+    /// CHA_ERR_NOT_FOUND (no such experiment, variant or key) and
+    /// CHA_ERR_INVALID_ARGUMENT (a value of another type). Exposes no one.
+    double experiment_param_double(const std::string &experiment, const std::string &variant,
+                                   const std::string &key) const {
+        double value = 0;
+        check(cha_experiment_param_double(h_, experiment.c_str(), variant.c_str(), key.c_str(),
+                                          &value));
+        return value;
+    }
+
+    /// As `experiment_param_double`, a whole number (cha_experiment_param_int).
+    int64_t experiment_param_int(const std::string &experiment, const std::string &variant,
+                                 const std::string &key) const {
+        int64_t value = 0;
+        check(cha_experiment_param_int(h_, experiment.c_str(), variant.c_str(), key.c_str(),
+                                       &value));
+        return value;
+    }
+
+    /// As `experiment_param_double`, true or false (cha_experiment_param_bool).
+    bool experiment_param_bool(const std::string &experiment, const std::string &variant,
+                               const std::string &key) const {
+        bool value = false;
+        check(cha_experiment_param_bool(h_, experiment.c_str(), variant.c_str(), key.c_str(),
+                                        &value));
+        return value;
+    }
+
+    /// As `experiment_param_double`, a string (cha_experiment_param_string).
+    std::string experiment_param_string(const std::string &experiment,
+                                        const std::string &variant,
+                                        const std::string &key) const {
+        String value;
+        check(cha_experiment_param_string(h_, experiment.c_str(), variant.c_str(), key.c_str(),
+                                          value.out()));
+        return value.str();
     }
 
     /// The variant of `unit_id` in `experiment` (cha_experiment_assign):

@@ -68,16 +68,19 @@ pub use deploy::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use experiments::{AnalysisOptions, AnalysisReport, SamplePlan};
+pub use handle::experiments::params::ParamType;
 pub use handle::{
     AlertCallback, AlertQuery, Archived, ArchivedExperiment, AssignedVariant, AssignmentReport,
-    Cha, ExperimentDetails, ExperimentRecord, FlagChange, FlagEvaluation, FlagRecord,
-    GUARDRAIL_ACTOR, GuardEvent, MetricSeries, PerformanceReport, RawSample, Retained, RuleStatus,
-    SYSTEM_METRICS, VariantAssignment, Versioned, default_actor,
+    BackgroundError, BufferedRecords, Cha, ExperimentDetails, ExperimentRecord, FlagChange,
+    FlagEvaluation, FlagRecord, GUARDRAIL_ACTOR, GuardEvent, Health, MetricSeries,
+    PerformanceReport, RawSample, Retained, RuleStatus, SYSTEM_METRICS, VariantAssignment,
+    Versioned, default_actor,
 };
 pub use handle::{
     FeedbackAnalysisOptions, FeedbackEvent, FeedbackExposures, FeedbackItem, FeedbackQuery,
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
+pub use handle::{FlagResolution, ImportReport, ImportedItem, SegmentChange, SegmentRecord};
 pub use options::{FileMode, JournalMode, OpenOptions, Synchronous};
 pub use report::{DeploymentReport, ReportFile, ReportFormat};
 pub use store::audit::AuditEntry;

@@ -62,6 +62,13 @@ pub struct OpenOptions {
     /// string. An existing file keeps its permissions; backups and the
     /// backup folder follow the database file's.
     pub file_mode: FileMode,
+    /// The most records (exposures and observations; metric samples) the
+    /// handle keeps waiting to be persisted, per subsystem (default
+    /// 1000000). While flushes succeed a full buffer is flushed by the
+    /// recording thread; while they fail, a record call that finds it full
+    /// is refused (`Busy` while the store is locked, else `Storage`)
+    /// instead of acknowledging what cannot be kept.
+    pub max_buffered_records: u32,
 }
 
 /// File permissions as `"0640"`: read and write bits only, the owner's
@@ -149,6 +156,7 @@ impl Default for OpenOptions {
             system_metrics_interval_ms: None,
             evaluate_alerts: true,
             file_mode: FileMode::PRIVATE,
+            max_buffered_records: 1_000_000,
         }
     }
 }
@@ -203,6 +211,12 @@ impl OpenOptions {
         )?;
         check("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
         check("backups_kept", u64::from(self.backups_kept), 1, 100_000)?;
+        check(
+            "max_buffered_records",
+            u64::from(self.max_buffered_records),
+            1,
+            100_000_000,
+        )?;
         check(
             "metric_series_limit",
             u64::from(self.metric_series_limit),

@@ -325,7 +325,7 @@ fn names_follow_the_flag_name_rule() {
     let long = format!("      - name: {}", "m".repeat(129));
     assert_eq!(
         problem(&[(12, &long)]),
-        "t.yml:12:15: ab_tests.t1.metrics[0].name: a metric name has 1 to 128 characters"
+        "t.yml:12:15: ab_tests.t1.metrics[0].name: a metric name has 1 to 128 bytes"
     );
     assert_eq!(
         problem(&[(7, "      - description: no name")]),

@@ -82,6 +82,8 @@ fn doctor_reports_in_json() {
     assert_eq!(v["database"]["journal_mode"], "wal");
     assert!(v["database"]["file_size_bytes"].as_u64().unwrap() > 0);
     assert_eq!(v["status"], "ok");
+    assert_eq!(v["writable"], true);
+    assert_eq!(v["integrity"], "ok");
     let o = cha(&s.0, &["doctor"]);
     assert!(stdout(&o).contains("journal mode    wal"), "{}", stdout(&o));
     assert!(stdout(&o).contains("status          ok"), "{}", stdout(&o));

@@ -51,7 +51,8 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-/// A scratch folder with `configs/` and the binary as `cha-deploy` on PATH.
+/// A scratch folder with `configs/`, `examples/unleash_features.json` and
+/// the binary as `cha-deploy` on PATH.
 fn workspace(name: &str) -> Scratch {
     let s = Scratch::new(name);
     let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
@@ -62,6 +63,13 @@ fn workspace(name: &str) -> Scratch {
             std::fs::copy(&path, s.0.join("configs").join(path.file_name().unwrap())).unwrap();
         }
     }
+    // The Unleash document the import examples read.
+    std::fs::create_dir_all(s.0.join("examples")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/unleash_features.json"),
+        s.0.join("examples/unleash_features.json"),
+    )
+    .unwrap();
     std::fs::create_dir_all(s.0.join("bin")).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_cha-deploy"), s.0.join("bin/cha-deploy"))
         .unwrap();

@@ -33,7 +33,7 @@ fn the_c_example_sizes_networks_and_prints_the_analysis() {
         .arg("-o")
         .arg(&exe))
     .unwrap_or_else(|e| panic!("{e}"));
-    let out = run(Command::new(&exe)
+    let out = run(common::c_program(&exe)
         .arg(work.path().join("cha.db"))
         .arg(repo_root().join("configs"))
         .env("ASAN_OPTIONS", "detect_leaks=1"))

@@ -66,7 +66,7 @@ fn rounds_of_calls_from_c_leak_nothing_and_do_not_grow() {
         "calls-asan",
         &["-fsanitize=address", "-fno-omit-frame-pointer"],
     );
-    run(Command::new(&sanitized)
+    run(common::c_program(&sanitized)
         .arg(work.path().join("asan.db"))
         .arg(&configs)
         .arg(&rounds)
@@ -74,7 +74,7 @@ fn rounds_of_calls_from_c_leak_nothing_and_do_not_grow() {
     .unwrap_or_else(|e| panic!("{e}"));
 
     let plain = build_c(&work, "calls", &["-O2"]);
-    let out = run(Command::new(&plain)
+    let out = run(common::c_program(&plain)
         .arg(work.path().join("plain.db"))
         .arg(&configs)
         .arg(&rounds))

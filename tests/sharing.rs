@@ -131,7 +131,7 @@ fn a_c_a_python_process_and_the_cli_share_one_database() {
         .arg(&exe))
     .unwrap_or_else(|e| panic!("{e}"));
 
-    let c = Writer::spawn("C", Command::new(&exe).arg(&db).arg("c").arg(&stop));
+    let c = Writer::spawn("C", common::c_program(&exe).arg(&db).arg("c").arg(&stop));
     let python = Writer::spawn(
         "Python",
         Command::new("python3")

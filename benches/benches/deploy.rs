@@ -162,8 +162,12 @@ fn main() {
     let bare = bare_sqlite(&s.0, &json);
     let backups = timed(|round| {
         let conn = Connection::open(s.0.join("cha.db")).unwrap();
-        conn.backup("main", s.0.join(format!("copy-{round}.db")), None::<fn(rusqlite::backup::Progress)>)
-            .unwrap();
+        conn.backup(
+            "main",
+            s.0.join(format!("copy-{round}.db")),
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .unwrap();
     });
     let export = {
         let started = Instant::now();
@@ -179,7 +183,11 @@ fn main() {
     std::fs::create_dir_all(&changed).unwrap();
     for file in ["feature_flags.yml", "ab_tests.yml"] {
         let text = std::fs::read_to_string(configs.join(file)).unwrap();
-        std::fs::write(changed.join(file), text.replacen("percentage: 25", "percentage: 50", 1)).unwrap();
+        std::fs::write(
+            changed.join(file),
+            text.replacen("percentage: 25", "percentage: 50", 1),
+        )
+        .unwrap();
     }
     let cha = Cha::open(shipped.0.join("cha.db")).unwrap();
     cha.deploy(&configs, &options()).unwrap();
@@ -188,8 +196,14 @@ fn main() {
         cha.rollback_deployment(if round % 2 == 0 { 1 } else { 2 }, &options())
             .unwrap();
     });
-    cha.deploy(&configs, &DeployOptions { on_drift: OnDrift::Overwrite, ..options() })
-        .unwrap();
+    cha.deploy(
+        &configs,
+        &DeployOptions {
+            on_drift: OnDrift::Overwrite,
+            ..options()
+        },
+    )
+    .unwrap();
     let noop = timed(|_| {
         cha.deploy(&configs, &options()).unwrap();
     });
@@ -202,12 +216,45 @@ fn main() {
     println!("## Deployments ({FLAGS} flags; {ROUNDS} rounds each, in ms)\n");
     println!("| what | median | fastest |");
     println!("|---|---|---|");
-    println!("{}", row(&format!("rollback of {FLAGS} flags (cha-deploy, total)"), &rollbacks));
-    println!("{}", row("  as the rollback reports it (backup included)", &reported));
-    println!("{}", row(&format!("anchor: bare SQLite, {FLAGS} updates + {FLAGS} audit rows"), &bare));
-    println!("{}", row(&format!("anchor: online backup of the database ({:.1} MB)", db_bytes as f64 / 1e6), &backups));
-    println!("{}", row("rollback of the shipped configs (10 flags, 3 tests)", &small));
-    println!("{}", row("deploy of the shipped configs that changes nothing", &noop));
+    println!(
+        "{}",
+        row(
+            &format!("rollback of {FLAGS} flags (cha-deploy, total)"),
+            &rollbacks
+        )
+    );
+    println!(
+        "{}",
+        row("  as the rollback reports it (backup included)", &reported)
+    );
+    println!(
+        "{}",
+        row(
+            &format!("anchor: bare SQLite, {FLAGS} updates + {FLAGS} audit rows"),
+            &bare
+        )
+    );
+    println!(
+        "{}",
+        row(
+            &format!(
+                "anchor: online backup of the database ({:.1} MB)",
+                db_bytes as f64 / 1e6
+            ),
+            &backups
+        )
+    );
+    println!(
+        "{}",
+        row(
+            "rollback of the shipped configs (10 flags, 3 tests)",
+            &small
+        )
+    );
+    println!(
+        "{}",
+        row("deploy of the shipped configs that changes nothing", &noop)
+    );
     println!(
         "\nrollback / bare SQLite writes: {:.2}x; first deploy of {FLAGS} flags {:.0} ms, a deploy changing all of them {:.0} ms; export {:.1} ms ({} bytes)",
         median(rollbacks.clone()) / median(bare.clone()),

@@ -65,7 +65,9 @@ fn last_error() -> String {
         "(no message)".into()
     } else {
         // SAFETY: non-NULL, NUL-terminated, owned by the library.
-        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -83,7 +85,9 @@ fn item(i: i64, at_ms: i64, categories: &[String]) -> Submission {
     };
     let noun = NOUNS[c];
     let text = match kind {
-        FeedbackType::BugReport if j % 2 == 0 => format!("The app crashes when importing {noun} data"),
+        FeedbackType::BugReport if j % 2 == 0 => {
+            format!("The app crashes when importing {noun} data")
+        }
         FeedbackType::BugReport => format!("Wrong diameter on the last segment of {noun} branches"),
         FeedbackType::FeatureRequest => format!("Please add a {noun} export to IFC"),
         FeedbackType::PerformanceIssue => format!("Recalculation of {noun} networks is slow"),
@@ -125,7 +129,8 @@ fn analyze_c(h: *mut cha_handle, start: i64, end: i64, options: Option<&CStr>) -
 }
 
 fn main() {
-    let dir = std::env::temp_dir().join(format!("cha-deploy-bench-feedback-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("cha-deploy-bench-feedback-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let scratch = Scratch(dir);
@@ -150,11 +155,29 @@ fn main() {
         for u in 0..15_000 {
             let unit = format!("planner-{u:05}");
             insert
-                .execute(params!["pipe_sizing_comparison", unit, if u % 2 == 0 { "intelligent" } else { "traditional" }, base - DAY_MS])
+                .execute(params![
+                    "pipe_sizing_comparison",
+                    unit,
+                    if u % 2 == 0 {
+                        "intelligent"
+                    } else {
+                        "traditional"
+                    },
+                    base - DAY_MS
+                ])
                 .unwrap();
             if u % 3 == 0 {
                 insert
-                    .execute(params!["flow_calculation_comparison", unit, if u % 2 == 0 { "flow_based" } else { "peak_load_sum" }, base - DAY_MS])
+                    .execute(params![
+                        "flow_calculation_comparison",
+                        unit,
+                        if u % 2 == 0 {
+                            "flow_based"
+                        } else {
+                            "peak_load_sum"
+                        },
+                        base - DAY_MS
+                    ])
                     .unwrap();
             }
         }
@@ -184,8 +207,16 @@ fn main() {
     let c_db = CString::new(db.to_str().unwrap()).unwrap();
     let mut h = std::ptr::null_mut();
     // SAFETY: valid string and out-pointer.
-    assert_eq!(unsafe { cha_open(c_db.as_ptr(), &mut h) }, 0, "{}", last_error());
-    let (lo, hi) = (base + 30 * DAY_MS + DAY_MS / 2, base + 150 * DAY_MS + DAY_MS / 4);
+    assert_eq!(
+        unsafe { cha_open(c_db.as_ptr(), &mut h) },
+        0,
+        "{}",
+        last_error()
+    );
+    let (lo, hi) = (
+        base + 30 * DAY_MS + DAY_MS / 2,
+        base + 150 * DAY_MS + DAY_MS / 4,
+    );
     let mut bytes = 0;
     let whole = timed(|_| bytes = analyze_c(h, 0, 0, None));
     let cut = timed(|_| {
@@ -206,7 +237,11 @@ fn main() {
                  FROM feedback GROUP BY type, category, priority, sentiment",
             )
             .unwrap();
-        let n = stmt.query_map([], |r| r.get::<_, i64>(4)).unwrap().map(|r| r.unwrap()).sum::<i64>();
+        let n = stmt
+            .query_map([], |r| r.get::<_, i64>(4))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .sum::<i64>();
         assert_eq!(n, ITEMS);
     });
     // (c) Every text read and scored again.
@@ -221,7 +256,9 @@ fn main() {
         let mut rows = stmt.query([]).unwrap();
         let mut total = 0.0;
         while let Some(r) = rows.next().unwrap() {
-            total += analyzer.analyze(r.get_ref(0).unwrap().as_str().unwrap()).score;
+            total += analyzer
+                .analyze(r.get_ref(0).unwrap().as_str().unwrap())
+                .score;
         }
         std::hint::black_box(total);
     });
@@ -234,10 +271,25 @@ fn main() {
     println!("| what | median | fastest |");
     println!("|---|---:|---:|");
     println!("{}", row("cha_feedback_analyze, whole range", &whole));
-    println!("{}", row("cha_feedback_analyze, 120 days cut mid-day at both ends", &cut));
-    println!("{}", row("cha_feedback_analyze, whole range, weekly trend", &weekly));
-    println!("{}", row("anchor: one bare GROUP BY over every item", &bare));
-    println!("{}", row("anchor: every text read and scored again", &rescore));
+    println!(
+        "{}",
+        row(
+            "cha_feedback_analyze, 120 days cut mid-day at both ends",
+            &cut
+        )
+    );
+    println!(
+        "{}",
+        row("cha_feedback_analyze, whole range, weekly trend", &weekly)
+    );
+    println!(
+        "{}",
+        row("anchor: one bare GROUP BY over every item", &bare)
+    );
+    println!(
+        "{}",
+        row("anchor: every text read and scored again", &rescore)
+    );
     println!(
         "\nsetup: {ITEMS} submissions in {setup_s:.1} s (median {:.3} ms, one transaction each); database {:.1} MB; analysis JSON {bytes} bytes",
         median(submit_ms),

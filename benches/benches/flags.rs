@@ -25,8 +25,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cha_deploy::ffi::{
-    cha_close, cha_deploy_all, cha_flag_enabled, cha_flag_enabled_id, cha_flag_evaluate,
-    cha_flag_lookup, cha_handle, cha_last_error_message, cha_open, cha_string_free,
+    cha_close, cha_deploy_all, cha_flag_bool, cha_flag_enabled, cha_flag_enabled_id,
+    cha_flag_evaluate, cha_flag_lookup, cha_handle, cha_last_error_message, cha_open,
+    cha_string_free,
 };
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState};
 
@@ -65,6 +66,17 @@ flags:
     enabled: true
     include_groups: [beta_testers, hydraulics_team]
     exclude_groups: [external_consultants]
+  targeted_sizing:
+    type: boolean
+    enabled: true
+    rules:
+      - name: pilot
+        constraints:
+          - {attribute: app_name, operator: IN, values: [sizer, planner-desk]}
+          - {attribute: site, operator: IN, values: [north-7, harbour-2, west-3]}
+          - {attribute: network_size, operator: NUM_GTE, value: 500}
+      - name: everyone_else
+        serve: false
 ";
 
 /// The same flags as Unleash defines them: a flexibleRollout at 25 sticky on
@@ -100,9 +112,31 @@ const UNLEASH_FEATURES_JSON: &str = r#"{
         {"name": "traditional", "weight": 500, "stickiness": "userId", "weightType": "variable"},
         {"name": "lifetime_cost", "weight": 500, "stickiness": "userId", "weightType": "variable"}
       ]
+    },
+    {
+      "name": "targeted_sizing",
+      "enabled": true,
+      "strategies": [{
+        "name": "default",
+        "parameters": {},
+        "constraints": [
+          {"contextName": "appName", "operator": "IN", "values": ["sizer", "planner-desk"]},
+          {"contextName": "site", "operator": "IN", "values": ["north-7", "harbour-2", "west-3"]},
+          {"contextName": "network_size", "operator": "NUM_GTE", "value": "500"}
+        ]
+      }]
     }
   ]
 }"#;
+
+/// The site and network size of user `i` for the targeted flag (group e):
+/// four sites, three of them in the pilot; sizes from 100 to 1090.
+fn site_of(i: usize) -> &'static str {
+    ["north-7", "harbour-2", "west-3", "south-1"][i % 4]
+}
+fn network_size_of(i: usize) -> String {
+    (100 + (i * 37) % 1000).to_string()
+}
 
 /// A fresh folder holding the database and the config directory.
 struct Scratch(PathBuf);
@@ -223,6 +257,25 @@ impl Handle {
         on
     }
 
+    /// `cha_flag_bool` with the context as JSON, default false, no details.
+    #[inline(always)]
+    fn flag_bool(&self, flag: &CStr, context: &CStr) -> bool {
+        let mut on = false;
+        // SAFETY: an open handle, valid strings and out-pointer; NULL details.
+        let status = unsafe {
+            cha_flag_bool(
+                self.0,
+                flag.as_ptr(),
+                context.as_ptr(),
+                false,
+                &mut on,
+                std::ptr::null_mut(),
+            )
+        };
+        debug_assert_eq!(status, 0);
+        on
+    }
+
     /// `cha_flag_evaluate`: the detailed answer as JSON, allocated and freed.
     #[inline(always)]
     fn evaluate_json(&self, flag: &CStr, context: &CStr) -> usize {
@@ -305,6 +358,44 @@ fn main() -> ExitCode {
             ..Context::default()
         })
         .collect();
+    // Group e: the app, a site and a network size, in each engine's form.
+    let sizes: Vec<String> = (0..USERS).map(network_size_of).collect();
+    let properties: Vec<[(&str, &str); 2]> = (0..USERS)
+        .map(|i| [("site", site_of(i)), ("network_size", sizes[i].as_str())])
+        .collect();
+    let targeted_contexts: Vec<cha_deploy::flags::Context<'_>> = (0..USERS)
+        .map(|i| cha_deploy::flags::Context {
+            user_id: unleash_contexts[i].user_id.as_deref(),
+            app_name: Some("sizer"),
+            properties: &properties[i],
+            ..cha_deploy::flags::Context::default()
+        })
+        .collect();
+    let targeted_unleash: Vec<Context> = (0..USERS)
+        .map(|i| Context {
+            user_id: Some(format!("planner-{i:06}")),
+            app_name: Some("sizer".into()),
+            properties: Some(
+                [
+                    ("site".to_string(), site_of(i).to_string()),
+                    ("network_size".to_string(), sizes[i].clone()),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            ..Context::default()
+        })
+        .collect();
+    let targeted_json: Vec<CString> = (0..USERS)
+        .map(|i| {
+            CString::new(format!(
+                "{{\"user_id\":\"planner-{i:06}\",\"app_name\":\"sizer\",\"properties\":{{\"site\":\"{}\",\"network_size\":{}}}}}",
+                site_of(i),
+                sizes[i]
+            ))
+            .unwrap()
+        })
+        .collect();
     let user = |i: usize| users[i % USERS].as_c_str();
     let unleash_context = |i: usize| &unleash_contexts[i % USERS];
 
@@ -370,6 +461,28 @@ fn main() -> ExitCode {
     assert!((0.22..0.28).contains(&ours_on) && (0.22..0.28).contains(&theirs_on));
     assert!((0.45..0.55).contains(&ours_variant) && (0.45..0.55).contains(&theirs_variant));
     assert_eq!(boolean_on, 1.0);
+    // Group e: no hashing, so both engines answer alike for every user.
+    let engine_targeted = engine.lookup("targeted_sizing").unwrap();
+    let rust = cha_deploy::Cha::open(scratch.0.join("bench.db")).expect("the bench database opens");
+    let mut targeted_on = 0;
+    for i in 0..USERS {
+        let ours = engine.is_enabled(engine_targeted, &targeted_contexts[i], now);
+        let theirs = yggdrasil.is_enabled("targeted_sizing", &targeted_unleash[i], &no_external);
+        let through_c = h.flag_bool(c"targeted_sizing", &targeted_json[i]);
+        let through_rust = rust
+            .flag_bool("targeted_sizing", &targeted_contexts[i], false)
+            .value;
+        assert_eq!(
+            (ours, through_c, through_rust),
+            (theirs, theirs, theirs),
+            "user {i}"
+        );
+        targeted_on += ours as usize;
+    }
+    println!(
+        "sanity: three constraints on for {:.1}% of {USERS} users in both engines, user by user",
+        targeted_on as f64 * 100.0 / USERS as f64
+    );
 
     let started = Instant::now();
     let mut rows = Vec::new();
@@ -458,6 +571,40 @@ fn main() -> ExitCode {
                 ),
             ],
         ),
+        (
+            "e",
+            vec![
+                (
+                    "yggdrasil is_enabled, 3 constraints (anchor)",
+                    bench(|i| {
+                        yggdrasil.is_enabled(
+                            "targeted_sizing",
+                            &targeted_unleash[i % USERS],
+                            &no_external,
+                        ) as u64
+                    }),
+                ),
+                (
+                    "Cha::flag_bool (Rust API: snapshot, rules, the default)",
+                    bench(|i| {
+                        rust.flag_bool("targeted_sizing", &targeted_contexts[i % USERS], false)
+                            .value as u64
+                    }),
+                ),
+                (
+                    "FlagSet::is_enabled by name (Rust engine, no snapshot load)",
+                    bench(|i| {
+                        // By name, as yggdrasil's is_enabled is called.
+                        let id = engine.lookup("targeted_sizing").unwrap();
+                        engine.is_enabled(id, &targeted_contexts[i % USERS], now) as u64
+                    }),
+                ),
+                (
+                    "cha_flag_bool (C ABI, context as JSON)",
+                    bench(|i| h.flag_bool(c"targeted_sizing", &targeted_json[i % USERS]) as u64),
+                ),
+            ],
+        ),
     ];
     for (group, benches) in groups {
         let (names, mut runs): (Vec<_>, Vec<_>) = benches.into_iter().unzip();
@@ -536,6 +683,40 @@ fn main() -> ExitCode {
             false,
         ),
         (
+            // The resolution owns the flag's name: one String per call.
+            "Cha::flag_bool, 3 constraints (the result owns the flag's name)",
+            allocations_per_op(N, |i| {
+                rust.flag_bool("targeted_sizing", &targeted_contexts[i % USERS], false)
+                    .value as u64
+            }),
+            false,
+        ),
+        (
+            "FlagSet::is_enabled, 3 constraints",
+            allocations_per_op(N, |i| {
+                engine.is_enabled(engine_targeted, &targeted_contexts[i % USERS], now) as u64
+            }),
+            true,
+        ),
+        (
+            "cha_flag_bool, 3 constraints (context as JSON)",
+            allocations_per_op(N / 10, |i| {
+                h.flag_bool(c"targeted_sizing", &targeted_json[i % USERS]) as u64
+            }),
+            false,
+        ),
+        (
+            "yggdrasil is_enabled, 3 constraints",
+            allocations_per_op(N, |i| {
+                yggdrasil.is_enabled(
+                    "targeted_sizing",
+                    &targeted_unleash[i % USERS],
+                    &no_external,
+                ) as u64
+            }),
+            false,
+        ),
+        (
             "yggdrasil is_enabled, flexibleRollout",
             allocations_per_op(N, |i| {
                 yggdrasil.is_enabled("intelligent_pipe_sizing", unleash_context(i), &no_external)
@@ -556,6 +737,7 @@ fn main() -> ExitCode {
     ];
 
     drop(h);
+    drop(rust);
 
     println!();
     println!("| | benchmark | median ns/op | fastest sample ns/op | anchor / this |");
@@ -594,6 +776,13 @@ fn main() -> ExitCode {
     let rollout_ratio = anchor / target("a", "cha_flag_enabled_id").timing.median_ns;
     let rollout_ratio_by_name = anchor / target("a", "cha_flag_enabled (").timing.median_ns;
     let boolean_ns = target("b", "cha_flag_enabled_id").timing.median_ns;
+    let targeted_anchor = target("e", "anchor").timing.median_ns;
+    println!(
+        "targets: 3 constraints ≥3× yggdrasil: {:.1}× through Cha::flag_bool, {:.1}× for the engine, {:.1}× through cha_flag_bool with JSON",
+        targeted_anchor / target("e", "Cha::flag_bool").timing.median_ns,
+        targeted_anchor / target("e", "FlagSet::is_enabled").timing.median_ns,
+        targeted_anchor / target("e", "cha_flag_bool").timing.median_ns,
+    );
     let boolean_ns_by_name = target("b", "cha_flag_enabled (").timing.median_ns;
     println!(
         "targets: 25% rollout ≥3× yggdrasil: {:.1}× by id, {:.1}× by name; boolean < 20 ns: {:.1} ns by id, {:.1} ns by name; no allocation: {}",

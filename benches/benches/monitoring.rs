@@ -96,7 +96,8 @@ impl Handle {
     #[inline(always)]
     fn timer(&self, name: &CStr, seconds: f64, tags: &CStr) -> u64 {
         // SAFETY: an open handle and valid strings.
-        let status = unsafe { cha_metric_record_timer(self.0, name.as_ptr(), seconds, tags.as_ptr()) };
+        let status =
+            unsafe { cha_metric_record_timer(self.0, name.as_ptr(), seconds, tags.as_ptr()) };
         debug_assert_eq!(status, 0);
         status as u64
     }
@@ -169,7 +170,10 @@ fn print_timings(title: &str, rows: &[(&str, Timing)], anchor: usize) {
         } else {
             format!("{:.2}×", rows[anchor].1.median_ns / t.median_ns)
         };
-        println!("| {name} | {:.1} | {:.1} | {ratio} |", t.median_ns, t.min_ns);
+        println!(
+            "| {name} | {:.1} | {:.1} | {ratio} |",
+            t.median_ns, t.min_ns
+        );
     }
 }
 
@@ -244,7 +248,11 @@ fn main() -> ExitCode {
     let record_median = timings[2].median_ns;
     println!(
         "\ncha_metric_record median {record_median:.1} ns: {} the 50 ns target",
-        if record_median < 50.0 { "under" } else { "OVER" }
+        if record_median < 50.0 {
+            "under"
+        } else {
+            "OVER"
+        }
     );
 
     let per_call = |f: &dyn Fn(usize) -> u64| {
@@ -258,8 +266,14 @@ fn main() -> ExitCode {
         (allocations() - before) as f64 / 100_000.0
     };
     let allocs = [
-        ("cha_metric_record", per_call(&|i| h.record(name, seconds(i)))),
-        ("cha_metric_record_timer, 2 tags", per_call(&|i| h.timer(timer, seconds(i), tags))),
+        (
+            "cha_metric_record",
+            per_call(&|i| h.record(name, seconds(i))),
+        ),
+        (
+            "cha_metric_record_timer, 2 tags",
+            per_call(&|i| h.timer(timer, seconds(i), tags)),
+        ),
         ("cha_metric_increment", per_call(&|_| h.increment(counter))),
     ];
     println!("\n| call | allocations per call (100,000 calls, one minute's window) |\n|---|---:|");
@@ -318,16 +332,23 @@ fn main() -> ExitCode {
         ),
     ];
     println!("\n(b) two threads at once ({N} records each, median of 7)\n");
-    println!("| benchmark | one thread, ns/op | two threads, ns/op per thread | throughput, two threads over one |");
+    println!(
+        "| benchmark | one thread, ns/op | two threads, ns/op per thread | throughput, two threads over one |"
+    );
     println!("|---|---:|---:|---:|");
     for (label, single, double) in &rows2 {
-        println!("| {label} | {single:.1} | {double:.1} | {:.2}× |", 2.0 * single / double);
+        println!(
+            "| {label} | {single:.1} | {double:.1} | {:.2}× |",
+            2.0 * single / double
+        );
     }
     drop(h);
 
     // (c) persisted aggregates against raw inserts.
     let h = Handle::open(&scratch.db("c.db"));
-    let series: Vec<CString> = (0..1000).map(|i| CString::new(format!("series_{i:04}")).unwrap()).collect();
+    let series: Vec<CString> = (0..1000)
+        .map(|i| CString::new(format!("series_{i:04}")).unwrap())
+        .collect();
     const TOTAL: usize = 10_000_000;
     let start = Instant::now();
     for i in 0..TOTAL {
@@ -354,7 +375,8 @@ fn main() -> ExitCode {
                 .prepare_cached("INSERT INTO samples (series, value, at_ms) VALUES (?1, ?2, ?3)")
                 .unwrap();
             for i in 0..ROWS {
-                stmt.execute(params![(i % 1000) as i64, seconds(i), i as i64]).unwrap();
+                stmt.execute(params![(i % 1000) as i64, seconds(i), i as i64])
+                    .unwrap();
             }
         }
         tx.commit().unwrap();
@@ -364,7 +386,11 @@ fn main() -> ExitCode {
     println!("\n(c) persisted aggregates\n");
     println!("| what | samples/s | time |");
     println!("|---|---:|---:|");
-    println!("| bare rusqlite: 1,000,000 raw samples inserted in one transaction (anchor) | {:.2} M | {:.2} s |", raw / 1e6, 1e6 / raw);
+    println!(
+        "| bare rusqlite: 1,000,000 raw samples inserted in one transaction (anchor) | {:.2} M | {:.2} s |",
+        raw / 1e6,
+        1e6 / raw
+    );
     println!(
         "| cha_metric_record × 10,000,000 over 1,000 series, then cha_flush of their windows | {:.2} M | {:.2} s (record {:.2} s + flush {:.3} s) |",
         rate / 1e6,
@@ -389,8 +415,12 @@ fn main() -> ExitCode {
     }
     let mut sorted = values.clone();
     sorted.sort_by(f64::total_cmp);
-    println!("\n(d) quantiles of 1,000,000 lognormal(0, 1) samples against the exact value of rank ⌊q (n − 1)⌋\n");
-    println!("| quantile | exact | sketch | relative error | merged from 100 windows | relative error |");
+    println!(
+        "\n(d) quantiles of 1,000,000 lognormal(0, 1) samples against the exact value of rank ⌊q (n − 1)⌋\n"
+    );
+    println!(
+        "| quantile | exact | sketch | relative error | merged from 100 windows | relative error |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     let mut worst: f64 = 0.0;
     for q in [0.5, 0.9, 0.95, 0.99, 0.999] {
@@ -398,7 +428,12 @@ fn main() -> ExitCode {
         let (a, b) = (whole.quantile(q).unwrap(), merged.quantile(q).unwrap());
         let (ea, eb) = ((a - exact).abs() / exact, (b - exact).abs() / exact);
         worst = worst.max(ea).max(eb);
-        println!("| p{} | {exact:.5} | {a:.5} | {:.3}% | {b:.5} | {:.3}% |", q * 100.0, ea * 100.0, eb * 100.0);
+        println!(
+            "| p{} | {exact:.5} | {a:.5} | {:.3}% | {b:.5} | {:.3}% |",
+            q * 100.0,
+            ea * 100.0,
+            eb * 100.0
+        );
     }
     println!("\nworst relative error {:.3}% (bound: 1%)", worst * 100.0);
     ok &= worst <= 0.01;
@@ -407,17 +442,25 @@ fn main() -> ExitCode {
     println!("\n(e) memory\n");
     println!("| what | bytes |");
     println!("|---|---:|");
-    println!("| one window of 1,000,000 lognormal samples (struct + sketch bins) | {} |", whole.memory_bytes());
+    println!(
+        "| one window of 1,000,000 lognormal samples (struct + sketch bins) | {} |",
+        whole.memory_bytes()
+    );
     let mut narrow = WindowStats::new();
     for i in 0..100_000 {
         narrow.push(seconds(i) * 1000.0, i as i64);
     }
-    println!("| one window of timer values from 50 to 1046 ms | {} |", narrow.memory_bytes());
+    println!(
+        "| one window of timer values from 50 to 1046 ms | {} |",
+        narrow.memory_bytes()
+    );
     // Heap held for the series of one thread, counted by the allocator:
     // the handle's index (name and tags once per series), the thread's
     // index and slots, and each series' open window.
     let h = Handle::open(&scratch.db("e.db"));
-    let names: Vec<CString> = (0..10_000).map(|i| CString::new(format!("m_{i:05}")).unwrap()).collect();
+    let names: Vec<CString> = (0..10_000)
+        .map(|i| CString::new(format!("m_{i:05}")).unwrap())
+        .collect();
     let before = live_bytes();
     for (i, n) in names.iter().enumerate() {
         for k in 0..10 {

@@ -124,12 +124,27 @@ impl SeededHash {
         SeededHash(hasher)
     }
 
+    /// The hasher of `"{seed}:"` with murmur3 seed `hash_seed` (Unleash
+    /// assigns variants with its own seed, 86028157).
+    pub fn with_hash_seed(seed: &str, hash_seed: u32) -> SeededHash {
+        let mut hasher = Murmur3::new(hash_seed);
+        hasher.write(seed.as_bytes());
+        hasher.write(b":");
+        SeededHash(hasher)
+    }
+
+    /// The whole hash of `"{seed}:{unit}"`.
+    #[inline]
+    pub fn hash(&self, unit: &str) -> u32 {
+        let mut hasher = self.0;
+        hasher.write(unit.as_bytes());
+        hasher.finish()
+    }
+
     /// [`bucket`]`(seed, unit, buckets)`, with the seed's part done.
     #[inline]
     pub fn bucket(&self, unit: &str, buckets: u32) -> u32 {
-        let mut hasher = self.0;
-        hasher.write(unit.as_bytes());
-        hasher.finish() % buckets
+        self.hash(unit) % buckets
     }
 
     /// [`in_rollout`]`(seed, unit, hundredths)`, with the seed's part done.

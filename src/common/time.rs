@@ -11,12 +11,37 @@
 /// # Errors
 /// A message saying what is wrong, for use in a config issue.
 pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
-    let bad = || format!("`{text}` is not an RFC 3339 time (expected e.g. 2026-01-05T08:00:00Z)");
+    parse(text).map_err(|problem| match problem {
+        Problem::Syntax => {
+            format!("`{text}` is not an RFC 3339 time (expected e.g. 2026-01-05T08:00:00Z)")
+        }
+        Problem::Calendar => format!("`{text}` is not a calendar date"),
+        Problem::TimeOfDay => format!("`{text}` has a time of day out of range"),
+        Problem::OutOfRange => format!("`{text}` is outside years 1 to 9999"),
+    })
+}
+
+/// [`parse_rfc3339_ms`] without the message, and so without allocating:
+/// for times read on a hot path (a context attribute compared with a date).
+pub fn rfc3339_ms(text: &str) -> Option<i64> {
+    parse(text).ok()
+}
+
+/// What is wrong with a time.
+enum Problem {
+    Syntax,
+    Calendar,
+    TimeOfDay,
+    OutOfRange,
+}
+
+fn parse(text: &str) -> Result<i64, Problem> {
+    let bad = || Problem::Syntax;
     let b = text.as_bytes();
     if b.len() < 20 {
         return Err(bad());
     }
-    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+    let num = |range: std::ops::Range<usize>| -> Result<i64, Problem> {
         let digits = b.get(range).ok_or_else(bad)?;
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return Err(bad());
@@ -79,11 +104,11 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
         31,
     ];
     if !(1..=12).contains(&month) || day < 1 || day > month_days[(month - 1) as usize] {
-        return Err(format!("`{text}` is not a calendar date"));
+        return Err(Problem::Calendar);
     }
     // Second 60 is a leap second; it is counted as the next second's start.
     if hour > 23 || minute > 59 || second > 60 {
-        return Err(format!("`{text}` has a time of day out of range"));
+        return Err(Problem::TimeOfDay);
     }
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
@@ -91,7 +116,7 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
     // Year 0000 (and an offset across either end) is outside the range
     // that can be written back.
     if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
-        return Err(format!("`{text}` is outside years 1 to 9999"));
+        return Err(Problem::OutOfRange);
     }
     Ok(ms)
 }

@@ -2,8 +2,10 @@
 //!
 //! # Versions
 //!
-//! - **2** (current): `version: 2` and a `flags:` mapping of flag name →
-//!   fields of [`FlagDefinition`].
+//! - **2** (current): `version: 2`, a `flags:` mapping of flag name →
+//!   fields of [`FlagDefinition`], and optionally a `segments:` mapping of
+//!   segment name → `description` and `constraints`, which the flags'
+//!   rules name. (Files without segments are read as they always were.)
 //! - **1** (the seed's Python shape; `version: 1`, or no `version` with a
 //!   top-level `feature_flags:`): per flag `flag_type`, `rollout_percentage`,
 //!   `target_groups`, `excluded_groups`, `target_users`, `excluded_users`,
@@ -22,10 +24,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::flag::{check_flag_set, compile_flags, read_flag};
+use super::flag::{check_flag_set, compile_flag_set, read_flag};
 use super::reader::join;
+use super::targeting::read_segment;
 use super::{ConfigError, Issues, Key, Node, Value, parse_yaml};
-use crate::flags::{FlagDefinition, FlagSet, FlagType};
+use crate::flags::{FlagDefinition, FlagSet, FlagType, Segment};
 
 /// The version this library writes and reads natively.
 pub const CURRENT_VERSION: i64 = 2;
@@ -37,6 +40,8 @@ pub struct FeatureFlagsConfig {
     pub source_version: i64,
     /// The flags, in file order.
     pub flags: Vec<FlagDefinition>,
+    /// The segments, in file order.
+    pub segments: Vec<Segment>,
     /// What migration to the current version changed; `None` for a current file.
     pub migration: Option<MigrationReport>,
 }
@@ -48,7 +53,7 @@ impl FeatureFlagsConfig {
     /// # Errors
     /// `Config` if the definitions were changed into an invalid set.
     pub fn compile(&self) -> crate::Result<FlagSet> {
-        compile_flags(self.flags.clone())
+        compile_flag_set(self.flags.clone(), self.segments.clone(), None)
     }
 }
 
@@ -133,10 +138,12 @@ pub fn parse_feature_flags(text: &str, file: &str) -> Result<FeatureFlagsConfig,
         None => return Err(issues.finish(()).unwrap_err()),
     };
     let flags = read_v2(&document, &mut issues);
-    check_flag_set(&flags, Some(&document), &mut issues);
+    let segments = read_segments(&document, &mut issues);
+    check_flag_set(&flags, &segments, Some(&document), &mut issues);
     issues.finish(FeatureFlagsConfig {
         source_version: version.unwrap_or(CURRENT_VERSION),
         flags,
+        segments,
         migration,
     })
 }
@@ -185,11 +192,11 @@ fn detect_version(root: &Node, issues: &mut Issues) -> Option<i64> {
 
 fn read_v2(root: &Node, issues: &mut Issues) -> Vec<FlagDefinition> {
     for (key, _) in root.entries().unwrap_or_default() {
-        if key.name != "version" && key.name != "flags" {
+        if !["version", "flags", "segments"].contains(&key.name.as_str()) {
             let hint = if key.name == "feature_flags" {
                 "`feature_flags` is the version 1 name: use `flags`, or `version: 1`".to_owned()
             } else {
-                "a version 2 file has `version` and `flags`".to_owned()
+                "a version 2 file has `version`, `flags` and `segments`".to_owned()
             };
             issues.push(
                 key.loc,
@@ -228,6 +235,32 @@ fn read_v2(root: &Node, issues: &mut Issues) -> Vec<FlagDefinition> {
             let path = join("flags", &key.name);
             let node = node.located_at(key);
             read_flag(&key.name, &node, &path, issues)
+        })
+        .collect()
+}
+
+/// The `segments:` mapping of a document: segment name → fields.
+fn read_segments(root: &Node, issues: &mut Issues) -> Vec<Segment> {
+    let Some(node) = root.get("segments").filter(|n| n.value != Value::Null) else {
+        return Vec::new();
+    };
+    let Some(entries) = node.entries() else {
+        issues.push(
+            node.loc,
+            "segments",
+            format!(
+                "expected a mapping of segment name to fields, found {}",
+                node.kind()
+            ),
+            None,
+        );
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|(key, value)| {
+            let path = join("segments", &key.name);
+            read_segment(&key.name, &value.located_at(key), &path, issues)
         })
         .collect()
 }

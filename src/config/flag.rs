@@ -5,19 +5,23 @@
 
 use std::collections::HashMap;
 
-use super::reader::{Fields, join, number};
+use super::reader::{Fields, join};
+use super::targeting::{
+    check_stickiness, check_variants, read_environments, read_prerequisites, read_rules,
+    read_variants,
+};
 use super::{Issues, Node, Value};
 use crate::common::limits::{
     MAX_DESCRIPTION_BYTES, MAX_LIST_ITEM_BYTES, MAX_LIST_ITEMS, MAX_PREREQUISITE_TREE,
     MAX_PREREQUISITES, check_bytes, excerpt,
 };
-use crate::common::names::check_flag_name;
-use crate::common::percent::{check_percentage, hundredths};
+use crate::common::names::{check_flag_name, did_you_mean};
+use crate::common::percent::check_percentage;
 use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
 use crate::flags::{
     FlagDefinition, FlagSet, FlagType, GuardAction, Guardrails, Hold, Metadata, RiskLevel,
-    ScheduleStep, Variant,
+    ScheduleStep, Segment,
 };
 
 /// The YAML names of the risk levels.
@@ -65,7 +69,15 @@ pub fn read_flag(
         def.metadata = read_metadata(m, &f.path_of("metadata"), issues);
     }
     def.tags = f.strings("tags", issues).unwrap_or_default();
-    def.prerequisites = f.strings("prerequisites", issues).unwrap_or_default();
+    if let Some(items) = f.list("prerequisites", issues) {
+        def.prerequisites = read_prerequisites(items, &f.path_of("prerequisites"), issues);
+    }
+    if let Some(items) = f.list("rules", issues) {
+        def.rules = read_rules(items, &f.path_of("rules"), issues);
+    }
+    if let Some(n) = f.node("environments") {
+        def.environments = read_environments(n, &f.path_of("environments"), flag_type, issues);
+    }
     def.percentage = f.number("percentage", issues);
     def.stickiness = f.str("stickiness", issues).map(str::to_owned);
     def.seed = f.str("seed", issues).map(str::to_owned);
@@ -163,25 +175,20 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
         _ => {}
     }
     if let Some(s) = &def.stickiness {
-        let camel = [
-            ("userId", "user_id"),
-            ("sessionId", "session_id"),
-            ("remoteAddress", "remote_address"),
-            ("appName", "app_name"),
-        ];
-        if s.is_empty() || s == "default" {
+        check_stickiness(s, at("stickiness"), &join(path, "stickiness"), issues);
+        if matches!(s.as_str(), "default" | "random")
+            && def.flag_type == FlagType::AbTest
+            && def.variants.is_empty()
+            && def.experiment.is_some()
+        {
             push(
                 issues,
                 "stickiness",
-                format!("`{s}` is not a context attribute"),
-                Some("use user_id, session_id or a property name".into()),
-            );
-        } else if let Some((_, ours)) = camel.iter().find(|(theirs, _)| theirs == s) {
-            push(
-                issues,
-                "stickiness",
-                format!("`{s}` is Unleash's spelling"),
-                Some(format!("use `{ours}`")),
+                format!("a flag linked to an experiment is sticky on an attribute, not `{s}`"),
+                Some(
+                    "an experiment assigns each unit once: name the attribute (user_id by default)"
+                        .into(),
+                ),
             );
         }
     }
@@ -205,7 +212,10 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
             None,
         );
     }
-    check_variants(def, node, path, issues);
+    if let Some(list) = node.get("variants") {
+        let split = def.flag_type == FlagType::AbTest;
+        check_variants(&def.variants, split, list, &join(path, "variants"), issues);
+    }
     check_schedule(def, node, path, issues);
     if let Err(m) = check_bytes("description", &def.description, MAX_DESCRIPTION_BYTES) {
         push(
@@ -258,58 +268,6 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
                 def.prerequisites.len()
             ),
             Some("require only the flags this one needs directly".into()),
-        );
-        return;
-    }
-    for (i, p) in def.prerequisites.iter().enumerate() {
-        if let Err(m) = check_flag_name(p) {
-            push(issues, &format!("prerequisites[{i}]"), m, None);
-        }
-    }
-}
-
-fn check_variants(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
-    let mut total = 0;
-    let mut weights_ok = true;
-    for (i, v) in def.variants.iter().enumerate() {
-        let key = format!("variants[{i}]");
-        if v.name.is_empty() {
-            issues.push(
-                node.locate(&format!("{key}.name")),
-                &join(path, &format!("{key}.name")),
-                "a variant needs a name",
-                None,
-            );
-        } else if def.variants[..i].iter().any(|w| w.name == v.name) {
-            issues.push(
-                node.locate(&format!("{key}.name")),
-                &join(path, &format!("{key}.name")),
-                format!("variant `{}` is listed twice", v.name),
-                None,
-            );
-        }
-        match check_percentage(v.weight) {
-            Ok(()) => total += hundredths(v.weight),
-            Err(m) => {
-                weights_ok = false;
-                issues.push(
-                    node.locate(&format!("{key}.weight")),
-                    &join(path, &format!("{key}.weight")),
-                    m,
-                    None,
-                );
-            }
-        }
-    }
-    if weights_ok && !def.variants.is_empty() && total != 10_000 {
-        issues.push(
-            node.locate("variants"),
-            &join(path, "variants"),
-            format!(
-                "variant weights add up to {}, not 100",
-                f64::from(total) / 100.0
-            ),
-            Some("weights are percentages of units".into()),
         );
     }
 }
@@ -418,40 +376,6 @@ fn read_metadata(node: &Node, path: &str, issues: &mut Issues) -> Metadata {
     m.owner = f.str("owner", issues).map(str::to_owned);
     f.finish(issues);
     m
-}
-
-fn read_variants(items: &[Node], path: &str, issues: &mut Issues) -> Vec<Variant> {
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
-        let Some(mut f) = Fields::new(item, &item_path, issues) else {
-            continue;
-        };
-        let name = f.str("name", issues);
-        let weight = f
-            .node("weight")
-            .and_then(|n| number(n, &f.path_of("weight"), issues));
-        let enabled = f.bool("enabled", issues).unwrap_or(true);
-        let payload = f.node("payload").map(Node::to_json);
-        f.finish(issues);
-        for (present, field) in [(name.is_some(), "name"), (weight.is_some(), "weight")] {
-            if !present && item.get(field).is_none() {
-                issues.push(
-                    item.loc,
-                    &join(&item_path, field),
-                    format!("a variant needs `{field}`"),
-                    None,
-                );
-            }
-        }
-        out.push(Variant {
-            name: name.unwrap_or_default().to_owned(),
-            weight: weight.unwrap_or(0.0),
-            enabled,
-            payload,
-        });
-    }
-    out
 }
 
 fn read_schedule(items: &[Node], path: &str, issues: &mut Issues) -> Vec<ScheduleStep> {
@@ -597,11 +521,25 @@ fn read_hold(node: &Node, path: &str, issues: &mut Issues) -> Option<Hold> {
 
 /// Validates `definitions` (each one, then the set: unique names,
 /// prerequisites that exist, no cycles) and compiles them into a
-/// [`FlagSet`], ordered by name.
+/// [`FlagSet`], ordered by name. Rules may name no segment: see
+/// [`compile_flag_set`].
 ///
 /// # Errors
 /// `Config` listing every problem, with field paths `flags.NAME.FIELD`.
 pub fn compile_flags(definitions: Vec<FlagDefinition>) -> Result<FlagSet> {
+    compile_flag_set(definitions, Vec::new(), None)
+}
+
+/// [`compile_flags`] with the segments the flags' rules name, checked
+/// with them; `host` is the machine's name for `hostname` constraints.
+///
+/// # Errors
+/// `Config` listing every problem of the flags and the segments.
+pub fn compile_flag_set(
+    definitions: Vec<FlagDefinition>,
+    segments: Vec<Segment>,
+    host: Option<&str>,
+) -> Result<FlagSet> {
     let mut issues = Issues::new("");
     for def in &definitions {
         if let Err(e) = validate_flag(def) {
@@ -613,26 +551,51 @@ pub fn compile_flags(definitions: Vec<FlagDefinition>) -> Result<FlagSet> {
             );
         }
     }
-    check_flag_set(&definitions, None, &mut issues);
+    for segment in &segments {
+        if let Err(e) = super::targeting::validate_segment(segment) {
+            issues.push(None, "", e.message().to_owned(), None);
+        }
+    }
+    check_flag_set(&definitions, &segments, None, &mut issues);
     issues.finish(()).map_err(Error::from)?;
-    Ok(FlagSet::build(definitions))
+    Ok(FlagSet::build_with(definitions, segments, host))
 }
 
-/// Checks a whole set: names are unique, prerequisites name existing flags,
-/// and prerequisites have no cycles.
+/// Checks a whole set: names are unique, prerequisites name existing flags
+/// (and variants they have), prerequisites have no cycles, and rules name
+/// existing segments.
 ///
 /// # Errors
 /// `Config` listing every problem.
-pub fn validate_flag_set(definitions: &[FlagDefinition]) -> Result<()> {
+pub fn validate_flag_set(definitions: &[FlagDefinition], segments: &[Segment]) -> Result<()> {
     let mut issues = Issues::new("");
-    check_flag_set(definitions, None, &mut issues);
+    check_flag_set(definitions, segments, None, &mut issues);
     issues.finish(()).map_err(Error::from)
+}
+
+/// Every variant name a flag can give: its own, its rules' and its
+/// environments'.
+pub(crate) fn variant_names(def: &FlagDefinition) -> Vec<&str> {
+    let mut lists: Vec<&[crate::flags::Variant]> = vec![&def.variants];
+    lists.extend(def.rules.iter().map(|r| r.variants.as_slice()));
+    for o in def.environments.values() {
+        lists.push(o.variants.as_deref().unwrap_or_default());
+        lists.extend(o.rules.iter().flatten().map(|r| r.variants.as_slice()));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for v in lists.into_iter().flatten() {
+        if !names.contains(&v.name.as_str()) {
+            names.push(&v.name);
+        }
+    }
+    names
 }
 
 /// [`validate_flag_set`] recording into `issues`, located through `root` (the
 /// document whose `flags` mapping holds the definitions) when there is one.
 pub(crate) fn check_flag_set(
     definitions: &[FlagDefinition],
+    segments: &[Segment],
     root: Option<&Node>,
     issues: &mut Issues,
 ) {
@@ -649,37 +612,53 @@ pub(crate) fn check_flag_set(
             );
         }
     }
+    let known: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
     for def in definitions {
         for (k, p) in def.prerequisites.iter().enumerate() {
-            if !position.contains_key(p.as_str()) {
-                let path = format!("flags.{}.prerequisites[{k}]", def.name);
-                let known: Vec<&str> = definitions.iter().map(|d| d.name.as_str()).collect();
-                let hint = known
-                    .iter()
-                    .find(|n| n.contains(p.as_str()) || p.contains(**n));
+            let path = format!("flags.{}.prerequisites[{k}]", def.name);
+            let Some(parent) = position.get(p.flag.as_str()).map(|&i| &definitions[i]) else {
+                let hint = did_you_mean(&p.flag, known.iter().copied());
                 issues.push(
                     locate(&path),
                     &path,
-                    format!("prerequisite `{p}` is not a flag"),
-                    hint.map(|h| format!("did you mean `{h}`?")),
+                    format!("prerequisite `{}` is not a flag", p.flag),
+                    (!hint.is_empty()).then(|| hint.trim_start_matches("; ").to_string()),
                 );
-            } else if let Some(experiment) = position
-                .get(p.as_str())
-                .map(|&i| &definitions[i])
+                continue;
+            };
+            if let Some(experiment) = Some(parent)
                 .filter(|d| d.variants.is_empty())
                 .and_then(|d| d.experiment.as_deref())
             {
                 // Such a flag is decided by the experiment's sticky
                 // assignment, which the pure engine cannot see.
-                let path = format!("flags.{}.prerequisites[{k}]", def.name);
                 issues.push(
                     locate(&path),
                     &path,
-                    format!("prerequisite `{p}` is decided by experiment `{experiment}` and cannot be a prerequisite"),
+                    format!("prerequisite `{}` is decided by experiment `{experiment}` and cannot be a prerequisite", p.flag),
                     Some("require the experiment's variant in code, or give the prerequisite its own variants".into()),
                 );
+                continue;
+            }
+            let offered = variant_names(parent);
+            for (j, v) in p.variants.iter().enumerate() {
+                if !offered.contains(&v.as_str()) {
+                    let path = format!("{path}.variants[{j}]");
+                    let hint = if offered.is_empty() {
+                        format!("flag `{}` has no variants", p.flag)
+                    } else {
+                        format!("its variants: {}", offered.join(", "))
+                    };
+                    issues.push(
+                        locate(&path),
+                        &path,
+                        format!("flag `{}` has no variant `{v}`", p.flag),
+                        Some(hint),
+                    );
+                }
             }
         }
+        check_segment_references(def, segments, &locate, issues);
     }
     // Depth-first search; a prerequisite edge into a flag still on the
     // stack closes a cycle, which is reported once at that edge.
@@ -710,7 +689,7 @@ pub(crate) fn check_flag_set(
             }
             let k = *next;
             *next += 1;
-            let Some(&target) = position.get(prerequisites[k].as_str()) else {
+            let Some(&target) = position.get(prerequisites[k].flag.as_str()) else {
                 continue;
             };
             match marks[target] {
@@ -760,7 +739,7 @@ fn check_prerequisite_trees(
         size[flag] = definitions[flag]
             .prerequisites
             .iter()
-            .filter_map(|p| position.get(p.as_str()))
+            .filter_map(|p| position.get(p.flag.as_str()))
             .fold(1, |total, &p| {
                 (total + size[p]).min(MAX_PREREQUISITE_TREE + 1)
             });
@@ -777,6 +756,46 @@ fn check_prerequisite_trees(
                 ),
                 Some("require only the flags this one needs directly".into()),
             );
+        }
+    }
+}
+
+/// Every segment a rule of `def` names (in the flag or its environments)
+/// must exist.
+fn check_segment_references(
+    def: &FlagDefinition,
+    segments: &[Segment],
+    locate: &dyn Fn(&str) -> Option<super::Loc>,
+    issues: &mut Issues,
+) {
+    let names = || segments.iter().map(|s| s.name.as_str());
+    let mut lists: Vec<(String, &[crate::flags::Rule])> =
+        vec![(format!("flags.{}.rules", def.name), &def.rules)];
+    for (env, o) in &def.environments {
+        if let Some(rules) = &o.rules {
+            lists.push((
+                format!("flags.{}.environments.{env}.rules", def.name),
+                rules,
+            ));
+        }
+    }
+    for (base, rules) in lists {
+        for (i, rule) in rules.iter().enumerate() {
+            for (k, segment) in rule.segments.iter().enumerate() {
+                if names().any(|n| n == segment) {
+                    continue;
+                }
+                let path = format!("{base}[{i}].segments[{k}]");
+                issues.push(
+                    locate(&path),
+                    &path,
+                    format!(
+                        "segment `{segment}` does not exist{}",
+                        did_you_mean(segment, names())
+                    ),
+                    Some("define it under `segments:` in feature_flags.yml".into()),
+                );
+            }
         }
     }
 }
@@ -874,7 +893,7 @@ mod tests {
     fn flag(name: &str, prerequisites: &[&str]) -> FlagDefinition {
         let mut f = FlagDefinition::new(name, FlagType::Boolean);
         f.enabled = true;
-        f.prerequisites = prerequisites.iter().map(|p| p.to_string()).collect();
+        f.prerequisites = prerequisites.iter().map(|p| (*p).into()).collect();
         f
     }
 
@@ -921,7 +940,7 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_rejected() {
-        let err = validate_flag_set(&[flag("a", &[]), flag("a", &[])]).unwrap_err();
+        let err = validate_flag_set(&[flag("a", &[]), flag("a", &[])], &[]).unwrap_err();
         assert!(err.message().contains("flag `a` is defined twice"));
     }
 }

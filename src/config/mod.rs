@@ -26,6 +26,8 @@ pub mod migrate;
 pub mod node;
 pub mod performance_monitoring;
 pub mod reader;
+pub mod targeting;
+pub mod unleash;
 pub mod user_feedback;
 mod yaml_writer;
 
@@ -38,7 +40,7 @@ pub use feature_flags::{
     parse_feature_flags,
 };
 pub use files::{ConfigFile, config_file, config_files, template};
-pub use flag::{compile_flags, read_flag, validate_flag, validate_flag_set};
+pub use flag::{compile_flag_set, compile_flags, read_flag, validate_flag, validate_flag_set};
 pub use flag_update::apply_flag_update;
 pub use migrate::{Migration, migrate_dir, migrate_file, write_migrations};
 pub use node::{Key, Loc, Node, Value};
@@ -46,6 +48,7 @@ pub use performance_monitoring::{
     PerformanceMonitoringConfig, load_performance_monitoring, parse_performance_monitoring,
     validate_settings, validate_threshold,
 };
+pub use targeting::{read_segment, validate_segment};
 pub use user_feedback::{
     UserFeedbackConfig, load_user_feedback, parse_user_feedback, validate_feedback_settings,
 };

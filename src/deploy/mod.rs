@@ -273,12 +273,25 @@ impl Loaded {
 
 /// The config files of every section, in the order they are applied.
 pub fn known_files() -> Vec<&'static str> {
-    SECTIONS.iter().map(|s| s.file()).collect()
+    let mut files: Vec<&'static str> = Vec::new();
+    for s in SECTIONS {
+        if !files.contains(&s.file()) {
+            files.push(s.file());
+        }
+    }
+    files
 }
 
-/// The subsystems a deployment may name, in the order they are applied.
+/// The subsystems a deployment may name, in the order they are applied:
+/// those of the config files (a file's sections come with it).
 pub fn subsystems() -> Vec<&'static str> {
-    SECTIONS.iter().map(|s| s.subsystem()).collect()
+    let mut names: Vec<&'static str> = Vec::new();
+    for s in SECTIONS {
+        if !names.contains(&s.config_file().subsystem) {
+            names.push(s.config_file().subsystem);
+        }
+    }
+    names
 }
 
 /// Checks the config directory `dir` without a database: every file of the
@@ -448,15 +461,22 @@ pub(crate) fn chosen_sections(names: &[String]) -> Result<Vec<&'static dyn Secti
     for name in names {
         // Names, aliases and spellings are configuration management's.
         let file = crate::config::config_file(name)?;
-        let section = SECTIONS
+        // Every section of the file: the flags' file brings its segments.
+        let sections: Vec<&'static dyn Section> = SECTIONS
             .iter()
             .copied()
-            .find(|s| s.subsystem() == file.subsystem)
-            .ok_or_else(|| {
-                Error::internal(format!("config file {} has no config section", file.file))
-            })?;
-        if !chosen.iter().any(|c| c.subsystem() == section.subsystem()) {
-            chosen.push(section);
+            .filter(|s| s.config_file().subsystem == file.subsystem)
+            .collect();
+        if sections.is_empty() {
+            return Err(Error::internal(format!(
+                "config file {} has no config section",
+                file.file
+            )));
+        }
+        for section in sections {
+            if !chosen.iter().any(|c| c.subsystem() == section.subsystem()) {
+                chosen.push(section);
+            }
         }
     }
     // In the order they are applied.
@@ -487,9 +507,14 @@ fn load_dir(dir: &Path, subsystems: &[String]) -> Result<Loaded> {
                     "config directory {} has no {} for subsystem {}",
                     dir.display(),
                     section.file(),
-                    section.subsystem()
+                    section.config_file().subsystem
                 )));
             }
+            FileState::Unusable(_)
+                if problems
+                    .issues
+                    .iter()
+                    .any(|i| i.file == path.display().to_string()) => {}
             FileState::Unusable(why) => problems.issues.push(ConfigIssue {
                 file: path.display().to_string(),
                 line: 0,
@@ -510,20 +535,31 @@ fn load_dir(dir: &Path, subsystems: &[String]) -> Result<Loaded> {
         )));
     }
     let mut sections = Vec::new();
-    let mut files = Vec::new();
+    let mut files: Vec<DeployedFile> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
     for section in present {
+        // A file read for two sections (the flags and their segments) is
+        // reported and recorded once.
+        if failed.contains(&section.file()) {
+            continue;
+        }
         let path = dir.join(section.file());
         match section.load(&path) {
             Ok(file) => {
-                files.push(DeployedFile {
-                    file: section.file().to_string(),
-                    sha256: sha256_of(&path),
-                    source_version: file.source_version,
-                    migration: file.migration.clone(),
-                });
+                if !files.iter().any(|f| f.file == section.file()) {
+                    files.push(DeployedFile {
+                        file: section.file().to_string(),
+                        sha256: sha256_of(&path),
+                        source_version: file.source_version,
+                        migration: file.migration.clone(),
+                    });
+                }
                 sections.push((section, file));
             }
-            Err(e) => problems.issues.extend(e.issues),
+            Err(e) => {
+                failed.push(section.file());
+                problems.issues.extend(e.issues);
+            }
         }
     }
     if !problems.issues.is_empty() {

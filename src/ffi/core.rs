@@ -135,7 +135,8 @@ pub extern "C" fn cha_last_error_message() -> *const c_char {
 ///
 /// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8, CHA_ERR_STORAGE (the
 /// path is a directory, its folder is missing, no permission, not a SQLite
-/// file, a schema newer than this library), CHA_ERR_BUSY.
+/// file, a schema newer than this library, a file or folder this process
+/// cannot write: refused here rather than at the first flush), CHA_ERR_BUSY.
 ///
 /// # Safety
 /// `db_path` is NULL or a NUL-terminated string; `out` is NULL or writable.
@@ -155,9 +156,9 @@ pub unsafe extern "C" fn cha_open(db_path: *const c_char, out: *mut *mut cha_han
 /// Like `cha_open`, with options as a JSON object: `journal_mode` ("wal",
 /// "delete", "truncate"), `synchronous` ("normal", "full"), `busy_timeout_ms`,
 /// `flush_interval_ms`, `refresh_interval_ms`, `backup_dir` (where backups
-/// go; default `<database>-backups` beside it) and `backups_kept` (default
-/// 10). An unknown option or a value of the wrong type is
-/// CHA_ERR_INVALID_ARGUMENT.
+/// go; default `<database>-backups` beside it), `backups_kept` (default
+/// 10) and `max_buffered_records` (default 1000000: see `cha_flush`). An
+/// unknown option or a value of the wrong type is CHA_ERR_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// String arguments are NULL or NUL-terminated; `out` is NULL or writable.
@@ -181,7 +182,22 @@ pub unsafe extern "C" fn cha_open_with_options(
     })
 }
 
-/// Persists everything recorded so far through this handle.
+/// Persists everything recorded so far through this handle, in one
+/// transaction per subsystem.
+///
+/// Durability on CHA_OK: with the default `synchronous` "normal" (WAL),
+/// what was flushed survives a crash or a kill of the process, but not
+/// necessarily a power loss or an operating-system crash, which may take
+/// the last transactions (never corrupting the file); open with
+/// `{"synchronous": "full"}` to survive those too, at the cost of an fsync
+/// per transaction.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_STORAGE (the disk is full, the
+/// file cannot be written or is corrupt), CHA_ERR_BUSY (another connection
+/// kept the database locked past the busy timeout). On an error the records
+/// stay buffered and the background thread tries again; `cha_health` shows
+/// the failure. While flushes fail, record calls that find the buffer full
+/// (`max_buffered_records`) return the same error instead of CHA_OK.
 ///
 /// Durability: once it returns CHA_OK, what it persisted survives a crash
 /// of the process. With the default `synchronous` "normal" (in WAL mode) it

@@ -18,8 +18,9 @@ use crate::flags::Context;
 /// a flag at p percent is on for the buckets below p * 100.
 pub const CHA_BUCKETS: u32 = 10_000;
 
-/// The longest flag name accepted, in bytes (ASCII letters, digits, `_`,
-/// `.` and `-`).
+/// The longest flag name accepted, in bytes of UTF-8: letters and digits
+/// of any script, `_`, `.`, `-`, symbols and emoji; never control or
+/// formatting characters, whitespace, quotation marks or slashes.
 pub const CHA_MAX_FLAG_NAME: usize = 128;
 
 // cbindgen puts only literals into the header, so the values are written
@@ -225,15 +226,20 @@ pub unsafe extern "C" fn cha_flag_enabled_id(
 
 /// Evaluates `flag` with full details, as JSON:
 /// `{"flag","enabled","variant","reason","rule","error"}` (+ `"payload"` for
-/// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH,
-/// SPLIT, SCHEDULE, PREREQUISITE_FAILED, DEFAULT, ERROR; errors:
-/// FLAG_NOT_FOUND, TYPE_MISMATCH, INVALID_CONTEXT. An unknown flag is not a
-/// failed call: it evaluates off with error FLAG_NOT_FOUND.
+/// a variant that has one). Reasons: DISABLED, STATIC, TARGETING_MATCH
+/// (a targeting rule or a user or group list decided), SPLIT, SCHEDULE,
+/// PREREQUISITE_FAILED, DEFAULT, ERROR; errors: FLAG_NOT_FOUND,
+/// TYPE_MISMATCH, INVALID_CONTEXT (also with the flag on: the context
+/// lacks the variants' stickiness attribute, so it has no variant). An
+/// unknown flag is not a failed call: it evaluates off with error
+/// FLAG_NOT_FOUND. `rule` names what decided (`rule pilot_sites`,
+/// `rules[1]`, `environments.production.rules[0]`, ...).
 ///
 /// `context_json` may be NULL; otherwise an object with any of `user_id`,
-/// `session_id`, `groups`, `environment`, `app_name`, `current_time`
-/// (RFC 3339), `remote_address`, `properties`, `peek`. `*out_json` is freed
-/// with `cha_string_free`.
+/// `session_id`, `groups`, `environment` (which also picks the flag's
+/// environment override), `app_name`, `current_time` (RFC 3339),
+/// `remote_address`, `properties` (custom attributes for constraints and
+/// stickiness), `peek`. `*out_json` is freed with `cha_string_free`.
 ///
 /// An a_b_test flag linked to an experiment answers with the unit's
 /// variant in it and **exposes** the unit, as `cha_experiment_assign` does;
@@ -542,4 +548,148 @@ pub unsafe extern "C" fn cha_guardrails_check(
         // SAFETY: forwarded contract.
         unsafe { json_out(h, out_json, |cha| cha.check_guardrails_at(now_ms)) }
     })
+}
+
+/// Every stored segment (the `segments:` of feature_flags.yml, and those
+/// imported or set at runtime), as a JSON array of
+/// `{"definition": {"name", "description", "constraints"}, "version",
+/// "updated_at_ms", "updated_by"}`, by name. Free `*out_json` with
+/// `cha_string_free`.
+///
+/// # Safety
+/// `h` is NULL or an open handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_segment_list(
+    h: *const cha_handle,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    // SAFETY: forwarded contract.
+    guard("cha_segment_list", || unsafe {
+        json_out(h, out_json, |cha| cha.segments())
+    })
+}
+
+/// Sets segment `segment` to `definition_json` (`{"description",
+/// "constraints": [...]}`, as under `segments:` in feature_flags.yml),
+/// creating it if needed; NULL deletes it. Checked with every flag whose
+/// rules name it, and written in one transaction with an audit entry
+/// naming `actor`. Writes `{"segment","version","changed","before","after"}`
+/// to `*out_json` when `out_json` is not NULL (free it with
+/// `cha_string_free`). On error nothing changes.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (not a JSON object, empty actor),
+/// CHA_ERR_NOT_FOUND (deleting a missing segment), CHA_ERR_CONFIG (each
+/// invalid field named, or a flag that would name a missing segment),
+/// CHA_ERR_STORAGE, CHA_ERR_BUSY.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_segment_set(
+    h: *mut cha_handle,
+    segment: *const c_char,
+    definition_json: *const c_char,
+    actor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_segment_set", || {
+        // SAFETY (all): forwarded contract.
+        let h = unsafe { ref_arg(h, "h") }?;
+        let segment = unsafe { str_arg(segment, "segment") }?;
+        let definition = unsafe { opt_json_arg(definition_json, "definition_json") }?;
+        let actor = unsafe { str_arg(actor, "actor") }?;
+        let definition = match definition {
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                crate::Error::invalid_argument(format!("definition_json is not valid JSON: {e}"))
+            })?,
+            None => serde_json::Value::Null,
+        };
+        let change = h.cha.set_segment(segment, &definition, actor)?;
+        if !out_json.is_null() {
+            let json = owned_string(serde_json::to_string(&change)?)?;
+            // SAFETY: non-NULL, writable by contract.
+            unsafe { *out_json = json };
+        }
+        Ok(())
+    })
+}
+
+/// Imports an Unleash client-features document (`document_json`, as
+/// Unleash's `/api/client/features` serves it): its features become flags
+/// (one rule per strategy, with constraints, segments and variants; its
+/// dependencies prerequisites) and its segments segments, created or
+/// replaced by name in one transaction. `options_json` may be NULL, or an
+/// object with `actor` (default: the login name) and `dry_run` (true:
+/// check and report, write nothing). Writes the report to `*out_json`
+/// (free it with `cha_string_free`): `{"source","dry_run","actor","flags":
+/// [{"name","action","version"}],"segments":[...],"untranslated":
+/// [{"item","path","message"}]}`, where `untranslated` names everything
+/// without an exact translation and what was done instead. An import is a
+/// runtime change: a later deploy reports it as drift.
+///
+/// Errors: CHA_ERR_NULL_ARGUMENT, CHA_ERR_INVALID_UTF8,
+/// CHA_ERR_INVALID_ARGUMENT (not JSON, not an Unleash document, bad
+/// options), CHA_ERR_CONFIG (the result does not fit the flags already
+/// there), CHA_ERR_STORAGE, CHA_ERR_BUSY. On error nothing changes.
+///
+/// # Safety
+/// `h` is NULL or an open handle; strings are NULL or NUL-terminated;
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cha_import_unleash(
+    h: *mut cha_handle,
+    document_json: *const c_char,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cha_status {
+    guard("cha_import_unleash", || {
+        // SAFETY (all): forwarded contract. The handle first, as everywhere.
+        unsafe { ref_arg(h, "h") }?;
+        let document = unsafe { str_arg(document_json, "document_json") }?;
+        let options = unsafe { opt_json_arg(options_json, "options_json") }?;
+        let (actor, dry_run) = import_options(options)?;
+        unsafe {
+            json_out(h, out_json, |cha| {
+                cha.import_unleash(document, &actor, dry_run)
+            })
+        }
+    })
+}
+
+/// The actor and dry-run flag of an import's options.
+fn import_options(options: Option<&str>) -> Result<(String, bool)> {
+    let bad = |m: String| crate::Error::invalid_argument(format!("options_json: {m}"));
+    let Some(text) = options.filter(|t| !t.trim().is_empty()) else {
+        return Ok((crate::default_actor(), false));
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("expected an object such as {\"dry_run\": true}".into()))?;
+    let mut actor = crate::default_actor();
+    let mut dry_run = false;
+    for (key, v) in object {
+        match key.as_str() {
+            "actor" => {
+                actor = v
+                    .as_str()
+                    .ok_or_else(|| bad("`actor` is a string".into()))?
+                    .to_string()
+            }
+            "dry_run" => {
+                dry_run = v
+                    .as_bool()
+                    .ok_or_else(|| bad("`dry_run` is true or false".into()))?
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown option `{other}` (known: actor, dry_run)"
+                )));
+            }
+        }
+    }
+    Ok((actor, dry_run))
 }

@@ -3,9 +3,12 @@
 //! here once, so that evaluating never allocates.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use super::context::{Context, Stickiness};
+use super::context::{Context, Stickiness, Unit};
 use super::model::{FlagDefinition, FlagType};
+use super::rules::{CompiledConstraint, CompiledRule, CompiledSegment, Rollout, VariantSet};
+use super::targeting::Segment;
 use crate::common::bucket::SeededHash;
 use crate::common::percent::hundredths;
 use crate::common::time::parse_rfc3339_ms;
@@ -118,6 +121,10 @@ pub(crate) enum Rule {
 #[derive(Debug)]
 pub(crate) struct Prerequisite {
     pub id: FlagId,
+    /// Whether the parent must be on (true) or off.
+    pub enabled: bool,
+    /// When not empty: the parent's variant must be one of these.
+    pub variants: Box<[Box<str>]>,
     /// "prerequisite flow_based_calculation is off"
     pub rule: Box<str>,
 }
@@ -128,7 +135,33 @@ pub(crate) struct CompiledFlag {
     pub enabled: bool,
     pub default: bool,
     pub prerequisites: Box<[Prerequisite]>,
+    /// The targeting rules, in order (switched-off rules left out).
+    pub rules: Box<[CompiledRule]>,
+    /// A boolean flag with rules: when none matches, its `default`.
+    pub rules_only: bool,
+    /// The flag's type's own rule: what decides when no rule matched.
     pub rule: Rule,
+    /// The variants of a flag that is no a_b_test: what a unit it is on
+    /// for gets, when the rule that decided has none.
+    pub variants: Option<VariantSet>,
+    /// The flag as it is in some environments, by name.
+    pub environments: Box<[(Box<str>, CompiledFlag)]>,
+    /// No environments, prerequisites, rules or variants: its type alone
+    /// decides (the short way of a check).
+    pub plain: bool,
+}
+
+impl CompiledFlag {
+    /// The flag as it is in the context's environment.
+    #[inline]
+    pub(crate) fn in_environment(&self, environment: Option<&str>) -> &CompiledFlag {
+        if self.environments.is_empty() {
+            return self;
+        }
+        environment
+            .and_then(|e| self.environments.iter().find(|(name, _)| &**name == e))
+            .map_or(self, |(_, flag)| flag)
+    }
 }
 
 /// An immutable, compiled set of flags: build it once per configuration
@@ -139,6 +172,11 @@ pub struct FlagSet {
     pub(crate) flags: Box<[CompiledFlag]>,
     definitions: Box<[FlagDefinition]>,
     index: NameIndex,
+    segments: Box<[Segment]>,
+    /// The machine's name, for `hostname` constraints.
+    pub(crate) host: Option<Box<str>>,
+    /// Every variant name a flag can give, by id.
+    variant_names: Box<[Box<[Box<str>]>]>,
 }
 
 /// Flag names to ids. foldhash instead of the default SipHash: a by-name
@@ -153,29 +191,65 @@ impl Default for FlagSet {
             flags: Box::new([]),
             definitions: Box::new([]),
             index: NameIndex::default(),
+            segments: Box::new([]),
+            host: None,
+            variant_names: Box::new([]),
         }
     }
 }
 
 impl FlagSet {
     /// Compiles definitions that passed validation (`config::compile_flags`
-    /// validates and builds). A prerequisite that names no flag of the set
-    /// is ignored rather than trusted.
-    pub fn build(mut definitions: Vec<FlagDefinition>) -> FlagSet {
+    /// validates and builds), without segments.
+    pub fn build(definitions: Vec<FlagDefinition>) -> FlagSet {
+        FlagSet::build_with(definitions, Vec::new(), None)
+    }
+
+    /// Compiles definitions and the segments their rules name, that passed
+    /// validation together (`config::compile_flag_set`). `host` is the
+    /// machine's name, which `hostname` constraints compare (when the
+    /// context has no `hostname` property). A prerequisite that names no
+    /// flag of the set is ignored rather than trusted; a rule that names
+    /// no segment of the set, or whose constraint does not compile, never
+    /// matches.
+    pub fn build_with(
+        mut definitions: Vec<FlagDefinition>,
+        mut segments: Vec<Segment>,
+        host: Option<&str>,
+    ) -> FlagSet {
         definitions.sort_by(|a, b| a.name.cmp(&b.name));
+        segments.sort_by(|a, b| a.name.cmp(&b.name));
         let index: NameIndex = definitions
             .iter()
             .enumerate()
             .map(|(i, d)| (d.name.as_str().into(), FlagId(i as u32)))
             .collect();
-        let flags = definitions
+        let compiled_segments: HashMap<&str, Option<Arc<CompiledSegment>>> = segments
             .iter()
-            .map(|d| compile_flag(d, &index))
+            .map(|s| {
+                let constraints: Option<Box<[CompiledConstraint]>> = s
+                    .constraints
+                    .iter()
+                    .map(|c| CompiledConstraint::compile(c).ok())
+                    .collect();
+                (
+                    s.name.as_str(),
+                    constraints.map(|constraints| Arc::new(CompiledSegment { constraints })),
+                )
+            })
             .collect();
+        let flags: Box<[CompiledFlag]> = definitions
+            .iter()
+            .map(|d| compile_flag(d, &index, &compiled_segments))
+            .collect();
+        let variant_names = flags.iter().map(variant_names).collect();
         FlagSet {
             flags,
             definitions: definitions.into_boxed_slice(),
             index,
+            segments: segments.into_boxed_slice(),
+            host: host.map(Into::into),
+            variant_names,
         }
     }
 
@@ -198,6 +272,17 @@ impl FlagSet {
         &self.definitions
     }
 
+    /// The segments, ordered by name.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Every variant name flag `id` can give (its own, its rules' and its
+    /// environments'), without repeats; empty for an unknown id.
+    pub fn variant_names(&self, id: FlagId) -> &[Box<str>] {
+        self.variant_names.get(id.0 as usize).map_or(&[], |v| v)
+    }
+
     /// The definition of `id`, if the id belongs to this set.
     pub fn definition(&self, id: FlagId) -> Option<&FlagDefinition> {
         self.definitions.get(id.0 as usize)
@@ -209,7 +294,10 @@ impl FlagSet {
     /// `SPLIT`). The caller assigns the unit and uses that variant.
     pub fn experiment_unit<'c>(&self, id: FlagId, ctx: &Context<'c>) -> Option<(&str, &'c str)> {
         match &self.flags.get(id.0 as usize)?.rule {
-            Rule::Experiment(link) => Some((&link.experiment, ctx.unit(&link.unit)?)),
+            Rule::Experiment(link) => match ctx.unit(&link.unit)? {
+                Unit::Key(unit) => Some((&link.experiment, unit)),
+                Unit::Random => None,
+            },
             _ => None,
         }
     }
@@ -220,7 +308,82 @@ impl FlagSet {
     }
 }
 
-fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
+type SegmentIndex<'s> = HashMap<&'s str, Option<Arc<CompiledSegment>>>;
+
+fn compile_flag(
+    def: &FlagDefinition,
+    index: &NameIndex,
+    segments: &SegmentIndex<'_>,
+) -> CompiledFlag {
+    let mut flag = compile_one(def, index, segments, "");
+    flag.environments = def
+        .environments
+        .iter()
+        .map(|(name, o)| {
+            let mut there = def.clone();
+            there.environments.clear();
+            there.enabled = o.enabled.unwrap_or(def.enabled);
+            there.default = o.default.unwrap_or(def.default);
+            if o.percentage.is_some() {
+                there.percentage = o.percentage;
+            }
+            if let Some(rules) = &o.rules {
+                there.rules.clone_from(rules);
+            }
+            if let Some(variants) = &o.variants {
+                there.variants.clone_from(variants);
+            }
+            let prefix = format!("environments.{name}.");
+            (
+                name.as_str().into(),
+                compile_one(&there, index, segments, &prefix),
+            )
+        })
+        .collect();
+    flag.plain = flag.environments.is_empty()
+        && flag.prerequisites.is_empty()
+        && flag.rules.is_empty()
+        && !flag.rules_only
+        && flag.variants.is_none();
+    flag
+}
+
+/// The flag's variant names, each once.
+fn variant_names(flag: &CompiledFlag) -> Box<[Box<str>]> {
+    let mut names: Vec<Box<str>> = Vec::new();
+    let mut add = |name: &str| {
+        if !names.iter().any(|n| &**n == name) {
+            names.push(name.into());
+        }
+    };
+    let mut visit = |f: &CompiledFlag| {
+        if let Rule::AbTest(test) = &f.rule {
+            test.variants.iter().for_each(|v| add(&v.name));
+        }
+        if let Some(set) = &f.variants {
+            set.names().for_each(&mut add);
+        }
+        for rule in &f.rules {
+            if let Some(set) = &rule.variants {
+                set.names().for_each(&mut add);
+            }
+        }
+    };
+    visit(flag);
+    for (_, there) in &flag.environments {
+        visit(there);
+    }
+    names.into()
+}
+
+/// Compiles `def` as it is (its environments aside); `prefix` names where
+/// its rules come from in reasons (`environments.production.`).
+fn compile_one(
+    def: &FlagDefinition,
+    index: &NameIndex,
+    segments: &SegmentIndex<'_>,
+    prefix: &str,
+) -> CompiledFlag {
     let seed = SeededHash::new(def.effective_seed());
     let unit_name = def.stickiness.as_deref().unwrap_or("user_id");
     let unit = Stickiness::parse(def.stickiness.as_deref());
@@ -332,7 +495,60 @@ fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
             })
         }
     };
+    let variants = (def.flag_type != FlagType::AbTest && !def.variants.is_empty()).then(|| {
+        VariantSet::new(
+            &def.variants,
+            def.effective_seed(),
+            def.stickiness.as_deref(),
+            format!("context has no {unit_name} for the variants").into(),
+        )
+    });
+    let rules = def
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.enabled)
+        .filter_map(|(i, r)| {
+            let rule_name = match &r.name {
+                Some(name) => format!("{prefix}rule {name}"),
+                None => format!("{prefix}rules[{i}]"),
+            };
+            let constraints: Box<[CompiledConstraint]> = r
+                .constraints
+                .iter()
+                .map(|c| CompiledConstraint::compile(c).ok())
+                .collect::<Option<_>>()?;
+            let named: Box<[Arc<CompiledSegment>]> = r
+                .segments
+                .iter()
+                .map(|s| segments.get(s.as_str()).cloned().flatten())
+                .collect::<Option<_>>()?;
+            // A rule's rollout and variants follow the flag's seed and
+            // stickiness unless it names its own.
+            let seed = r.seed.as_deref().unwrap_or(def.effective_seed());
+            let stickiness = r.stickiness.as_deref().or(def.stickiness.as_deref());
+            let unit = stickiness.unwrap_or("user_id");
+            Some(CompiledRule {
+                constraints,
+                segments: named,
+                rollout: r
+                    .percentage
+                    .map(|p| Rollout::new(seed, stickiness, hundredths(p))),
+                serve: r.serve,
+                variants: (!r.variants.is_empty()).then(|| {
+                    VariantSet::new(
+                        &r.variants,
+                        seed,
+                        stickiness,
+                        format!("context has no {unit} for the variants of {rule_name}").into(),
+                    )
+                }),
+                rule: rule_name.into(),
+            })
+        })
+        .collect();
     CompiledFlag {
+        plain: false,
         name: def.name.as_str().into(),
         enabled: def.enabled,
         default: def.default,
@@ -340,12 +556,27 @@ fn compile_flag(def: &FlagDefinition, index: &NameIndex) -> CompiledFlag {
             .prerequisites
             .iter()
             .filter_map(|p| {
+                let rule = match (p.enabled, p.variants.is_empty()) {
+                    (true, true) => format!("prerequisite {} is off", p.flag),
+                    (false, _) => format!("prerequisite {} is on", p.flag),
+                    (true, false) => format!(
+                        "prerequisite {} is not on with variant {}",
+                        p.flag,
+                        p.variants.join(" or ")
+                    ),
+                };
                 Some(Prerequisite {
-                    id: *index.get(p.as_str())?,
-                    rule: format!("prerequisite {p} is off").into(),
+                    id: *index.get(p.flag.as_str())?,
+                    enabled: p.enabled,
+                    variants: p.variants.iter().map(|v| v.as_str().into()).collect(),
+                    rule: rule.into(),
                 })
             })
             .collect(),
+        rules_only: def.flag_type == FlagType::Boolean && !def.rules.is_empty(),
+        rules,
         rule,
+        variants,
+        environments: Box::new([]),
     }
 }

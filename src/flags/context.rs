@@ -37,21 +37,32 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The value of the attribute a flag is sticky on, if present and non-empty.
-    pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<&'a str> {
-        let value = match stickiness {
-            Stickiness::UserId => self.user_id,
-            Stickiness::SessionId => self.session_id,
-            Stickiness::Environment => self.environment,
-            Stickiness::AppName => self.app_name,
-            Stickiness::RemoteAddress => self.remote_address,
-            Stickiness::Property(name) => self
-                .properties
-                .iter()
-                .find(|(k, _)| *k == &**name)
-                .map(|(_, v)| *v),
-        };
-        value.filter(|v| !v.is_empty())
+    /// The unit of the attribute a flag is sticky on: its value if present
+    /// and non-empty; for `default`, the user id, else the session id,
+    /// else a random unit; for `random`, always a random one.
+    #[inline]
+    pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<Unit<'a>> {
+        let key = |v: Option<&'a str>| v.filter(|v| !v.is_empty()).map(Unit::Key);
+        match stickiness {
+            Stickiness::UserId => key(self.user_id),
+            Stickiness::SessionId => key(self.session_id),
+            Stickiness::Environment => key(self.environment),
+            Stickiness::AppName => key(self.app_name),
+            Stickiness::RemoteAddress => key(self.remote_address),
+            Stickiness::Property(name) => key(self.property(name)),
+            Stickiness::Default => key(self.user_id)
+                .or_else(|| key(self.session_id))
+                .or(Some(Unit::Random)),
+            Stickiness::Random => Some(Unit::Random),
+        }
+    }
+
+    /// The custom property `name`, if the context has it.
+    pub(crate) fn property(&self, name: &str) -> Option<&'a str> {
+        self.properties
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
     }
 
     pub(crate) fn in_group(&self, group: &str) -> bool {
@@ -68,6 +79,10 @@ pub(crate) enum Stickiness {
     AppName,
     RemoteAddress,
     Property(Box<str>),
+    /// Unleash's `default`: the user id, else the session id, else random.
+    Default,
+    /// A random unit on every evaluation: not sticky at all.
+    Random,
 }
 
 impl Stickiness {
@@ -78,7 +93,28 @@ impl Stickiness {
             "environment" => Stickiness::Environment,
             "app_name" => Stickiness::AppName,
             "remote_address" => Stickiness::RemoteAddress,
+            "default" => Stickiness::Default,
+            "random" => Stickiness::Random,
             other => Stickiness::Property(other.into()),
+        }
+    }
+}
+
+/// What a unit is hashed by: the value of its attribute, or nothing (a
+/// random bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit<'a> {
+    Key(&'a str),
+    Random,
+}
+
+impl Unit<'_> {
+    /// The unit's bucket (`0..buckets`) for a flag hashed with `seed`.
+    #[inline]
+    pub(crate) fn bucket(self, seed: &crate::common::bucket::SeededHash, buckets: u32) -> u32 {
+        match self {
+            Unit::Key(key) => seed.bucket(key, buckets),
+            Unit::Random => super::rules::random_below(buckets),
         }
     }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::compile::{CompiledFlag, FlagId, FlagSet, Rule};
 use super::context::Context;
+use super::rules::{CompiledRule, Scope, VariantSet};
 use crate::common::bucket::BUCKETS;
 
 /// Why a flag has its value, after OpenFeature's resolution reasons.
@@ -15,13 +16,15 @@ pub enum Reason {
     Disabled,
     /// A boolean flag: the same value for everyone.
     Static,
-    /// A user or group rule of a user_group flag decided.
+    /// A targeting rule, or a user or group rule of a user_group flag,
+    /// decided.
     TargetingMatch,
     /// A percentage or variant split decided (pseudorandom, sticky).
     Split,
     /// The time window or a schedule step of a time_based flag decided.
     Schedule,
-    /// A prerequisite flag is off.
+    /// A prerequisite flag is not as this flag requires (off, on, or
+    /// without the required variant).
     PrerequisiteFailed,
     /// No rule matched: the flag's `default`.
     Default,
@@ -52,9 +55,11 @@ impl Reason {
 pub enum ErrorCode {
     /// No flag has that name (or the id is not from this set).
     FlagNotFound,
-    /// A variant was asked of a flag that has no variants.
+    /// A variant was asked of a flag that has no variants, or a typed value
+    /// of a flag whose value has another type.
     TypeMismatch,
-    /// The context lacks what the flag needs (its stickiness attribute).
+    /// The context lacks what the flag needs (its stickiness attribute), or
+    /// could not be read.
     InvalidContext,
 }
 
@@ -80,6 +85,9 @@ pub struct Evaluation<'a> {
     pub reason: Reason,
     /// Which rule decided, in a few words ("include_groups: beta_testers").
     pub rule: &'a str,
+    /// Why it could not be evaluated (with reason `ERROR`); or, with the
+    /// flag on, why it has no variant (`INVALID_CONTEXT`: the unit lacks
+    /// the variants' stickiness attribute).
     pub error: Option<ErrorCode>,
 }
 
@@ -98,7 +106,7 @@ pub struct EvaluationReport<'a> {
 }
 
 impl<'a> Evaluation<'a> {
-    fn new(enabled: bool, reason: Reason, rule: &'a str) -> Self {
+    pub(crate) fn new(enabled: bool, reason: Reason, rule: &'a str) -> Self {
         Evaluation {
             enabled,
             variant: None,
@@ -109,7 +117,7 @@ impl<'a> Evaluation<'a> {
         }
     }
 
-    fn error(enabled: bool, code: ErrorCode, rule: &'a str) -> Self {
+    pub(crate) fn error(enabled: bool, code: ErrorCode, rule: &'a str) -> Self {
         Evaluation {
             error: Some(code),
             ..Evaluation::new(enabled, Reason::Error, rule)
@@ -150,7 +158,7 @@ pub enum Now {
 }
 
 impl Now {
-    fn ms(self) -> i64 {
+    pub(crate) fn ms(self) -> i64 {
         match self {
             Now::At(ms) => ms,
             Now::System => crate::clock::now_ms(),
@@ -198,8 +206,9 @@ impl FlagSet {
         self.evaluate(id, ctx, now).enabled
     }
 
-    /// Evaluates an a_b_test flag for its variant. Other flag types give
-    /// reason `ERROR`, `TYPE_MISMATCH` (and their value as `enabled`).
+    /// Evaluates a flag for its variant. A flag that can give no variant
+    /// (no a_b_test split, no variants of its own or of its rules) gives
+    /// reason `ERROR`, `TYPE_MISMATCH` (and its value as `enabled`).
     pub fn evaluate_variant(
         &self,
         id: FlagId,
@@ -209,10 +218,11 @@ impl FlagSet {
         let evaluation = self.evaluate(id, ctx, now);
         match self.flags.get(id.0 as usize) {
             Some(CompiledFlag {
-                rule: Rule::AbTest(_) | Rule::Experiment(_),
+                rule: Rule::Experiment(_),
                 ..
             })
             | None => evaluation,
+            Some(_) if !self.variant_names(id).is_empty() => evaluation,
             Some(_) => Evaluation::error(
                 evaluation.enabled,
                 ErrorCode::TypeMismatch,
@@ -221,31 +231,136 @@ impl FlagSet {
         }
     }
 
+    /// A flag without targeting (no prerequisites, rules or variants) takes
+    /// the short way: its type decides, inline. The rest is out of line, so
+    /// that a plain flag's check carries none of it.
+    #[inline]
     fn evaluate_flag<'s>(
         &'s self,
         flag: &'s CompiledFlag,
         ctx: &Context<'_>,
         now: Now,
     ) -> Evaluation<'s> {
+        if flag.plain {
+            if !flag.enabled {
+                return Evaluation::new(false, Reason::Disabled, "enabled: false");
+            }
+            return self.evaluate_type(flag, ctx, now);
+        }
+        let flag = flag.in_environment(ctx.environment);
         if !flag.enabled {
             return Evaluation::new(false, Reason::Disabled, "enabled: false");
         }
+        if !flag.prerequisites.is_empty()
+            || !flag.rules.is_empty()
+            || flag.rules_only
+            || flag.variants.is_some()
+        {
+            return self.evaluate_targeted(flag, ctx, now);
+        }
+        self.evaluate_type(flag, ctx, now)
+    }
+
+    /// `evaluate_flag` of an enabled flag (in the context's environment)
+    /// with prerequisites, rules or variants.
+    #[inline(never)]
+    fn evaluate_targeted<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        ctx: &Context<'_>,
+        now: Now,
+    ) -> Evaluation<'s> {
         for prerequisite in &flag.prerequisites {
             // Validation rejected cycles, so this recursion ends.
             let required = &self.flags[prerequisite.id.0 as usize];
-            if !self.evaluate_flag(required, ctx, now).enabled {
+            let parent = self.evaluate_flag(required, ctx, now);
+            let met = if prerequisite.enabled {
+                parent.enabled
+                    && (prerequisite.variants.is_empty()
+                        || parent
+                            .variant
+                            .is_some_and(|v| prerequisite.variants.iter().any(|w| **w == *v)))
+            } else {
+                !parent.enabled
+            };
+            if !met {
                 return Evaluation::new(false, Reason::PrerequisiteFailed, &prerequisite.rule);
             }
         }
+        if !flag.rules.is_empty() || flag.rules_only {
+            let scope = Scope {
+                now,
+                host: self.host.as_deref(),
+            };
+            if let Some(rule) = flag.rules.iter().find(|r| r.matches(ctx, &scope)) {
+                return self.serve_rule(flag, rule, ctx, &scope);
+            }
+            if flag.rules_only {
+                // No rule matched: the flag's default; on, its own variants
+                // apply, as for any unit it is on for.
+                let e = Evaluation::new(flag.default, Reason::Default, "no rule matched");
+                return match &flag.variants {
+                    Some(set) if e.enabled => with_variant(e, set, ctx, &scope),
+                    _ => e,
+                };
+            }
+        }
+        let e = self.evaluate_type(flag, ctx, now);
+        match &flag.variants {
+            Some(set) if e.enabled && e.variant.is_none() => {
+                let scope = Scope {
+                    now,
+                    host: self.host.as_deref(),
+                };
+                with_variant(e, set, ctx, &scope)
+            }
+            _ => e,
+        }
+    }
+
+    /// What rule `rule`, which matched, serves: off, or on with its own
+    /// variants, the flag's, or (an a_b_test flag) the flag's split. Out
+    /// of line, so that a flag without rules carries none of it.
+    #[inline(never)]
+    fn serve_rule<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        rule: &'s CompiledRule,
+        ctx: &Context<'_>,
+        scope: &Scope<'_>,
+    ) -> Evaluation<'s> {
+        if !rule.serve {
+            return Evaluation::new(false, Reason::TargetingMatch, &rule.rule);
+        }
+        let on = Evaluation::new(true, Reason::TargetingMatch, &rule.rule);
+        match (&rule.variants, &flag.variants, &flag.rule) {
+            (Some(set), _, _) | (None, Some(set), _) => with_variant(on, set, ctx, scope),
+            (None, None, Rule::AbTest(_) | Rule::Experiment(_)) => {
+                self.evaluate_type(flag, ctx, scope.now)
+            }
+            (None, None, _) => on,
+        }
+    }
+
+    /// The flag's type's own rule.
+    #[inline]
+    fn evaluate_type<'s>(
+        &'s self,
+        flag: &'s CompiledFlag,
+        ctx: &Context<'_>,
+        now: Now,
+    ) -> Evaluation<'s> {
         match &flag.rule {
             Rule::Boolean => Evaluation::new(true, Reason::Static, "boolean: on"),
             Rule::Percentage(split) => match (split.hundredths, ctx.unit(&split.unit)) {
                 // 0% and 100% are the same for every unit: no unit is needed.
                 (0, _) => Evaluation::new(false, Reason::Split, &split.rule),
                 (BUCKETS.., _) => Evaluation::new(true, Reason::Split, &split.rule),
-                (h, Some(unit)) => {
-                    Evaluation::new(split.seed.in_rollout(unit, h), Reason::Split, &split.rule)
-                }
+                (h, Some(unit)) => Evaluation::new(
+                    unit.bucket(&split.seed, BUCKETS) < h,
+                    Reason::Split,
+                    &split.rule,
+                ),
                 (_, None) => {
                     Evaluation::error(flag.default, ErrorCode::InvalidContext, &split.missing_rule)
                 }
@@ -281,7 +396,7 @@ impl FlagSet {
                         &test.missing_rule,
                     );
                 };
-                let b = test.seed.bucket(unit, BUCKETS);
+                let b = unit.bucket(&test.seed, BUCKETS);
                 match test.variants.iter().find(|v| b < v.upper) {
                     Some(v) => Evaluation {
                         variant: Some(&v.name),
@@ -323,7 +438,7 @@ impl FlagSet {
                     (0, _) => Evaluation::new(false, Reason::Schedule, &step.rule),
                     (BUCKETS.., _) => Evaluation::new(true, Reason::Schedule, &step.rule),
                     (h, Some(unit)) => Evaluation::new(
-                        window.seed.in_rollout(unit, h),
+                        unit.bucket(&window.seed, BUCKETS) < h,
                         Reason::Schedule,
                         &step.rule,
                     ),
@@ -335,5 +450,32 @@ impl FlagSet {
                 }
             }
         }
+    }
+}
+
+/// `on` with the variant `set` gives `ctx`: its name and payload, off for a
+/// variant that says `enabled: false`. A unit without the stickiness
+/// attribute gets no variant: the flag stays on (as in Unleash, whose
+/// `is_enabled` never looks at variants), with error `INVALID_CONTEXT` and
+/// the rule saying which attribute was missing, so that a typed value
+/// falls back to the caller's default.
+fn with_variant<'s>(
+    on: Evaluation<'s>,
+    set: &'s VariantSet,
+    ctx: &Context<'_>,
+    scope: &Scope<'_>,
+) -> Evaluation<'s> {
+    match set.pick(ctx, scope) {
+        Some(v) => Evaluation {
+            enabled: v.enabled,
+            variant: Some(&v.name),
+            payload: v.payload.as_ref(),
+            ..on
+        },
+        None => Evaluation {
+            error: Some(ErrorCode::InvalidContext),
+            rule: &set.missing_rule,
+            ..on
+        },
     }
 }

@@ -49,6 +49,10 @@ pub mod compile;
 pub mod context;
 pub mod evaluate;
 pub mod model;
+pub(crate) mod rules;
+pub(crate) mod semver;
+pub mod targeting;
+pub mod value;
 
 pub use compile::{FlagId, FlagSet};
 pub use context::{Context, OwnedContext};
@@ -57,3 +61,7 @@ pub use model::{
     FlagDefinition, FlagType, GuardAction, Guardrails, Hold, Metadata, RiskLevel, ScheduleStep,
     Variant,
 };
+pub use targeting::{
+    Constraint, EnvironmentOverride, Operator, Prerequisite, Rule, Segment, VariantOverride,
+};
+pub use value::{Fallback, FlagValue, JsonValue, ValueType};

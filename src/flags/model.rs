@@ -5,7 +5,11 @@
 //! records every problem with its path (and location, from YAML), so that a
 //! file and a JSON update are validated by the same code.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use super::targeting::{EnvironmentOverride, Prerequisite, Rule, VariantOverride};
 
 /// The five kinds of flag of the seed's `FeatureFlagType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,23 +61,15 @@ impl FlagType {
     pub(crate) fn own_fields(self) -> &'static [&'static str] {
         match self {
             FlagType::Boolean => &[],
-            FlagType::Percentage => &["percentage", "stickiness", "seed", "guardrails", "hold"],
+            FlagType::Percentage => &["percentage", "guardrails", "hold"],
             FlagType::UserGroup => &[
                 "include_groups",
                 "exclude_groups",
                 "allow_users",
                 "deny_users",
             ],
-            FlagType::AbTest => &["experiment", "variants", "stickiness", "seed"],
-            FlagType::TimeBased => &[
-                "start_time",
-                "end_time",
-                "schedule",
-                "stickiness",
-                "seed",
-                "guardrails",
-                "hold",
-            ],
+            FlagType::AbTest => &["experiment"],
+            FlagType::TimeBased => &["start_time", "end_time", "schedule", "guardrails", "hold"],
         }
     }
 }
@@ -109,20 +105,28 @@ impl Metadata {
     }
 }
 
-/// One arm of an `a_b_test` flag.
+/// A variant: an arm of an `a_b_test` flag, or a value (its payload) that
+/// the units a flag or a rule is on for get by weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
-    /// Share of units in percent (0.01 steps); the weights of a flag add up to 100.
+    /// The variant's share (0.01 steps): of an a_b_test flag, a percentage
+    /// of units (the weights add up to 100); elsewhere relative to the
+    /// other variants' weights.
     pub weight: f64,
     /// Whether the flag counts as on for units in this variant (false for a
     /// control arm that keeps the old behaviour). Default true.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
-    /// Free-form data handed to the caller with the variant.
+    /// The variant's value, handed to the caller with it: a string, a
+    /// number or any JSON (what `cha_flag_string`, `cha_flag_double`,
+    /// `cha_flag_int` and `cha_flag_json` return).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
+    /// Units that get this variant whatever the weights say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<VariantOverride>,
 }
 
 /// One step of a `time_based` ramp: from `at` on, `percentage` of units.
@@ -156,20 +160,31 @@ pub struct FlagDefinition {
     pub metadata: Metadata,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// Flags that must be on (for the same context) for this one to be on.
+    /// Flags that must be on (for the same context) for this one to be on;
+    /// or off, or on with one of some variants, in the mapping form.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prerequisites: Vec<String>,
+    pub prerequisites: Vec<Prerequisite>,
+    /// Targeting rules, tried in order before the flag's type decides:
+    /// the first that matches decides. A boolean flag with rules is on for
+    /// the units they serve and its `default` for the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// What the flag is in some environments (by the context's
+    /// `environment`): fields that replace the flag's own there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, EnvironmentOverride>,
 
     /// percentage: share of units in percent, 0–100 in 0.01 steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<f64>,
-    /// percentage, a_b_test, time_based: the context attribute that picks a
-    /// unit (`user_id` when absent; `session_id`, `environment`, `app_name`,
-    /// `remote_address`, or any property name).
+    /// The context attribute that picks a unit for splits and variants
+    /// (`user_id` when absent; `session_id`, `environment`, `app_name`,
+    /// `remote_address`, or any property name), or `default` (user_id,
+    /// else session_id, else random) or `random`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<String>,
-    /// percentage, a_b_test, time_based: the hash seed (the flag's name when
-    /// absent). Flags sharing a seed pick the same units.
+    /// The hash seed of splits and variants (the flag's name when absent).
+    /// Flags sharing a seed pick the same units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<String>,
 
@@ -189,7 +204,9 @@ pub struct FlagDefinition {
     /// a_b_test: the experiment of ab_tests.yml this flag belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<String>,
-    /// a_b_test: the arms, until experiments supply them.
+    /// a_b_test: the arms, until experiments supply them. Other types: the
+    /// values the units the flag is on for get (when the rule that turned
+    /// it on has none of its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
 
@@ -287,6 +304,8 @@ impl FlagDefinition {
             metadata: Metadata::default(),
             tags: Vec::new(),
             prerequisites: Vec::new(),
+            rules: Vec::new(),
+            environments: BTreeMap::new(),
             percentage: None,
             stickiness: None,
             seed: None,

@@ -8,13 +8,19 @@ use super::{Cha, Live};
 use crate::common::limits::{MAX_ACTOR_BYTES, check_bytes, excerpt};
 use crate::common::names::did_you_mean;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flags::{self, Context, Evaluation, FlagDefinition, FlagId, FlagSet, Now, OwnedContext};
+use crate::flags::{
+    self, Context, ErrorCode, Evaluation, Fallback, FlagDefinition, FlagId, FlagSet, FlagValue,
+    Now, OwnedContext, Reason, Segment, ValueType,
+};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::definitions::{self, Author};
 use crate::store::{self};
 
 /// The kind of flag definitions in the definitions table and the audit log.
 pub(crate) const KIND: &str = "flag";
+
+/// The kind of segment definitions (the `segments:` of feature_flags.yml).
+pub(crate) const SEGMENT_KIND: &str = "segment";
 
 /// The outcome of one evaluation, owned: what `cha_flag_evaluate`, Python's
 /// `is_enabled` and `cha-deploy flags eval` report.
@@ -32,6 +38,23 @@ pub struct FlagEvaluation {
 
 /// A stored flag with its bookkeeping.
 pub type FlagRecord = super::Versioned<FlagDefinition>;
+
+/// A typed value of a flag and how it was resolved: what `cha_flag_double`
+/// and its siblings, Python's `flag_double` and `cha-deploy flags value`
+/// give. `value` is the caller's default whenever `reason` is `ERROR` or
+/// the flag is off (see [`crate::flags::value`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlagResolution<T> {
+    pub flag: String,
+    pub value: T,
+    pub reason: Reason,
+    pub error: Option<ErrorCode>,
+    /// The variant the value came from.
+    pub variant: Option<String>,
+    /// Why the default was served, in words, for an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
 
 /// What a change to one flag did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,7 +177,12 @@ impl Cha {
         match assignment.variant {
             Some(index) => {
                 let variant = &compiled.variants[index as usize];
-                if !ctx.peek {
+                // A flag check always answers: with the buffer full (the
+                // store failing) its exposure is counted as dropped instead.
+                let recorder = &self.inner.recorder;
+                if !ctx.peek && recorder.experiments.buffer.held() >= recorder.backlog.limit {
+                    recorder.backlog.note_dropped_exposure();
+                } else if !ctx.peek {
                     self.inner.recorder.experiments.expose(
                         &compiled.id,
                         unit,
@@ -176,6 +204,184 @@ impl Cha {
                 ..e
             },
         }
+    }
+
+    /// Calls `f` with the evaluation of `flag` for `ctx`: the one
+    /// evaluation behind the typed getters. Counts it as a check does; an
+    /// unknown flag evaluates as `FLAG_NOT_FOUND`.
+    pub(crate) fn resolve_in<R>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&Evaluation<'_>) -> R,
+    ) -> R {
+        let live = self.inner.live.load();
+        match live.flags.lookup(flag) {
+            Some(id) => {
+                let e = self.evaluate_in(&live, id, ctx);
+                self.count(&live, id, e.enabled, e.variant);
+                f(&e)
+            }
+            None => {
+                self.inner.recorder.monitoring.usage.unknown(flag);
+                f(&Evaluation::not_found())
+            }
+        }
+    }
+
+    /// The typed value of `flag` for `ctx`: `convert` takes it from the
+    /// flag's value, `default` is served on any error or when the flag is
+    /// off.
+    fn resolution<T>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        kind: ValueType,
+        default: T,
+        convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
+    ) -> FlagResolution<T> {
+        self.resolve_in(flag, ctx, |e| {
+            let (value, reason, error) = match e.value(kind).map(convert) {
+                Ok(Some(value)) => (value, e.reason, None),
+                Ok(None) => (default, Reason::Error, Some(ErrorCode::TypeMismatch)),
+                Err(Fallback { reason, error }) => (default, reason, error),
+            };
+            FlagResolution {
+                flag: flag.to_string(),
+                value,
+                reason,
+                error,
+                variant: e.variant.filter(|_| e.enabled).map(str::to_string),
+                message: error.map(|code| self.resolution_message(flag, kind, code, e)),
+            }
+        })
+    }
+
+    /// Why a typed getter served the default, in words.
+    #[cold]
+    fn resolution_message(
+        &self,
+        flag: &str,
+        kind: ValueType,
+        error: ErrorCode,
+        e: &Evaluation<'_>,
+    ) -> String {
+        let kind = kind.as_str();
+        match error {
+            ErrorCode::FlagNotFound => self.flag_not_found(flag).message().to_string(),
+            ErrorCode::TypeMismatch => match (e.variant, e.payload) {
+                (None, _) => format!(
+                    "flag `{flag}` gives this context no variant, so no {kind} value (only bool)"
+                ),
+                (Some(variant), None) => format!(
+                    "flag `{flag}` has no {kind} value for this context: its variant `{variant}` has no payload"
+                ),
+                (Some(variant), Some(payload)) => format!(
+                    "flag `{flag}` has no {kind} value for this context: the payload of its variant `{variant}` is {payload}"
+                ),
+            },
+            ErrorCode::InvalidContext => format!("flag `{flag}`: {}", e.rule),
+        }
+    }
+
+    /// Whether `flag` is on for `ctx`, with the caller's `default` on any
+    /// error (an unknown flag, a context without the flag's stickiness
+    /// attribute). Never fails.
+    pub fn flag_bool(&self, flag: &str, ctx: &Context<'_>, default: bool) -> FlagResolution<bool> {
+        self.resolution(flag, ctx, ValueType::Bool, default, |v| match v {
+            FlagValue::Bool(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// The string payload (or the name) of the variant `flag` gives `ctx`,
+    /// or `default`. Never fails.
+    pub fn flag_string(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        default: &str,
+    ) -> FlagResolution<String> {
+        self.resolution(
+            flag,
+            ctx,
+            ValueType::String,
+            default.to_string(),
+            |v| match v {
+                FlagValue::String(s) => Some(s.to_string()),
+                _ => None,
+            },
+        )
+    }
+
+    /// The number payload of the variant `flag` gives `ctx`, or `default`.
+    /// Never fails.
+    pub fn flag_double(&self, flag: &str, ctx: &Context<'_>, default: f64) -> FlagResolution<f64> {
+        self.resolution(flag, ctx, ValueType::Double, default, |v| match v {
+            FlagValue::Double(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The whole-number payload of the variant `flag` gives `ctx`, or
+    /// `default`. Never fails.
+    pub fn flag_int(&self, flag: &str, ctx: &Context<'_>, default: i64) -> FlagResolution<i64> {
+        self.resolution(flag, ctx, ValueType::Int, default, |v| match v {
+            FlagValue::Int(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The payload (any JSON; the name as a string when it has none) of
+    /// the variant `flag` gives `ctx`, or `default`. Never fails.
+    pub fn flag_json(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        default: serde_json::Value,
+    ) -> FlagResolution<serde_json::Value> {
+        self.resolution(flag, ctx, ValueType::Json, default, |v| match v {
+            FlagValue::Json(j) => Some(j.to_value()),
+            _ => None,
+        })
+    }
+
+    /// The value of `flag` as `kind`, the context as JSON (as
+    /// `cha_flag_evaluate` takes it) and the value and default as JSON:
+    /// the one call behind the CLI and Python. A context that does not
+    /// read serves the default with error `INVALID_CONTEXT`. Never fails.
+    pub fn flag_value_json(
+        &self,
+        flag: &str,
+        context_json: Option<&str>,
+        kind: ValueType,
+        default: serde_json::Value,
+    ) -> FlagResolution<serde_json::Value> {
+        let ctx = match context_json.map(OwnedContext::from_json).transpose() {
+            Ok(ctx) => ctx.unwrap_or_default(),
+            Err(e) => {
+                return FlagResolution {
+                    flag: flag.to_string(),
+                    value: default,
+                    reason: Reason::Error,
+                    error: Some(ErrorCode::InvalidContext),
+                    variant: None,
+                    message: Some(e.message().to_string()),
+                };
+            }
+        };
+        ctx.with_context(|ctx| match kind {
+            ValueType::Json => self.flag_json(flag, ctx, default),
+            _ => self.resolution(flag, ctx, kind, default, |v| match (kind, v) {
+                (ValueType::Bool, FlagValue::Bool(b)) => Some(b.into()),
+                (ValueType::String, FlagValue::String(s)) => Some(s.into()),
+                (ValueType::Double, FlagValue::Double(d)) => {
+                    serde_json::Number::from_f64(d).map(Into::into)
+                }
+                (ValueType::Int, FlagValue::Int(i)) => Some(i.into()),
+                _ => None,
+            }),
+        })
     }
 
     /// A handle id for `flag` that skips the name lookup in inner loops (see
@@ -332,7 +538,8 @@ impl Cha {
         let mut set: Vec<FlagDefinition> = definitions::load_parsed(tx, KIND)?;
         set.retain(|f| f.name != after.name);
         set.push(after.clone());
-        crate::config::validate_flag_set(&set)?;
+        let segments: Vec<Segment> = definitions::load_parsed(tx, SEGMENT_KIND)?;
+        crate::config::validate_flag_set(&set, &segments)?;
         let experiments = definitions::names(tx, store::experiments::KIND)?;
         check_experiment_links(std::slice::from_ref(&after), &experiments)?;
         let json = serde_json::to_value(&after)?;
@@ -396,9 +603,35 @@ fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<F
         .transpose()
 }
 
-/// Compiles the stored flags for the live snapshot.
+/// Compiles the stored flags and segments for the live snapshot.
 pub(crate) fn compile(conn: &rusqlite::Connection) -> Result<FlagSet> {
-    crate::config::compile_flags(definitions::load_parsed(conn, KIND)?)
+    crate::config::compile_flag_set(
+        definitions::load_parsed(conn, KIND)?,
+        definitions::load_parsed(conn, SEGMENT_KIND)?,
+        host_name(),
+    )
+}
+
+/// The name of this machine, read once: what `hostname` constraints (and
+/// Unleash's applicationHostname strategy) compare when the context has
+/// no `hostname` property.
+pub(crate) fn host_name() -> Option<&'static str> {
+    static HOST: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer is writable for its length; gethostname
+        // NUL-terminates what fits.
+        let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        if rc != 0 {
+            return None;
+        }
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        std::str::from_utf8(&buffer[..end])
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+    })
+    .as_deref()
 }
 
 /// Checks that every flag linked to an experiment names one of `experiments`.
@@ -429,6 +662,20 @@ pub(crate) fn check_experiment_links(
 }
 
 impl Cha {
+    /// `name` as a C string interned in the handle: valid until it closes
+    /// (the variant names the C ABI hands out).
+    pub(crate) fn c_name(&self, name: &str) -> *const std::ffi::c_char {
+        let mut interned = self
+            .inner
+            .interned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        interned
+            .entry(name.into())
+            .or_insert_with(|| std::ffi::CString::new(name).unwrap_or_default().into())
+            .as_ptr()
+    }
+
     /// `NotFound` for flag `name`, with a deployed flag close to it: the
     /// names of the snapshot, without the store's lock.
     fn flag_not_found(&self, name: &str) -> Error {

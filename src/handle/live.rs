@@ -52,10 +52,13 @@ impl<T> Part<T> {
     fn reload(
         &self,
         conn: &rusqlite::Connection,
-        kind: &str,
+        kinds: &[&str],
         build: impl FnOnce() -> Result<T>,
     ) -> Result<Part<T>> {
-        let change = store::audit::last_change_of(conn, kind)?;
+        let mut change = -1;
+        for kind in kinds {
+            change = change.max(store::audit::last_change_of(conn, kind)?);
+        }
         if change == self.change {
             return Ok(self.clone());
         }
@@ -180,18 +183,22 @@ impl Inner {
         }
         let live = Live {
             revision,
-            flags: current
-                .flags
-                .reload(&conn, super::flags::KIND, || super::flags::compile(&conn))?,
+            flags: current.flags.reload(
+                &conn,
+                &[super::flags::KIND, super::flags::SEGMENT_KIND],
+                || super::flags::compile(&conn),
+            )?,
             flag_handles: Box::new([]),
             experiments: current
                 .experiments
-                .reload(&conn, store::experiments::KIND, || {
+                .reload(&conn, &[store::experiments::KIND], || {
                     self.compile_experiments(&conn)
                 })?,
-            feedback: current.feedback.reload(&conn, store::feedback::KIND, || {
-                super::feedback::compile(&conn)
-            })?,
+            feedback: current
+                .feedback
+                .reload(&conn, &[store::feedback::KIND], || {
+                    super::feedback::compile(&conn)
+                })?,
         };
         let names = self.flag_handles.lock().unwrap_or_else(|p| p.into_inner());
         self.live.store(Arc::new(live.with_handles(&names)));
@@ -254,7 +261,10 @@ impl Watcher {
                         // this handle's included.
                         if inner.config_changed().unwrap_or(true) {
                             let _ = inner.flush();
-                            let _ = inner.reload();
+                            let _ = inner.reload_noted();
+                        } else {
+                            // The store answers again and nothing changed.
+                            inner.clear_refresh_failure();
                         }
                         next_refresh = now + refresh;
                     }

@@ -5,9 +5,11 @@ pub(crate) mod experiments;
 pub(crate) mod feedback;
 pub(crate) mod flags;
 pub(crate) mod guardrails;
+pub(crate) mod health;
 mod live;
 pub(crate) mod monitoring;
 pub(crate) mod recorder;
+pub(crate) mod segments;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,13 +31,15 @@ pub use feedback::{
     FeedbackRoute, FeedbackSentiment, FeedbackTransition, FlagExposure,
 };
 pub(crate) use flags::check_actor;
-pub use flags::{FlagChange, FlagEvaluation, FlagRecord};
+pub use flags::{FlagChange, FlagEvaluation, FlagRecord, FlagResolution};
 pub use guardrails::{GUARDRAIL_ACTOR, GuardEvent};
+pub use health::{BackgroundError, BufferedRecords, Health};
 pub(crate) use live::Live;
 pub use monitoring::alerts::AlertQuery;
 pub use monitoring::fold::Retained;
 pub use monitoring::system::SYSTEM_METRICS;
 pub use monitoring::{AlertCallback, MetricSeries, PerformanceReport, RawSample, RuleStatus};
+pub use segments::{ImportReport, ImportedItem, SegmentChange, SegmentRecord};
 
 /// An open database: the one handle through which everything is done.
 ///
@@ -45,6 +49,34 @@ pub use monitoring::{AlertCallback, MetricSeries, PerformanceReport, RawSample, 
 #[derive(Clone)]
 pub struct Cha {
     pub(crate) inner: Arc<Inner>,
+    /// Shared by the caller's references only (None in the handles the
+    /// background threads make for themselves): the last one to go stops
+    /// the background threads on the dropping thread.
+    #[allow(dead_code)] // held for its Drop
+    closer: Option<Arc<Closer>>,
+}
+
+/// Closes the handle when the caller's last reference goes. Without it, a
+/// background thread holding the handle for its tick at that moment would
+/// be the last owner: the threads would stop and the final flush would run
+/// on it, after `close` (or `cha_close`) had returned.
+struct Closer(Arc<Inner>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+impl Cha {
+    /// A handle for the library's own background work: it does not keep
+    /// the handle open, nor close it when dropped.
+    pub(crate) fn internal(inner: Arc<Inner>) -> Cha {
+        Cha {
+            inner,
+            closer: None,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -62,6 +94,8 @@ pub(crate) struct Inner {
     pub(crate) interned: Mutex<std::collections::HashMap<Box<str>, Arc<std::ffi::CStr>>>,
     pub(crate) recorder: Recorder,
     watcher: Mutex<Option<live::Watcher>>,
+    /// The last failed reload of the snapshot, until one succeeds.
+    refresh_failure: Mutex<Option<recorder::BackgroundError>>,
     /// The evaluator and sampler threads, the alert callback.
     pub(crate) monitor: monitoring::Monitor,
 }
@@ -88,14 +122,23 @@ impl<T: serde::de::DeserializeOwned> Versioned<T> {
     }
 }
 
-/// What the hot paths record, one buffer per subsystem that records data.
-#[derive(Default)]
+/// What the hot paths record, one buffer per subsystem that records data,
+/// and the bound on them.
 pub(crate) struct Recorder {
     pub experiments: experiments::record::ExperimentLog,
     pub monitoring: monitoring::record::MetricLog,
+    pub backlog: recorder::Backlog,
 }
 
 impl Recorder {
+    fn new(limit: usize) -> Recorder {
+        Recorder {
+            experiments: Default::default(),
+            monitoring: Default::default(),
+            backlog: recorder::Backlog::new(limit),
+        }
+    }
+
     /// Every buffer, in the order they are flushed.
     fn buffers(&self) -> [&dyn Flush; 2] {
         [&self.experiments.buffer, &self.monitoring]
@@ -103,9 +146,54 @@ impl Recorder {
 }
 
 impl Inner {
-    /// Persists every subsystem's buffered records.
+    /// Persists every subsystem's buffered records, and notes the outcome
+    /// for [`Cha::health`] and the bound on the buffers.
     pub(crate) fn flush(&self) -> Result<()> {
-        recorder::flush_all(&self.store, &self.recorder.buffers())
+        let result = recorder::flush_all(&self.store, &self.recorder.buffers());
+        self.recorder.backlog.note_flush(&result);
+        result
+    }
+
+    /// Reloads the snapshot if the configuration changed, and notes the
+    /// outcome for [`Cha::health`]; on failure the last good snapshot stays.
+    pub(crate) fn reload_noted(&self) -> Result<()> {
+        let result = self.reload();
+        match &result {
+            Ok(()) => self.clear_refresh_failure(),
+            Err(e) => recorder::BackgroundError::note(&self.refresh_failure, e),
+        }
+        result
+    }
+
+    pub(crate) fn clear_refresh_failure(&self) {
+        *self
+            .refresh_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub(crate) fn refresh_failure(&self) -> Option<recorder::BackgroundError> {
+        self.refresh_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Before buffering an exposure or an observation: room in the
+    /// experiments' buffer (see [`recorder::Backlog`]).
+    #[inline]
+    pub(crate) fn room_for_experiments(&self, what: impl FnOnce() -> String) -> Result<()> {
+        if self.recorder.experiments.buffer.held() < self.recorder.backlog.limit {
+            return Ok(());
+        }
+        self.make_room(&what())
+    }
+
+    /// A buffer is full: refuse the record while the last flush failed,
+    /// else flush on this thread.
+    #[cold]
+    pub(crate) fn make_room(&self, what: &str) -> Result<()> {
+        self.recorder.backlog.make_room(what, || self.flush())
     }
 
     /// The background thread's upkeep after a flush: fold what was
@@ -132,14 +220,16 @@ impl Cha {
     pub fn open_with_options(path: impl AsRef<Path>, options: OpenOptions) -> Result<Cha> {
         options.validate()?;
         let store = Store::open(path.as_ref(), &options)?;
+        let recorder = Recorder::new(options.max_buffered_records as usize);
         let inner = Arc::new(Inner {
             store,
             options,
             live: Arc::new(ArcSwap::from_pointee(Live::empty())),
             flag_handles: Mutex::new(Vec::new()),
             interned: Mutex::new(Default::default()),
-            recorder: Recorder::default(),
+            recorder,
             watcher: Mutex::new(None),
+            refresh_failure: Mutex::new(None),
             monitor: monitoring::Monitor::default(),
         });
         // Once, after the migration to exact moments: rebuilt from the unit
@@ -150,7 +240,10 @@ impl Cha {
         *inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
         inner.learn_metric_kinds()?;
         monitoring::start(&inner);
-        Ok(Cha { inner })
+        Ok(Cha {
+            closer: Some(Arc::new(Closer(inner.clone()))),
+            inner,
+        })
     }
 
     /// The path the handle was opened with.
@@ -184,24 +277,33 @@ impl Cha {
     pub fn refresh(&self) -> Result<()> {
         // Buffered exposures first, so a changed split pins them too.
         self.flush()?;
-        self.inner.reload()
+        self.inner.reload_noted()
+    }
+}
+
+impl Inner {
+    /// Stops and joins the background threads (each finishes the tick it
+    /// is in), then persists what is left. Called once the caller's last
+    /// reference is gone; a second call only flushes (nothing).
+    fn shutdown(&self) {
+        let watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(watcher) = watcher {
+            watcher.stop();
+        }
+        self.monitor.stop();
+        // A `Cha` dropped without `close` is persisted here; `close` itself
+        // reports a failure, this cannot.
+        let _ = self.flush();
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(watcher) = self
-            .watcher
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            watcher.stop();
-        }
-        self.monitor.stop();
-        // The last reference persists what is left (a `Cha` dropped without
-        // `close`); `close` itself reports a failure, this cannot.
-        let _ = self.flush();
+        self.shutdown();
     }
 }
 

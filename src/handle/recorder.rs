@@ -3,17 +3,21 @@
 //! A crash loses at most one interval of records and never corrupts the file.
 //!
 //! Each subsystem that records data owns its row type (a [`Rows`]), its
-//! tables and its fold; the buffer, the ordering of flushes and the retry of
-//! a failed batch are written here once.
+//! tables and its fold; the buffer, the ordering of flushes, the retry of
+//! a failed batch and the bound on what waits ([`Backlog`]) are written
+//! here once.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::Store;
 
 /// A subsystem's batch of records waiting to be persisted.
 pub(crate) trait Rows: Default + Send {
     fn is_empty(&self) -> bool;
+    /// How many records the batch holds (what [`Backlog`] bounds).
+    fn len(&self) -> usize;
     /// Appends `newer` after this batch's records, keeping their order: a
     /// failed flush puts its batch back in front of what came since.
     fn append(&mut self, newer: Self);
@@ -26,6 +30,9 @@ pub(crate) struct Buffer<R> {
     rows: Mutex<R>,
     /// Serialises flushes so that batches land in order.
     flushing: Mutex<()>,
+    /// How many records `rows` held when last changed: read without the
+    /// lock by the hot paths' check of the bound.
+    held: AtomicUsize,
 }
 
 impl<R: Rows> Default for Buffer<R> {
@@ -33,15 +40,27 @@ impl<R: Rows> Default for Buffer<R> {
         Buffer {
             rows: Mutex::default(),
             flushing: Mutex::default(),
+            held: AtomicUsize::new(0),
         }
     }
 }
 
 impl<R: Rows> Buffer<R> {
     /// The batch, to append to. A poisoned lock only means another thread
-    /// panicked while appending; the batch is still whole.
+    /// panicked while appending; the batch is still whole. Whoever appends
+    /// calls [`Buffer::note_len`] before letting go of it.
     pub fn lock(&self) -> MutexGuard<'_, R> {
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records how many records the batch now holds (under its lock).
+    pub fn note_len(&self, rows: &R) {
+        self.held.store(rows.len(), Ordering::Relaxed);
+    }
+
+    /// How many records wait, as last noted.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 }
 
@@ -56,7 +75,12 @@ pub(crate) trait Flush: Sync {
 impl<R: Rows> Flush for Buffer<R> {
     fn flush(&self, store: &Store) -> Result<()> {
         let _order = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = std::mem::take(&mut *self.lock());
+        let batch = {
+            let mut rows = self.lock();
+            let batch = std::mem::take(&mut *rows);
+            self.note_len(&rows);
+            batch
+        };
         if batch.is_empty() {
             return Ok(());
         }
@@ -66,6 +90,7 @@ impl<R: Rows> Flush for Buffer<R> {
                 let mut current = self.lock();
                 let newer = std::mem::replace(&mut *current, batch);
                 current.append(newer);
+                self.note_len(&current);
                 Err(e)
             }
         }
@@ -83,4 +108,146 @@ pub(crate) fn flush_all(store: &Store, buffers: &[&dyn Flush]) -> Result<()> {
         }
     }
     first
+}
+
+/// The bound on what a handle holds unpersisted, and what became of the
+/// last flush. Without it a store that cannot be written (a full disk) let
+/// every record call succeed while memory grew without limit.
+///
+/// Each buffer holds at most `limit` records (metric samples: each
+/// recording thread's share too), give or take one per thread racing past
+/// the check. A record that finds its buffer full while the last flush
+/// failed is refused ([`ErrorKind::Busy`] while the store was only locked,
+/// [`ErrorKind::Storage`] otherwise); while flushes succeed, the recording
+/// thread persists the buffer itself and goes on (back-pressure, never a
+/// refusal).
+pub(crate) struct Backlog {
+    pub limit: usize,
+    /// Whether the last flush failed: one load on the hot paths' slow path.
+    failing: AtomicBool,
+    failure: Mutex<Option<BackgroundError>>,
+    /// Record calls refused because their buffer was full.
+    refused: AtomicU64,
+    /// Exposures of flag checks not kept because the buffer was full (a
+    /// flag check always answers, so it cannot refuse).
+    dropped_exposures: AtomicU64,
+}
+
+/// A failure of work the caller did not wait for (a background flush, a
+/// reload), kept for [`crate::Cha::health`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BackgroundError {
+    /// `CHA_ERR_STORAGE`, `CHA_ERR_BUSY`, ...
+    pub status: &'static str,
+    pub message: String,
+    /// When it last failed, and since when it has failed without a success
+    /// in between (epoch ms).
+    pub at_ms: i64,
+    pub since_ms: i64,
+    /// Failures in a row.
+    pub failures: u64,
+}
+
+impl BackgroundError {
+    /// Records `e` into `slot`: a new streak or one more failure of it.
+    pub(crate) fn note(slot: &Mutex<Option<BackgroundError>>, e: &Error) {
+        let now = crate::clock::now_ms();
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let (since_ms, failures) = slot
+            .as_ref()
+            .map_or((now, 1), |f| (f.since_ms, f.failures + 1));
+        *slot = Some(BackgroundError {
+            status: e.kind().status_name(),
+            message: e.message().to_string(),
+            at_ms: now,
+            since_ms,
+            failures,
+        });
+    }
+}
+
+impl Backlog {
+    pub fn new(limit: usize) -> Backlog {
+        Backlog {
+            limit,
+            failing: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            refused: AtomicU64::new(0),
+            dropped_exposures: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes the outcome of a flush of every buffer.
+    pub fn note_flush(&self, result: &Result<()>) {
+        match result {
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+            }
+            Err(e) => {
+                BackgroundError::note(&self.failure, e);
+                self.failing.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The last flush's failure, if it failed.
+    pub fn failure(&self) -> Option<BackgroundError> {
+        if !self.failing.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes room in a full buffer: refuses while the last flush failed
+    /// (its retry is pending on the background thread), else runs `flush`
+    /// on the calling thread. `what` names the buffer for the message.
+    #[cold]
+    pub fn make_room(&self, what: &str, flush: impl FnOnce() -> Result<()>) -> Result<()> {
+        let failure = match self.failure() {
+            Some(f) => Error::new(
+                if f.status == ErrorKind::Busy.status_name() {
+                    ErrorKind::Busy
+                } else {
+                    ErrorKind::Storage
+                },
+                f.message,
+            ),
+            None => match flush() {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            },
+        };
+        Err(self.refuse(Error::new(
+            failure.kind(),
+            format!(
+                "{what} not recorded: {} records wait unpersisted (the limit, \
+                 max_buffered_records) and the last flush failed: {}",
+                self.limit,
+                failure.message()
+            ),
+        )))
+    }
+
+    /// Counts a refused record call, and gives back its error.
+    pub fn refuse(&self, e: Error) -> Error {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        e
+    }
+
+    pub fn note_dropped_exposure(&self) {
+        self.dropped_exposures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Record calls refused, and flag-check exposures dropped, so far.
+    pub fn losses(&self) -> (u64, u64) {
+        (
+            self.refused.load(Ordering::Relaxed),
+            self.dropped_exposures.load(Ordering::Relaxed),
+        )
+    }
 }

@@ -23,14 +23,23 @@ impl Store {
                 path.display()
             )));
         }
-        create_with_mode(path, mode_of(&self.path))
+        // Copied under a hidden name, then renamed: a process killed during
+        // the copy leaves no half-written file under a backup's name.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let partial = path.with_file_name(format!(".{name}.partial"));
+        let _ = std::fs::remove_file(&partial);
+        create_with_mode(&partial, mode_of(&self.path))
             .map_err(|e| e.context(format!("backup {}", path.display())))?;
         let result = self
             .conn()
-            .backup(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)
-            .map_err(|e| Error::storage(format!("backup {}: {e}", path.display())));
+            .backup(MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>)
+            .map_err(|e| in_context(e, format!("backup {}", path.display())))
+            .and_then(|()| {
+                std::fs::rename(&partial, path)
+                    .map_err(|e| Error::storage(format!("backup {}: {e}", path.display())))
+            });
         if result.is_err() {
-            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&partial);
         }
         result
     }
@@ -44,11 +53,38 @@ impl Store {
     /// `NotFound` for a missing file; `Storage` for a damaged or newer one.
     pub(crate) fn restore_from(&self, path: &Path) -> Result<()> {
         check_backup(path)?;
+        let what = || format!("restore from {}", path.display());
+        let source = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| in_context(e, what()))?;
         let mut conn = self.conn();
-        conn.restore(MAIN_DB, path, None::<fn(rusqlite::backup::Progress)>)
-            .map_err(|e| Error::storage(format!("restore from {}: {e}", path.display())))?;
+        {
+            // All pages in one step, so one write lock: rusqlite's `restore`
+            // gave up after three tries of 100 ms whatever the busy timeout,
+            // and called that a storage error. Here the destination's busy
+            // handler waits out the timeout, and what is left is `Busy`.
+            let restore = rusqlite::backup::Backup::new(&source, &mut conn)
+                .map_err(|e| in_context(e, what()))?;
+            match restore.step(-1).map_err(|e| in_context(e, what()))? {
+                rusqlite::backup::StepResult::Done => {}
+                _ => {
+                    return Err(Error::new(
+                        crate::error::ErrorKind::Busy,
+                        format!(
+                            "{}: the database stayed locked by another connection past the busy timeout; nothing was restored",
+                            what()
+                        ),
+                    ));
+                }
+            }
+        }
         migrations::migrate(&conn).map_err(|e| e.context(path.display()))
     }
+}
+
+/// A SQLite error with `what` in front, keeping its kind (`Busy` stays
+/// `Busy`).
+fn in_context(e: rusqlite::Error, what: String) -> Error {
+    Error::from(e).context(what)
 }
 
 /// Checks that `path` is a sound database of a schema this version reads.

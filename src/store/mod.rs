@@ -93,6 +93,11 @@ pub struct Inspection {
     /// no sum can hold); none are counted in a schema older than this
     /// library's.
     pub quarantined_observations: Vec<(String, u64)>,
+    /// Why this user could not open the database to write (a read-only
+    /// file or folder), or None.
+    pub unwritable: Option<String>,
+    /// SQLite's `PRAGMA quick_check`: "ok", or what is damaged.
+    pub integrity: String,
 }
 
 /// Facts about the database at `path`, read without creating, upgrading
@@ -105,21 +110,59 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             path.display()
         )));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::from(e).context(path.display()))?;
-    let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+    let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, read_only)
+        .map_err(|e| Error::from(e).context(path.display()))?;
+    let (conn, info) = match info_of(&conn, path) {
+        Ok(info) => (conn, info),
+        // A WAL database in a folder this user cannot write: SQLite cannot
+        // make the -shm file a reader needs. Read the file as it stands.
+        Err(e) if e.message().contains("readonly") || e.message().contains("unable to open") => {
+            drop(conn);
+            let conn = Connection::open_with_flags(
+                immutable_uri(path),
+                read_only | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| Error::from(e).context(path.display()))?;
+            let info = info_of(&conn, path).map_err(|e| e.context(path.display()))?;
+            (conn, info)
+        }
+        Err(e) => return Err(e.context(path.display())),
+    };
     let quarantined_observations = if info.schema_version == SCHEMA_VERSION {
         experiments::quarantine_counts(&conn).map_err(|e| e.context(path.display()))?
     } else {
         Vec::new()
     };
+    // The first problems; a page too damaged to check is
+    // itself the answer.
+    let integrity = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map(|lines| lines.join("; "))
+        .unwrap_or_else(|e| e.to_string());
     Ok(Inspection {
         info,
         quarantined_observations,
+        unwritable: unwritable(path, !writable(path)).map(|e| e.message().to_string()),
+        integrity,
     })
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 fn info_of(conn: &Connection, path: &Path) -> Result<StoreInfo> {
@@ -163,6 +206,7 @@ fn open_connection(path: &Path, options: &OpenOptions) -> Result<Connection> {
     // The first read of the header is where a file that is not SQLite shows.
     conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))
         .map_err(|e| open_error(path, e))?;
+    check_writable(path, &conn)?;
     let mode = match options.journal_mode {
         JournalMode::Wal => "WAL",
         JournalMode::Delete => "DELETE",
@@ -202,6 +246,61 @@ fn set_journal_mode(conn: &Connection, mode: &str, busy_timeout_ms: u32) -> Resu
             }
             other => return Ok(other?),
         }
+    }
+}
+
+/// Refuses a database this process cannot write, at open rather than at
+/// the first flush: SQLite opens a write-protected file read-only without a
+/// word, and a folder that cannot be written leaves no room for the -wal
+/// and -shm files (or a rollback journal) beside it. `doctor` and
+/// [`inspect`] read such a database without writing.
+fn check_writable(path: &Path, conn: &Connection) -> Result<()> {
+    match unwritable(path, conn.is_readonly(rusqlite::MAIN_DB)?) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The error for a database that cannot be written: the file itself
+/// (`file_read_only`), or the folder where its journal goes.
+fn unwritable(path: &Path, file_read_only: bool) -> Option<Error> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let what = if file_read_only {
+        "the database file cannot be written (a read-only file, or a read-only file system)"
+            .to_string()
+    } else if !writable(folder) {
+        format!(
+            "its folder {} cannot be written, and the journal (-wal, -shm) goes beside the database",
+            folder.display()
+        )
+    } else {
+        return None;
+    };
+    Some(Error::storage(format!(
+        "cannot open database for writing: {what}; give this user write access, \
+         or read it with `cha-deploy doctor`, which writes nothing"
+    )))
+}
+
+/// Whether this process may write in `folder` (faccessat(2), which honours
+/// the effective user and read-only mounts).
+fn writable(folder: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+            return true;
+        };
+        // SAFETY: a NUL-terminated path; access only reads it.
+        unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = folder;
+        true
     }
 }
 
@@ -266,7 +365,9 @@ pub(crate) fn mode_of(path: &Path) -> FileMode {
 
 fn io_error(e: std::io::Error) -> Error {
     let reason = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: the file or its folder cannot be written by this user".to_string()
+        }
         _ => e.to_string(),
     };
     Error::storage(format!("cannot open database: {reason}"))
@@ -285,7 +386,8 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
                 .open(path)
             {
                 Err(io) => io_error(io),
-                Ok(_) => Error::storage(format!("cannot open database: {e}")),
+                Ok(_) => unwritable(path, false)
+                    .unwrap_or_else(|| Error::storage(format!("cannot open database: {e}"))),
             }
         }
         _ => Error::from(e),

@@ -6,7 +6,9 @@
  * test_flags.c), monitoring with an alert callback that is a C++ lambda,
  * feedback, deployments with plans, history, rollback, backups and the
  * report, and the config functions: every function of the C ABI through
- * the wrapper (tests/header.rs checks that the wrapper names them all).
+ * the wrapper (tests/header.rs checks that the wrapper names them all),
+ * and targeting: typed values with their details, segments, the Unleash
+ * import and typed experiment parameters (tests/fixtures/targeting/).
  *
  * Run by tests/c_abi.rs as `test_cpp WORK_DIR`. Prints one line per failed
  * check and a summary; exits non-zero if any check failed.
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -108,6 +111,10 @@ static void test_open_flush_close() {
 
     cha::Handle h = cha::Handle::open(path, R"({"journal_mode": "wal", "busy_timeout_ms": 100})");
     h.flush();
+    {
+        cha::String health = h.health();
+        CHECK(std::strstr(health.get(), "\"state\":\"ok\"") != nullptr);
+    }
     h.close();
     CHECK(!h);
     CHECK(!file_exists(wal));
@@ -201,6 +208,16 @@ static std::string config_dir() {
 
 static bool has(const cha::String &json, const char *needle) {
     return json && std::strstr(json.get(), needle) != nullptr;
+}
+
+/* A folder of the repository holding this file, e.g. "tests/fixtures/targeting". */
+static std::string repo_dir(const char *rel) {
+    std::string configs = config_dir();
+    return configs.substr(0, configs.size() - std::strlen("configs")) + rel;
+}
+
+static bool same(const char *a, const char *b) {
+    return a != nullptr && b != nullptr && std::strcmp(a, b) == 0;
 }
 
 static void test_flags() {
@@ -613,6 +630,74 @@ static void test_config_functions() {
     CHECK_THROWS(cha::config_migrate(in_work_dir("missing.yml")), CHA_ERR_NOT_FOUND, "missing.yml");
 }
 
+static void test_targeting() {
+    cha::Handle h = cha::Handle::open(in_work_dir("targeting.db"));
+    h.deploy_all(repo_dir("tests/fixtures/targeting"));
+    const char *pilot = R"({"properties": {"network_id": "n-1", "site": "north-7",
+                            "network_size": 800, "tool_version": "2.4.1"}})";
+    cha_flag_details d{};
+    CHECK(h.flag_double("velocity_limit", pilot, 2.0, &d) == 1.8);
+    CHECK(same(d.reason, "TARGETING_MATCH") && d.error == nullptr && same(d.variant, "strict"));
+    CHECK(h.flag_double("velocity_limit", R"({"properties": {"network_id": "n-2"}})", 2.0) == 2.5);
+    CHECK(h.flag_int("max_iterations", R"({"user_id": "u1"})", 1) == 200);
+    CHECK(h.flag_bool("solver_v3", R"({"user_id": "u1", "environment": "development"})", false));
+    CHECK(!h.flag_bool("solver_v3", R"({"user_id": "u1", "environment": "production"})", true));
+    CHECK(h.flag_json("pipe_catalogue", R"({"user_id": "planner-001"})", "null") ==
+          R"({"max_dn":1000,"standard":"DIN EN 253"})");
+    /* The default on an evaluation error, never an exception. */
+    CHECK(h.flag_string("pipe_catalogue", R"({"user_id": "planner-001"})", "none", &d) == "none");
+    CHECK(same(d.reason, "ERROR") && same(d.error, "TYPE_MISMATCH"));
+    CHECK(h.flag_double("no_such_flag", nullptr, -1.5, &d) == -1.5);
+    CHECK(same(d.error, "FLAG_NOT_FOUND"));
+    CHECK(h.flag_int("max_iterations", "{not json", 9, &d) == 9);
+    CHECK(same(d.error, "INVALID_CONTEXT"));
+    CHECK_THROWS(h.flag_bool("bad-\xff", nullptr, false), CHA_ERR_INVALID_UTF8, "flag");
+    CHECK_THROWS(h.flag_string("pipe_catalogue", nullptr, "bad-\xff"), CHA_ERR_INVALID_UTF8,
+                 "default_value");
+
+    /* Segments: west-3 joins the pilot. */
+    CHECK(has(h.segment_list(), "\"name\":\"pilot_sites\""));
+    const char *west = R"({"properties": {"network_id": "n-1", "site": "west-3",
+                           "network_size": 800, "tool_version": "2.4.1"}})";
+    CHECK(h.flag_double("velocity_limit", west, 0.0) == 2.5);
+    cha::String change = h.set_segment(
+        "pilot_sites",
+        R"({"constraints": [{"attribute": "site", "operator": "IN", "values": ["north-7", "harbour-2", "west-3"]}]})",
+        "cpp-test");
+    CHECK(has(change, "\"changed\":true"));
+    CHECK(h.flag_double("velocity_limit", west, 0.0) == 1.8);
+    CHECK_THROWS(h.set_segment("bad", R"({"constraints": [{"attribute": "a", "operator": "REGEX", "value": "["}]})",
+                               "cpp-test"),
+                 CHA_ERR_CONFIG, "segments.bad.constraints[0].value");
+    CHECK_THROWS(h.set_segment("nothing", nullptr, "cpp-test"), CHA_ERR_NOT_FOUND, "nothing");
+
+    /* The Unleash import, into a database of its own. */
+    cha::Handle imported = cha::Handle::open(in_work_dir("unleash.db"));
+    std::ifstream file(repo_dir("tests/fixtures/targeting/unleash.json"));
+    std::string document((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    cha::String report = imported.import_unleash(document, R"({"actor": "cpp-test"})");
+    CHECK(has(report, "{\"name\":\"network_heatmap\",\"action\":\"create\",\"version\":1}"));
+    CHECK(has(report, "\"item\":\"network_heatmap\",\"path\":\"features[0].strategies[1]\""));
+    CHECK(imported.flag_string("network_heatmap",
+                               R"({"user_id": "u", "app_name": "sizer", "properties": {"site": "north-7", "toolVersion": "2.1.0"}})",
+                               "none") == "blues");
+    CHECK_THROWS(imported.import_unleash("{}"), CHA_ERR_INVALID_ARGUMENT,
+                 "not an Unleash client-features document");
+
+    /* A variant's configuration, typed. */
+    cha::Handle ab = cha::Handle::open(in_work_dir("params.db"));
+    ab.deploy_all(config_dir());
+    const std::string e = "pipe_sizing_comparison";
+    CHECK(ab.experiment_param_double(e, "intelligent", "max_velocity_ms") == 2.0);
+    CHECK(ab.experiment_param_int(e, "traditional", "default_diameter_mm") == 100);
+    CHECK(ab.experiment_param_bool(e, "intelligent", "enable_intelligent_sizing"));
+    CHECK(ab.experiment_param_string(e, "traditional", "pipe_sizing_method") == "fixed_diameter");
+    CHECK_THROWS(ab.experiment_param_double(e, "intelligent", "pipe_sizing_method"),
+                 CHA_ERR_INVALID_ARGUMENT, "not a number");
+    CHECK_THROWS(ab.experiment_param_int(e, "smart", "x"), CHA_ERR_NOT_FOUND,
+                 "has no variant `smart`");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s WORK_DIR\n", argv[0]);
@@ -633,6 +718,7 @@ int main(int argc, char **argv) {
         test_feedback();
         test_deployments();
         test_config_functions();
+        test_targeting();
     } catch (const cha::Error &e) {
         failed++;
         std::fprintf(stderr, "unexpected cha::Error %s: %s\n", e.status_name(), e.what());

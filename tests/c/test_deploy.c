@@ -954,7 +954,7 @@ static void test_export_and_rollback(void) {
     cha_string_free(history);
     char *empty = export_of(h);
     CHECK(empty != NULL &&
-          strcmp(empty, "{\n  \"experiments\": {},\n  \"feedback_settings\": {},\n  \"flags\": {},\n  \"monitoring\": {}\n}") == 0);
+          strcmp(empty, "{\n  \"experiments\": {},\n  \"feedback_settings\": {},\n  \"flags\": {},\n  \"monitoring\": {},\n  \"segments\": {}\n}") == 0);
     cha_string_free(empty);
 
     char *report = deploy_with(h, config_dir, NULL);

@@ -139,3 +139,13 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// A command running the compiled C program `exe`, which finds the library
+/// through its RUNPATH: without cargo's LD_LIBRARY_PATH, which names
+/// target/<profile>/ before it, where a stale copy of the shared library
+/// from an earlier `cargo build` would be loaded instead of this build's.
+pub fn c_program(exe: &Path) -> Command {
+    let mut command = Command::new(exe);
+    command.env_remove("LD_LIBRARY_PATH");
+    command
+}

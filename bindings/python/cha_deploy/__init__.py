@@ -18,6 +18,8 @@ code and the library's message.
 Layout: :class:`Cha` is one mixin per subsystem over ``_handle.Handle``
 (open, flush, close, and ``_call``/``_call_json``, the one way a method
 reaches the library): ``flags`` (:class:`~cha_deploy.flags.FeatureFlags`),
+``targeting`` (:class:`~cha_deploy.targeting.Targeting`: typed values,
+segments, the Unleash import, typed experiment parameters),
 ``experiments`` (:class:`~cha_deploy.experiments.Experiments`), ``feedback``
 (:class:`~cha_deploy.feedback.UserFeedback`), ``deploy``
 (:class:`~cha_deploy.deploy.Deployment`) and ``monitoring``
@@ -55,6 +57,7 @@ from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
 from .feedback import FeedbackStatus, FeedbackType, Priority, Sentiment
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 from .monitoring import MetricKind, Timer
+from .targeting import FlagResolution
 
 #: The version of this package; the loaded library reports its own through
 #: :func:`version`, and the two are released together.
@@ -71,6 +74,7 @@ __all__ = [
     "Cha",
     "FeatureFlagEvaluation",
     "FlagHandle",
+    "FlagResolution",
     "Reason",
     "ErrorCode",
     "Assignment",

@@ -12,13 +12,14 @@ from .experiments import Experiments
 from .feedback import UserFeedback
 from .flags import FeatureFlags
 from .monitoring import Monitoring
+from .targeting import Targeting
 
 __all__ = ["Cha", "open", "version", "status_name"]
 
 
 # One base per subsystem, each a Handle subclass sharing this one handle; a new
 # subsystem adds its mixin here (Handle, the common base, must come last).
-class Cha(FeatureFlags, Experiments, UserFeedback, Deployment, Monitoring, Handle):
+class Cha(FeatureFlags, Targeting, Experiments, UserFeedback, Deployment, Monitoring, Handle):
     """An open cha-deploy database: the one handle through which everything
     is done.
 
@@ -46,10 +47,15 @@ class Cha(FeatureFlags, Experiments, UserFeedback, Deployment, Monitoring, Handl
             -shm files, octal digits in a string: ``"0600"`` (default),
             ``"0640"`` or ``"0660"`` to share it with a group. Backups follow
             the database file's permissions.
+        max_buffered_records: the most records kept waiting to be persisted
+            (default 1000000). While flushes fail (a full disk), a record
+            call that finds the buffer full raises StorageError (BusyError
+            while the database is only locked) instead of keeping it.
 
     Raises:
         StorageError: the path is a directory, its folder is missing, the file
-            is not a SQLite database, or its schema is newer than the library.
+            is not a SQLite database, its schema is newer than the library,
+            or the file or its folder cannot be written by this process.
         InvalidArgumentError: an option has a value of the wrong type or range.
         InvalidUtf8Error: the path is not valid UTF-8.
     """

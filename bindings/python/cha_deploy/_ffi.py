@@ -68,6 +68,21 @@ _HANDLE = ctypes.c_void_p  # cha_handle *, opaque
 _STATUS = ctypes.c_int32  # cha_status
 # char ** out-parameters: c_void_p, so that the pointer can be freed after reading.
 _OUT_STRING = ctypes.POINTER(ctypes.c_void_p)
+
+
+class FlagDetails(ctypes.Structure):
+    """``cha_flag_details``: how a typed value was resolved. ``reason`` and
+    ``error`` are static, ``variant`` owned by the handle; ctypes copies them
+    into ``bytes`` on reading, so nothing here outlives its owner."""
+
+    _fields_ = [
+        ("reason", ctypes.c_char_p),
+        ("error", ctypes.c_char_p),
+        ("variant", ctypes.c_char_p),
+    ]
+
+
+_DETAILS = ctypes.POINTER(FlagDetails)
 _OUT_BOOL = ctypes.POINTER(ctypes.c_bool)
 _GROUPS = ctypes.POINTER(ctypes.c_char_p)  # const char *const *
 # const char ** out-parameter of a string the handle owns (never freed here).
@@ -89,6 +104,7 @@ def _declare(lib: ctypes.CDLL) -> None:
             [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_HANDLE)],
         ),
         "cha_flush": (_STATUS, [_HANDLE]),
+        "cha_health": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_close": (None, [_HANDLE]),
         # Takes c_void_p, not c_char_p: the pointer must reach C unchanged.
         "cha_string_free": (None, [ctypes.c_void_p]),
@@ -121,6 +137,57 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_backup_create": (_STATUS, [_HANDLE, ctypes.c_char_p, _OUT_STRING]),
         "cha_backup_list": (_STATUS, [_HANDLE, _OUT_STRING]),
         "cha_backup_restore": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_flag_bool": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_bool,
+             ctypes.POINTER(ctypes.c_bool), _DETAILS],
+        ),
+        "cha_flag_double": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double,
+             ctypes.POINTER(ctypes.c_double), _DETAILS],
+        ),
+        "cha_flag_int": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64,
+             ctypes.POINTER(ctypes.c_int64), _DETAILS],
+        ),
+        "cha_flag_string": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING, _DETAILS],
+        ),
+        "cha_flag_json": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING, _DETAILS],
+        ),
+        "cha_experiment_param_double": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+             ctypes.POINTER(ctypes.c_double)],
+        ),
+        "cha_experiment_param_int": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+             ctypes.POINTER(ctypes.c_int64)],
+        ),
+        "cha_experiment_param_bool": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+             ctypes.POINTER(ctypes.c_bool)],
+        ),
+        "cha_experiment_param_string": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_segment_list": (_STATUS, [_HANDLE, _OUT_STRING]),
+        "cha_segment_set": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_import_unleash": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
         ),
@@ -396,6 +463,11 @@ def open_handle(path: bytes, options_json: bytes) -> int:
 def flush(handle: int) -> None:
     """cha_flush(handle)."""
     check(lib().cha_flush(handle))
+
+
+def health(handle: int) -> str:
+    """cha_health(handle, &out); returns the health JSON."""
+    return _string_result(lib().cha_health, handle)
 
 
 def close(handle: int) -> None:
@@ -852,3 +924,87 @@ def feedback_analyze(handle: int, start_ms: int, end_ms: int, options_json: Opti
     return _string_result(
         lib().cha_feedback_analyze_with_options, handle, start_ms, end_ms, options_json
     )
+
+
+#: A typed value and how it was resolved: (value, reason, error, variant),
+#: the strings decoded (error and variant may be None).
+Resolution = Tuple[Any, str, Optional[str], Optional[str]]
+
+
+def _resolution(value: Any, details: FlagDetails) -> Resolution:
+    def text(raw: Optional[bytes]) -> Optional[str]:
+        return None if raw is None else raw.decode("utf-8")
+
+    return value, text(details.reason) or "", text(details.error), text(details.variant)
+
+
+def flag_bool(handle: int, flag: bytes, context: Optional[bytes], default: bool) -> Resolution:
+    """cha_flag_bool(handle, flag, context, default, &out, &details)."""
+    out, details = ctypes.c_bool(), FlagDetails()
+    check(lib().cha_flag_bool(handle, flag, context, default, ctypes.byref(out),
+                              ctypes.byref(details)))
+    return _resolution(out.value, details)
+
+
+def flag_double(handle: int, flag: bytes, context: Optional[bytes], default: float) -> Resolution:
+    """cha_flag_double(handle, flag, context, default, &out, &details)."""
+    out, details = ctypes.c_double(), FlagDetails()
+    check(lib().cha_flag_double(handle, flag, context, default, ctypes.byref(out),
+                                ctypes.byref(details)))
+    return _resolution(out.value, details)
+
+
+def flag_int(handle: int, flag: bytes, context: Optional[bytes], default: int) -> Resolution:
+    """cha_flag_int(handle, flag, context, default, &out, &details)."""
+    out, details = ctypes.c_int64(), FlagDetails()
+    check(lib().cha_flag_int(handle, flag, context, default, ctypes.byref(out),
+                             ctypes.byref(details)))
+    return _resolution(out.value, details)
+
+
+def flag_string(handle: int, flag: bytes, context: Optional[bytes], default: bytes) -> Resolution:
+    """cha_flag_string(handle, flag, context, default, &out, &details); the
+    string is freed here."""
+    out, details = ctypes.c_void_p(), FlagDetails()
+    check(lib().cha_flag_string(handle, flag, context, default, ctypes.byref(out),
+                                ctypes.byref(details)))
+    return _resolution(take_string(out.value), details)
+
+
+def flag_json(handle: int, flag: bytes, context: Optional[bytes], default: bytes) -> Resolution:
+    """cha_flag_json(handle, flag, context, default_json, &out, &details);
+    the value is the JSON text, freed here."""
+    out, details = ctypes.c_void_p(), FlagDetails()
+    check(lib().cha_flag_json(handle, flag, context, default, ctypes.byref(out),
+                              ctypes.byref(details)))
+    return _resolution(take_string(out.value), details)
+
+
+def experiment_param(
+    handle: int, kind: str, experiment: bytes, variant: bytes, key: bytes
+) -> Any:
+    """cha_experiment_param_<kind>(handle, experiment, variant, key, &out),
+    `kind` one of double, int, bool, string."""
+    if kind == "string":
+        return _string_result(lib().cha_experiment_param_string, handle, experiment, variant, key)
+    out = {"double": ctypes.c_double, "int": ctypes.c_int64, "bool": ctypes.c_bool}[kind]()
+    function = getattr(lib(), f"cha_experiment_param_{kind}")
+    check(function(handle, experiment, variant, key, ctypes.byref(out)))
+    return out.value
+
+
+def segment_list(handle: int) -> str:
+    """cha_segment_list(handle, &out); returns a JSON array."""
+    return _string_result(lib().cha_segment_list, handle)
+
+
+def segment_set(handle: int, segment: bytes, definition: Optional[bytes], actor: bytes) -> str:
+    """cha_segment_set(handle, segment, definition_json, actor, &out);
+    a NULL definition deletes. Returns the change's JSON."""
+    return _string_result(lib().cha_segment_set, handle, segment, definition, actor)
+
+
+def import_unleash(handle: int, document: bytes, options: bytes) -> str:
+    """cha_import_unleash(handle, document_json, options_json, &out);
+    returns the report's JSON."""
+    return _string_result(lib().cha_import_unleash, handle, document, options)

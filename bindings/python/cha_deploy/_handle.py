@@ -15,7 +15,7 @@ import getpass
 import json
 import numbers
 import os
-from typing import Any, Callable, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
 
 from . import _ffi
 from ._managed import Managed
@@ -65,6 +65,7 @@ class Handle(Managed):
         system_metrics_interval_ms: Optional[int] = None,
         evaluate_alerts: Optional[bool] = None,
         file_mode: Optional[str] = None,
+        max_buffered_records: Optional[int] = None,
     ) -> None:
         given = {
             "journal_mode": journal_mode,
@@ -78,6 +79,7 @@ class Handle(Managed):
             "system_metrics_interval_ms": system_metrics_interval_ms,
             "evaluate_alerts": evaluate_alerts,
             "file_mode": file_mode,
+            "max_buffered_records": max_buffered_records,
         }
         self._connect(path, {k: v for k, v in given.items() if v is not None})
 
@@ -112,6 +114,15 @@ class Handle(Managed):
     def flush(self) -> None:
         """Persists everything recorded so far."""
         self._call(_ffi.flush)
+
+    def get_health(self) -> Dict[str, Any]:
+        """The handle's health, from memory (it answers while the database
+        fails): ``state`` ("ok" or "failing"), ``last_flush_error`` and
+        ``last_refresh_error`` (None, or a dict with ``status``,
+        ``message``, ``at_ms``, ``since_ms``, ``failures``),
+        ``snapshot_revision``, ``buffered_records``, ``buffer_limit``,
+        ``refused_records`` and ``dropped_exposures``."""
+        return self._call_json(_ffi.health)
 
     def close(self) -> None:
         """Flushes and closes the handle; calling it again does nothing.

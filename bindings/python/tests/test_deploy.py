@@ -412,7 +412,7 @@ class PlanTest(DeployTestCase):
         )
         self.assertEqual(
             [s["subsystem"] for s in plan["sections"]],
-            ["feature_flags", "ab_tests", "performance_monitoring", "user_feedback"],
+            ["feature_flags", "ab_tests", "performance_monitoring", "user_feedback", "segments"],
         )
         self.assertEqual(plan["refused"], REFUSED)
 
@@ -519,6 +519,7 @@ class OptionsTest(DeployTestCase):
                 ("ab_tests", True),
                 ("performance_monitoring", False),
                 ("user_feedback", False),
+                ("segments", False),
             ],
         )
         self.assertEqual(report["experiments"]["updated"], ["pipe_sizing_comparison"])
@@ -745,7 +746,10 @@ class ValidateConfigTest(unittest.TestCase):
         with cha_deploy.open(self.dir / "cha.db") as cha:
             self.assertEqual(cha.deploy_all(CONFIGS)["files"], files)
             status = cha.get_deployment_status()
-            self.assertEqual([s["deployed_file"] for s in status["subsystems"]], files)
+            # Segments live in feature_flags.yml: the same file, hashed once.
+            self.assertEqual(
+                [s["deployed_file"] for s in status["subsystems"]], files + files[:1]
+            )
 
     def test_errors(self) -> None:
         bad = self.dir / "bad"
@@ -1002,13 +1006,14 @@ class StatusTest(DeployTestCase):
                 ("ab_tests", 0, None, []),
                 ("performance_monitoring", 0, None, []),
                 ("user_feedback", 0, None, []),
+                ("segments", 0, None, []),
             ],
         )
 
     def test_subsystems_rollouts_drift_and_recent_deployments(self) -> None:
         self.deploy_shipped()
         status = self.cha.get_deployment_status()
-        flags, tests, _monitoring, _feedback = status["subsystems"]
+        flags, tests, _monitoring, _feedback, _segments = status["subsystems"]
         self.assertEqual(
             [
                 (s["subsystem"], s["file"], s["items"], s["count"], s["deployed_by"])
@@ -1020,6 +1025,8 @@ class StatusTest(DeployTestCase):
                 # 23 rules and the settings.
                 ("performance_monitoring", "performance_monitoring.yml", "monitoring", 24, 1),
                 ("user_feedback", "user_feedback.yml", "feedback_settings", 8, 1),
+                # The shipped feature_flags.yml defines no segments.
+                ("segments", "feature_flags.yml", "segments", 0, 1),
             ],
         )
         self.assertEqual(
@@ -1064,7 +1071,7 @@ class StatusTest(DeployTestCase):
         before = self.state()
         status = self.cha.get_deployment_status()
         self.assertEqual(self.state(), before, "the status writes nothing")
-        flags, tests, _monitoring, _feedback = status["subsystems"]
+        flags, tests, _monitoring, _feedback, _segments = status["subsystems"]
         self.assertEqual(
             [(d["name"], d["kind"], d["actor"], d["action"]) for d in flags["drift"]],
             [("intelligent_pipe_sizing", "modified", "ops", "update")],
@@ -1084,7 +1091,7 @@ class StatusTest(DeployTestCase):
 
         self.cha.deploy_all(CONFIGS, "bob", on_drift="overwrite")
         status = self.cha.get_deployment_status()
-        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], [], []])
+        self.assertEqual([s["drift"] for s in status["subsystems"]], [[], [], [], [], []])
         self.assertEqual(
             [(d["id"], d["action"], d["actor"]) for d in status["recent_deployments"]],
             [(2, "deploy", "bob"), (1, "deploy", "alice")],

@@ -77,6 +77,16 @@ class Header:
         self.opaque: Set[str] = set(
             re.findall(r"\btypedef\s+struct\s+(\w+)\s+\1\s*;", declarations)
         )
+        #: `typedef struct { const char *reason; ... } cha_flag_details;`:
+        #: structs passed by pointer, with their fields in order.
+        self.structs: Dict[str, List[Tuple[str, CType]]] = {
+            m[2]: [
+                (field.split()[-1].lstrip("*"), parse_param(field))
+                for field in m[1].split(";")
+                if field.strip()
+            ]
+            for m in re.finditer(r"\btypedef\s+struct\s*\{([^{}]*)\}\s*(\w+)\s*;", declarations)
+        }
         #: `typedef void (*cha_alert_callback)(const char *json, void *data);`:
         #: function pointer types, with their prototypes.
         self.function_types: Dict[str, Tuple[CType, List[CType]]] = {
@@ -151,6 +161,15 @@ def compatible(header: Header, c_type: CType, ctype: Any) -> bool:
             return ctype is None
         if base in header.opaque:
             return isinstance(ctype, type) and issubclass(ctype, ctypes.Structure)
+        if base in header.structs:
+            # The same fields, in the same order, of compatible types.
+            if not (isinstance(ctype, type) and issubclass(ctype, ctypes.Structure)):
+                return False
+            fields = header.structs[base]
+            return len(fields) == len(ctype._fields_) and all(
+                name == py_name and compatible(header, c_field, py_type)
+                for (name, c_field), (py_name, py_type) in zip(fields, ctype._fields_)
+            )
         if base not in SCALARS:
             raise KeyError(f"no ctypes type is known for the C type {base}: add it to SCALARS")
         return ctype is SCALARS[base]

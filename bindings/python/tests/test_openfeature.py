@@ -283,8 +283,10 @@ class EvaluationFeatureTest(unittest.TestCase):
                     for step in steps:
                         state.step(re.sub(r"<(\w+)>", lambda m: row[m[1]], step))
                     ran += 1
-        # Every example of the scenarios that apply, counted when written.
-        self.assertEqual(ran, 76)
+        # Every example of the scenarios that apply, counted in
+        # evaluation_v2.feature: 72, less the two provider states the SDK
+        # alone enters (not ready, stale), which skip.
+        self.assertEqual(ran, 70)
 
     def test_the_not_applicable_scenarios_exist(self) -> None:
         text = (GHERKIN / "evaluation_v2.feature").read_text(encoding="utf-8")

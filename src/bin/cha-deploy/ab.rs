@@ -10,6 +10,7 @@ use cha_deploy::experiments::{
 };
 use cha_deploy::{
     ArchivedExperiment, AssignmentReport, Cha, Error, ExperimentDetails, ExperimentRecord,
+    ParamType,
 };
 
 use crate::ab_analysis::analysis_text;
@@ -66,6 +67,25 @@ pub enum AbCommand {
         id: String,
         /// The unit to look up.
         unit: String,
+    },
+    /// One setting of a variant's configuration (ab_tests.yml), typed as a
+    /// program reads it with cha_experiment_param_double and its siblings;
+    /// exposes no one.
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab param pipe_sizing_comparison intelligent max_velocity_ms --type double\n  cha-deploy ab param pipe_sizing_comparison traditional pipe_sizing_method"
+    )]
+    Param {
+        /// The test's id, as in ab_tests.yml (e.g. pipe_sizing_comparison).
+        id: String,
+        /// The variant's name (e.g. intelligent).
+        variant: String,
+        /// The setting's name in the variant's configuration (e.g.
+        /// max_velocity_ms).
+        key: String,
+        /// Require this type: double, int, bool or string (any JSON
+        /// value when not given).
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_param_type)]
+        kind: Option<ParamType>,
     },
     /// Record VALUE of METRIC for UNIT (assigning the unit if needed).
     #[command(
@@ -261,6 +281,16 @@ struct StatusChange {
     record: ExperimentRecord,
 }
 
+fn parse_param_type(s: &str) -> Result<ParamType, String> {
+    match s {
+        "double" => Ok(ParamType::Double),
+        "int" => Ok(ParamType::Int),
+        "bool" => Ok(ParamType::Bool),
+        "string" => Ok(ParamType::String),
+        _ => Err(format!("`{s}` is not double, int, bool or string")),
+    }
+}
+
 pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Error> {
     let cha = crate::open_existing(db)?;
     match cmd {
@@ -306,6 +336,34 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 cha.assignment(id, unit)?
             };
             out.print(&a, || assignment_text(&a));
+        }
+        AbCommand::Param {
+            id,
+            variant,
+            key,
+            kind,
+        } => {
+            let value = match kind {
+                // A whole number read as an int prints as one (2, not 2.0).
+                Some(ParamType::Int) => {
+                    let v = cha.experiment_param_as(id, variant, key, ParamType::Int)?;
+                    v.as_i64()
+                        .or_else(|| v.as_f64().map(|f| f as i64))
+                        .map_or(v, Value::from)
+                }
+                Some(kind) => cha.experiment_param_as(id, variant, key, *kind)?,
+                None => cha.experiment_param(id, variant, key)?,
+            };
+            let answer = serde_json::json!({
+                "experiment": id,
+                "variant": variant,
+                "key": key,
+                "value": value,
+            });
+            out.print(&answer, || match &value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
         }
         AbCommand::Peek { id, unit } => {
             let a = cha.peek_assignment(id, unit)?;

@@ -7,8 +7,11 @@ use serde_json::{Map, Value, json};
 
 use cha_deploy::AuditEntry;
 use cha_deploy::common::time::parse_rfc3339_ms;
-use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext};
-use cha_deploy::{Error, FlagChange, FlagEvaluation, FlagRecord};
+use cha_deploy::flags::{ErrorCode, FlagDefinition, FlagType, OwnedContext, ValueType};
+use cha_deploy::{
+    Cha, Error, FlagChange, FlagEvaluation, FlagRecord, FlagResolution, SegmentChange,
+    SegmentRecord,
+};
 
 use crate::output::{Output, Style, aligned, diff, fields, inline, paint, rfc3339, table};
 
@@ -30,25 +33,37 @@ pub enum FlagsCommand {
     Eval {
         /// The flag's name (e.g. intelligent_pipe_sizing).
         name: String,
-        /// The user id (context `user_id`).
-        #[arg(long)]
-        user: Option<String>,
-        /// A group of the user; repeat for several (added to context `groups`).
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
-        /// The full context as a JSON object: user_id, session_id, groups,
-        /// environment, app_name, current_time, remote_address, properties.
-        /// --user, --group and --at are applied on top of it.
-        #[arg(long, value_name = "JSON")]
-        context: Option<String>,
-        /// Evaluate at this instant (RFC 3339) instead of now.
-        #[arg(long, value_name = "RFC3339")]
-        at: Option<String>,
+        #[command(flatten)]
+        context: ContextArgs,
         /// Look without exposing: a flag linked to an A/B test answers with
         /// the user's variant, and the user is not counted in the test.
         #[arg(long)]
         peek: bool,
     },
+    /// The typed value of a flag for a context: the payload of its variant
+    /// (a number, a string, JSON) or whether it is on, and the reason; the
+    /// default on any error or when the flag is off, as cha_flag_double
+    /// and its siblings give it. An unknown flag is an error here (exit 4).
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags value velocity_limit --type double --default 2.0 --property site=north-7 --property network_size=800\n  cha-deploy flags value pipe_catalogue --type json --user planner-001\n  cha-deploy flags value solver_v3 --user u1 --environment development"
+    )]
+    Value {
+        /// The flag's name (e.g. velocity_limit).
+        name: String,
+        /// bool, string, double, int or json.
+        #[arg(long = "type", value_name = "TYPE", default_value = "bool", value_parser = parse_value_type)]
+        kind: ValueType,
+        /// What to get when the flag has no value of that type for the
+        /// context (default: false, "", 0, 0, null).
+        #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
+        default: Option<String>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+    /// Segments, the named sets of constraints that flags' rules share:
+    /// list, show, set, delete.
+    #[command(subcommand)]
+    Segments(SegmentsCommand),
     /// Change fields of a flag (or create one by giving its `type`).
     ///
     /// UPDATES is either one JSON object ('{"percentage": 50, "enabled": true}')
@@ -168,6 +183,107 @@ pub enum FlagsCommand {
     },
 }
 
+/// The context of an evaluation, from the command line.
+#[derive(Args)]
+pub struct ContextArgs {
+    /// The user id (context `user_id`).
+    #[arg(long)]
+    user: Option<String>,
+    /// A group of the user; repeat for several (added to context `groups`).
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// The environment (context `environment`: it picks the flag's
+    /// environment override).
+    #[arg(long)]
+    environment: Option<String>,
+    /// A custom property NAME=VALUE for constraints and stickiness; repeat
+    /// for several (added to context `properties`).
+    #[arg(long = "property", value_name = "NAME=VALUE")]
+    properties: Vec<String>,
+    /// The full context as a JSON object: user_id, session_id, groups,
+    /// environment, app_name, current_time, remote_address, properties.
+    /// The other options are applied on top of it.
+    #[arg(long, value_name = "JSON")]
+    context: Option<String>,
+    /// Evaluate at this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+}
+
+impl ContextArgs {
+    /// The context these options describe.
+    fn context(&self) -> Result<OwnedContext, Error> {
+        let mut ctx = OwnedContext::from_json(self.context.as_deref().unwrap_or(""))?;
+        if let Some(user) = &self.user {
+            ctx.user_id = Some(user.clone());
+        }
+        ctx.groups.extend(self.groups.iter().cloned());
+        if let Some(environment) = &self.environment {
+            ctx.environment = Some(environment.clone());
+        }
+        for pair in &self.properties {
+            let (name, value) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "--property {pair}: expected NAME=VALUE, e.g. site=north-7"
+                ))
+            })?;
+            ctx.properties.retain(|(n, _)| n != name);
+            ctx.properties.push((name.to_string(), value.to_string()));
+        }
+        if let Some(at) = &self.at {
+            ctx.current_time_ms = Some(
+                parse_rfc3339_ms(at)
+                    .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
+            );
+        }
+        Ok(ctx)
+    }
+}
+
+/// `flags segments ...`
+#[derive(Subcommand)]
+pub enum SegmentsCommand {
+    /// Every segment with its constraints and the flags that name it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags segments list\n  cha-deploy --json flags segments list"
+    )]
+    List,
+    /// One segment's constraints.
+    #[command(after_help = "Examples:\n  cha-deploy flags segments show pilot_sites")]
+    Show {
+        /// The segment's name, as in feature_flags.yml (e.g. pilot_sites).
+        name: String,
+    },
+    /// Set a segment to a JSON object ('{"constraints": [...]}'), creating
+    /// it if needed; checked with every flag that names it.
+    #[command(
+        after_help = "Examples:\n  cha-deploy flags segments set pilot_sites '{\"constraints\": [{\"attribute\": \"site\", \"operator\": \"IN\", \"values\": [\"north-7\", \"harbour-2\", \"west-3\"]}]}' --actor ops"
+    )]
+    Set {
+        /// The segment's name (e.g. pilot_sites).
+        name: String,
+        /// The segment: a JSON object with `constraints` (a list of
+        /// {attribute, operator, values or value, inverted,
+        /// case_insensitive}) and an optional `description`.
+        #[arg(value_name = "JSON")]
+        definition: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+    /// Delete a segment no flag names.
+    #[command(after_help = "Examples:\n  cha-deploy flags segments delete old_pilot --actor ops")]
+    Delete {
+        /// The segment's name.
+        name: String,
+        #[command(flatten)]
+        actor: Actor,
+    },
+}
+
+fn parse_value_type(s: &str) -> Result<ValueType, String> {
+    ValueType::parse(s).ok_or_else(|| format!("`{s}` is not bool, string, double, int or json"))
+}
+
 /// Who makes a change, for the audit history.
 #[derive(Args)]
 pub struct Actor {
@@ -209,24 +325,11 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
         }
         FlagsCommand::Eval {
             name,
-            user,
-            groups,
             context,
-            at,
             peek,
         } => {
-            let mut ctx = OwnedContext::from_json(context.as_deref().unwrap_or(""))?;
+            let mut ctx = context.context()?;
             ctx.peek |= *peek;
-            if let Some(user) = user {
-                ctx.user_id = Some(user.clone());
-            }
-            ctx.groups.extend(groups.iter().cloned());
-            if let Some(at) = at {
-                ctx.current_time_ms = Some(
-                    parse_rfc3339_ms(at)
-                        .map_err(|m| Error::invalid_argument(format!("--at {at}: {m}")))?,
-                );
-            }
             let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
             if e.error == Some(ErrorCode::FlagNotFound) {
                 // The library's own NotFound, with its suggestion.
@@ -234,6 +337,24 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             }
             out.print(&e, || eval_text(&e));
         }
+        FlagsCommand::Value {
+            name,
+            kind,
+            default,
+            context,
+        } => {
+            let ctx = context.context()?;
+            let default = default_value(*kind, default.as_deref())?;
+            let context_json = context_json(&ctx);
+            let v = cha.flag_value_json(name, Some(&context_json), *kind, default);
+            if v.error == Some(ErrorCode::FlagNotFound) {
+                // A typo on the command line is an error, as for `eval`
+                // (a program gets its default and the reason instead).
+                cha.flag_lookup(name)?;
+            }
+            out.print(&v, || value_text(&v));
+        }
+        FlagsCommand::Segments(cmd) => segments(&cha, cmd, out)?,
         FlagsCommand::Set {
             name,
             updates,
@@ -309,6 +430,224 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
         FlagsCommand::Template { .. } => unreachable!("handled above"),
     }
     cha.close()
+}
+
+/// The caller's default of a typed value, from `--default`.
+fn default_value(kind: ValueType, text: Option<&str>) -> Result<Value, Error> {
+    let bad = |t: &str| {
+        let noun = match kind {
+            ValueType::Bool => "true or false",
+            ValueType::String => "a string",
+            ValueType::Double => "a number",
+            ValueType::Int => "a whole number",
+            ValueType::Json => "JSON",
+        };
+        Error::invalid_argument(format!("--default {t}: not {noun}"))
+    };
+    Ok(match (kind, text) {
+        (ValueType::Bool, None) => json!(false),
+        (ValueType::String, None) => json!(""),
+        (ValueType::Double, None) => json!(0.0),
+        (ValueType::Int, None) => json!(0),
+        (ValueType::Json, None) => Value::Null,
+        (ValueType::Bool, Some(t)) => json!(t.parse::<bool>().map_err(|_| bad(t))?),
+        (ValueType::String, Some(t)) => json!(t),
+        (ValueType::Double, Some(t)) => {
+            let d: f64 = t.parse().map_err(|_| bad(t))?;
+            serde_json::Number::from_f64(d)
+                .map(Value::Number)
+                .ok_or_else(|| bad(t))?
+        }
+        (ValueType::Int, Some(t)) => json!(t.parse::<i64>().map_err(|_| bad(t))?),
+        (ValueType::Json, Some(t)) => serde_json::from_str(t).map_err(|_| bad(t))?,
+    })
+}
+
+/// A context as the JSON the library reads.
+fn context_json(ctx: &OwnedContext) -> String {
+    let mut map = Map::new();
+    let mut put = |key: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            map.insert(key.into(), json!(v));
+        }
+    };
+    put("user_id", &ctx.user_id);
+    put("session_id", &ctx.session_id);
+    put("environment", &ctx.environment);
+    put("app_name", &ctx.app_name);
+    put("remote_address", &ctx.remote_address);
+    if let Some(ms) = ctx.current_time_ms {
+        map.insert(
+            "current_time".into(),
+            json!(cha_deploy::common::time::format_rfc3339_ms(ms)),
+        );
+    }
+    if !ctx.groups.is_empty() {
+        map.insert("groups".into(), json!(ctx.groups));
+    }
+    if !ctx.properties.is_empty() {
+        let props: Map<String, Value> = ctx
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        map.insert("properties".into(), Value::Object(props));
+    }
+    Value::Object(map).to_string()
+}
+
+fn value_text(v: &FlagResolution<Value>) -> String {
+    let value = match &v.value {
+        Value::String(s) => s.clone(),
+        other => inline(other),
+    };
+    let mut lines = vec![
+        ("value".to_string(), value),
+        ("reason".into(), v.reason.as_str().into()),
+        ("variant".into(), v.variant.clone().unwrap_or("-".into())),
+    ];
+    if let Some(code) = v.error {
+        lines.push(("error".into(), code.as_str().into()));
+    }
+    if let Some(message) = &v.message {
+        lines.push(("why".into(), message.clone()));
+    }
+    format!("{}\n{}", v.flag, indent(&aligned(&lines)))
+}
+
+/// `flags segments ...`
+fn segments(cha: &Cha, cmd: &SegmentsCommand, out: &Output) -> Result<(), Error> {
+    match cmd {
+        SegmentsCommand::List => {
+            let list = cha.segments()?;
+            let flags = cha.flags()?;
+            out.print(&list, || segments_text(&list, &flags));
+        }
+        SegmentsCommand::Show { name } => {
+            let list = cha.segments()?;
+            let record = list
+                .iter()
+                .find(|s| s.definition.name == *name)
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "segment `{name}` does not exist{}",
+                        cha_deploy::common::names::did_you_mean(
+                            name,
+                            list.iter().map(|s| s.definition.name.as_str())
+                        )
+                    ))
+                })?;
+            out.print(record, || {
+                let mut lines =
+                    fields(&serde_json::to_value(&record.definition).unwrap_or_default());
+                lines.push(("version".into(), record.version.to_string()));
+                aligned(&lines)
+            });
+        }
+        SegmentsCommand::Set {
+            name,
+            definition,
+            actor,
+        } => {
+            let definition: Value = serde_json::from_str(definition).map_err(|e| {
+                Error::invalid_argument(format!("the segment is not valid JSON: {e}"))
+            })?;
+            let c = cha.set_segment(name, &definition, &actor.name())?;
+            out.print(&c, || segment_change_text(&c));
+        }
+        SegmentsCommand::Delete { name, actor } => {
+            let c = cha.set_segment(name, &Value::Null, &actor.name())?;
+            out.print(&c, || segment_change_text(&c));
+        }
+    }
+    Ok(())
+}
+
+fn segment_change_text(c: &SegmentChange) -> String {
+    let name = &c.segment;
+    let version = c.version;
+    let constraints = |s: &cha_deploy::flags::Segment| constraints_text(&s.constraints);
+    match (&c.before, &c.after) {
+        _ if !c.changed => format!("segment {name}: unchanged (version {version})"),
+        (_, None) => format!("segment {name}: deleted (version {version})"),
+        (None, Some(after)) => {
+            format!(
+                "segment {name}: created, version {version}: {}",
+                constraints(after)
+            )
+        }
+        (Some(before), Some(after)) => format!(
+            "segment {name}: version {version}\n  before  {}\n  after   {}",
+            constraints(before),
+            constraints(after)
+        ),
+    }
+}
+
+/// `site IN [north-7, harbour-2] AND NOT network_size NUM_LT 500`.
+fn constraints_text(constraints: &[cha_deploy::flags::Constraint]) -> String {
+    if constraints.is_empty() {
+        return "(no constraints: everyone)".into();
+    }
+    constraints
+        .iter()
+        .map(|c| {
+            let values = match &c.value {
+                Some(v) => v.clone(),
+                None => format!("[{}]", c.values.join(", ")),
+            };
+            format!(
+                "{}{} {}{} {values}",
+                if c.inverted { "NOT " } else { "" },
+                c.attribute,
+                c.operator.as_str(),
+                if c.case_insensitive {
+                    " (any case)"
+                } else {
+                    ""
+                },
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn segments_text(list: &[SegmentRecord], flags: &[FlagRecord]) -> String {
+    if list.is_empty() {
+        return "no segments (define them under `segments:` in feature_flags.yml)".into();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|s| {
+            let d = &s.definition;
+            let used: Vec<&str> = flags
+                .iter()
+                .filter(|f| {
+                    let f = &f.definition;
+                    f.rules
+                        .iter()
+                        .chain(
+                            f.environments
+                                .values()
+                                .flat_map(|o| o.rules.iter().flatten()),
+                        )
+                        .any(|r| r.segments.contains(&d.name))
+                })
+                .map(|f| f.definition.name.as_str())
+                .collect();
+            vec![
+                d.name.clone(),
+                constraints_text(&d.constraints),
+                if used.is_empty() {
+                    "-".into()
+                } else {
+                    used.join(", ")
+                },
+                s.version.to_string(),
+            ]
+        })
+        .collect();
+    table(&["NAME", "CONSTRAINTS", "USED BY", "VERSION"], &rows)
 }
 
 /// UPDATES as one JSON object, or FIELD=VALUE pairs (a dotted FIELD sets a

@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod feedback;
 mod flags;
+mod import;
 mod metrics;
 mod output;
 mod report;
@@ -79,8 +80,12 @@ enum Command {
     /// Print the library, schema and SQLite versions.
     #[command(after_help = "Examples:\n  cha-deploy version\n  cha-deploy --json version")]
     Version,
-    /// Check the database: path, schema version, journal mode, size.
-    /// Never creates or changes it.
+    /// Check the database: path, schema version, journal mode, size,
+    /// whether this user can write it, its integrity (quick_check).
+    /// Never creates or changes it. The background errors of a program's
+    /// open handle (a flush that fails on a full disk) are in that
+    /// program's health (cha_health, get_health), not in the file: doctor
+    /// cannot see them.
     #[command(
         after_help = "Examples:\n  cha-deploy doctor\n  cha-deploy --db /srv/cha/cha.db --json doctor"
     )]
@@ -199,14 +204,18 @@ enum Command {
         after_help = "Examples:\n  cha-deploy migrate --config-dir conf\n  cha-deploy migrate --config-dir conf --write"
     )]
     Migrate(config::MigrateArgs),
-    /// Feature flags: list, show, eval, set, enable, disable, rollout,
-    /// pause, resume, guardrails, history, restore, template.
+    /// Feature flags: list, show, eval, value, segments, set, enable,
+    /// disable, rollout, pause, resume, guardrails, history, restore,
+    /// template.
     #[command(subcommand)]
     Flags(flags::FlagsCommand),
-    /// A/B tests: list, show, restore, assign, peek, record, analyze, plan,
-    /// start, pause, stop, export.
+    /// A/B tests: list, show, restore, assign, peek, param, record, analyze,
+    /// plan, start, pause, stop, export.
     #[command(subcommand)]
     Ab(ab::AbCommand),
+    /// Import flags from another flag system: unleash.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Performance monitoring: record, list, report, alerts, rules,
     /// history, ack, resolve, evaluate, flags, system, export, serve.
     #[command(subcommand)]
@@ -289,6 +298,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
         Command::Migrate(args) => config::migrate(args, out),
         Command::Flags(cmd) => flags::run(cmd, &cli.db, out),
         Command::Ab(cmd) => ab::run(cmd, &cli.db, out),
+        Command::Import(cmd) => import::run(cmd, &cli.db, out),
         Command::Metrics(cmd) => metrics::run(cmd, &cli.db, out),
         Command::Feedback(cmd) => feedback::run(cmd, &cli.db, out),
         Command::Init { file_mode } => {
@@ -344,6 +354,14 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION
                 ),
+                _ if found.integrity != "ok" => format!(
+                    "damaged: {}; restore a backup (`cha-deploy backup list`, `cha-deploy backup restore latest`)",
+                    found.integrity
+                ),
+                _ if found.unwritable.is_some() => format!(
+                    "read-only for this user: programs that record cannot open it ({})",
+                    found.unwritable.as_deref().unwrap_or_default()
+                ),
                 std::cmp::Ordering::Equal if quarantined.is_empty() => "ok".to_string(),
                 std::cmp::Ordering::Equal => format!(
                     "ok; quarantined observations (left out of the analysis, kept in the file): {}",
@@ -358,6 +376,8 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                 "library_version": cha_deploy::VERSION,
                 "database": info,
                 "status": status,
+                "writable": found.unwritable.is_none(),
+                "integrity": found.integrity,
                 "quarantined_observations": quarantined
                     .iter()
                     .map(|(e, n)| (e.clone(), serde_json::json!(n)))
@@ -365,7 +385,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
             });
             out.print(&report, || {
                 format!(
-                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nstatus          {status}",
+                    "database        {}\nschema version  {} (this library: {})\nlibrary         cha-deploy {}\nSQLite          {}\njournal mode    {}\nsynchronous     {}\nfile size       {} bytes (+{} bytes WAL)\nwritable        {}\nintegrity       {}\nstatus          {status}",
                     info.path,
                     info.schema_version,
                     cha_deploy::SCHEMA_VERSION,
@@ -374,7 +394,9 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
                     info.journal_mode,
                     info.synchronous,
                     info.file_size_bytes,
-                    info.wal_size_bytes
+                    info.wal_size_bytes,
+                    if found.unwritable.is_none() { "yes" } else { "no" },
+                    found.integrity
                 )
             });
             Ok(())

@@ -1,5 +1,6 @@
 //! `feature_flags.yml`: the flags, whose a_b_test flags may name an
-//! experiment of `ab_tests.yml`.
+//! experiment of `ab_tests.yml`, and whose rules may name the segments of
+//! the same file (their own section, `segments.rs`).
 
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use crate::deploy::section::{Configuration, Section, SectionFile, parsed, to_ite
 use crate::error::Result;
 use crate::experiments::{ExperimentDefinition, MetricType};
 use crate::flags::{FlagDefinition, FlagType, Hold};
-use crate::handle::flags::{KIND, check_experiment_links};
+use crate::handle::flags::{KIND, SEGMENT_KIND, check_experiment_links};
 
 pub(crate) struct FeatureFlags;
 
@@ -46,7 +47,8 @@ impl Section for FeatureFlags {
     /// whichever files a deployment brings.
     fn check(&self, configuration: &Configuration) -> Result<()> {
         let flags: Vec<FlagDefinition> = parsed(configuration, KIND)?;
-        config::compile_flags(flags.clone())?;
+        let segments: Vec<crate::flags::Segment> = parsed(configuration, SEGMENT_KIND)?;
+        config::compile_flag_set(flags.clone(), segments, None)?;
         let experiments: Vec<ExperimentDefinition> =
             parsed(configuration, crate::store::experiments::KIND)?;
         let ids: Vec<String> = experiments.iter().map(|e| e.id.clone()).collect();

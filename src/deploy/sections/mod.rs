@@ -4,6 +4,7 @@
 mod ab_tests;
 mod feature_flags;
 mod performance_monitoring;
+mod segments;
 mod user_feedback;
 
 use super::section::Section;
@@ -14,4 +15,7 @@ pub(crate) const SECTIONS: &[&dyn Section] = &[
     &ab_tests::AbTests,
     &performance_monitoring::PerformanceMonitoring,
     &user_feedback::UserFeedback,
+    // The segments of feature_flags.yml: last, so that the other sections
+    // keep their places in plans and the status.
+    &segments::Segments,
 ];

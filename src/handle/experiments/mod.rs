@@ -3,6 +3,7 @@
 //! sufficient statistics that [`fold`] keeps.
 
 pub(crate) mod fold;
+pub(crate) mod params;
 pub(crate) mod record;
 
 use std::ffi::CStr;
@@ -162,6 +163,10 @@ impl Cha {
         f: impl Fn(&CompiledExperiment, Option<(u16, &CompiledVariant)>, AssignReason) -> R,
     ) -> Result<R> {
         check_unit(unit)?;
+        if exposure == Exposure::Expose {
+            self.inner
+                .room_for_experiments(|| format!("the exposure of `{unit}` to `{experiment}`"))?;
+        }
         self.inner.with_live(|live| {
             let (compiled, _) = live
                 .experiments
@@ -239,6 +244,9 @@ impl Cha {
             )));
         }
         check_unit(unit)?;
+        self.inner.room_for_experiments(|| {
+            format!("observation of `{metric}` for `{unit}` in `{experiment}`")
+        })?;
         // Everything is checked before the unit is exposed: a refused
         // observation leaves no trace.
         self.inner.with_live(|live| {
@@ -957,7 +965,7 @@ pub(crate) fn experiment_not_found(conn: &rusqlite::Connection, id: &str) -> Err
 
 /// `NotFound` for experiment `id`, with a deployed test close to it: the
 /// snapshot's names, without the store's lock.
-fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
+pub(super) fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
     not_found_among(
         id,
         live.experiments.definitions().iter().map(|d| d.id.as_str()),

@@ -72,6 +72,10 @@ impl Rows for ExperimentRows {
         self.exposures.is_empty() && self.observations.is_empty()
     }
 
+    fn len(&self) -> usize {
+        self.exposures.len() + self.observations.len()
+    }
+
     /// Appends `other` after this batch's records, keeping their order.
     fn append(&mut self, other: ExperimentRows) {
         let shift = self.text.len();
@@ -221,6 +225,7 @@ impl ExperimentLog {
             phase,
             at_ms,
         });
+        self.buffer.note_len(&batch);
     }
 
     /// Buffers one observation of `unit`.
@@ -245,5 +250,6 @@ impl ExperimentLog {
             value,
             at_ms,
         });
+        self.buffer.note_len(&batch);
     }
 }

@@ -212,9 +212,7 @@ impl Inner {
             let last = checked.load(std::sync::atomic::Ordering::Relaxed);
             if now - last >= crate::handle::guardrails::CHECK_EVERY_MS || now < last {
                 checked.store(now, std::sync::atomic::Ordering::Relaxed);
-                let cha = crate::handle::Cha {
-                    inner: self.clone(),
-                };
+                let cha = crate::handle::Cha::internal(self.clone());
                 let _ = cha.check_guardrails_at(now);
             }
         }
@@ -299,14 +297,32 @@ impl Cha {
         } else {
             value
         };
-        self.inner.recorder.monitoring.record(
-            kind,
-            name,
-            tags,
-            stored,
-            at_ms,
-            self.inner.options.metric_series_limit as usize,
-        )
+        let record = || {
+            self.inner.recorder.monitoring.record(
+                kind,
+                name,
+                tags,
+                stored,
+                at_ms,
+                self.inner.options.metric_series_limit as usize,
+                self.inner.recorder.backlog.limit,
+            )
+        };
+        if record()? {
+            return Ok(());
+        }
+        self.inner.make_room(&format!("metric `{name}`"))?;
+        // Room was made; a buffer filled again at once by other threads
+        // is the store not keeping up: refused as busy.
+        if record()? {
+            return Ok(());
+        }
+        Err(self.inner.recorder.backlog.refuse(crate::error::Error::new(
+            crate::error::ErrorKind::Busy,
+            format!(
+                "metric `{name}` not recorded: the recorder's buffer filled again while it was flushed"
+            ),
+        )))
     }
 
     /// Records a duration of `seconds` of timer `name`, stored in

@@ -218,10 +218,16 @@ impl MetricLog {
     /// Records `value` (already in stored units) of metric `name` with
     /// `tags` (JSON text, or None) at `at_ms`. The hot path: see the module.
     ///
+    /// Returns false, recording nothing, when this thread's shard or the
+    /// batch already holds `backlog` samples (see [`Backlog`]).
+    ///
     /// # Errors
     /// `InvalidArgument` for a bad name or tags, a kind other than the
     /// metric's, or a new series past `limit`; nothing is recorded then.
+    ///
+    /// [`Backlog`]: crate::handle::recorder::Backlog
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         kind: MetricKind,
@@ -230,7 +236,8 @@ impl MetricLog {
         value: f64,
         at_ms: i64,
         limit: usize,
-    ) -> Result<()> {
+        backlog: usize,
+    ) -> Result<bool> {
         let hash = {
             use std::hash::Hasher;
             let mut h = KEY_HASH.build_hasher();
@@ -244,6 +251,9 @@ impl MetricLog {
         let keep_raw = self.keep_raw.load(Ordering::Relaxed);
         self.with_shard(|shard| {
             let mut data = shard.lock();
+            if data.pending as usize >= backlog || self.buffer.held() >= backlog {
+                return Ok(false);
+            }
             let found = data
                 .index
                 .find(hash, |e| &*e.name == name && e.tags.as_deref() == tags)
@@ -272,7 +282,7 @@ impl MetricLog {
                 data.raw.push((s.series, value, at_ms));
             }
             data.pending += 1;
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -433,33 +443,25 @@ impl MetricLog {
     /// Moves everything the shards and the flag counters hold into the
     /// batch. Shards of threads that ended are dropped once drained.
     fn drain(&self) {
-        let series_list = || {
+        let list = || {
             self.series
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .list
                 .clone()
         };
-        let mut index = series_list();
+        let mut index = list();
         let mut rows = MetricRows::default();
         {
             let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
             for shard in shards.iter() {
                 let mut data = shard.lock();
                 let data = &mut *data;
-                // A thread may have added a series since the copy was taken:
-                // it enters the list before the shard, under the shard's
-                // lock, so a copy taken now holds it (the same lock order as
-                // recording: shard, then list).
-                let newest = data
-                    .closed
-                    .iter()
-                    .map(|(series, _, _)| *series)
-                    .chain(data.slots.iter().map(|slot| slot.series))
-                    .chain(data.raw.iter().map(|(series, _, _)| *series))
-                    .max();
-                if newest.is_some_and(|s| s as usize >= index.len()) {
-                    index = series_list();
+                // A series registered since the index was copied (another
+                // thread's first sample of it): copy it again. The shard is
+                // locked, so its slots cannot name a newer one.
+                if data.slots.iter().any(|s| s.series as usize >= index.len()) {
+                    index = list();
                 }
                 for (series, window, stats) in data.closed.drain(..) {
                     rows.add_window(&index[series as usize], window, stats);
@@ -481,7 +483,9 @@ impl MetricLog {
         }
         rows.usage = self.usage.drain(crate::clock::now_ms());
         if !rows.is_empty() {
-            self.buffer.lock().append(rows);
+            let mut batch = self.buffer.lock();
+            batch.append(rows);
+            self.buffer.note_len(&batch);
         }
     }
 }
@@ -536,6 +540,10 @@ impl MetricRows {
 impl Rows for MetricRows {
     fn is_empty(&self) -> bool {
         self.windows.is_empty() && self.raw.is_empty() && self.usage.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.samples as usize
     }
 
     fn append(&mut self, newer: MetricRows) {

@@ -269,11 +269,17 @@ fn record(inner: &Inner, values: &BTreeMap<&'static str, f64>) {
     let limit = inner.options.metric_series_limit as usize;
     for (name, value) in values {
         if value.is_finite() {
-            let _ =
-                inner
-                    .recorder
-                    .monitoring
-                    .record(MetricKind::Gauge, name, None, *value, now, limit);
+            // A sample the full buffer cannot take is skipped: the next
+            // one comes within the interval.
+            let _ = inner.recorder.monitoring.record(
+                MetricKind::Gauge,
+                name,
+                None,
+                *value,
+                now,
+                limit,
+                inner.recorder.backlog.limit,
+            );
         }
     }
 }

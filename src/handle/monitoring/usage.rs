@@ -53,13 +53,10 @@ impl Block {
         let mut variants = Vec::with_capacity(flags.len());
         let mut offsets = Vec::with_capacity(flags.len());
         let mut total = 0u32;
-        for def in flags.definitions() {
+        for (i, def) in flags.definitions().iter().enumerate() {
             names.push(def.name.as_str().into());
-            let own: Box<[Box<str>]> = def
-                .variants
-                .iter()
-                .map(|v| v.name.as_str().into())
-                .collect();
+            // Its own, its rules' and its environments' variants.
+            let own: Box<[Box<str>]> = flags.variant_names(FlagId::from_index(i as u32)).into();
             offsets.push(total);
             total += 2 + own.len() as u32;
             variants.push(own);

@@ -162,8 +162,10 @@ fn build_and_run(work: &TempDir, name: &str, source: &str, args: &[String]) -> S
     run(Command::new("cc").arg(&src).args(args).arg("-o").arg(&exe))
         .unwrap_or_else(|e| panic!("{e}"));
     let db = work.path().join(format!("{name}.db"));
-    let out = run(common::c_program(&exe).arg(&db).arg(repo_root().join("configs")))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run(common::c_program(&exe)
+        .arg(&db)
+        .arg(repo_root().join("configs")))
+    .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(out.stdout).unwrap()
 }
 

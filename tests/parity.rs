@@ -54,19 +54,19 @@ fn parse_lines(text: &str, surface: &str) -> Vec<Answers> {
 /// The context of user `i`: a little of everything the flags target on.
 fn context(i: usize) -> Value {
     let mut groups = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         groups.push("beta_testers");
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         groups.push("hydraulics_team");
     }
-    let domain = if i % 7 == 0 {
+    let domain = if i.is_multiple_of(7) {
         "stadtwerke.EXAMPLE"
     } else {
         "other.example"
     };
     let environment = ["development", "staging", "production"][i % 3];
-    let remote_address = if i % 11 == 0 {
+    let remote_address = if i.is_multiple_of(11) {
         format!("192.0.2.{}", i % 250)
     } else {
         format!("198.51.100.{}", i % 250)

@@ -152,7 +152,17 @@ impl Submission {
         let submission = Submission {
             kind,
             text: required("text")?.to_owned(),
-            user_id: required("user_id")?.to_owned(),
+            user_id: match map.get("user_id") {
+                None | Some(Value::Null) => {
+                    return Err(Error::invalid_argument("feedback.user_id is missing"));
+                }
+                Some(v) => crate::common::ids::id_text(v).ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "feedback.user_id: expected a string or a whole number, found {}",
+                        json_kind(v)
+                    ))
+                })?,
+            },
             rating,
             category: string("category")?.map(str::to_owned),
             context,

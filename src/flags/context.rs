@@ -194,9 +194,12 @@ impl OwnedContext {
                     .map(str::to_owned)
                     .ok_or_else(|| bad(key, "a string"))
             };
+            let id = || {
+                crate::common::ids::id_text(v).ok_or_else(|| bad(key, "a string or a whole number"))
+            };
             match key.as_str() {
-                "user_id" => ctx.user_id = Some(text()?),
-                "session_id" => ctx.session_id = Some(text()?),
+                "user_id" => ctx.user_id = Some(id()?),
+                "session_id" => ctx.session_id = Some(id()?),
                 "environment" => ctx.environment = Some(text()?),
                 "app_name" => ctx.app_name = Some(text()?),
                 "remote_address" => ctx.remote_address = Some(text()?),
@@ -310,11 +313,25 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_id_is_its_decimal_digits() {
+        let ctx = OwnedContext::from_json(r#"{"user_id": 4711, "session_id": 7}"#).unwrap();
+        assert_eq!(ctx.user_id.as_deref(), Some("4711"));
+        assert_eq!(ctx.session_id.as_deref(), Some("7"));
+    }
+
+    #[test]
     fn bad_context_says_what_is_wrong() {
         let cases = [
             ("{", "context is not valid JSON"),
             ("[1]", "context must be a JSON object"),
-            (r#"{"user_id": 5}"#, "context.user_id: expected a string"),
+            (
+                r#"{"user_id": 5.5}"#,
+                "context.user_id: expected a string or a whole number",
+            ),
+            (
+                r#"{"session_id": true}"#,
+                "context.session_id: expected a string or a whole number",
+            ),
             (
                 r#"{"groups": "beta"}"#,
                 "context.groups: expected a list of strings",

@@ -106,6 +106,16 @@ static void test_submit_and_get(cha_handle *h) {
     CHECK_HAS(json, "\"priority\":\"low\"");
     CHECK_HAS(json, "\"route\":{\"queue\":\"product-team\"}");
     cha_string_free(json);
+
+    /* A whole-number user id is its decimal digits, here and in a query. */
+    id = submit(h, "{\"type\": \"general_feedback\", \"user_id\": 4711, \"text\": \"fine\"}");
+    json = get(h, id);
+    CHECK_HAS(json, "\"user_id\":\"4711\"");
+    cha_string_free(json);
+    json = NULL;
+    CHECK_STATUS(cha_feedback_list(h, "{\"user_id\": 4711}", &json), CHA_OK);
+    CHECK_HAS(json, "\"user_id\":\"4711\"");
+    cha_string_free(json);
 }
 
 /* Each bad submission: its status, its message, nothing stored. */
@@ -120,6 +130,9 @@ static void test_refusals(cha_handle *h) {
         CHECK(id == UNTOUCHED_ID);                                               \
     } while (0)
 
+    REFUSED("{\"type\": \"bug_report\", \"text\": \"x\", \"user_id\": 1.5}",
+            CHA_ERR_INVALID_ARGUMENT,
+            "cha_feedback_submit: feedback.user_id: expected a string or a whole number, found a number");
     REFUSED("{\"type\": \"complaint\", \"text\": \"x\", \"user_id\": \"u\"}",
             CHA_ERR_INVALID_ARGUMENT,
             "cha_feedback_submit: feedback.type `complaint` is not a feedback type");

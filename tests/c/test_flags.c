@@ -394,6 +394,24 @@ static void test_optional_arguments(cha_handle *h) {
     CHECK_HAS(json, "\"rule\":\"context has no user_id\"");
     cha_string_free(json);
 
+    /* A whole-number id in the context is its decimal digits: 4711 and
+     * "4711" are one user; a fraction is refused, naming the key. */
+    for (int user = 4700; user < 4800; user++) {
+        char as_number[64], as_string[64];
+        snprintf(as_number, sizeof as_number, "{\"user_id\": %d}", user);
+        snprintf(as_string, sizeof as_string, "{\"user_id\": \"%d\"}", user);
+        char *by_number = evaluate(h, "intelligent_pipe_sizing", as_number);
+        char *by_string = evaluate(h, "intelligent_pipe_sizing", as_string);
+        CHECK(by_number != NULL && by_string != NULL && strcmp(by_number, by_string) == 0);
+        cha_string_free(by_number);
+        cha_string_free(by_string);
+    }
+    json = NULL;
+    CHECK_STATUS(cha_flag_evaluate(h, "intelligent_pipe_sizing", "{\"user_id\": 47.5}", &json),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context.user_id: expected a string or a whole number");
+    CHECK(json == NULL);
+
     /* groups NULL is fine with n_groups 0 (and ignored), an error otherwise. */
     CHECK_STATUS(cha_flag_enabled(h, "pressure_drop_check", "planner-017", NULL, 0, &on), CHA_OK);
     CHECK(on);

@@ -1,6 +1,8 @@
 //! `cha-deploy ab …`: list, show, assign, record, analyse, plan and start,
 //! pause or stop A/B tests.
 
+use std::path::PathBuf;
+
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
@@ -61,12 +63,19 @@ pub enum AbCommand {
     },
     /// The variant a unit would get (`ab assign --peek`): exposes no one,
     /// writes nothing.
-    #[command(after_help = "Examples:\n  cha-deploy ab peek pipe_sizing_comparison engineer-042")]
+    #[command(
+        after_help = "Examples:\n  cha-deploy ab peek pipe_sizing_comparison engineer-042\n  cha-deploy ab peek pipe_sizing_comparison --units networks.txt"
+    )]
     Peek {
         /// The test's id.
         id: String,
         /// The unit to look up.
-        unit: String,
+        #[arg(required_unless_present = "units")]
+        unit: Option<String>,
+        /// Look up every unit of FILE instead, one per line (`-`: standard
+        /// input), printing one JSON object per line, in order.
+        #[arg(long, value_name = "FILE", conflicts_with = "unit")]
+        units: Option<PathBuf>,
     },
     /// One setting of a variant's configuration (ab_tests.yml), typed as a
     /// program reads it with cha_experiment_param_double and its siblings;
@@ -365,10 +374,28 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 other => other.to_string(),
             });
         }
-        AbCommand::Peek { id, unit } => {
-            let a = cha.peek_assignment(id, unit)?;
-            out.print(&a, || assignment_text(&a));
-        }
+        AbCommand::Peek { id, unit, units } => match (unit, units) {
+            (Some(unit), _) => {
+                let a = cha.peek_assignment(id, unit)?;
+                out.print(&a, || assignment_text(&a));
+            }
+            (None, Some(file)) => {
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())
+                } else {
+                    std::fs::read_to_string(file)
+                }
+                .map_err(|e| Error::not_found(format!("--units {}: {e}", file.display())))?;
+                for unit in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let a = cha.peek_assignment(id, unit)?;
+                    println!(
+                        "{}",
+                        serde_json::to_string(&a).expect("assignments serialize")
+                    );
+                }
+            }
+            (None, None) => unreachable!("clap requires UNIT or --units"),
+        },
         AbCommand::Record {
             id,
             unit,

@@ -28,7 +28,7 @@ pub enum FlagsCommand {
     },
     /// Evaluate a flag for a user, groups and context, as the library would.
     #[command(
-        after_help = "Examples:\n  cha-deploy flags eval intelligent_pipe_sizing --user planner-042 --group beta_testers\n  cha-deploy flags eval network_analysis --context '{\"user_id\": \"u1\"}' --at 2026-01-13T00:00:00Z"
+        after_help = "Examples:\n  cha-deploy flags eval intelligent_pipe_sizing --user planner-042 --group beta_testers\n  cha-deploy flags eval network_analysis --context '{\"user_id\": \"u1\"}' --at 2026-01-13T00:00:00Z\n  cha-deploy flags eval intelligent_pipe_sizing --contexts engineers.jsonl"
     )]
     Eval {
         /// The flag's name (e.g. intelligent_pipe_sizing).
@@ -208,12 +208,49 @@ pub struct ContextArgs {
     /// Evaluate at this instant (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// Evaluate once for each line of FILE (`-`: standard input), each a
+    /// context JSON object to which the other options are applied, and
+    /// print one JSON object per line, in order.
+    #[arg(long, value_name = "FILE", conflicts_with = "context")]
+    contexts: Option<PathBuf>,
 }
 
 impl ContextArgs {
     /// The context these options describe.
     fn context(&self) -> Result<OwnedContext, Error> {
-        let mut ctx = OwnedContext::from_json(self.context.as_deref().unwrap_or(""))?;
+        self.apply(OwnedContext::from_json(
+            self.context.as_deref().unwrap_or(""),
+        )?)
+    }
+
+    /// The contexts of `--contexts`, each with the other options applied,
+    /// or `None` without it. A line that is not a context is an error
+    /// naming the line.
+    fn each_context(&self) -> Result<Option<Vec<OwnedContext>>, Error> {
+        let Some(file) = &self.contexts else {
+            return Ok(None);
+        };
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(file)
+        }
+        .map_err(|e| Error::not_found(format!("--contexts {}: {e}", file.display())))?;
+        let mut contexts = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let ctx = OwnedContext::from_json(line).map_err(|e| {
+                Error::invalid_argument(format!("{}:{}: {}", file.display(), n + 1, e.message()))
+            })?;
+            contexts.push(self.apply(ctx)?);
+        }
+        Ok(Some(contexts))
+    }
+
+    /// `ctx` with the options given on the command line applied on top.
+    fn apply(&self, mut ctx: OwnedContext) -> Result<OwnedContext, Error> {
         if let Some(user) = &self.user {
             ctx.user_id = Some(user.clone());
         }
@@ -328,14 +365,26 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             context,
             peek,
         } => {
-            let mut ctx = context.context()?;
-            ctx.peek |= *peek;
-            let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
-            if e.error == Some(ErrorCode::FlagNotFound) {
-                // The library's own NotFound, with its suggestion.
-                cha.flag_lookup(name)?;
+            let evaluate = |mut ctx: OwnedContext| -> Result<FlagEvaluation, Error> {
+                ctx.peek |= *peek;
+                let e = ctx.with_context(|c| cha.evaluate_flag(name, c));
+                if e.error == Some(ErrorCode::FlagNotFound) {
+                    // The library's own NotFound, with its suggestion.
+                    cha.flag_lookup(name)?;
+                }
+                Ok(e)
+            };
+            match context.each_context()? {
+                Some(contexts) => {
+                    for ctx in contexts {
+                        json_line(&evaluate(ctx)?);
+                    }
+                }
+                None => {
+                    let e = evaluate(context.context()?)?;
+                    out.print(&e, || eval_text(&e));
+                }
             }
-            out.print(&e, || eval_text(&e));
         }
         FlagsCommand::Value {
             name,
@@ -343,16 +392,28 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
             default,
             context,
         } => {
-            let ctx = context.context()?;
             let default = default_value(*kind, default.as_deref())?;
-            let context_json = context_json(&ctx);
-            let v = cha.flag_value_json(name, Some(&context_json), *kind, default);
-            if v.error == Some(ErrorCode::FlagNotFound) {
-                // A typo on the command line is an error, as for `eval`
-                // (a program gets its default and the reason instead).
-                cha.flag_lookup(name)?;
+            let value = |ctx: OwnedContext| -> Result<FlagResolution<Value>, Error> {
+                let context_json = context_json(&ctx);
+                let v = cha.flag_value_json(name, Some(&context_json), *kind, default.clone());
+                if v.error == Some(ErrorCode::FlagNotFound) {
+                    // A typo on the command line is an error, as for `eval`
+                    // (a program gets its default and the reason instead).
+                    cha.flag_lookup(name)?;
+                }
+                Ok(v)
+            };
+            match context.each_context()? {
+                Some(contexts) => {
+                    for ctx in contexts {
+                        json_line(&value(ctx)?);
+                    }
+                }
+                None => {
+                    let v = value(context.context()?)?;
+                    out.print(&v, || value_text(&v));
+                }
             }
-            out.print(&v, || value_text(&v));
         }
         FlagsCommand::Segments(cmd) => segments(&cha, cmd, out)?,
         FlagsCommand::Set {
@@ -430,6 +491,14 @@ pub fn run(cmd: &FlagsCommand, db: &std::path::Path, out: &Output) -> Result<(),
         FlagsCommand::Template { .. } => unreachable!("handled above"),
     }
     cha.close()
+}
+
+/// `value` as one line of JSON on stdout: the output of `--contexts`.
+fn json_line<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string(value).expect("results serialize")
+    );
 }
 
 /// The caller's default of a typed value, from `--default`.

@@ -711,7 +711,10 @@ fn query_of(text: &str) -> Result<FeedbackQuery> {
         priority: Option<String>,
         #[serde(default)]
         queue: Option<String>,
-        #[serde(default)]
+        #[serde(
+            default,
+            deserialize_with = "crate::common::ids::deserialize_optional_id"
+        )]
         user_id: Option<String>,
         #[serde(default)]
         start_ms: i64,

@@ -26,6 +26,11 @@
 #define CHA_VERSION_PATCH 0
 #define CHA_VERSION_STRING "0.1.0"
 
+// The largest JSON argument accepted (a context, updates, feedback, tags,
+// options), in bytes; a larger one is CHA_ERR_INVALID_ARGUMENT before it
+// is parsed.
+#define CHA_MAX_JSON_BYTES 1048576
+
 // The longest unit id accepted, in bytes (UTF-8); a longer or empty one is
 // CHA_ERR_INVALID_ARGUMENT.
 #define CHA_MAX_UNIT_ID 1024
@@ -205,6 +210,12 @@ cha_status cha_open_with_options(const char *db_path, const char *options_json, 
 // the failure. While flushes fail, record calls that find the buffer full
 // (`max_buffered_records`) return the same error instead of CHA_OK.
 //
+// Durability: once it returns CHA_OK, what it persisted survives a crash
+// of the process. With the default `synchronous` "normal" (in WAL mode) it
+// may not survive a power loss or a crash of the operating system; open
+// with `{"synchronous": "full"}` for that, at the cost of a sync per
+// commit.
+//
 // # Safety
 // `h` is NULL or a handle from `cha_open` that is not closed.
 cha_status cha_flush(cha_handle *h);
@@ -213,9 +224,16 @@ cha_status cha_flush(cha_handle *h);
 // NULL is a no-op. The handle is released even if the final flush fails; to
 // learn of such a failure, call `cha_flush` first and check its status.
 //
+// A closed handle is detected: a second `cha_close` of it changes nothing,
+// and any other call on it returns CHA_ERR_INVALID_ARGUMENT, both with a
+// message. This holds for the last 256 handles closed in the process; the
+// memory of older ones is reused by later `cha_open` calls, and a stale
+// pointer then reaches that newer handle. A pointer that never came from
+// `cha_open` cannot be detected.
+//
 // # Safety
-// `h` is NULL or a handle from `cha_open` that is not closed, and no other
-// thread is using it.
+// `h` is NULL, a handle from `cha_open`, or one that `cha_close` closed;
+// no other thread is using it.
 void cha_close(cha_handle *h);
 
 // Frees a string that a cha_ function returned as `char *`. NULL is a no-op.

@@ -90,11 +90,18 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error of `kind` with a message naming what and where.
+    /// An error of `kind` with a message naming what and where. A long
+    /// message has the input it quotes cut short (`` `quoted` `` input to
+    /// 128 bytes, bare words such as paths to 1024, the whole to 64 KiB).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
         Error {
             kind,
-            message: message.into(),
+            message: if message.len() > LONG_MESSAGE_BYTES {
+                shorten(&message)
+            } else {
+                message
+            },
         }
     }
 
@@ -133,11 +140,50 @@ impl Error {
     /// The same error with `context` put in front of its message, for adding
     /// the "where" (a path, a flag name) at the layer that knows it.
     pub fn context(self, context: impl fmt::Display) -> Self {
-        Error {
-            kind: self.kind,
-            message: format!("{context}: {}", self.message),
+        Error::new(self.kind, format!("{context}: {}", self.message))
+    }
+}
+
+/// Past this many bytes a message is looked at by [`shorten`]; the
+/// messages of ordinary mistakes are far shorter.
+const LONG_MESSAGE_BYTES: usize = 4096;
+
+/// The most bytes of a whitespace-free run (a path, a value) a message
+/// keeps whole.
+const LONG_WORD_BYTES: usize = 1024;
+
+/// The most bytes of any message (a configuration's list of problems can be
+/// long; a megabyte of input quoted back cannot).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// `message` with what it quotes cut short: each `` `quoted` `` span to
+/// [`limits::MAX_QUOTED_BYTES`](crate::common::limits::MAX_QUOTED_BYTES),
+/// each run without spaces to [`LONG_WORD_BYTES`], and the whole to
+/// [`MAX_MESSAGE_BYTES`], each with its size said. Messages quote names and
+/// values in backticks, and paths bare: a caller who passed a megabyte
+/// gets its beginning back, not all of it, on every surface.
+fn shorten(message: &str) -> String {
+    use crate::common::limits::{cut, excerpt};
+    let mut quoted = String::with_capacity(LONG_MESSAGE_BYTES);
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            quoted.push('`');
+        }
+        // Odd parts are inside backticks.
+        if i % 2 == 1 {
+            quoted.push_str(&excerpt(part));
+        } else {
+            quoted.push_str(part);
         }
     }
+    let mut words = String::with_capacity(quoted.len().min(MAX_MESSAGE_BYTES));
+    for (i, word) in quoted.split(' ').enumerate() {
+        if i > 0 {
+            words.push(' ');
+        }
+        words.push_str(&cut(word, LONG_WORD_BYTES));
+    }
+    cut(&words, MAX_MESSAGE_BYTES).into_owned()
 }
 
 impl fmt::Display for Error {
@@ -168,5 +214,47 @@ impl From<rusqlite::Error> for Error {
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::invalid_argument(format!("invalid JSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_has_what_it_quotes_cut_short() {
+        let name = "n".repeat(1 << 20);
+        let e = Error::not_found(format!(
+            "flag `{name}` does not exist; did you mean `new_ui`?"
+        ));
+        assert_eq!(
+            e.message(),
+            format!(
+                "flag `{}… (1048576 bytes)` does not exist; did you mean `new_ui`?",
+                "n".repeat(128)
+            )
+        );
+        let path = format!("/tmp/{}", "p".repeat(1 << 20));
+        let e = Error::storage(format!("cannot write {path}: No such file"));
+        assert_eq!(
+            e.message(),
+            // The word is the path and its colon.
+            format!(
+                "cannot write {}… (1048582 bytes) No such file",
+                &path[..1024]
+            )
+        );
+        // Many short words: the whole is cut.
+        let e = Error::config("w ".repeat(1 << 20));
+        assert!(e.message().len() < 66 * 1024, "{}", e.message().len());
+        assert!(e.message().ends_with(" bytes)"));
+        // Short messages are left alone, backticks and all.
+        let e = Error::invalid_argument("a `b` c");
+        assert_eq!(e.message(), "a `b` c");
+        assert_eq!(
+            e.context("cha_x").message(),
+            "cha_x: a `b` c",
+            "context keeps the message"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod bucket;
 pub mod ids;
+pub mod limits;
 pub mod names;
 pub mod percent;
 pub mod time;

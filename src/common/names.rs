@@ -85,6 +85,11 @@ fn quote_or_slash(c: char) -> bool {
 /// nothing: the tail of a "does not exist" message, the same on every
 /// surface since it is written once, here.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    // No name is longer; and the distance of a megabyte of input to each
+    // known name would take a matrix of that many rows each.
+    if name.len() > MAX_NAME {
+        return String::new();
+    }
     let wanted = name.to_lowercase();
     // Up to a third of the letters may be wrong, and at least two.
     let allowed = (wanted.chars().count() / 3).max(2);
@@ -175,5 +180,7 @@ mod tests {
         assert_eq!(hint("solver"), "; did you mean `legacy_solver`?");
         assert_eq!(hint("velocity_limit"), "");
         assert_eq!(did_you_mean("x", []), "");
+        let long = format!("intelligent_pipe_sizing{}", "x".repeat(MAX_NAME));
+        assert_eq!(hint(&long), "");
     }
 }

@@ -17,6 +17,7 @@ pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
         }
         Problem::Calendar => format!("`{text}` is not a calendar date"),
         Problem::TimeOfDay => format!("`{text}` has a time of day out of range"),
+        Problem::OutOfRange => format!("`{text}` is outside years 1 to 9999"),
     })
 }
 
@@ -31,6 +32,7 @@ enum Problem {
     Syntax,
     Calendar,
     TimeOfDay,
+    OutOfRange,
 }
 
 fn parse(text: &str) -> Result<i64, Problem> {
@@ -110,7 +112,34 @@ fn parse(text: &str) -> Result<i64, Problem> {
     }
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
-    Ok(seconds * 1_000 + millis)
+    let ms = seconds * 1_000 + millis;
+    // Year 0000 (and an offset across either end) is outside the range
+    // that can be written back.
+    if !(MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
+        return Err(Problem::OutOfRange);
+    }
+    Ok(ms)
+}
+
+/// The first instant RFC 3339 can write, 0001-01-01T00:00:00Z, in Unix ms.
+pub const MIN_TIME_MS: i64 = -62_135_596_800_000;
+/// The last, 9999-12-31T23:59:59.999Z.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// Checks a time a caller gave in Unix milliseconds: years 1 to 9999, the
+/// times RFC 3339 can write. Every time the library stores or shows can
+/// then be written, and no window or period computed from one overflows.
+///
+/// # Errors
+/// `InvalidArgument` naming `what`.
+pub fn check_time_ms(what: &str, ms: i64) -> crate::Result<()> {
+    if (MIN_TIME_MS..=MAX_TIME_MS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid_argument(format!(
+            "{what} {ms} is outside years 1 to 9999 ({MIN_TIME_MS} to {MAX_TIME_MS} Unix ms)"
+        )))
+    }
 }
 
 /// Formats Unix epoch milliseconds as RFC 3339 in UTC
@@ -190,5 +219,32 @@ mod tests {
         ] {
             assert!(p(text).is_err(), "{text:?} was accepted");
         }
+    }
+
+    #[test]
+    fn years_1_to_9999_and_no_others() {
+        use super::{MAX_TIME_MS, MIN_TIME_MS, check_time_ms, format_rfc3339_ms};
+        assert_eq!(p("0001-01-01T00:00:00Z"), Ok(MIN_TIME_MS));
+        assert_eq!(p("9999-12-31T23:59:59.999Z"), Ok(MAX_TIME_MS));
+        assert_eq!(format_rfc3339_ms(MIN_TIME_MS), "0001-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339_ms(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            p("0000-12-31T23:59:59Z"),
+            Err("`0000-12-31T23:59:59Z` is outside years 1 to 9999".into())
+        );
+        // An offset can carry a time of year 1 or 9999 across either end.
+        assert!(p("0001-01-01T00:30:00+01:00").is_err());
+        assert!(p("9999-12-31T23:30:00-01:00").is_err());
+        assert!(p("10000-01-01T00:00:00Z").is_err());
+        assert!(check_time_ms("at_ms", MIN_TIME_MS).is_ok());
+        assert!(check_time_ms("at_ms", MAX_TIME_MS).is_ok());
+        assert!(check_time_ms("at_ms", 0).is_ok());
+        let e = check_time_ms("at_ms", i64::MIN).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "at_ms -9223372036854775808 is outside years 1 to 9999 (-62135596800000 to 253402300799999 Unix ms)"
+        );
+        assert!(check_time_ms("at_ms", MAX_TIME_MS + 1).is_err());
+        assert!(check_time_ms("at_ms", MIN_TIME_MS - 1).is_err());
     }
 }

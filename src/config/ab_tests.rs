@@ -72,6 +72,7 @@
 //! [`validate_experiment`] applies the same rules to a definition built in
 //! code or from JSON.
 
+use crate::common::limits::{MAX_DESCRIPTION_BYTES, check_bytes, excerpt};
 use std::path::Path;
 
 use super::reader::{Fields, join};
@@ -283,12 +284,24 @@ pub fn read_experiment(
         issues.push(
             node.get("id").and_then(|n| n.loc),
             &f.path_of("id"),
-            format!("`{given}` differs from the test's id `{id}`"),
+            format!(
+                "`{}` differs from the test's id `{}`",
+                excerpt(given),
+                excerpt(id)
+            ),
             Some("a test's id is its key under `ab_tests`".into()),
         );
     }
     let name = read_str(&mut f, node, "name", "name", &mut unreadable, issues);
     let description = f.str("description", issues).unwrap_or_default().to_owned();
+    if let Err(m) = check_bytes("description", &description, MAX_DESCRIPTION_BYTES) {
+        issues.push(
+            node.get("description").and_then(|n| n.loc),
+            &f.path_of("description"),
+            m,
+            Some("link to a document instead".into()),
+        );
+    }
     let test_type = read_choice(&mut f, node, "test_type", &TEST_TYPES, issues);
     let status = read_choice(&mut f, node, "status", &STATUSES, issues);
     let variants = match f.list("variants", issues) {

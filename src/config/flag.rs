@@ -11,6 +11,10 @@ use super::targeting::{
     read_variants,
 };
 use super::{Issues, Node, Value};
+use crate::common::limits::{
+    MAX_DESCRIPTION_BYTES, MAX_LIST_ITEM_BYTES, MAX_LIST_ITEMS, MAX_PREREQUISITE_TREE,
+    MAX_PREREQUISITES, check_bytes, excerpt,
+};
 use crate::common::names::{check_flag_name, did_you_mean};
 use crate::common::percent::check_percentage;
 use crate::common::time::parse_rfc3339_ms;
@@ -48,7 +52,11 @@ pub fn read_flag(
         issues.push(
             loc,
             &f.path_of("name"),
-            format!("`{given}` differs from the flag's name `{name}`"),
+            format!(
+                "`{}` differs from the flag's name `{}`",
+                excerpt(given),
+                excerpt(name)
+            ),
             Some("a flag's name is its key; rename by adding a new flag".into()),
         );
     }
@@ -123,7 +131,16 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
         push(issues, "percentage", m, Some("use e.g. 25 or 12.5".into()));
     }
     // "needs X" only when X is absent; a present but wrong X was reported already.
-    let absent = |key: &str| node.get(key).is_none_or(|n| n.value == Value::Null);
+    // An empty list counts as absent: it is not stored (a definition read
+    // back from the store has no such field), so what is accepted here must
+    // not need it.
+    let absent = |key: &str| {
+        node.get(key).is_none_or(|n| match &n.value {
+            Value::Null => true,
+            Value::Seq(items) => items.is_empty(),
+            _ => false,
+        })
+    };
     match def.flag_type {
         FlagType::Percentage if absent("percentage") => push(
             issues,
@@ -131,11 +148,7 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
             "a percentage flag needs `percentage`".into(),
             Some("add e.g. `percentage: 25`".into()),
         ),
-        FlagType::AbTest
-            if absent("experiment")
-                && (absent("variants")
-                    || matches!(node.get("variants"), Some(Node { value: Value::Seq(v), .. }) if v.is_empty())) =>
-        {
+        FlagType::AbTest if absent("experiment") && absent("variants") => {
             push(
                 issues,
                 "variants",
@@ -204,6 +217,59 @@ fn check(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
         check_variants(&def.variants, split, list, &join(path, "variants"), issues);
     }
     check_schedule(def, node, path, issues);
+    if let Err(m) = check_bytes("description", &def.description, MAX_DESCRIPTION_BYTES) {
+        push(
+            issues,
+            "description",
+            m,
+            Some("link to a document instead".into()),
+        );
+    }
+    let lists = [
+        ("include_groups", &def.include_groups),
+        ("exclude_groups", &def.exclude_groups),
+        ("allow_users", &def.allow_users),
+        ("deny_users", &def.deny_users),
+        ("tags", &def.tags),
+    ];
+    for (key, items) in lists {
+        if items.len() > MAX_LIST_ITEMS {
+            push(
+                issues,
+                key,
+                format!(
+                    "{} items, more than the {MAX_LIST_ITEMS} allowed",
+                    items.len()
+                ),
+                Some("target a group that holds them instead of listing each".into()),
+            );
+        } else if let Some((i, item)) = items
+            .iter()
+            .enumerate()
+            .find(|(_, item)| item.len() > MAX_LIST_ITEM_BYTES)
+        {
+            push(
+                issues,
+                &format!("{key}[{i}]"),
+                format!(
+                    "has {} bytes, more than the {MAX_LIST_ITEM_BYTES} allowed",
+                    item.len()
+                ),
+                None,
+            );
+        }
+    }
+    if def.prerequisites.len() > MAX_PREREQUISITES {
+        push(
+            issues,
+            "prerequisites",
+            format!(
+                "{} prerequisites, more than the {MAX_PREREQUISITES} allowed",
+                def.prerequisites.len()
+            ),
+            Some("require only the flags this one needs directly".into()),
+        );
+    }
 }
 
 fn check_schedule(def: &FlagDefinition, node: &Node, path: &str, issues: &mut Issues) {
@@ -246,7 +312,7 @@ fn read_type(f: &mut Fields<'_>, node: &Node, issues: &mut Issues) -> Option<Fla
         issues.push(
             loc,
             &path,
-            format!("unknown flag type `{name}`"),
+            format!("unknown flag type `{}`", excerpt(name)),
             Some(type_hint()),
         );
     }
@@ -604,6 +670,9 @@ pub(crate) fn check_flag_set(
     }
     let mut marks = vec![Mark::New; definitions.len()];
     let mut stack: Vec<(usize, usize)> = Vec::new();
+    // Flags in the order they were done: each after its prerequisites.
+    let mut done = Vec::with_capacity(definitions.len());
+    let mut cycles = false;
     for start in 0..definitions.len() {
         if marks[start] != Mark::New {
             continue;
@@ -614,6 +683,7 @@ pub(crate) fn check_flag_set(
             let prerequisites = &definitions[flag].prerequisites;
             if *next == prerequisites.len() {
                 marks[flag] = Mark::Done;
+                done.push(flag);
                 stack.pop();
                 continue;
             }
@@ -628,6 +698,7 @@ pub(crate) fn check_flag_set(
                     stack.push((target, 0));
                 }
                 Mark::OnStack => {
+                    cycles = true;
                     let from = stack.iter().position(|&(f, _)| f == target).unwrap_or(0);
                     let mut names: Vec<&str> = stack[from..]
                         .iter()
@@ -644,6 +715,47 @@ pub(crate) fn check_flag_set(
                 }
                 Mark::Done => {}
             }
+        }
+    }
+    if !cycles {
+        check_prerequisite_trees(definitions, &position, &done, root, issues);
+    }
+}
+
+/// Reports each flag whose check would evaluate more than
+/// [`MAX_PREREQUISITE_TREE`] flags. `done` lists every flag after its
+/// prerequisites (there are no cycles), so one pass sizes every tree.
+fn check_prerequisite_trees(
+    definitions: &[FlagDefinition],
+    position: &HashMap<&str, usize>,
+    done: &[usize],
+    root: Option<&Node>,
+    issues: &mut Issues,
+) {
+    // Saturating just above the limit: a diamond of many levels doubles at
+    // each one and would overflow.
+    let mut size = vec![0usize; definitions.len()];
+    for &flag in done {
+        size[flag] = definitions[flag]
+            .prerequisites
+            .iter()
+            .filter_map(|p| position.get(p.flag.as_str()))
+            .fold(1, |total, &p| {
+                (total + size[p]).min(MAX_PREREQUISITE_TREE + 1)
+            });
+    }
+    for (def, &n) in definitions.iter().zip(&size) {
+        if n > MAX_PREREQUISITE_TREE {
+            let path = format!("flags.{}.prerequisites", def.name);
+            issues.push(
+                root.and_then(|r| r.locate(&path)),
+                &path,
+                format!(
+                    "a check of this flag would evaluate more than {MAX_PREREQUISITE_TREE} flags \
+                     (its prerequisites, theirs and so on, once for each way they are reached)"
+                ),
+                Some("require only the flags this one needs directly".into()),
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::flag::read_flag;
 use super::{Issues, Node};
+use crate::common::limits::excerpt;
 use crate::error::{Error, Result};
 use crate::flags::{FlagDefinition, FlagType};
 
@@ -23,7 +24,8 @@ pub fn apply_flag_update(
 ) -> Result<FlagDefinition> {
     let serde_json::Value::Object(changes) = updates else {
         return Err(Error::invalid_argument(format!(
-            "updates of flag `{name}` must be a JSON object of fields, such as {{\"percentage\": 50}}"
+            "updates of flag `{}` must be a JSON object of fields, such as {{\"percentage\": 50}}",
+            excerpt(name)
         )));
     };
     let mut merged = match existing {
@@ -38,7 +40,8 @@ pub fn apply_flag_update(
         None if changes.get("type").is_some_and(|t| !t.is_null()) => serde_json::Map::new(),
         None => {
             return Err(Error::not_found(format!(
-                "flag `{name}` does not exist; to create it, give its `type` ({})",
+                "flag `{}` does not exist; to create it, give its `type` ({})",
+                excerpt(name),
                 FlagType::ALL.map(FlagType::as_str).join(", ")
             )));
         }

@@ -235,12 +235,16 @@ pub fn migrate_dir(dir: impl AsRef<Path>) -> Result<Vec<Migration>> {
                         message: message.to_owned(),
                         hint: None,
                     }],
+                    omitted: 0,
                 })
             }
         };
         match migrated {
             Ok(m) => migrations.push(m),
-            Err(e) => problems.issues.extend(e.issues),
+            Err(e) => {
+                problems.issues.extend(e.issues);
+                problems.omitted += e.omitted;
+            }
         }
     }
     if !found {

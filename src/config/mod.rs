@@ -31,6 +31,7 @@ pub mod unleash;
 pub mod user_feedback;
 mod yaml_writer;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use ab_tests::{AbTestsConfig, load_ab_tests, parse_ab_tests, validate_experiment};
@@ -52,6 +53,7 @@ pub use user_feedback::{
     UserFeedbackConfig, load_user_feedback, parse_user_feedback, validate_feedback_settings,
 };
 
+use crate::common::limits::cut;
 use crate::error::Error;
 
 /// The largest configuration file read, in bytes. The shipped configs are a
@@ -107,16 +109,29 @@ impl fmt::Display for ConfigIssue {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigError {
     pub issues: Vec<ConfigIssue>,
+    /// Problems found beyond the first [`MAX_ISSUES`], counted, not listed.
+    pub omitted: usize,
 }
+
+/// The most problems one [`ConfigError`] lists: a file of a million bad
+/// entries gets a message of a hundred lines and a count of the rest.
+pub const MAX_ISSUES: usize = 100;
+
+/// The longest field path and message of one issue, in bytes; a longer one
+/// (a name of a megabyte in it) is cut.
+const MAX_ISSUE_TEXT: usize = 1024;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.issues.as_slice() {
-            [one] => write!(f, "{one}"),
-            issues => {
-                write!(f, "{} configuration problems:", issues.len())?;
+        match (self.issues.as_slice(), self.omitted) {
+            ([one], 0) => write!(f, "{one}"),
+            (issues, omitted) => {
+                write!(f, "{} configuration problems:", issues.len() + omitted)?;
                 for issue in issues {
                     write!(f, "\n  {issue}")?;
+                }
+                if omitted > 0 {
+                    write!(f, "\n  … and {omitted} more")?;
                 }
                 Ok(())
             }
@@ -138,6 +153,7 @@ impl From<ConfigError> for Error {
 pub struct Issues {
     file: String,
     list: Vec<ConfigIssue>,
+    omitted: usize,
 }
 
 impl Issues {
@@ -146,6 +162,7 @@ impl Issues {
         Issues {
             file: file.into(),
             list: Vec::new(),
+            omitted: 0,
         }
     }
 
@@ -157,14 +174,22 @@ impl Issues {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        if self.list.len() >= MAX_ISSUES {
+            self.omitted += 1;
+            return;
+        }
         let loc = loc.unwrap_or(Loc { line: 0, column: 0 });
+        let message = message.into();
         self.list.push(ConfigIssue {
             file: self.file.clone(),
             line: loc.line,
             column: loc.column,
-            path: path.to_owned(),
-            message: message.into(),
-            hint,
+            path: cut(path, MAX_ISSUE_TEXT).into_owned(),
+            message: match cut(&message, MAX_ISSUE_TEXT) {
+                Cow::Borrowed(_) => message,
+                Cow::Owned(shorter) => shorter,
+            },
+            hint: hint.map(|h| cut(&h, MAX_ISSUE_TEXT).into_owned()),
         });
     }
 
@@ -177,7 +202,10 @@ impl Issues {
         if self.list.is_empty() {
             Ok(value)
         } else {
-            Err(ConfigError { issues: self.list })
+            Err(ConfigError {
+                issues: self.list,
+                omitted: self.omitted,
+            })
         }
     }
 }
@@ -310,6 +338,32 @@ mod tests {
             "2 configuration problems:\n  feature_flags.yml:7:17: flags.a.percentage: must be between 0 and 100, not 150 (hint: use 100 for everyone)\n  feature_flags.yml: flags.b: unknown"
         );
         assert_eq!(Error::from(err).kind(), crate::error::ErrorKind::Config);
+    }
+
+    #[test]
+    fn a_hundred_problems_are_listed_and_the_rest_counted() {
+        let mut issues = Issues::new("f.yml");
+        for i in 0..250 {
+            issues.push(None, &format!("flags.f{i}"), "unknown", None);
+        }
+        issues.push(None, &"p".repeat(5000), "m".repeat(5000), None);
+        let err = issues.finish(()).unwrap_err();
+        assert_eq!((err.issues.len(), err.omitted), (MAX_ISSUES, 151));
+        let text = err.to_string();
+        assert!(text.starts_with("251 configuration problems:\n  f.yml: flags.f0: unknown"));
+        assert!(
+            text.ends_with("\n  f.yml: flags.f99: unknown\n  … and 151 more"),
+            "{text}"
+        );
+        // A path or message of a megabyte is cut when recorded.
+        let mut issues = Issues::new("f.yml");
+        issues.push(None, &"p".repeat(1 << 20), "m".repeat(1 << 20), None);
+        let issue = &issues.finish(()).unwrap_err().issues[0];
+        assert_eq!(issue.path, format!("{}… (1048576 bytes)", "p".repeat(1024)));
+        assert_eq!(
+            issue.message,
+            format!("{}… (1048576 bytes)", "m".repeat(1024))
+        );
     }
 
     #[test]

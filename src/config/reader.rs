@@ -3,6 +3,7 @@
 //! location and field path, and reading goes on.
 
 use super::{Issues, Node, Value};
+use crate::common::limits::{MAX_QUOTED_BYTES, excerpt};
 
 /// The fields of one mapping being read. Call the typed getters, then
 /// [`Fields::finish`] to report the fields nobody asked for.
@@ -131,7 +132,7 @@ impl<'n> Fields<'n> {
             issues.push(
                 key.loc,
                 &self.path_of(&key.name),
-                format!("unknown field `{}`", key.name),
+                format!("unknown field `{}`", excerpt(&key.name)),
                 hint,
             );
         }
@@ -165,10 +166,12 @@ pub fn number(node: &Node, path: &str, issues: &mut Issues) -> Option<f64> {
     Some(value)
 }
 
-/// `parent.key`, or `key` at the top.
+/// `parent.key`, or `key` at the top. A key longer than any field or name
+/// is shown cut short (see [`excerpt`]): paths go into messages.
 pub fn join(parent: &str, key: &str) -> String {
+    let key = excerpt(key);
     if parent.is_empty() {
-        key.to_owned()
+        key.into_owned()
     } else {
         format!("{parent}.{key}")
     }
@@ -176,6 +179,10 @@ pub fn join(parent: &str, key: &str) -> String {
 
 /// The known name nearest to `name` by edit distance, if near enough to be a typo.
 fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    // Far longer than any field: no typo of one, and costly to compare.
+    if name.len() > MAX_QUOTED_BYTES {
+        return None;
+    }
     known
         .iter()
         .map(|k| (edit_distance(name, k), *k))

@@ -72,12 +72,25 @@ impl Cha {
     fn take_backup(&self, reason: &str) -> Result<Backup> {
         self.flush()?;
         let dir = self.backup_dir();
+        // The folder the library chose (beside the database) is a folder of
+        // its own: a symbolic link there would send the copies of the whole
+        // database elsewhere. A folder named in the options is the caller's.
+        if self.inner.options.backup_dir.is_none()
+            && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(Error::storage(format!(
+                "backup folder {} is a symbolic link; name its target as the `backup_dir` option to back up there",
+                dir.display()
+            )));
+        }
         create_backup_dir(&dir, crate::store::mode_of(self.inner.store.path()))?;
-        // Two backups in one millisecond get the next free one.
+        // Two backups in one millisecond get the next free one. A name taken
+        // by anything, a dangling link included, is not free: the copy is
+        // never written through a link planted at a name it could guess.
         let now = crate::clock::now_ms();
         let path = (now..now + 1000)
             .map(|ms| dir.join(format!("{}.{}.{reason}.db", self.db_name(), stamp(ms))))
-            .find(|p| !p.exists())
+            .find(|p| std::fs::symlink_metadata(p).is_err())
             .ok_or_else(|| {
                 Error::storage(format!("backup folder {}: no free name", dir.display()))
             })?;

@@ -19,6 +19,7 @@
 use serde_json::{Map, Value};
 
 use super::model::FeedbackType;
+use crate::common::limits::excerpt;
 use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
 
@@ -100,7 +101,8 @@ impl Submission {
         };
         if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(Error::invalid_argument(format!(
-                "feedback: unknown key `{key}` (known keys: {})",
+                "feedback: unknown key `{}` (known keys: {})",
+                excerpt(key),
                 KEYS.join(", ")
             )));
         }
@@ -228,7 +230,8 @@ impl Submission {
 fn unknown_type(name: &str) -> Error {
     let known: Vec<&str> = FeedbackType::ALL.iter().map(|t| t.as_str()).collect();
     Error::invalid_argument(format!(
-        "feedback.type `{name}` is not a feedback type (known: {})",
+        "feedback.type `{}` is not a feedback type (known: {})",
+        excerpt(name),
         known.join(", ")
     ))
 }

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use super::core::cha_handle;
 use super::status::{CHA_ERR_INTERNAL, CHA_OK, cha_status};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -108,6 +109,40 @@ fn non_ascii_str<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str> {
     })
 }
 
+/// Borrows a required JSON argument: a string argument of at most
+/// [`MAX_JSON_BYTES`](crate::common::limits::MAX_JSON_BYTES), checked
+/// before anything parses it.
+///
+/// # Safety
+/// As for [`str_arg`].
+#[inline]
+pub(crate) unsafe fn json_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    // SAFETY: forwarded contract.
+    let text = unsafe { str_arg(ptr, name) }?;
+    if text.len() > crate::common::limits::MAX_JSON_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "argument `{name}` has {} bytes, more than the {} a JSON argument may have",
+            text.len(),
+            crate::common::limits::MAX_JSON_BYTES
+        )));
+    }
+    Ok(text)
+}
+
+/// [`json_arg`] for an optional argument: NULL gives `None`.
+///
+/// # Safety
+/// As for [`str_arg`].
+#[inline]
+pub(crate) unsafe fn opt_json_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { json_arg(ptr, name) }.map(Some)
+    }
+}
+
 /// Borrows an optional string argument: NULL gives `None`.
 ///
 /// # Safety
@@ -132,13 +167,16 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<()> {
     }
 }
 
-/// Borrows a required pointer argument.
+/// Borrows the handle argument of a call, which must be open.
 ///
 /// # Safety
-/// `ptr` is NULL or valid for reads for `'a`.
-pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+/// `ptr` is NULL or a handle from `cha_open`, open or closed by `cha_close`.
+#[inline(always)]
+pub(crate) unsafe fn ref_arg<'a>(ptr: *const cha_handle, name: &str) -> Result<&'a cha_handle> {
     // SAFETY: the caller's contract.
-    unsafe { ptr.as_ref() }.ok_or_else(|| null_argument(name))
+    let handle = unsafe { ptr.as_ref() }.ok_or_else(|| null_argument(name))?;
+    handle.check_open()?;
+    Ok(handle)
 }
 
 #[cold]

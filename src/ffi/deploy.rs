@@ -11,7 +11,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
+use super::boundary::{guard, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
 use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::deploy::DeployOptions;
@@ -22,7 +22,7 @@ use crate::deploy::DeployOptions;
 /// `options_json` is NULL or NUL-terminated.
 unsafe fn options(options_json: *const c_char) -> crate::Result<DeployOptions> {
     // SAFETY: forwarded contract.
-    let text = unsafe { opt_str_arg(options_json, "options_json") }?;
+    let text = unsafe { opt_json_arg(options_json, "options_json") }?;
     DeployOptions::from_json(text)
 }
 

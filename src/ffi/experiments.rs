@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, opt_str_arg, out_arg, ref_arg, str_arg};
+use super::boundary::{guard, opt_json_arg, out_arg, ref_arg, str_arg};
 use super::core::cha_handle;
 use super::core::json_out;
 use super::status::cha_status;
@@ -459,7 +459,7 @@ pub unsafe extern "C" fn cha_experiment_plan_with_options(
 /// `options_json` is NULL or NUL-terminated.
 unsafe fn analysis_options(options_json: *const c_char) -> crate::error::Result<AnalysisOptions> {
     // SAFETY: forwarded contract.
-    match unsafe { opt_str_arg(options_json, "options_json") }? {
+    match unsafe { opt_json_arg(options_json, "options_json") }? {
         Some(text) => serde_json::from_str::<AnalysisOptions>(text)
             .map_err(|e| Error::invalid_argument(format!("analysis options: {e}"))),
         None => Ok(AnalysisOptions::default()),

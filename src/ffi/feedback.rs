@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, opt_str_arg, out_arg, ref_arg, str_arg};
+use super::boundary::{guard, json_arg, opt_json_arg, out_arg, ref_arg, str_arg};
 use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::error::Error;
@@ -39,7 +39,7 @@ pub unsafe extern "C" fn cha_feedback_submit(
     guard("cha_feedback_submit", || {
         // SAFETY (all): forwarded contract.
         let h = unsafe { ref_arg(h, "h") }?;
-        let json = unsafe { str_arg(feedback_json, "feedback_json") }?;
+        let json = unsafe { json_arg(feedback_json, "feedback_json") }?;
         out_arg(out_id, "out_id")?;
         let item = h.cha.submit_feedback_json(json)?;
         // SAFETY: checked non-NULL.
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn cha_feedback_list(
 ) -> cha_status {
     guard("cha_feedback_list", || {
         // SAFETY (all): forwarded contract.
-        let query = unsafe { opt_str_arg(query_json, "query_json") }?;
+        let query = unsafe { opt_json_arg(query_json, "query_json") }?;
         unsafe { json_out(h, out_json, |cha| cha.list_feedback_json(query)) }
     })
 }
@@ -148,7 +148,7 @@ pub unsafe extern "C" fn cha_feedback_transition(
 ) -> cha_status {
     guard("cha_feedback_transition", || {
         // SAFETY (all): forwarded contract.
-        let change = unsafe { str_arg(change_json, "change_json") }?;
+        let change = unsafe { json_arg(change_json, "change_json") }?;
         unsafe { json_out(h, out_json, |cha| cha.transition_feedback_json(id, change)) }
     })
 }
@@ -223,7 +223,7 @@ pub unsafe extern "C" fn cha_feedback_analyze_with_options(
 ) -> cha_status {
     guard("cha_feedback_analyze_with_options", || {
         // SAFETY (all): forwarded contract.
-        let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
+        let options = match unsafe { opt_json_arg(options_json, "options_json") }? {
             Some(text) => serde_json::from_str(text)
                 .map_err(|e| Error::invalid_argument(format!("analysis options: {e}")))?,
             None => Default::default(),

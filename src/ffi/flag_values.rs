@@ -6,7 +6,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
+use super::boundary::{guard, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
 use super::core::cha_handle;
 use super::status::cha_status;
 use crate::error::Result;
@@ -68,7 +68,7 @@ unsafe fn resolve<T>(
     // SAFETY (all): forwarded contract.
     let h: &cha_handle = unsafe { ref_arg(h, "h") }?;
     let flag = unsafe { str_arg(flag, "flag") }?;
-    let context = unsafe { opt_str_arg(context_json, "context_json") }
+    let context = unsafe { opt_json_arg(context_json, "context_json") }
         .and_then(|text| text.map(OwnedContext::from_json).transpose());
     let (value, reason, error, variant) = match context {
         Ok(context) => context.unwrap_or_default().with_context(|ctx| {
@@ -323,7 +323,7 @@ pub unsafe extern "C" fn cha_flag_json(
         unsafe { ref_arg(h, "h") }?;
         out_arg(out_json, "out_json")?;
         // SAFETY (all): forwarded contract.
-        let default = unsafe { opt_str_arg(default_json, "default_json") }?;
+        let default = unsafe { opt_json_arg(default_json, "default_json") }?;
         let value = unsafe {
             resolve(
                 h,

@@ -4,7 +4,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
+use super::boundary::{
+    guard, json_arg, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg,
+};
 use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::error::Result;
@@ -65,6 +67,9 @@ unsafe fn with_some_groups<R>(
 ) -> Result<R> {
     if groups.is_null() {
         return Err(super::boundary::null_argument("groups"));
+    }
+    if n_groups > crate::common::limits::MAX_CONTEXT_GROUPS {
+        return Err(crate::flags::context::too_many_groups(n_groups));
     }
     // SAFETY: the caller's contract: n_groups readable pointers.
     let pointers = unsafe { std::slice::from_raw_parts(groups, n_groups) };
@@ -258,7 +263,7 @@ pub unsafe extern "C" fn cha_flag_evaluate(
         // SAFETY (all): forwarded contract.
         let h = unsafe { ref_arg(h, "h") }?;
         let flag = unsafe { str_arg(flag, "flag") }?;
-        let context = unsafe { opt_str_arg(context_json, "context_json") }?;
+        let context = unsafe { opt_json_arg(context_json, "context_json") }?;
         out_arg(out_json, "out_json")?;
         let evaluation = h.cha.evaluate_flag_json(flag, context)?;
         let json = owned_string(serde_json::to_string(&evaluation)?)?;
@@ -332,7 +337,7 @@ unsafe fn update_args<'a>(
 ) -> Result<(&'a str, serde_json::Value, &'a str)> {
     // SAFETY (all): forwarded contract.
     let flag = unsafe { str_arg(flag, "flag") }?;
-    let updates = unsafe { str_arg(updates_json, "updates_json") }?;
+    let updates = unsafe { json_arg(updates_json, "updates_json") }?;
     let actor = unsafe { str_arg(actor, "actor") }?;
     let updates = serde_json::from_str(updates).map_err(|e| {
         crate::Error::invalid_argument(format!("updates_json is not valid JSON: {e}"))
@@ -593,7 +598,7 @@ pub unsafe extern "C" fn cha_segment_set(
         // SAFETY (all): forwarded contract.
         let h = unsafe { ref_arg(h, "h") }?;
         let segment = unsafe { str_arg(segment, "segment") }?;
-        let definition = unsafe { opt_str_arg(definition_json, "definition_json") }?;
+        let definition = unsafe { opt_json_arg(definition_json, "definition_json") }?;
         let actor = unsafe { str_arg(actor, "actor") }?;
         let definition = match definition {
             Some(text) => serde_json::from_str(text).map_err(|e| {
@@ -643,7 +648,7 @@ pub unsafe extern "C" fn cha_import_unleash(
         // SAFETY (all): forwarded contract. The handle first, as everywhere.
         unsafe { ref_arg(h, "h") }?;
         let document = unsafe { str_arg(document_json, "document_json") }?;
-        let options = unsafe { opt_str_arg(options_json, "options_json") }?;
+        let options = unsafe { opt_json_arg(options_json, "options_json") }?;
         let (actor, dry_run) = import_options(options)?;
         unsafe {
             json_out(h, out_json, |cha| {

@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
+use super::boundary::{guard, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
 use super::core::{cha_handle, json_out};
 use super::status::cha_status;
 use crate::error::Error;
@@ -163,7 +163,7 @@ unsafe fn record(
     // SAFETY (all): forwarded contract.
     let h = unsafe { ref_arg(h, "h") }?;
     let name = unsafe { str_arg(name, "name") }?;
-    let tags = unsafe { opt_str_arg(tags_json, "tags_json") }?;
+    let tags = unsafe { opt_json_arg(tags_json, "tags_json") }?;
     f(&h.cha, name, tags)
 }
 

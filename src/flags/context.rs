@@ -3,6 +3,7 @@
 //! parsed from JSON (the C ABI's `context_json`, the CLI's `--context`),
 //! which lends itself out as a borrowed [`Context`].
 
+use crate::common::limits::{MAX_CONTEXT_GROUPS, excerpt};
 use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
 
@@ -146,6 +147,15 @@ const KEYS: [&str; 9] = [
     "peek",
 ];
 
+/// The error for a context of `n` groups, more than [`MAX_CONTEXT_GROUPS`]:
+/// the same from JSON and from `cha_flag_enabled`'s list.
+#[cold]
+pub(crate) fn too_many_groups(n: usize) -> Error {
+    Error::invalid_argument(format!(
+        "context has {n} groups, more than the {MAX_CONTEXT_GROUPS} allowed"
+    ))
+}
+
 impl OwnedContext {
     /// Parses context JSON. An empty or all-blank text is the empty context.
     ///
@@ -202,6 +212,9 @@ impl OwnedContext {
                 "peek" => ctx.peek = v.as_bool().ok_or_else(|| bad(key, "true or false"))?,
                 "groups" => {
                     let items = v.as_array().ok_or_else(|| bad(key, "a list of strings"))?;
+                    if items.len() > MAX_CONTEXT_GROUPS {
+                        return Err(too_many_groups(items.len()));
+                    }
                     for (i, item) in items.iter().enumerate() {
                         let group = item
                             .as_str()
@@ -223,7 +236,7 @@ impl OwnedContext {
                             serde_json::Value::Null => continue,
                             _ => {
                                 return Err(bad(
-                                    &format!("properties.{name}"),
+                                    &format!("properties.{}", excerpt(name)),
                                     "a string, number or boolean",
                                 ));
                             }
@@ -233,7 +246,8 @@ impl OwnedContext {
                 }
                 other => {
                     return Err(Error::invalid_argument(format!(
-                        "context: unknown key `{other}` (known keys: {})",
+                        "context: unknown key `{}` (known keys: {})",
+                        excerpt(other),
                         KEYS.join(", ")
                     )));
                 }

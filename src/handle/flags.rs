@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::{Cha, Live};
+use crate::common::limits::{MAX_ACTOR_BYTES, check_bytes, excerpt};
 use crate::common::names::did_you_mean;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flags::{
@@ -681,7 +682,8 @@ impl Cha {
         let live = self.inner.live.load();
         let known = live.flags.definitions().iter().map(|d| d.name.as_str());
         Error::not_found(format!(
-            "flag `{name}` does not exist{}",
+            "flag `{}` does not exist{}",
+            excerpt(name),
             did_you_mean(name, known)
         ))
     }
@@ -691,7 +693,8 @@ impl Cha {
 fn stored_flag_not_found(conn: &rusqlite::Connection, name: &str) -> Error {
     let known = definitions::names(conn, KIND).unwrap_or_default();
     Error::not_found(format!(
-        "flag `{name}` does not exist{}",
+        "flag `{}` does not exist{}",
+        excerpt(name),
         did_you_mean(name, known.iter().map(String::as_str))
     ))
 }
@@ -702,5 +705,5 @@ pub(crate) fn check_actor(actor: &str) -> Result<()> {
             "actor is empty: say who makes the change",
         ));
     }
-    Ok(())
+    check_bytes("actor", actor, MAX_ACTOR_BYTES).map_err(Error::invalid_argument)
 }

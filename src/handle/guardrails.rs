@@ -56,6 +56,7 @@ impl Cha {
     /// `Storage`, `Busy`; an experiment that cannot be analysed is skipped,
     /// not an error (its rollout is then watched by its other guardrails).
     pub fn check_guardrails_at(&self, now_ms: i64) -> Result<Vec<GuardEvent>> {
+        crate::common::time::check_time_ms("now_ms", now_ms)?;
         let now = if now_ms == 0 {
             crate::clock::now_ms()
         } else {

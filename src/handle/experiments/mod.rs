@@ -974,7 +974,8 @@ pub(super) fn live_experiment_not_found(live: &super::Live, id: &str) -> Error {
 
 fn not_found_among<'a>(id: &str, known: impl IntoIterator<Item = &'a str>) -> Error {
     Error::not_found(format!(
-        "experiment `{id}` does not exist{}",
+        "experiment `{}` does not exist{}",
+        crate::common::limits::excerpt(id),
         crate::common::names::did_you_mean(id, known)
     ))
 }

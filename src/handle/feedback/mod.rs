@@ -689,7 +689,8 @@ pub fn parse_status(name: &str) -> Result<Status> {
     Status::parse(name).ok_or_else(|| {
         let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
         Error::invalid_argument(format!(
-            "status `{name}` is not one of {}",
+            "status `{}` is not one of {}",
+            crate::common::limits::excerpt(name),
             known.join(", ")
         ))
     })
@@ -780,6 +781,8 @@ fn check_time(id: i64, given: Option<i64>, last_ms: i64, now: i64) -> Result<i64
 
 /// `[start, end)` of a query, with 0 as unbounded.
 pub(crate) fn range(start_ms: i64, end_ms: i64) -> Result<(i64, i64)> {
+    crate::common::time::check_time_ms("start_ms", start_ms)?;
+    crate::common::time::check_time_ms("end_ms", end_ms)?;
     if start_ms < 0 || end_ms < 0 {
         return Err(Error::invalid_argument(format!(
             "a time range is in Unix milliseconds from 0 (unbounded), not {start_ms}..{end_ms}"

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::common::time::check_time_ms;
 use crate::error::{Error, Result};
 use crate::handle::{Cha, Inner, check_actor};
 use crate::monitoring::alerts::{
@@ -227,14 +228,16 @@ pub struct AlertQuery {
 }
 
 impl AlertQuery {
-    pub(crate) fn range(&self) -> (i64, i64, u32) {
+    pub(crate) fn range(&self) -> Result<(i64, i64, u32)> {
+        check_time_ms("start_ms", self.start_ms)?;
+        check_time_ms("end_ms", self.end_ms)?;
         let end = if self.end_ms == 0 {
             i64::MAX
         } else {
             self.end_ms
         };
         let limit = if self.limit == 0 { 100 } else { self.limit };
-        (self.start_ms, end, limit)
+        Ok((self.start_ms, end, limit))
     }
 }
 
@@ -246,6 +249,7 @@ impl Cha {
     /// # Errors
     /// `Storage`, `Busy`.
     pub fn evaluate_alerts_at(&self, now_ms: i64) -> Result<Vec<AlertEvent>> {
+        check_time_ms("now_ms", now_ms)?;
         let now = if now_ms == 0 {
             crate::clock::now_ms()
         } else {
@@ -259,7 +263,7 @@ impl Cha {
     /// # Errors
     /// `Storage`.
     pub fn alerts(&self, query: AlertQuery) -> Result<Vec<AlertRecord>> {
-        let (start, end, limit) = query.range();
+        let (start, end, limit) = query.range()?;
         sql::alerts(
             &self.inner.store.conn(),
             start,
@@ -283,7 +287,7 @@ impl Cha {
     /// # Errors
     /// `Storage`.
     pub fn alert_history(&self, rule: Option<&str>, query: AlertQuery) -> Result<Vec<AlertEvent>> {
-        let (start, end, limit) = query.range();
+        let (start, end, limit) = query.range()?;
         sql::events(&self.inner.store.conn(), rule, start, end, limit)
     }
 

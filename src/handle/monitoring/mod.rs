@@ -404,6 +404,7 @@ impl Cha {
         tags: Option<&str>,
         at_ms: i64,
     ) -> Result<()> {
+        crate::common::time::check_time_ms("at_ms", at_ms)?;
         self.record_kind(kind, name, value, tags, at_ms)
     }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::alerts::{rule_states, rule_value};
+use crate::common::time::check_time_ms;
 use crate::error::Result;
 use crate::handle::Cha;
 use crate::monitoring::alerts::{AlertRecord, AlertState, RuleState};
@@ -93,6 +94,8 @@ impl Cha {
     /// # Errors
     /// `InvalidArgument` for an end before the start; `Storage`.
     pub fn performance_report(&self, start_ms: i64, end_ms: i64) -> Result<PerformanceReport> {
+        check_time_ms("start_ms", start_ms)?;
+        check_time_ms("end_ms", end_ms)?;
         self.flush()?;
         let now = crate::clock::now_ms();
         let end = if end_ms == 0 { now } else { end_ms };
@@ -222,6 +225,8 @@ impl Cha {
     /// # Errors
     /// `Storage`.
     pub fn flag_usage(&self, start_ms: i64, end_ms: i64) -> Result<FlagUsageReport> {
+        check_time_ms("start_ms", start_ms)?;
+        check_time_ms("end_ms", end_ms)?;
         crate::handle::recorder::Flush::flush(&self.inner.recorder.monitoring, &self.inner.store)?;
         let config = self.inner.monitoring_config()?;
         let stale_days = config.settings.flag_usage.stale_after_days;

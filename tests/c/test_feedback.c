@@ -106,10 +106,13 @@ static void test_submit_and_get(cha_handle *h) {
     CHECK_HAS(json, "\"priority\":\"low\"");
     CHECK_HAS(json, "\"route\":{\"queue\":\"product-team\"}");
     cha_string_free(json);
+}
 
-    /* A whole-number user id is its decimal digits, here and in a query. */
-    id = submit(h, "{\"type\": \"general_feedback\", \"user_id\": 4711, \"text\": \"fine\"}");
-    json = get(h, id);
+/* A whole-number user id is its decimal digits, in a submission and in a
+ * query. Run last: the other tests count the items. */
+static void test_whole_number_user_id(cha_handle *h) {
+    int64_t id = submit(h, "{\"type\": \"general_feedback\", \"user_id\": 4711, \"text\": \"fine\"}");
+    char *json = get(h, id);
     CHECK_HAS(json, "\"user_id\":\"4711\"");
     cha_string_free(json);
     json = NULL;
@@ -357,6 +360,7 @@ int main(int argc, char **argv) {
     test_workflow(h);
     test_duplicates(h);
     test_analyze(h);
+    test_whole_number_user_id(h);
     cha_close(h);
 
     return harness_summary("test_feedback");

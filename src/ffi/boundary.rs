@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::core::cha_handle;
+use super::handle::cha_handle;
 use super::status::{CHA_ERR_INTERNAL, CHA_OK, cha_status};
 use crate::error::{Error, ErrorKind, Result};
 

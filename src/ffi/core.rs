@@ -1,96 +1,14 @@
 //! Core exports: version, open/close/flush, strings, errors.
 
-use std::collections::VecDeque;
 use std::ffi::{CString, c_char};
-use std::mem::ManuallyDrop;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::boundary::{
     guard, guard_void, json_arg, last_error_ptr, out_arg, owned_string, ref_arg, str_arg,
 };
+pub use super::handle::cha_handle;
 use super::status::{cha_status, status_name};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{Cha, OpenOptions};
-
-/// An open database. Opaque to C: create it with `cha_open`, release it
-/// with `cha_close`. One handle may be used from many threads at once.
-#[allow(non_camel_case_types)]
-pub struct cha_handle {
-    /// [`OPEN`] while open, [`CLOSED`] after `cha_close`: a call on a closed
-    /// handle, or a second `cha_close`, is refused instead of reaching freed
-    /// memory (see [`cha_handle::check_open`]).
-    tag: AtomicU64,
-    /// Dropped by `cha_close`; the shell around it is kept (see [`SHELLS`]).
-    pub(crate) cha: ManuallyDrop<Cha>,
-}
-
-/// The tag of an open handle ("cha-open").
-const OPEN: u64 = u64::from_be_bytes(*b"cha-open");
-/// The tag of a closed one ("cha-shut").
-const CLOSED: u64 = u64::from_be_bytes(*b"cha-shut");
-
-/// How many closed handles keep their shell untouched, so that a late call
-/// on any of them is detected. Beyond that the oldest shell is reused by the
-/// next `cha_open`; its memory stays a handle, so a stale pointer reaches
-/// that newer handle instead of freed memory.
-const GRAVEYARD: usize = 256;
-
-/// The shells of closed handles (addresses), oldest first. Reachable from
-/// here, they are not leaks; there are at most [`GRAVEYARD`] + 1.
-static SHELLS: Mutex<VecDeque<usize>> = Mutex::new(VecDeque::new());
-
-impl cha_handle {
-    /// A new open handle for `cha`, in a reused shell when enough closed
-    /// ones are kept.
-    fn into_raw(cha: Cha) -> *mut cha_handle {
-        let reused = {
-            let mut shells = SHELLS.lock().unwrap_or_else(|p| p.into_inner());
-            if shells.len() > GRAVEYARD {
-                shells.pop_front()
-            } else {
-                None
-            }
-        };
-        match reused {
-            Some(address) => {
-                let shell = address as *mut cha_handle;
-                // SAFETY: a shell from `close`: allocated by `Box`, its `cha`
-                // already dropped, and owned by nobody else now.
-                unsafe {
-                    std::ptr::addr_of_mut!((*shell).cha).write(ManuallyDrop::new(cha));
-                    (*shell).tag.store(OPEN, Ordering::Release);
-                }
-                shell
-            }
-            None => Box::into_raw(Box::new(cha_handle {
-                tag: AtomicU64::new(OPEN),
-                cha: ManuallyDrop::new(cha),
-            })),
-        }
-    }
-
-    /// `Ok` for an open handle; an error for a closed one, or for memory
-    /// that does not hold a handle.
-    #[inline(always)]
-    pub(crate) fn check_open(&self) -> Result<()> {
-        if self.tag.load(Ordering::Acquire) == OPEN {
-            Ok(())
-        } else {
-            Err(self.not_open())
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn not_open(&self) -> Error {
-        if self.tag.load(Ordering::Acquire) == CLOSED {
-            Error::invalid_argument("the handle was closed by cha_close")
-        } else {
-            Error::invalid_argument("the handle is not one that cha_open returned")
-        }
-    }
-}
 
 /// The largest JSON argument accepted (a context, updates, feedback, tags,
 /// options), in bytes; a larger one is CHA_ERR_INVALID_ARGUMENT before it
@@ -237,16 +155,7 @@ pub unsafe extern "C" fn cha_close(h: *mut cha_handle) {
     }
     guard_void("cha_close", || {
         // SAFETY: a handle (or the shell of a closed one), by contract.
-        let handle = unsafe { &mut *h };
-        handle.check_open()?;
-        handle.tag.store(CLOSED, Ordering::Release);
-        // SAFETY: the tag was OPEN, so `cha` is live; it is taken once, as
-        // the tag is now CLOSED.
-        let cha = unsafe { ManuallyDrop::take(&mut handle.cha) };
-        SHELLS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(h as usize);
+        let cha = unsafe { cha_handle::take(h) }?;
         cha.close()
     })
 }

@@ -12,7 +12,8 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
-use super::core::{cha_handle, json_out};
+use super::core::json_out;
+use super::handle::cha_handle;
 use super::status::cha_status;
 use crate::deploy::DeployOptions;
 

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, out_arg, owned_string, ref_arg, str_arg};
-use super::core::cha_handle;
+use super::handle::cha_handle;
 use super::status::cha_status;
 use crate::ParamType;
 use crate::error::Result;

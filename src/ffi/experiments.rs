@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, opt_json_arg, out_arg, ref_arg, str_arg};
-use super::core::cha_handle;
 use super::core::json_out;
+use super::handle::cha_handle;
 use super::status::cha_status;
 use crate::error::Error;
 use crate::experiments::{AnalysisOptions, Correction, ExperimentStatus};

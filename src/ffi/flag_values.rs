@@ -7,7 +7,7 @@
 use std::ffi::{CStr, c_char};
 
 use super::boundary::{guard, opt_json_arg, opt_str_arg, out_arg, owned_string, ref_arg, str_arg};
-use super::core::cha_handle;
+use super::handle::cha_handle;
 use super::status::cha_status;
 use crate::error::Result;
 use crate::flags::{ErrorCode, Evaluation, Fallback, FlagValue, OwnedContext, Reason, ValueType};

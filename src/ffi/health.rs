@@ -4,7 +4,8 @@
 use std::ffi::c_char;
 
 use super::boundary::guard;
-use super::core::{cha_handle, json_out};
+use super::core::json_out;
+use super::handle::cha_handle;
 use super::status::cha_status;
 
 /// The handle's health as JSON in `*out_json` (free it with

@@ -15,6 +15,7 @@ pub mod experiments;
 pub mod feedback;
 pub mod flag_values;
 pub mod flags;
+pub mod handle;
 pub mod health;
 pub mod monitoring;
 pub mod report;

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, opt_str_arg, out_arg, owned_string, ref_arg};
-use super::core::cha_handle;
+use super::handle::cha_handle;
 use super::status::cha_status;
 use crate::report::ReportFormat;
 

@@ -3,6 +3,8 @@
 //! parsed from JSON (the C ABI's `context_json`, the CLI's `--context`),
 //! which lends itself out as a borrowed [`Context`].
 
+use std::cell::Cell;
+
 use crate::common::limits::{MAX_CONTEXT_GROUPS, excerpt};
 use crate::common::time::parse_rfc3339_ms;
 use crate::error::{Error, Result};
@@ -114,7 +116,7 @@ impl Unit<'_> {
     pub(crate) fn bucket(self, seed: &crate::common::bucket::SeededHash, buckets: u32) -> u32 {
         match self {
             Unit::Key(key) => seed.bucket(key, buckets),
-            Unit::Random => super::rules::random_below(buckets),
+            Unit::Random => random_below(buckets),
         }
     }
 }
@@ -278,6 +280,57 @@ impl OwnedContext {
         };
         f(&ctx)
     }
+}
+
+/// The instant an evaluation happens at. Only time-based flags read it, so
+/// the system clock (about 20 ns, more than a whole boolean check) is read
+/// lazily, and only by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Now {
+    /// A fixed instant, Unix epoch milliseconds: an injected clock.
+    At(i64),
+    /// The system clock, read when needed.
+    System,
+}
+
+impl Now {
+    pub(crate) fn ms(self) -> i64 {
+        match self {
+            Now::At(ms) => ms,
+            Now::System => crate::clock::now_ms(),
+        }
+    }
+}
+
+impl From<i64> for Now {
+    fn from(ms: i64) -> Now {
+        Now::At(ms)
+    }
+}
+
+thread_local! {
+    /// Each thread's random state (xorshift64*), seeded once from the
+    /// standard library's per-process random keys.
+    static RANDOM: Cell<u64> = Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(&h as *const _ as usize);
+        h.finish() | 1
+    });
+}
+
+/// A pseudo-random number below `n` (> 0): for `random` stickiness, which
+/// is random on purpose.
+pub(crate) fn random_below(n: u32) -> u32 {
+    let x = RANDOM.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    });
+    ((x >> 32) % u64::from(n)) as u32
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::compile::{CompiledFlag, FlagId, FlagSet, Rule};
 use super::context::Context;
+pub use super::context::Now;
 use super::rules::{CompiledRule, Scope, VariantSet};
 use crate::common::bucket::BUCKETS;
 
@@ -143,32 +144,6 @@ impl<'a> Evaluation<'a> {
             error: self.error,
             payload: self.payload,
         }
-    }
-}
-
-/// The instant an evaluation happens at. Only time-based flags read it, so
-/// the system clock (about 20 ns, more than a whole boolean check) is read
-/// lazily, and only by them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Now {
-    /// A fixed instant, Unix epoch milliseconds: an injected clock.
-    At(i64),
-    /// The system clock, read when needed.
-    System,
-}
-
-impl Now {
-    pub(crate) fn ms(self) -> i64 {
-        match self {
-            Now::At(ms) => ms,
-            Now::System => crate::clock::now_ms(),
-        }
-    }
-}
-
-impl From<i64> for Now {
-    fn from(ms: i64) -> Now {
-        Now::At(ms)
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::targeting::{EnvironmentOverride, Prerequisite, Rule, VariantOverride};
+pub use super::targeting::Variant;
+use super::targeting::{EnvironmentOverride, Prerequisite, Rule};
 
 /// The five kinds of flag of the seed's `FeatureFlagType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,30 +104,6 @@ impl Metadata {
     fn is_empty(&self) -> bool {
         *self == Metadata::default()
     }
-}
-
-/// A variant: an arm of an `a_b_test` flag, or a value (its payload) that
-/// the units a flag or a rule is on for get by weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Variant {
-    pub name: String,
-    /// The variant's share (0.01 steps): of an a_b_test flag, a percentage
-    /// of units (the weights add up to 100); elsewhere relative to the
-    /// other variants' weights.
-    pub weight: f64,
-    /// Whether the flag counts as on for units in this variant (false for a
-    /// control arm that keeps the old behaviour). Default true.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub enabled: bool,
-    /// The variant's value, handed to the caller with it: a string, a
-    /// number or any JSON (what `cha_flag_string`, `cha_flag_double`,
-    /// `cha_flag_int` and `cha_flag_json` return).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<serde_json::Value>,
-    /// Units that get this variant whatever the weights say.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overrides: Vec<VariantOverride>,
 }
 
 /// One step of a `time_based` ramp: from `at` on, `percentage` of units.
@@ -285,13 +262,6 @@ pub struct Hold {
     pub at: String,
 }
 
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
-}
 impl FlagDefinition {
     /// A flag of `flag_type` named `name`, off, with every optional field empty.
     pub fn new(name: impl Into<String>, flag_type: FlagType) -> FlagDefinition {

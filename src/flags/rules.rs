@@ -7,14 +7,12 @@
 //! [`CompiledConstraint::compile`] to reject a bad regex or CIDR with the
 //! location of the value in the file.
 
-use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::context::{Context, Stickiness, Unit};
-use super::evaluate::Now;
-use super::model::Variant;
+use super::context::{Context, Now, Stickiness, Unit, random_below};
 use super::semver::Version;
+use super::targeting::Variant;
 use super::targeting::{Constraint, Operator};
 use crate::common::bucket::SeededHash;
 use crate::common::time::rfc3339_ms;
@@ -633,31 +631,6 @@ impl CompiledRule {
                 .all(|s| s.constraints.iter().all(|c| c.holds(ctx, scope)))
             && self.rollout.as_ref().is_none_or(|r| r.takes(ctx))
     }
-}
-
-thread_local! {
-    /// Each thread's random state (xorshift64*), seeded once from the
-    /// standard library's per-process random keys.
-    static RANDOM: Cell<u64> = Cell::new({
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(&h as *const _ as usize);
-        h.finish() | 1
-    });
-}
-
-/// A pseudo-random number below `n` (> 0): for `random` stickiness, which
-/// is random on purpose.
-pub(crate) fn random_below(n: u32) -> u32 {
-    let x = RANDOM.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    });
-    ((x >> 32) % u64::from(n)) as u32
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::model::Variant;
-
 /// How a constraint compares a context attribute with its values: the
 /// operators of Unleash's constraints, under the same names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -374,6 +372,30 @@ impl<'de> Deserialize<'de> for Prerequisite {
             },
         })
     }
+}
+
+/// A variant: an arm of an `a_b_test` flag, or a value (its payload) that
+/// the units a flag or a rule is on for get by weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    /// The variant's share (0.01 steps): of an a_b_test flag, a percentage
+    /// of units (the weights add up to 100); elsewhere relative to the
+    /// other variants' weights.
+    pub weight: f64,
+    /// Whether the flag counts as on for units in this variant (false for a
+    /// control arm that keeps the old behaviour). Default true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    /// The variant's value, handed to the caller with it: a string, a
+    /// number or any JSON (what `cha_flag_string`, `cha_flag_double`,
+    /// `cha_flag_int` and `cha_flag_json` return).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    /// Units that get this variant whatever the weights say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<VariantOverride>,
 }
 
 fn yes() -> bool {

@@ -591,6 +591,13 @@ fn screenshot(browser: &Path, page: &Path, width: u32, height: u32) -> (u32, u32
             "--disable-gpu",
             "--hide-scrollbars",
             "--no-first-run",
+            // A closed network and a small /dev/shm in containers: no
+            // background connections, shared memory in /tmp.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
         ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", png.display()))

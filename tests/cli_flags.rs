@@ -661,3 +661,77 @@ fn an_open_handle_sees_a_cli_kill_switch_within_its_refresh_interval() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `--contexts` and `--units`: one JSON line per context or unit, in order;
+/// a line that is not a context is refused naming the file and line, a
+/// missing file naming the option.
+#[test]
+fn many_contexts_and_units_at_once() {
+    let s = Scratch::deployed("many-contexts");
+    let file = s.write(
+        "contexts.jsonl",
+        "{\"user_id\": \"planner-017\"}\n\n{\"user_id\": 4711, \"groups\": [\"beta_testers\"]}\n",
+    );
+    let out = s.ok(&[
+        "flags",
+        "eval",
+        "pressure_drop_check",
+        "--contexts",
+        file.to_str().unwrap(),
+    ]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["enabled"], true);
+    assert_eq!(lines[1]["enabled"], true);
+    let units = s.write("units.txt", "n-1\nn-2\nn-3\n");
+    let out = s.ok(&[
+        "ab",
+        "peek",
+        "pipe_sizing_comparison",
+        "--units",
+        units.to_str().unwrap(),
+    ]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().all(|l| l.starts_with('{')), "{out}");
+
+    let bad = s.write("bad.jsonl", "{\"user_id\": \"u\"}\n{\"user_id\": 1.5}\n");
+    let err = s.fails(
+        &[
+            "flags",
+            "eval",
+            "pressure_drop_check",
+            "--contexts",
+            bad.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(
+        err.contains("bad.jsonl:2: context.user_id: expected a string or a whole number"),
+        "{err}"
+    );
+    let err = s.fails(
+        &[
+            "flags",
+            "value",
+            "pressure_drop_check",
+            "--contexts",
+            "no-such.jsonl",
+        ],
+        4,
+    );
+    assert!(err.contains("--contexts no-such.jsonl"), "{err}");
+    let err = s.fails(
+        &[
+            "ab",
+            "peek",
+            "pipe_sizing_comparison",
+            "--units",
+            "no-such.txt",
+        ],
+        4,
+    );
+    assert!(err.contains("--units no-such.txt"), "{err}");
+}

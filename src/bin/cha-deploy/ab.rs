@@ -380,12 +380,7 @@ pub fn run(cmd: &AbCommand, db: &std::path::Path, out: &Output) -> Result<(), Er
                 out.print(&a, || assignment_text(&a));
             }
             (None, Some(file)) => {
-                let text = if file.as_os_str() == "-" {
-                    std::io::read_to_string(std::io::stdin())
-                } else {
-                    std::fs::read_to_string(file)
-                }
-                .map_err(|e| Error::not_found(format!("--units {}: {e}", file.display())))?;
+                let text = crate::read_input("--units", file)?;
                 for unit in text.lines().filter(|l| !l.trim().is_empty()) {
                     let a = cha.peek_assignment(id, unit)?;
                     println!(

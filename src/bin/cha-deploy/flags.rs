@@ -230,12 +230,7 @@ impl ContextArgs {
         let Some(file) = &self.contexts else {
             return Ok(None);
         };
-        let text = if file.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())
-        } else {
-            std::fs::read_to_string(file)
-        }
-        .map_err(|e| Error::not_found(format!("--contexts {}: {e}", file.display())))?;
+        let text = crate::read_input("--contexts", file)?;
         let mut contexts = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {

@@ -414,6 +414,17 @@ fn run(cli: &Cli, out: &Output) -> Result<(), Error> {
     }
 }
 
+/// The text of the file given to `option` (`-`: standard input); an
+/// unreadable one is NotFound, naming the option and the file.
+pub fn read_input(option: &str, file: &std::path::Path) -> Result<String, Error> {
+    if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|e| Error::not_found(format!("{option} {}: {e}", file.display())))
+}
+
 /// Opens a database that must exist already: reading or changing flags or
 /// tests of a missing file is a wrong --db or folder, and opening would
 /// create an empty file there.

@@ -8,4 +8,5 @@ pub mod ids;
 pub mod limits;
 pub mod names;
 pub mod percent;
+pub(crate) mod text;
 pub mod time;

@@ -11,6 +11,7 @@ use super::rules::{CompiledConstraint, CompiledRule, CompiledSegment, Rollout, V
 use super::targeting::Segment;
 use crate::common::bucket::SeededHash;
 use crate::common::percent::hundredths;
+use crate::common::text::same;
 use crate::common::time::parse_rfc3339_ms;
 
 /// A pre-resolved flag of one [`FlagSet`] (an index into it). An id is only
@@ -176,14 +177,34 @@ pub struct FlagSet {
     /// The machine's name, for `hostname` constraints.
     pub(crate) host: Option<Box<str>>,
     /// Every variant name a flag can give, by id.
-    variant_names: Box<[Box<[Box<str>]>]>,
+    variant_names: Box<[Box<[Arc<str>]>]>,
 }
 
 /// Flag names to ids. foldhash instead of the default SipHash: a by-name
 /// check hashes the name on every call, and SipHash took longer than the
 /// rest of a boolean check. The keys are the configured names, so the
-/// flooding that SipHash guards against cannot happen here.
-type NameIndex = HashMap<Box<str>, FlagId, foldhash::fast::RandomState>;
+/// flooding that SipHash guards against cannot happen here. hashbrown's
+/// map, so that a name is compared with [`same`] (inline) rather than
+/// with a call of `memcmp`.
+type NameIndex = hashbrown::HashMap<Box<str>, FlagId, foldhash::fast::RandomState>;
+
+/// A flag name asked for: hashed as a `str` (as the keys are), compared
+/// inline.
+struct Asked<'a>(&'a str);
+
+impl std::hash::Hash for Asked<'_> {
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<Box<str>> for Asked<'_> {
+    #[inline(always)]
+    fn equivalent(&self, key: &Box<str>) -> bool {
+        same(self.0, key)
+    }
+}
 
 impl Default for FlagSet {
     fn default() -> Self {
@@ -254,8 +275,9 @@ impl FlagSet {
     }
 
     /// The id of flag `name`, to evaluate it repeatedly without a lookup.
+    #[inline]
     pub fn lookup(&self, name: &str) -> Option<FlagId> {
-        self.index.get(name).copied()
+        self.index.get(&Asked(name)).copied()
     }
 
     /// The number of flags.
@@ -279,8 +301,16 @@ impl FlagSet {
 
     /// Every variant name flag `id` can give (its own, its rules' and its
     /// environments'), without repeats; empty for an unknown id.
-    pub fn variant_names(&self, id: FlagId) -> &[Box<str>] {
+    pub fn variant_names(&self, id: FlagId) -> &[Arc<str>] {
         self.variant_names.get(id.0 as usize).map_or(&[], |v| v)
+    }
+
+    /// The shared name of variant `name` of flag `id` (one of
+    /// [`FlagSet::variant_names`]): a result that keeps it clones an `Arc`
+    /// instead of allocating.
+    #[inline]
+    pub fn variant_name(&self, id: FlagId, name: &str) -> Option<&Arc<str>> {
+        self.variant_names(id).iter().find(|n| same(n, name))
     }
 
     /// The definition of `id`, if the id belongs to this set.
@@ -349,8 +379,8 @@ fn compile_flag(
 }
 
 /// The flag's variant names, each once.
-fn variant_names(flag: &CompiledFlag) -> Box<[Box<str>]> {
-    let mut names: Vec<Box<str>> = Vec::new();
+fn variant_names(flag: &CompiledFlag) -> Box<[Arc<str>]> {
+    let mut names: Vec<Arc<str>> = Vec::new();
     let mut add = |name: &str| {
         if !names.iter().any(|n| &**n == name) {
             names.push(name.into());

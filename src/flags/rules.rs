@@ -15,6 +15,7 @@ use super::semver::Version;
 use super::targeting::Variant;
 use super::targeting::{Constraint, Operator};
 use crate::common::bucket::SeededHash;
+use crate::common::text::same;
 use crate::common::time::rfc3339_ms;
 
 /// The murmur3 seed of variant assignment: Unleash's, so that variants
@@ -76,6 +77,7 @@ enum Values<'a> {
 }
 
 impl Attribute {
+    #[inline(always)]
     fn values<'a>(&self, ctx: &Context<'a>, scope: &Scope<'a>) -> Values<'a> {
         let one = |v: Option<&'a str>| {
             v.filter(|v| !v.is_empty())
@@ -96,6 +98,9 @@ impl Attribute {
         }
     }
 }
+
+/// The longest IN list searched by equality rather than by binary search.
+const SHORT_LIST: usize = 16;
 
 /// How a compiled constraint compares.
 #[derive(Debug)]
@@ -182,9 +187,9 @@ impl Network {
 pub(crate) struct CompiledConstraint {
     attribute: Attribute,
     test: Test,
-    /// NOT_IN is IN, inverted: true when the attribute is absent.
-    negated: bool,
-    inverted: bool,
+    /// Whether the test's answer is turned round: NOT_IN (IN, negated:
+    /// true when the attribute is absent) or `inverted`, but not both.
+    flip: bool,
 }
 
 impl CompiledConstraint {
@@ -309,12 +314,12 @@ impl CompiledConstraint {
         Ok(CompiledConstraint {
             attribute,
             test,
-            negated: c.operator == Operator::NotIn,
-            inverted: c.inverted,
+            flip: (c.operator == Operator::NotIn) != c.inverted,
         })
     }
 
     /// Whether the constraint holds for `ctx`.
+    #[inline]
     pub(crate) fn holds(&self, ctx: &Context<'_>, scope: &Scope<'_>) -> bool {
         let found = match self.attribute.values(ctx, scope) {
             Values::Absent => false,
@@ -322,16 +327,34 @@ impl CompiledConstraint {
             Values::Many(vs) => vs.iter().any(|v| !v.is_empty() && self.test.on_text(v)),
             Values::Time(ms) => self.test.on_time(ms),
         };
-        (found != self.negated) != self.inverted
+        found != self.flip
     }
 }
 
 impl Test {
+    /// The common tests inline (a short IN list, a whole number against a
+    /// number), the rest out of line: a call of the whole `match` saved
+    /// and restored registers for every constraint.
+    #[inline(always)]
     fn on_text(&self, v: &str) -> bool {
         match self {
-            // A short list by equality (a length check first, then the
-            // bytes), a long one by binary search.
-            Test::In(sorted) if sorted.len() <= 16 => sorted.iter().any(|x| **x == *v),
+            // A short list by equality: a length check first, then the
+            // bytes, inline.
+            Test::In(list) if list.len() <= SHORT_LIST => list.iter().any(|x| same(x, v)),
+            Test::Num(op, n) => match whole_number(v) {
+                Some(x) => compare_numbers(*op, x, *n),
+                None => self.on_any_text(v),
+            },
+            _ => self.on_any_text(v),
+        }
+    }
+
+    /// Every test, for any text.
+    #[inline(never)]
+    fn on_any_text(&self, v: &str) -> bool {
+        match self {
+            Test::In(list) if list.len() <= SHORT_LIST => list.iter().any(|x| same(x, v)),
+            // A long list (sorted) by binary search.
             Test::In(sorted) => sorted.binary_search_by(|x| (**x).cmp(v)).is_ok(),
             Test::InFolded(values) => values.iter().any(|x| folded_eq(v, x)),
             Test::Contains(values, fold) => values.iter().any(|x| {
@@ -355,7 +378,7 @@ impl Test {
                     v.ends_with(&**x)
                 }
             }),
-            Test::Num(op, n) => number(v).is_some_and(|x| compare(*op, x.partial_cmp(n))),
+            Test::Num(op, n) => number(v).is_some_and(|x| compare_numbers(*op, x, *n)),
             Test::Date(op, ms) => rfc3339_ms(v).is_some_and(|t| date(*op, t, *ms)),
             Test::Semver(op, value) => Version::parse(v)
                 .is_some_and(|x| compare(*op, Some(x.precedence(&value.version())))),
@@ -381,7 +404,21 @@ impl Test {
 /// common case of a numeric constraint.
 #[inline]
 fn number(v: &str) -> Option<f64> {
+    // Untrimmed first: trimming looks for Unicode white space at both ends,
+    // which costs more than reading the digits.
+    if let Some(n) = whole_number(v) {
+        return Some(n);
+    }
     let t = v.trim();
+    if let Some(n) = whole_number(t) {
+        return Some(n);
+    }
+    t.parse::<f64>().ok()
+}
+
+/// `t` as a number when it is an optional sign and 1 to 15 ASCII digits.
+#[inline(always)]
+fn whole_number(t: &str) -> Option<f64> {
     let (negative, digits) = match t.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -390,10 +427,23 @@ fn number(v: &str) -> Option<f64> {
     if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
         let n = digits
             .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')) as f64;
         return Some(if negative { -n } else { n });
     }
-    t.parse::<f64>().ok()
+    None
+}
+
+/// `x op n` for a NUM_ operator (NaN compares false, as `partial_cmp`).
+#[inline(always)]
+fn compare_numbers(op: Operator, x: f64, n: f64) -> bool {
+    match op {
+        Operator::NumEq => x == n,
+        Operator::NumGt => x > n,
+        Operator::NumGte => x >= n,
+        Operator::NumLt => x < n,
+        Operator::NumLte => x <= n,
+        _ => false,
+    }
 }
 
 fn date(op: Operator, t: i64, value: i64) -> bool {

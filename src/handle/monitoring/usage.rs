@@ -56,7 +56,11 @@ impl Block {
         for (i, def) in flags.definitions().iter().enumerate() {
             names.push(def.name.as_str().into());
             // Its own, its rules' and its environments' variants.
-            let own: Box<[Box<str>]> = flags.variant_names(FlagId::from_index(i as u32)).into();
+            let own: Box<[Box<str>]> = flags
+                .variant_names(FlagId::from_index(i as u32))
+                .iter()
+                .map(|n| Box::from(&**n))
+                .collect();
             offsets.push(total);
             total += 2 + own.len() as u32;
             variants.push(own);

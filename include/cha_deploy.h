@@ -51,6 +51,10 @@
 // formatting characters, whitespace, quotation marks or slashes.
 #define CHA_MAX_FLAG_NAME 128
 
+// A context parsed and checked once. Opaque to C: create it with
+// `cha_context_new`, release it with `cha_context_free`.
+typedef struct cha_context cha_context;
+
 // An open database. Opaque to C: create it with `cha_open`, release it
 // with `cha_close`. One handle may be used from many threads at once.
 typedef struct cha_handle cha_handle;
@@ -155,6 +159,40 @@ cha_status cha_config_template_for(const char *subsystem,
 // # Safety
 // `path` is NULL or NUL-terminated; `out_json` is NULL or writable.
 cha_status cha_config_migrate(const char *path, char **out_json);
+
+// Parses and checks the context `context_json` once, for the
+// `cha_flag_*_with_context` calls: a JSON object with the keys `user_id`
+// (a string or a whole number), `session_id`, `groups` (an array of
+// strings), `environment`, `app_name`, `current_time` (RFC 3339),
+// `remote_address`, `properties` (an object of strings, numbers and
+// booleans) and `peek`, as `cha_flag_evaluate` takes it; `"{}"` is the
+// empty context. On success `*out_context` is a new context that the
+// caller releases with `cha_context_free`.
+//
+// Why a prepared context: the typed calls with `context_json` parse it on
+// every call, which costs many times the evaluation itself. A context
+// belongs to no handle: use it with any open handle, from any number of
+// threads at once, until it is freed.
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (context_json, out_context),
+// CHA_ERR_INVALID_UTF8 (context_json), CHA_ERR_INVALID_ARGUMENT (not
+// JSON, saying where, not an object, an unknown key, a value of the
+// wrong type, more than 1000 groups, more than 1 MiB).
+//
+// # Safety
+// `context_json` is NULL or NUL-terminated; `out_context` is NULL or
+// writable.
+cha_status cha_context_new(const char *context_json, cha_context **out_context);
+
+// Releases a context from `cha_context_new`. NULL is a no-op. A context
+// freed already is not freed again: the call does nothing and leaves a
+// message for `cha_last_error_message`. No other thread may be using the
+// context.
+//
+// # Safety
+// `context` is NULL, or a context from `cha_context_new` (freed or not)
+// that no other thread is using.
+void cha_context_free(cha_context *context);
 
 // The library version, "MAJOR.MINOR.PATCH". Static: never free it.
 // Compare it with the header's CHA_VERSION_MAJOR/MINOR/PATCH to check that
@@ -876,6 +914,27 @@ cha_status cha_flag_bool(const cha_handle *h,
                          bool *out_value,
                          cha_flag_details *out_details);
 
+// `cha_flag_bool` with a context prepared by `cha_context_new` instead of
+// JSON: the same value, default, details and exposure (a unit of a flag
+// linked to an experiment is exposed), without parsing anything.
+// The fast path for a program that evaluates many flags for the same
+// context (see `cha_context_new`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, context, out_value),
+// CHA_ERR_INVALID_UTF8 (flag), CHA_ERR_INVALID_ARGUMENT (a
+// context freed by `cha_context_free`). An unknown flag or a value of
+// another type is not a failed call: CHA_OK with the default and reason
+// "ERROR", error "FLAG_NOT_FOUND" or "TYPE_MISMATCH".
+//
+// # Safety
+// As for `cha_flag_bool`; `context` is NULL or a context from `cha_context_new`.
+cha_status cha_flag_bool_with_context(const cha_handle *h,
+                                      const char *flag,
+                                      const cha_context *context,
+                                      bool default_value,
+                                      bool *out_value,
+                                      cha_flag_details *out_details);
+
 // The number payload of the variant `flag` gives the context
 // `context_json` (NULL: none), or `default_value`: when the flag is off,
 // on any evaluation error, and when the payload is not a number (reason
@@ -893,6 +952,27 @@ cha_status cha_flag_double(const cha_handle *h,
                            double *out_value,
                            cha_flag_details *out_details);
 
+// `cha_flag_double` with a context prepared by `cha_context_new` instead of
+// JSON: the same value, default, details and exposure (a unit of a flag
+// linked to an experiment is exposed), without parsing anything.
+// The fast path for a program that evaluates many flags for the same
+// context (see `cha_context_new`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, context, out_value),
+// CHA_ERR_INVALID_UTF8 (flag), CHA_ERR_INVALID_ARGUMENT (a
+// context freed by `cha_context_free`). An unknown flag or a value of
+// another type is not a failed call: CHA_OK with the default and reason
+// "ERROR", error "FLAG_NOT_FOUND" or "TYPE_MISMATCH".
+//
+// # Safety
+// As for `cha_flag_bool`; `context` is NULL or a context from `cha_context_new`.
+cha_status cha_flag_double_with_context(const cha_handle *h,
+                                        const char *flag,
+                                        const cha_context *context,
+                                        double default_value,
+                                        double *out_value,
+                                        cha_flag_details *out_details);
+
 // The whole-number payload of the variant `flag` gives the context
 // `context_json`, or `default_value` (a payload that is not a whole
 // number in range: "TYPE_MISMATCH"). As `cha_flag_double` otherwise.
@@ -908,6 +988,27 @@ cha_status cha_flag_int(const cha_handle *h,
                         int64_t default_value,
                         int64_t *out_value,
                         cha_flag_details *out_details);
+
+// `cha_flag_int` with a context prepared by `cha_context_new` instead of
+// JSON: the same value, default, details and exposure (a unit of a flag
+// linked to an experiment is exposed), without parsing anything.
+// The fast path for a program that evaluates many flags for the same
+// context (see `cha_context_new`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, context, out_value),
+// CHA_ERR_INVALID_UTF8 (flag), CHA_ERR_INVALID_ARGUMENT (a
+// context freed by `cha_context_free`). An unknown flag or a value of
+// another type is not a failed call: CHA_OK with the default and reason
+// "ERROR", error "FLAG_NOT_FOUND" or "TYPE_MISMATCH".
+//
+// # Safety
+// As for `cha_flag_bool`; `context` is NULL or a context from `cha_context_new`.
+cha_status cha_flag_int_with_context(const cha_handle *h,
+                                     const char *flag,
+                                     const cha_context *context,
+                                     int64_t default_value,
+                                     int64_t *out_value,
+                                     cha_flag_details *out_details);
 
 // The string payload (or the name, for a variant without payload) of the
 // variant `flag` gives the context `context_json`, or a copy of
@@ -927,6 +1028,27 @@ cha_status cha_flag_string(const cha_handle *h,
                            char **out_value,
                            cha_flag_details *out_details);
 
+// `cha_flag_string` with a context prepared by `cha_context_new` instead of
+// JSON: the same value, default, details and exposure (a unit of a flag
+// linked to an experiment is exposed), without parsing anything.
+// The fast path for a program that evaluates many flags for the same
+// context (see `cha_context_new`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, context, out_value),
+// CHA_ERR_INVALID_UTF8 (flag, default_value), CHA_ERR_INVALID_ARGUMENT (a
+// context freed by `cha_context_free`). An unknown flag or a value of
+// another type is not a failed call: CHA_OK with the default and reason
+// "ERROR", error "FLAG_NOT_FOUND" or "TYPE_MISMATCH".
+//
+// # Safety
+// As for `cha_flag_string`; `context` is NULL or a context from `cha_context_new`.
+cha_status cha_flag_string_with_context(const cha_handle *h,
+                                        const char *flag,
+                                        const cha_context *context,
+                                        const char *default_value,
+                                        char **out_value,
+                                        cha_flag_details *out_details);
+
 // The payload of the variant `flag` gives the context `context_json`, as
 // JSON text (any JSON; a variant without payload gives its name as a JSON
 // string), or a copy of `default_json` (NULL: `*out_json` is NULL when the
@@ -944,6 +1066,27 @@ cha_status cha_flag_json(const cha_handle *h,
                          const char *default_json,
                          char **out_json,
                          cha_flag_details *out_details);
+
+// `cha_flag_json` with a context prepared by `cha_context_new` instead of
+// JSON: the same value, default, details and exposure (a unit of a flag
+// linked to an experiment is exposed), without parsing anything.
+// The fast path for a program that evaluates many flags for the same
+// context (see `cha_context_new`).
+//
+// Errors: CHA_ERR_NULL_ARGUMENT (h, flag, context, out_json),
+// CHA_ERR_INVALID_UTF8 (flag, default_json), CHA_ERR_INVALID_ARGUMENT (a
+// context freed by `cha_context_free`). An unknown flag or a value of
+// another type is not a failed call: CHA_OK with the default and reason
+// "ERROR", error "FLAG_NOT_FOUND" or "TYPE_MISMATCH".
+//
+// # Safety
+// As for `cha_flag_json`; `context` is NULL or a context from `cha_context_new`.
+cha_status cha_flag_json_with_context(const cha_handle *h,
+                                      const char *flag,
+                                      const cha_context *context,
+                                      const char *default_json,
+                                      char **out_json,
+                                      cha_flag_details *out_details);
 
 // Whether `flag` is on for the user `user_id` in `groups`, now. The
 // hot path: reads the live snapshot only, never the database.

@@ -8,6 +8,8 @@
  *   cha::Handle  owns a cha_handle (move-only; the destructor closes it)
  *   cha::String  owns a `char *` returned by the library (cha_string_free)
  *   cha::Flag    a pre-resolved flag (cha_flag_lookup) for inner loops
+ *   cha::Context a context parsed once (cha_context_new; move-only, the
+ *                destructor frees it) for the typed flag calls
  *   cha::Error   the exception every failed call throws: status + message
  *
  * Every function of cha_deploy.h has its wrapper here (tests/header.rs
@@ -20,7 +22,9 @@
  * Typed flag values: Handle::flag_bool, flag_double, flag_int, flag_string
  * and flag_json return the value, or the caller's default on any evaluation
  * error (never throwing for one), and fill an optional cha_flag_details with
- * the reason. Targeting at runtime: segment_list, set_segment, and
+ * the reason. Each takes the context as JSON text (parsed on every call) or
+ * as a cha::Context (parsed once: the fast path, cha_flag_*_with_context).
+ * Targeting at runtime: segment_list, set_segment, and
  * import_unleash for an Unleash client-features document.
  *
  * Example:
@@ -35,6 +39,9 @@
  *           h.record("pipe_sizing_comparison", planner_id, "sizing_time_ms", 812.0);
  *       }
  *       double limit = h.flag_double("velocity_limit", R"({"properties": {"site": "north-7"}})", 2.0);
+ *       cha::Context site(R"({"app_name": "sizer", "properties": {"site": "north-7"}})");
+ *       for (const auto &pipe : pipes)  // parsed once, evaluated many times
+ *           if (h.flag_bool("targeted_sizing", site, false)) { ... }
  *       cha::Flag sizing = h.flag_lookup("intelligent_pipe_sizing");
  *       for (const auto &segment : segments)   // inner loop: no name lookup
  *           if (sizing.enabled(planner_id, {"hydraulics_team"})) { ... }
@@ -186,6 +193,50 @@ public:
 private:
     const cha_handle *h_ = nullptr;
     uint32_t id_ = 0;
+};
+
+/// A context parsed and checked once (cha_context_new), for the typed flag
+/// calls of Handle that take a cha::Context: they evaluate without parsing
+/// JSON. Move-only; the destructor frees it (cha_context_free). It belongs
+/// to no Handle: use it with any open one, from any number of threads at
+/// once, while it lives.
+class Context {
+public:
+    /// An empty context object; a call with it throws CHA_ERR_NULL_ARGUMENT.
+    Context() noexcept = default;
+
+    /// Parses `context_json`, e.g. R"({"user_id": "planner-042",
+    /// "properties": {"site": "north-7", "network_size": 800}})"; "{}" is
+    /// the empty context. Throws CHA_ERR_INVALID_ARGUMENT for text that is
+    /// not such an object (the message says where), CHA_ERR_INVALID_UTF8.
+    explicit Context(const std::string &context_json) {
+        check(cha_context_new(context_json.c_str(), &ctx_));
+    }
+
+    /// Takes ownership of `adopted`, from cha_context_new, or NULL.
+    explicit Context(cha_context *adopted) noexcept : ctx_(adopted) {}
+
+    ~Context() { cha_context_free(ctx_); }
+
+    Context(Context &&other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+    Context &operator=(Context &&other) noexcept {
+        if (this != &other) {
+            cha_context_free(std::exchange(ctx_, std::exchange(other.ctx_, nullptr)));
+        }
+        return *this;
+    }
+
+    Context(const Context &) = delete;
+    Context &operator=(const Context &) = delete;
+
+    /// The raw context (for calling the C functions directly), or NULL.
+    const cha_context *get() const noexcept { return ctx_; }
+
+    explicit operator bool() const noexcept { return ctx_ != nullptr; }
+
+private:
+    cha_context *ctx_ = nullptr;
 };
 
 /// A commented feature_flags.yml showing every flag type and field
@@ -439,6 +490,55 @@ public:
         String value;
         check(cha_flag_json(h_, flag.c_str(), context_json, default_json.c_str(), value.out(),
                             details));
+        return value.str();
+    }
+
+    /// `flag_bool` with a prepared context (cha_flag_bool_with_context):
+    /// the same answer without parsing JSON. Throws only for arguments:
+    /// CHA_ERR_NULL_ARGUMENT for an empty Context.
+    bool flag_bool(const std::string &flag, const Context &context, bool default_value,
+                   cha_flag_details *details = nullptr) const {
+        bool value = default_value;
+        check(cha_flag_bool_with_context(h_, flag.c_str(), context.get(), default_value, &value,
+                                         details));
+        return value;
+    }
+
+    /// `flag_double` with a prepared context (cha_flag_double_with_context).
+    double flag_double(const std::string &flag, const Context &context, double default_value,
+                       cha_flag_details *details = nullptr) const {
+        double value = default_value;
+        check(cha_flag_double_with_context(h_, flag.c_str(), context.get(), default_value, &value,
+                                           details));
+        return value;
+    }
+
+    /// `flag_int` with a prepared context (cha_flag_int_with_context).
+    int64_t flag_int(const std::string &flag, const Context &context, int64_t default_value,
+                     cha_flag_details *details = nullptr) const {
+        int64_t value = default_value;
+        check(cha_flag_int_with_context(h_, flag.c_str(), context.get(), default_value, &value,
+                                        details));
+        return value;
+    }
+
+    /// `flag_string` with a prepared context (cha_flag_string_with_context).
+    std::string flag_string(const std::string &flag, const Context &context,
+                            const std::string &default_value,
+                            cha_flag_details *details = nullptr) const {
+        String value;
+        check(cha_flag_string_with_context(h_, flag.c_str(), context.get(),
+                                           default_value.c_str(), value.out(), details));
+        return value.str();
+    }
+
+    /// `flag_json` with a prepared context (cha_flag_json_with_context).
+    std::string flag_json(const std::string &flag, const Context &context,
+                          const std::string &default_json,
+                          cha_flag_details *details = nullptr) const {
+        String value;
+        check(cha_flag_json_with_context(h_, flag.c_str(), context.get(), default_json.c_str(),
+                                         value.out(), details));
         return value.str();
     }
 

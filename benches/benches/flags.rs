@@ -6,7 +6,11 @@
 //!     flexibleRollout (rollout 25, stickiness userId, groupId = flag name);
 //! (b) a boolean flag (target: under 20 ns);
 //! (c) a two-variant a_b_test split against yggdrasil's `get_variant`;
-//! (d) allocations per evaluation, counted by this binary's global allocator.
+//! (d) allocations per evaluation, counted by this binary's global allocator;
+//! (e) a flag with three constraints (app name, a site property, a network
+//!     size) against yggdrasil's equivalent: the engine, `Cha::flag_bool`,
+//!     `cha_flag_bool_with_context` (a context prepared once by
+//!     `cha_context_new`) and `cha_flag_bool` (the context as JSON).
 //!
 //! The user changes every iteration (4096 precomputed ids). Each figure is
 //! the median of 25 samples of about 20 ms each, after a warm-up; the
@@ -25,9 +29,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cha_deploy::ffi::{
-    cha_close, cha_deploy_all, cha_flag_bool, cha_flag_enabled, cha_flag_enabled_id,
-    cha_flag_evaluate, cha_flag_lookup, cha_handle, cha_last_error_message, cha_open,
-    cha_string_free,
+    cha_close, cha_context, cha_context_free, cha_context_new, cha_deploy_all, cha_flag_bool,
+    cha_flag_bool_with_context, cha_flag_enabled, cha_flag_enabled_id, cha_flag_evaluate,
+    cha_flag_lookup, cha_handle, cha_last_error_message, cha_open, cha_string_free,
 };
 use unleash_yggdrasil::{ClientFeatures, Context, EngineState};
 
@@ -276,6 +280,27 @@ impl Handle {
         on
     }
 
+    /// `cha_flag_bool_with_context` with a prepared context, default false,
+    /// no details.
+    #[inline(always)]
+    fn flag_bool_prepared(&self, flag: &CStr, context: &Prepared) -> bool {
+        let mut on = false;
+        // SAFETY: an open handle, a valid string, a live context and
+        // out-pointer; NULL details.
+        let status = unsafe {
+            cha_flag_bool_with_context(
+                self.0,
+                flag.as_ptr(),
+                context.0,
+                false,
+                &mut on,
+                std::ptr::null_mut(),
+            )
+        };
+        debug_assert_eq!(status, 0);
+        on
+    }
+
     /// `cha_flag_evaluate`: the detailed answer as JSON, allocated and freed.
     #[inline(always)]
     fn evaluate_json(&self, flag: &CStr, context: &CStr) -> usize {
@@ -295,6 +320,26 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // SAFETY: open, and used by no other thread.
         unsafe { cha_close(self.0) }
+    }
+}
+
+/// A context prepared with `cha_context_new`, freed on drop.
+struct Prepared(*mut cha_context);
+
+impl Prepared {
+    fn new(json: &CStr) -> Prepared {
+        let mut context = std::ptr::null_mut();
+        // SAFETY: a valid string and out-pointer.
+        let status = unsafe { cha_context_new(json.as_ptr(), &mut context) };
+        assert_eq!(status, 0, "cha_context_new: {}", last_error());
+        Prepared(context)
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // SAFETY: from cha_context_new, used by no other thread.
+        unsafe { cha_context_free(self.0) }
     }
 }
 
@@ -396,6 +441,8 @@ fn main() -> ExitCode {
             .unwrap()
         })
         .collect();
+    // The same contexts prepared once for C, as a C program keeps them.
+    let targeted_prepared: Vec<Prepared> = targeted_json.iter().map(|j| Prepared::new(j)).collect();
     let user = |i: usize| users[i % USERS].as_c_str();
     let unleash_context = |i: usize| &unleash_contexts[i % USERS];
 
@@ -469,12 +516,13 @@ fn main() -> ExitCode {
         let ours = engine.is_enabled(engine_targeted, &targeted_contexts[i], now);
         let theirs = yggdrasil.is_enabled("targeted_sizing", &targeted_unleash[i], &no_external);
         let through_c = h.flag_bool(c"targeted_sizing", &targeted_json[i]);
+        let through_c_prepared = h.flag_bool_prepared(c"targeted_sizing", &targeted_prepared[i]);
         let through_rust = rust
             .flag_bool("targeted_sizing", &targeted_contexts[i], false)
             .value;
         assert_eq!(
-            (ours, through_c, through_rust),
-            (theirs, theirs, theirs),
+            (ours, through_c, through_c_prepared, through_rust),
+            (theirs, theirs, theirs, theirs),
             "user {i}"
         );
         targeted_on += ours as usize;
@@ -600,6 +648,13 @@ fn main() -> ExitCode {
                     }),
                 ),
                 (
+                    "cha_flag_bool_with_context (C ABI, prepared context)",
+                    bench(|i| {
+                        h.flag_bool_prepared(c"targeted_sizing", &targeted_prepared[i % USERS])
+                            as u64
+                    }),
+                ),
+                (
                     "cha_flag_bool (C ABI, context as JSON)",
                     bench(|i| h.flag_bool(c"targeted_sizing", &targeted_json[i % USERS]) as u64),
                 ),
@@ -683,13 +738,19 @@ fn main() -> ExitCode {
             false,
         ),
         (
-            // The resolution owns the flag's name: one String per call.
-            "Cha::flag_bool, 3 constraints (the result owns the flag's name)",
+            "Cha::flag_bool, 3 constraints",
             allocations_per_op(N, |i| {
                 rust.flag_bool("targeted_sizing", &targeted_contexts[i % USERS], false)
                     .value as u64
             }),
-            false,
+            true,
+        ),
+        (
+            "cha_flag_bool_with_context, 3 constraints (prepared context)",
+            allocations_per_op(N, |i| {
+                h.flag_bool_prepared(c"targeted_sizing", &targeted_prepared[i % USERS]) as u64
+            }),
+            true,
         ),
         (
             "FlagSet::is_enabled, 3 constraints",
@@ -736,6 +797,7 @@ fn main() -> ExitCode {
         ),
     ];
 
+    drop(targeted_prepared);
     drop(h);
     drop(rust);
 
@@ -778,10 +840,11 @@ fn main() -> ExitCode {
     let boolean_ns = target("b", "cha_flag_enabled_id").timing.median_ns;
     let targeted_anchor = target("e", "anchor").timing.median_ns;
     println!(
-        "targets: 3 constraints ≥3× yggdrasil: {:.1}× through Cha::flag_bool, {:.1}× for the engine, {:.1}× through cha_flag_bool with JSON",
+        "targets: 3 constraints ≥3× yggdrasil: {:.1}× through Cha::flag_bool, {:.1}× for the engine, {:.1}× through cha_flag_bool_with_context, {:.1}× through cha_flag_bool with JSON",
         targeted_anchor / target("e", "Cha::flag_bool").timing.median_ns,
         targeted_anchor / target("e", "FlagSet::is_enabled").timing.median_ns,
-        targeted_anchor / target("e", "cha_flag_bool").timing.median_ns,
+        targeted_anchor / target("e", "cha_flag_bool_with_context").timing.median_ns,
+        targeted_anchor / target("e", "cha_flag_bool (").timing.median_ns,
     );
     let boolean_ns_by_name = target("b", "cha_flag_enabled (").timing.median_ns;
     println!(

@@ -8,6 +8,7 @@
 
 pub(crate) mod boundary;
 pub mod config;
+pub mod context;
 pub mod core;
 pub mod deploy;
 pub mod experiment_params;
@@ -22,6 +23,7 @@ pub mod report;
 pub mod status;
 
 pub use self::config::*;
+pub use self::context::*;
 pub use self::core::*;
 pub use self::deploy::*;
 pub use self::experiment_params::*;

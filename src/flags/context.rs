@@ -60,10 +60,11 @@ impl<'a> Context<'a> {
     }
 
     /// The custom property `name`, if the context has it.
+    #[inline]
     pub(crate) fn property(&self, name: &str) -> Option<&'a str> {
         self.properties
             .iter()
-            .find(|(k, _)| *k == name)
+            .find(|(k, _)| crate::common::text::same(k, name))
             .map(|(_, v)| *v)
     }
 
@@ -282,6 +283,98 @@ impl OwnedContext {
     }
 }
 
+/// A context parsed and checked once, kept ready to lend out as a borrowed
+/// [`Context`] at no cost: what a program that evaluates many flags for
+/// the same unit holds on to (the C ABI's `cha_context`, Python's
+/// `PreparedContext`). [`OwnedContext::with_context`] builds the borrowed
+/// slices of groups and properties on every call; this builds them once.
+pub struct PreparedContext {
+    // The borrowed views first, so that they are dropped before the
+    // strings they point into (dropping a `&str` reads nothing, but the
+    // order keeps that obvious).
+    /// `owned.groups`, as `&str`s into their heap buffers.
+    groups: Box<[&'static str]>,
+    /// `owned.properties`, as pairs of `&str`s into their heap buffers.
+    properties: Box<[(&'static str, &'static str)]>,
+    /// Never changed nor moved out while `self` lives: the views above
+    /// point into its strings' heap buffers, which stay where they are
+    /// when `self` moves.
+    owned: OwnedContext,
+}
+
+impl PreparedContext {
+    /// Prepares `owned` for repeated evaluation.
+    pub fn new(owned: OwnedContext) -> PreparedContext {
+        // SAFETY (both): the `&'static str`s point into the heap buffers of
+        // `owned`'s strings, which `self` owns, never changes and never
+        // moves out; they are only handed out reborrowed for the life of
+        // `&self` (see `context`), so none outlives its string.
+        let extend = |s: &String| -> &'static str { unsafe { &*(s.as_str() as *const str) } };
+        let groups = owned.groups.iter().map(extend).collect();
+        let properties = owned
+            .properties
+            .iter()
+            .map(|(k, v)| (extend(k), extend(v)))
+            .collect();
+        PreparedContext {
+            groups,
+            properties,
+            owned,
+        }
+    }
+
+    /// Parses and checks context JSON once ([`OwnedContext::from_json`]).
+    ///
+    /// # Errors
+    /// As [`OwnedContext::from_json`].
+    pub fn from_json(text: &str) -> Result<PreparedContext> {
+        OwnedContext::from_json(text).map(PreparedContext::new)
+    }
+
+    /// The context, borrowed from `self`: no allocation, no copy of the
+    /// groups or properties.
+    #[inline]
+    pub fn context(&self) -> Context<'_> {
+        let o = &self.owned;
+        Context {
+            user_id: o.user_id.as_deref(),
+            session_id: o.session_id.as_deref(),
+            groups: &self.groups,
+            environment: o.environment.as_deref(),
+            app_name: o.app_name.as_deref(),
+            current_time_ms: o.current_time_ms,
+            remote_address: o.remote_address.as_deref(),
+            properties: &self.properties,
+            peek: o.peek,
+        }
+    }
+
+    /// The context as parsed.
+    pub fn owned(&self) -> &OwnedContext {
+        &self.owned
+    }
+}
+
+impl Clone for PreparedContext {
+    /// A copy with views of its own strings (a derived `Clone` would copy
+    /// views into the original's).
+    fn clone(&self) -> Self {
+        PreparedContext::new(self.owned.clone())
+    }
+}
+
+impl std::fmt::Debug for PreparedContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PreparedContext").field(&self.owned).finish()
+    }
+}
+
+impl From<OwnedContext> for PreparedContext {
+    fn from(owned: OwnedContext) -> Self {
+        PreparedContext::new(owned)
+    }
+}
+
 /// The instant an evaluation happens at. Only time-based flags read it, so
 /// the system clock (about 20 ns, more than a whole boolean check) is read
 /// lazily, and only by them.
@@ -362,6 +455,30 @@ mod tests {
         assert_eq!(
             OwnedContext::from_json("  ").unwrap(),
             OwnedContext::default()
+        );
+    }
+
+    #[test]
+    fn a_prepared_context_lends_what_was_parsed() {
+        let prepared = PreparedContext::from_json(
+            r#"{"user_id":"u1","groups":["beta","ops"],"app_name":"sizer",
+                "properties":{"site":"north-7","network_size":800}}"#,
+        )
+        .unwrap();
+        let copy = prepared.clone();
+        drop(prepared);
+        let c = copy.context();
+        assert_eq!(c.user_id, Some("u1"));
+        assert_eq!(c.app_name, Some("sizer"));
+        assert_eq!(c.groups, ["beta", "ops"]);
+        assert_eq!(c.properties, [("network_size", "800"), ("site", "north-7")]);
+        assert_eq!(c.property("network_size"), Some("800"));
+        // Moved, it still lends the same strings.
+        let moved = vec![copy];
+        assert_eq!(moved[0].context().property("site"), Some("north-7"));
+        assert_eq!(
+            PreparedContext::from_json("{").unwrap_err().kind(),
+            crate::ErrorKind::InvalidArgument
         );
     }
 

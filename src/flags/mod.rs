@@ -55,7 +55,7 @@ pub mod targeting;
 pub mod value;
 
 pub use compile::{FlagId, FlagSet};
-pub use context::{Context, OwnedContext};
+pub use context::{Context, OwnedContext, PreparedContext};
 pub use evaluate::{ErrorCode, Evaluation, EvaluationReport, Now, Reason};
 pub use model::{
     FlagDefinition, FlagType, GuardAction, Guardrails, Hold, Metadata, RiskLevel, ScheduleStep,

@@ -2,6 +2,8 @@
 //! no allocation on the hot paths), and changes written in one transaction
 //! with an audit trail.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{Cha, Live};
@@ -43,14 +45,19 @@ pub type FlagRecord = super::Versioned<FlagDefinition>;
 /// and its siblings, Python's `flag_double` and `cha-deploy flags value`
 /// give. `value` is the caller's default whenever `reason` is `ERROR` or
 /// the flag is off (see [`crate::flags::value`]).
+///
+/// Getting one allocates nothing unless its value does (a string or JSON)
+/// or an error message is written: the flag's name is the caller's, the
+/// variant's name is shared with the live snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FlagResolution<T> {
-    pub flag: String,
+pub struct FlagResolution<'a, T> {
+    /// The flag's name, as asked for.
+    pub flag: &'a str,
     pub value: T,
     pub reason: Reason,
     pub error: Option<ErrorCode>,
     /// The variant the value came from.
-    pub variant: Option<String>,
+    pub variant: Option<Arc<str>>,
     /// Why the default was served, in words, for an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -209,49 +216,71 @@ impl Cha {
     /// Calls `f` with the evaluation of `flag` for `ctx`: the one
     /// evaluation behind the typed getters. Counts it as a check does; an
     /// unknown flag evaluates as `FLAG_NOT_FOUND`.
+    #[inline(always)]
     pub(crate) fn resolve_in<R>(
         &self,
         flag: &str,
         ctx: &Context<'_>,
         f: impl FnOnce(&Evaluation<'_>) -> R,
     ) -> R {
-        let live = self.inner.live.load();
-        match live.flags.lookup(flag) {
-            Some(id) => {
-                let e = self.evaluate_in(&live, id, ctx);
-                self.count(&live, id, e.enabled, e.variant);
-                f(&e)
+        self.resolve_with(flag, ctx, |_, _, e| f(e))
+    }
+
+    /// [`Cha::resolve_in`], `f` seeing the snapshot and the flag's id too
+    /// (None: no such flag). The snapshot is read through the per-thread
+    /// cache, as the boolean checks read it.
+    #[inline(always)]
+    fn resolve_with<R>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        f: impl FnOnce(&Live, Option<FlagId>, &Evaluation<'_>) -> R,
+    ) -> R {
+        // `with_live` takes a `Fn` and calls it exactly once.
+        let f = std::cell::Cell::new(Some(f));
+        self.inner.with_live(|live| {
+            let f = f.take().expect("with_live calls its function once");
+            match live.flags.lookup(flag) {
+                Some(id) => {
+                    let e = self.evaluate_in(live, id, ctx);
+                    self.count(live, id, e.enabled, e.variant);
+                    f(live, Some(id), &e)
+                }
+                None => {
+                    self.inner.recorder.monitoring.usage.unknown(flag);
+                    f(live, None, &Evaluation::not_found())
+                }
             }
-            None => {
-                self.inner.recorder.monitoring.usage.unknown(flag);
-                f(&Evaluation::not_found())
-            }
-        }
+        })
     }
 
     /// The typed value of `flag` for `ctx`: `convert` takes it from the
     /// flag's value, `default` is served on any error or when the flag is
     /// off.
-    fn resolution<T>(
+    #[inline(always)]
+    fn resolution<'f, T>(
         &self,
-        flag: &str,
+        flag: &'f str,
         ctx: &Context<'_>,
         kind: ValueType,
         default: T,
         convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
-    ) -> FlagResolution<T> {
-        self.resolve_in(flag, ctx, |e| {
+    ) -> FlagResolution<'f, T> {
+        self.resolve_with(flag, ctx, |live, id, e| {
             let (value, reason, error) = match e.value(kind).map(convert) {
                 Ok(Some(value)) => (value, e.reason, None),
                 Ok(None) => (default, Reason::Error, Some(ErrorCode::TypeMismatch)),
                 Err(Fallback { reason, error }) => (default, reason, error),
             };
             FlagResolution {
-                flag: flag.to_string(),
+                flag,
                 value,
                 reason,
                 error,
-                variant: e.variant.filter(|_| e.enabled).map(str::to_string),
+                variant: match e.variant {
+                    Some(name) if e.enabled => Some(shared_variant(live, id, name)),
+                    _ => None,
+                },
                 message: error.map(|code| self.resolution_message(flag, kind, code, e)),
             }
         })
@@ -287,7 +316,12 @@ impl Cha {
     /// Whether `flag` is on for `ctx`, with the caller's `default` on any
     /// error (an unknown flag, a context without the flag's stickiness
     /// attribute). Never fails.
-    pub fn flag_bool(&self, flag: &str, ctx: &Context<'_>, default: bool) -> FlagResolution<bool> {
+    pub fn flag_bool<'f>(
+        &self,
+        flag: &'f str,
+        ctx: &Context<'_>,
+        default: bool,
+    ) -> FlagResolution<'f, bool> {
         self.resolution(flag, ctx, ValueType::Bool, default, |v| match v {
             FlagValue::Bool(b) => Some(b),
             _ => None,
@@ -296,12 +330,12 @@ impl Cha {
 
     /// The string payload (or the name) of the variant `flag` gives `ctx`,
     /// or `default`. Never fails.
-    pub fn flag_string(
+    pub fn flag_string<'f>(
         &self,
-        flag: &str,
+        flag: &'f str,
         ctx: &Context<'_>,
         default: &str,
-    ) -> FlagResolution<String> {
+    ) -> FlagResolution<'f, String> {
         self.resolution(
             flag,
             ctx,
@@ -316,7 +350,12 @@ impl Cha {
 
     /// The number payload of the variant `flag` gives `ctx`, or `default`.
     /// Never fails.
-    pub fn flag_double(&self, flag: &str, ctx: &Context<'_>, default: f64) -> FlagResolution<f64> {
+    pub fn flag_double<'f>(
+        &self,
+        flag: &'f str,
+        ctx: &Context<'_>,
+        default: f64,
+    ) -> FlagResolution<'f, f64> {
         self.resolution(flag, ctx, ValueType::Double, default, |v| match v {
             FlagValue::Double(d) => Some(d),
             _ => None,
@@ -325,7 +364,12 @@ impl Cha {
 
     /// The whole-number payload of the variant `flag` gives `ctx`, or
     /// `default`. Never fails.
-    pub fn flag_int(&self, flag: &str, ctx: &Context<'_>, default: i64) -> FlagResolution<i64> {
+    pub fn flag_int<'f>(
+        &self,
+        flag: &'f str,
+        ctx: &Context<'_>,
+        default: i64,
+    ) -> FlagResolution<'f, i64> {
         self.resolution(flag, ctx, ValueType::Int, default, |v| match v {
             FlagValue::Int(i) => Some(i),
             _ => None,
@@ -334,12 +378,12 @@ impl Cha {
 
     /// The payload (any JSON; the name as a string when it has none) of
     /// the variant `flag` gives `ctx`, or `default`. Never fails.
-    pub fn flag_json(
+    pub fn flag_json<'f>(
         &self,
-        flag: &str,
+        flag: &'f str,
         ctx: &Context<'_>,
         default: serde_json::Value,
-    ) -> FlagResolution<serde_json::Value> {
+    ) -> FlagResolution<'f, serde_json::Value> {
         self.resolution(flag, ctx, ValueType::Json, default, |v| match v {
             FlagValue::Json(j) => Some(j.to_value()),
             _ => None,
@@ -350,18 +394,18 @@ impl Cha {
     /// `cha_flag_evaluate` takes it) and the value and default as JSON:
     /// the one call behind the CLI and Python. A context that does not
     /// read serves the default with error `INVALID_CONTEXT`. Never fails.
-    pub fn flag_value_json(
+    pub fn flag_value_json<'f>(
         &self,
-        flag: &str,
+        flag: &'f str,
         context_json: Option<&str>,
         kind: ValueType,
         default: serde_json::Value,
-    ) -> FlagResolution<serde_json::Value> {
+    ) -> FlagResolution<'f, serde_json::Value> {
         let ctx = match context_json.map(OwnedContext::from_json).transpose() {
             Ok(ctx) => ctx.unwrap_or_default(),
             Err(e) => {
                 return FlagResolution {
-                    flag: flag.to_string(),
+                    flag,
                     value: default,
                     reason: Reason::Error,
                     error: Some(ErrorCode::InvalidContext),
@@ -595,6 +639,30 @@ impl Cha {
         }
         Ok(history)
     }
+}
+
+/// The name of variant `name` of flag `id` as the snapshot shares it: the
+/// flag's own, or the linked experiment's; a copy only for a name neither
+/// knows (never, for a snapshot's own evaluation).
+fn shared_variant(live: &Live, id: Option<FlagId>, name: &str) -> Arc<str> {
+    let Some(id) = id else {
+        return name.into();
+    };
+    if let Some(shared) = live.flags.variant_name(id, name) {
+        return shared.clone();
+    }
+    live.flags
+        .definition(id)
+        .and_then(|d| d.experiment.as_deref())
+        .and_then(|experiment| live.experiments.get(experiment))
+        .and_then(|(compiled, _)| {
+            compiled
+                .variants
+                .iter()
+                .find(|v| &*v.name == name)
+                .map(|v| v.name.clone())
+        })
+        .unwrap_or_else(|| name.into())
 }
 
 fn stored_definition(conn: &rusqlite::Connection, name: &str) -> Result<Option<FlagDefinition>> {

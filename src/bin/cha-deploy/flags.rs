@@ -560,7 +560,7 @@ fn context_json(ctx: &OwnedContext) -> String {
     Value::Object(map).to_string()
 }
 
-fn value_text(v: &FlagResolution<Value>) -> String {
+fn value_text(v: &FlagResolution<'_, Value>) -> String {
     let value = match &v.value {
         Value::String(s) => s.clone(),
         other => inline(other),
@@ -568,7 +568,7 @@ fn value_text(v: &FlagResolution<Value>) -> String {
     let mut lines = vec![
         ("value".to_string(), value),
         ("reason".into(), v.reason.as_str().into()),
-        ("variant".into(), v.variant.clone().unwrap_or("-".into())),
+        ("variant".into(), v.variant.as_deref().unwrap_or("-").into()),
     ];
     if let Some(code) = v.error {
         lines.push(("error".into(), code.as_str().into()));

@@ -174,6 +174,14 @@ cha_status cha_config_migrate(const char *path, char **out_json);
 // belongs to no handle: use it with any open handle, from any number of
 // threads at once, until it is freed.
 //
+// The design: the context is given once as the same JSON the other calls
+// take (one way to write a context, checked by the same code, rather than
+// a second one of arrays of property names and values), and each typed
+// call has one twin that takes the prepared context instead:
+// `cha_flag_bool_with_context`, `_double_`, `_int_`, `_string_` and
+// `_json_with_context`, with the same arguments in the same order (as
+// `cha_open_with_options` is the twin of `cha_open`).
+//
 // Errors: CHA_ERR_NULL_ARGUMENT (context_json, out_context),
 // CHA_ERR_INVALID_UTF8 (context_json), CHA_ERR_INVALID_ARGUMENT (not
 // JSON, saying where, not an object, an unknown key, a value of the

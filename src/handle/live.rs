@@ -111,14 +111,14 @@ impl Live {
 const CACHED_HANDLES: usize = 4;
 
 type SnapshotCache = arc_swap::Cache<Arc<ArcSwap<Live>>, Arc<Live>>;
+type SnapshotSlots = RefCell<[Option<SnapshotCache>; CACHED_HANDLES]>;
 
 thread_local! {
     /// Each thread's cached snapshots, most recently added first. A cache
     /// keeps its snapshot (and the handle's `ArcSwap`, not the handle) alive
     /// until the handle changes configuration and the thread checks a flag
     /// again, the slot is reused, or the thread ends.
-    static SNAPSHOTS: RefCell<[Option<SnapshotCache>; CACHED_HANDLES]> =
-        const { RefCell::new([const { None }; CACHED_HANDLES]) };
+    static SNAPSHOTS: SnapshotSlots = const { RefCell::new([const { None }; CACHED_HANDLES]) };
 }
 
 impl Inner {
@@ -130,12 +130,22 @@ impl Inner {
     /// one it holds, a plain load, and loads again when they differ, so a
     /// new snapshot (another process's change, reloaded by the watcher) is
     /// still seen on the next call.
+    ///
+    /// `f` is called exactly once, so it may move what it captured (a
+    /// typed getter's default): no `Option` or `Cell` around it, whose
+    /// copies through the stack stalled the CPU.
     #[inline]
-    pub(crate) fn with_live<R>(&self, f: impl Fn(&Live) -> R) -> R {
-        SNAPSHOTS
-            .try_with(|slots| {
-                // Busy only if `f` itself checks a flag: then go uncached.
-                let mut slots = slots.try_borrow_mut().ok()?;
+    pub(crate) fn with_live<R>(&self, f: impl FnOnce(&Live) -> R) -> R {
+        // The thread's cache, unless the thread is ending (its cache is
+        // gone) or the cache is busy (`f` itself checks a flag): then the
+        // snapshot is loaded uncached.
+        if let Ok(slots) = SNAPSHOTS.try_with(|slots| slots as *const SnapshotSlots) {
+            // SAFETY: the thread-local of this thread, alive for the rest
+            // of this call: `try_with` found it not destroyed, and it is
+            // destroyed only when this thread ends, which it cannot do
+            // while running this call.
+            let slots = unsafe { &*slots };
+            if let Ok(mut slots) = slots.try_borrow_mut() {
                 let found = slots.iter().position(|slot| {
                     slot.as_ref()
                         .is_some_and(|cache| std::ptr::eq(cache.arc_swap(), &*self.live))
@@ -145,13 +155,12 @@ impl Inner {
                     slots[0] = Some(arc_swap::Cache::new(self.live.clone()));
                     0
                 });
-                let cache = slots[index].as_mut()?;
-                Some(f(cache.load()))
-            })
-            .ok()
-            .flatten()
-            // The thread is ending (its cache is gone), or the cache is busy.
-            .unwrap_or_else(|| f(&self.live.load()))
+                if let Some(cache) = slots[index].as_mut() {
+                    return f(cache.load());
+                }
+            }
+        }
+        f(&self.live.load())
     }
 
     /// Reloads after this handle committed a change. The change is stored

@@ -655,6 +655,38 @@ static void test_targeting() {
     CHECK_THROWS(h.flag_string("pipe_catalogue", nullptr, "bad-\xff"), CHA_ERR_INVALID_UTF8,
                  "default_value");
 
+    /* A context parsed once: the same answers through the _with_context calls. */
+    cha::Context prepared(pilot);
+    CHECK(static_cast<bool>(prepared) && prepared.get() != nullptr);
+    CHECK(h.flag_double("velocity_limit", prepared, 2.0, &d) == 1.8);
+    CHECK(same(d.reason, "TARGETING_MATCH") && d.error == nullptr && same(d.variant, "strict"));
+    CHECK(h.flag_int("velocity_limit", prepared, 7, &d) == 7);
+    CHECK(same(d.reason, "ERROR") && same(d.error, "TYPE_MISMATCH"));
+    CHECK(h.flag_bool("no_such_flag", prepared, true, &d));
+    CHECK(same(d.error, "FLAG_NOT_FOUND"));
+    cha::Context planner(std::string(R"({"user_id": "planner-001"})"));
+    CHECK(h.flag_json("pipe_catalogue", planner, "null") ==
+          R"({"max_dn":1000,"standard":"DIN EN 253"})");
+    CHECK(h.flag_string("pipe_catalogue", planner, "none", &d) == "none");
+    CHECK(same(d.error, "TYPE_MISMATCH") && same(d.variant, "din_en_253"));
+    CHECK(h.flag_bool("solver_v3", cha::Context(R"({"environment": "development", "user_id": "u1"})"),
+                      false));
+    /* Moving hands the context over; the moved-from one is empty. */
+    cha::Context moved(std::move(planner));
+    CHECK(!planner && moved.get() != nullptr);
+    CHECK(h.flag_int("max_iterations", moved, 1) == 200);
+    CHECK_THROWS(h.flag_int("max_iterations", planner, 1), CHA_ERR_NULL_ARGUMENT, "context");
+    planner = std::move(moved);
+    CHECK(h.flag_int("max_iterations", planner, 1) == 200);
+    /* A context that does not parse throws, saying where. */
+    CHECK_THROWS(cha::Context(R"({"user_id": )"), CHA_ERR_INVALID_ARGUMENT, "line 1 column 12");
+    CHECK_THROWS(cha::Context(R"({"userId": "u"})"), CHA_ERR_INVALID_ARGUMENT,
+                 "unknown key `userId`");
+    CHECK_THROWS(cha::Context(std::string("\"\xff\"")), CHA_ERR_INVALID_UTF8, "context_json");
+    CHECK_THROWS(h.flag_bool("bad-\xff", prepared, false), CHA_ERR_INVALID_UTF8, "flag");
+    CHECK_THROWS(h.flag_json("pipe_catalogue", prepared, "bad-\xff"), CHA_ERR_INVALID_UTF8,
+                 "default_json");
+
     /* Segments: west-3 joins the pilot. */
     CHECK(has(h.segment_list(), "\"name\":\"pilot_sites\""));
     const char *west = R"({"properties": {"network_id": "n-1", "site": "west-3",

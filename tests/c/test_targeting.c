@@ -6,7 +6,9 @@
  * tests/fixtures/targeting/feature_flags.yml; typed reads of an experiment
  * variant's configuration (cha_experiment_param_*) from configs/; segments
  * at runtime (cha_segment_list, cha_segment_set); the Unleash import
- * (cha_import_unleash); and the NULL / invalid UTF-8 contract of each.
+ * (cha_import_unleash); contexts prepared once (cha_context_new,
+ * cha_context_free and the cha_flag_*_with_context calls); and the NULL /
+ * invalid UTF-8 contract of each.
  *
  * Run by tests/c_abi.rs as `test_targeting WORK_DIR`. The repository is
  * found from __FILE__ (an absolute path). Prints one line per failed check
@@ -332,6 +334,238 @@ static void test_contract(cha_handle *h) {
     CHECK(j == untouched_text);
 }
 
+/* ---- prepared contexts ------------------------------------------------------ */
+
+/* A context prepared with cha_context_new answers as the same JSON does,
+ * through every typed call, with any handle. */
+static void test_prepared_answers(cha_handle *h) {
+    cha_context *pilot = NULL;
+    CHECK_STATUS(cha_context_new(PILOT, &pilot), CHA_OK);
+    CHECK(pilot != NULL);
+    cha_flag_details d = {NULL, NULL, NULL};
+
+    double v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limit", pilot, 2.0, &v, &d), CHA_OK);
+    CHECK(v == 1.8);
+    CHECK(streq(d.reason, "TARGETING_MATCH"));
+    CHECK(d.error == NULL);
+    CHECK(streq(d.variant, "strict"));
+    /* The details are optional. */
+    v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limit", pilot, 2.0, &v, NULL), CHA_OK);
+    CHECK(v == 1.8);
+    /* A payload that is no whole number: the default, TYPE_MISMATCH. */
+    int64_t i = UNTOUCHED_INT;
+    CHECK_STATUS(cha_flag_int_with_context(h, "velocity_limit", pilot, 7, &i, &d), CHA_OK);
+    CHECK(i == 7);
+    CHECK(streq(d.reason, "ERROR") && streq(d.error, "TYPE_MISMATCH"));
+    /* No such flag: the default, FLAG_NOT_FOUND. */
+    v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limt", pilot, 4.5, &v, &d), CHA_OK);
+    CHECK(v == 4.5);
+    CHECK(streq(d.reason, "ERROR") && streq(d.error, "FLAG_NOT_FOUND"));
+    CHECK(d.variant == NULL);
+    bool on = true;
+    CHECK_STATUS(cha_flag_bool_with_context(h, "unknown.flag", pilot, false, &on, &d), CHA_OK);
+    CHECK(on == false);
+    CHECK(streq(d.error, "FLAG_NOT_FOUND"));
+
+    /* The same context with a second handle on the same database. */
+    char db[4096];
+    cha_handle *other = NULL;
+    CHECK_STATUS(cha_open(in_work_dir(db, sizeof db, "targeting.db"), &other), CHA_OK);
+    v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(other, "velocity_limit", pilot, 2.0, &v, &d),
+                 CHA_OK);
+    CHECK(v == 1.8);
+    CHECK(streq(d.variant, "strict"));
+    cha_close(other);
+    cha_context_free(pilot);
+
+    /* Groups and the environment. */
+    cha_context *production = NULL;
+    CHECK_STATUS(cha_context_new("{\"user_id\": \"u1\", \"environment\": \"production\", "
+                                 "\"groups\": [\"hydraulics_team\"]}",
+                                 &production),
+                 CHA_OK);
+    on = false;
+    CHECK_STATUS(cha_flag_bool_with_context(h, "solver_v3", production, false, &on, &d), CHA_OK);
+    CHECK(on == true);
+    CHECK(streq(d.reason, "TARGETING_MATCH"));
+    CHECK(d.error == NULL);
+    cha_context_free(production);
+
+    /* The empty context: solver_v3 is at 0% outside its environments. */
+    cha_context *empty = NULL;
+    CHECK_STATUS(cha_context_new("{}", &empty), CHA_OK);
+    on = true;
+    CHECK_STATUS(cha_flag_bool_with_context(h, "solver_v3", empty, true, &on, &d), CHA_OK);
+    CHECK(on == false);
+    CHECK(streq(d.reason, "SPLIT"));
+
+    /* Strings and JSON, with planner-001's override. */
+    cha_context *planner = NULL;
+    CHECK_STATUS(cha_context_new("{\"user_id\": \"planner-001\"}", &planner), CHA_OK);
+    i = UNTOUCHED_INT;
+    CHECK_STATUS(cha_flag_int_with_context(h, "max_iterations", planner, 50, &i, &d), CHA_OK);
+    CHECK(i == 200);
+    CHECK(streq(d.variant, "default_budget"));
+    char *s = untouched_text;
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", planner, "none", &s, &d),
+                 CHA_OK);
+    CHECK(streq(s, "none") && s != untouched_text);
+    CHECK(streq(d.reason, "ERROR") && streq(d.error, "TYPE_MISMATCH"));
+    CHECK(streq(d.variant, "din_en_253"));
+    cha_string_free(s);
+    s = untouched_text;
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", planner, NULL, &s, NULL),
+                 CHA_OK);
+    CHECK(s == NULL);
+    char *j = untouched_text;
+    CHECK_STATUS(cha_flag_json_with_context(h, "pipe_catalogue", planner, "null", &j, &d),
+                 CHA_OK);
+    CHECK(streq(j, "{\"max_dn\":1000,\"standard\":\"DIN EN 253\"}"));
+    CHECK(streq(d.variant, "din_en_253"));
+    cha_string_free(j);
+    j = untouched_text;
+    CHECK_STATUS(cha_flag_json_with_context(h, "solver_v3", empty, "{\"fallback\": true}", &j,
+                                            &d),
+                 CHA_OK);
+    CHECK(streq(j, "{\"fallback\": true}"));
+    cha_string_free(j);
+    cha_context_free(planner);
+    cha_context_free(empty);
+}
+
+/* cha_context_new refuses what is not a context, saying what and where,
+ * and leaves *out_context alone. */
+static void test_prepared_new_errors(void) {
+    char marker;
+    cha_context *const untouched = (cha_context *)(void *)&marker;
+    cha_context *c = untouched;
+
+    CHECK_STATUS(cha_context_new(NULL, &c), CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_context_new: argument `context_json` is NULL");
+    CHECK(c == untouched);
+    CHECK_STATUS(cha_context_new("{}", NULL), CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_context");
+    CHECK_STATUS(cha_context_new(bad_utf8, &c), CHA_ERR_INVALID_UTF8);
+    CHECK_MESSAGE_HAS("context_json");
+    CHECK(c == untouched);
+    CHECK_STATUS(cha_context_new("{\"user_id\": ", &c), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context is not valid JSON");
+    CHECK_MESSAGE_HAS("line 1 column 12");
+    CHECK(c == untouched);
+    CHECK_STATUS(cha_context_new("{\n  \"user_id\": \"u1\",\n  \"groups\": [\"a\",]\n}", &c),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("line 3");
+    CHECK_STATUS(cha_context_new("[1]", &c), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context must be a JSON object");
+    CHECK_STATUS(cha_context_new("{\"userId\": \"u1\"}", &c), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("unknown key `userId`");
+    CHECK_STATUS(cha_context_new("{\"groups\": [\"a\", 1]}", &c), CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context.groups[1]: expected a string");
+    CHECK_STATUS(cha_context_new("{\"properties\": {\"site\": [1]}}", &c),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context.properties.site");
+    CHECK_STATUS(cha_context_new("{\"current_time\": \"yesterday\"}", &c),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("context.current_time");
+    CHECK(c == untouched);
+    /* Freeing NULL does nothing. */
+    cha_context_free(NULL);
+}
+
+/* Failed calls with a prepared context: the status, the message, and the
+ * out-values untouched; a freed context is refused, and so is a second
+ * free. */
+static void test_prepared_contract(cha_handle *h) {
+    cha_context *pilot = NULL;
+    CHECK_STATUS(cha_context_new(PILOT, &pilot), CHA_OK);
+    cha_flag_details d = {NULL, NULL, NULL};
+
+    double v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limit", NULL, 1.0, &v, &d),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_double_with_context: argument `context` is NULL");
+    CHECK(v == UNTOUCHED_DOUBLE);
+    CHECK_STATUS(cha_flag_double_with_context(NULL, "velocity_limit", pilot, 1.0, &v, &d),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("`h`");
+    CHECK_STATUS(cha_flag_double_with_context(h, NULL, pilot, 1.0, &v, &d),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("`flag`");
+    CHECK_STATUS(cha_flag_double_with_context(h, bad_utf8, pilot, 1.0, &v, &d),
+                 CHA_ERR_INVALID_UTF8);
+    CHECK_MESSAGE_HAS("flag");
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limit", pilot, 1.0, NULL, &d),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_value");
+    CHECK(v == UNTOUCHED_DOUBLE);
+
+    bool on;
+    poison_bool(&on);
+    CHECK_STATUS(cha_flag_bool_with_context(h, "solver_v3", NULL, true, &on, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_bool_with_context: argument `context` is NULL");
+    CHECK_STATUS(cha_flag_bool_with_context(h, bad_utf8, pilot, true, &on, NULL),
+                 CHA_ERR_INVALID_UTF8);
+    CHECK_STATUS(cha_flag_bool_with_context(h, "solver_v3", pilot, true, NULL, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(bool_untouched(&on));
+
+    int64_t i = UNTOUCHED_INT;
+    CHECK_STATUS(cha_flag_int_with_context(h, "max_iterations", NULL, 1, &i, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_int_with_context: argument `context` is NULL");
+    CHECK_STATUS(cha_flag_int_with_context(NULL, "max_iterations", pilot, 1, &i, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(i == UNTOUCHED_INT);
+
+    char *s = untouched_text;
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", NULL, "x", &s, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_string_with_context: argument `context` is NULL");
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", pilot, bad_utf8, &s, NULL),
+                 CHA_ERR_INVALID_UTF8);
+    CHECK_MESSAGE_HAS("default_value");
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", pilot, "x", NULL, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(s == untouched_text);
+
+    char *j = untouched_text;
+    CHECK_STATUS(cha_flag_json_with_context(h, "pipe_catalogue", NULL, "1", &j, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_json_with_context: argument `context` is NULL");
+    CHECK_STATUS(cha_flag_json_with_context(h, "pipe_catalogue", pilot, bad_utf8, &j, NULL),
+                 CHA_ERR_INVALID_UTF8);
+    CHECK_MESSAGE_HAS("default_json");
+    CHECK_STATUS(cha_flag_json_with_context(h, NULL, pilot, "1", &j, NULL),
+                 CHA_ERR_NULL_ARGUMENT);
+    CHECK(j == untouched_text);
+
+    /* Freed: every call refuses it, and a second free changes nothing. */
+    cha_context_free(pilot);
+    v = UNTOUCHED_DOUBLE;
+    CHECK_STATUS(cha_flag_double_with_context(h, "velocity_limit", pilot, 1.0, &v, &d),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("cha_flag_double_with_context: the context was freed by cha_context_free");
+    CHECK(v == UNTOUCHED_DOUBLE);
+    poison_bool(&on);
+    CHECK_STATUS(cha_flag_bool_with_context(h, "solver_v3", pilot, true, &on, NULL),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK(bool_untouched(&on));
+    CHECK_STATUS(cha_flag_int_with_context(h, "max_iterations", pilot, 1, &i, NULL),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(cha_flag_string_with_context(h, "pipe_catalogue", pilot, "x", &s, NULL),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(cha_flag_json_with_context(h, "pipe_catalogue", pilot, "1", &j, NULL),
+                 CHA_ERR_INVALID_ARGUMENT);
+    CHECK(i == UNTOUCHED_INT && s == untouched_text && j == untouched_text);
+    cha_context_free(pilot);
+    CHECK_MESSAGE_HAS("cha_context_free: the context was freed by cha_context_free");
+}
+
 /* ---- segments ------------------------------------------------------------- */
 
 static void test_segments(cha_handle *h) {
@@ -575,9 +809,12 @@ int main(int argc, char **argv) {
         test_string_and_json(h);
         test_evaluation_errors(h);
         test_contract(h);
+        test_prepared_answers(h);
+        test_prepared_contract(h);
         test_segments(h);
         cha_close(h);
     }
+    test_prepared_new_errors();
     test_experiment_params();
     test_import();
     return harness_summary("test_targeting");

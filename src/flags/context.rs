@@ -60,7 +60,7 @@ impl<'a> Context<'a> {
     }
 
     /// The custom property `name`, if the context has it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn property(&self, name: &str) -> Option<&'a str> {
         self.properties
             .iter()

@@ -82,6 +82,26 @@ unsafe fn resolve<T>(
     out_details: *mut cha_flag_details,
     convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
 ) -> Result<Option<T>> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        resolve_with(h, flag, context, out_details, |h, flag, ctx| {
+            resolve_for(h, flag, ctx, kind, out_details, convert)
+        })
+    }
+}
+
+/// [`resolve`] with `for_context` resolving the flag for the context.
+///
+/// # Safety
+/// As for [`resolve`].
+#[inline(always)]
+unsafe fn resolve_with<T>(
+    h: *const cha_handle,
+    flag: *const c_char,
+    context: ContextArg,
+    out_details: *mut cha_flag_details,
+    for_context: impl FnOnce(&cha_handle, &str, &Context<'_>) -> Resolved<T>,
+) -> Result<Option<T>> {
     // SAFETY (all): forwarded contract.
     let h: &cha_handle = unsafe { ref_arg(h, "h") }?;
     let flag = unsafe { str_arg(flag, "flag") }?;
@@ -89,7 +109,7 @@ unsafe fn resolve<T>(
         ContextArg::Prepared(context) => {
             // SAFETY: forwarded contract.
             let prepared = unsafe { context_arg(context, "context") }?;
-            resolve_for(h, flag, &prepared.context(), kind, out_details, convert)
+            for_context(h, flag, &prepared.context())
         }
         ContextArg::Json(context_json) => {
             // SAFETY: forwarded contract.
@@ -98,7 +118,7 @@ unsafe fn resolve<T>(
             {
                 Ok(context) => context
                     .unwrap_or_default()
-                    .with_context(|ctx| resolve_for(h, flag, ctx, kind, out_details, convert)),
+                    .with_context(|ctx| for_context(h, flag, ctx)),
                 Err(_) => Resolved {
                     value: None,
                     reason: Reason::Error,
@@ -143,7 +163,47 @@ fn resolve_for<T>(
     out_details: *mut cha_flag_details,
     convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
 ) -> Resolved<T> {
-    h.cha.resolve_in(flag, ctx, |e: &Evaluation<'_>| {
+    h.cha
+        .resolve_in(flag, ctx, |e| resolved(h, e, kind, out_details, convert))
+}
+
+/// The boolean of `flag` for `ctx`: the common answer (no error, no
+/// variant) handed back in registers, any other made by [`resolved`]
+/// out of line (see `Cha::bool_or_else`).
+#[inline(always)]
+fn resolve_bool_for(
+    h: &cha_handle,
+    flag: &str,
+    ctx: &Context<'_>,
+    out_details: *mut cha_flag_details,
+) -> Resolved<bool> {
+    let answer = h.cha.bool_or_else(flag, ctx, |_, _, e| {
+        resolved(h, e, ValueType::Bool, out_details, |v| match v {
+            FlagValue::Bool(b) => Some(b),
+            _ => None,
+        })
+    });
+    match answer {
+        Ok((value, reason)) => Resolved {
+            value: Some(value),
+            reason,
+            error: None,
+            variant: std::ptr::null(),
+        },
+        Err(other) => other,
+    }
+}
+
+/// Evaluation `e` taken as `kind`.
+#[inline(always)]
+fn resolved<T>(
+    h: &cha_handle,
+    e: &Evaluation<'_>,
+    kind: ValueType,
+    out_details: *mut cha_flag_details,
+    convert: impl FnOnce(FlagValue<'_>) -> Option<T>,
+) -> Resolved<T> {
+    {
         let (value, fallback) = match e.value(kind) {
             Ok(v) => match convert(v) {
                 Some(value) => (Some(value), None),
@@ -171,7 +231,7 @@ fn resolve_for<T>(
             error,
             variant,
         }
-    })
+    }
 }
 
 /// The body of `cha_flag_bool` and `cha_flag_bool_with_context`.
@@ -192,17 +252,9 @@ unsafe fn bool_value(
     out_arg(out_value, "out_value")?;
     // SAFETY: forwarded contract.
     let value = unsafe {
-        resolve(
-            h,
-            flag,
-            context,
-            ValueType::Bool,
-            out_details,
-            |v| match v {
-                FlagValue::Bool(b) => Some(b),
-                _ => None,
-            },
-        )
+        resolve_with(h, flag, context, out_details, |h, flag, ctx| {
+            resolve_bool_for(h, flag, ctx, out_details)
+        })
     }?;
     // SAFETY: checked non-NULL.
     unsafe { *out_value = value.unwrap_or(default_value) };

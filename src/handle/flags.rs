@@ -165,20 +165,34 @@ impl Cha {
     /// Inlined so that a check that needs only `enabled` does not copy the
     /// whole evaluation out of a call: that copy re-read bytes just written
     /// one by one, a store-forwarding stall that cost several nanoseconds.
+    /// For the same reason the linked experiment changes the evaluation in
+    /// place, out of line: with two ways to build the result, every answer
+    /// was copied into one place.
     #[inline(always)]
     fn evaluate_in<'l>(&self, live: &'l Live, id: FlagId, ctx: &Context<'_>) -> Evaluation<'l> {
-        let e = live.flags.evaluate(id, ctx, Now::System);
-        if e.reason != flags::Reason::Split {
-            return e;
+        let mut e = live.flags.evaluate(id, ctx, Now::System);
+        if e.reason == flags::Reason::Split
+            && let Some((experiment, unit)) = live.flags.experiment_unit(id, ctx)
+        {
+            self.assign_linked(live, experiment, unit, ctx, &mut e);
         }
-        let Some((experiment, unit)) = live.flags.experiment_unit(id, ctx) else {
-            return e;
-        };
+        e
+    }
+
+    /// `e` (a split of an a_b_test flag linked to `experiment`) as the
+    /// experiment assigns `unit`, which it exposes unless `ctx` peeks.
+    #[inline(never)]
+    fn assign_linked<'l>(
+        &self,
+        live: &'l Live,
+        experiment: &str,
+        unit: &str,
+        ctx: &Context<'_>,
+        e: &mut Evaluation<'l>,
+    ) {
         let Some((compiled, _)) = live.experiments.get(experiment) else {
-            return Evaluation {
-                rule: "linked experiment not deployed",
-                ..e
-            };
+            e.rule = "linked experiment not deployed";
+            return;
         };
         let assignment = compiled.assign(unit);
         match assignment.variant {
@@ -197,19 +211,15 @@ impl Cha {
                         compiled.phase,
                     );
                 }
-                Evaluation {
-                    enabled: index != compiled.control,
-                    variant: Some(&variant.name),
-                    payload: Some(&variant.configuration),
-                    rule: assignment.reason.flag_rule(),
-                    ..e
-                }
+                e.enabled = index != compiled.control;
+                e.variant = Some(&variant.name);
+                e.payload = Some(&variant.configuration);
+                e.rule = assignment.reason.flag_rule();
             }
-            None => Evaluation {
-                reason: flags::Reason::Default,
-                rule: assignment.reason.flag_rule(),
-                ..e
-            },
+            None => {
+                e.reason = flags::Reason::Default;
+                e.rule = assignment.reason.flag_rule();
+            }
         }
     }
 
@@ -339,10 +349,80 @@ impl Cha {
         ctx: &Context<'_>,
         default: bool,
     ) -> FlagResolution<'f, bool> {
-        self.resolution(flag, ctx, ValueType::Bool, default, |v| match v {
-            FlagValue::Bool(b) => Some(b),
-            _ => None,
-        })
+        match self.bool_or_else(flag, ctx, |live, id, e| {
+            self.bool_resolution(flag, default, live, id, e)
+        }) {
+            Ok((value, reason)) => FlagResolution {
+                flag,
+                value,
+                reason,
+                error: None,
+                variant: None,
+                message: None,
+            },
+            Err(full) => full,
+        }
+    }
+
+    /// `flag` as a boolean for `ctx`: the common answer (no error, no
+    /// variant) as the value and the reason, read field by field in the
+    /// snapshot's closure and handed back in registers; any other answer
+    /// is what `other` makes of the evaluation. The boolean typed getters
+    /// of Rust and C; [`Cha::resolution`] for the others.
+    #[inline(always)]
+    pub(crate) fn bool_or_else<S>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        other: impl FnOnce(&Live, Option<FlagId>, &Evaluation<'_>) -> S,
+    ) -> std::result::Result<(bool, Reason), S> {
+        let slow = std::cell::Cell::new(None);
+        let quick = self.resolve_with(flag, ctx, |live, id, e| {
+            if e.reason != Reason::Error && !(e.enabled && e.variant.is_some()) {
+                return Some((e.enabled, e.reason));
+            }
+            // The fields one by one: passing `e` itself made it live in
+            // memory on every path, copied there (with wide loads of bytes
+            // just written, a stall) even for the common answer.
+            slow.set(Some(rebuilt(
+                live, id, e.enabled, e.variant, e.payload, e.reason, e.rule, e.error, other,
+            )));
+            None
+        });
+        match quick {
+            Some(answer) => Ok(answer),
+            None => Err(slow
+                .take()
+                .expect("set when the answer is not the common one")),
+        }
+    }
+
+    /// The resolution of a boolean evaluation with an error or a variant.
+    #[inline(never)]
+    fn bool_resolution<'f>(
+        &self,
+        flag: &'f str,
+        default: bool,
+        live: &Live,
+        id: Option<FlagId>,
+        e: &Evaluation<'_>,
+    ) -> FlagResolution<'f, bool> {
+        let (value, reason, error) = match e.value(ValueType::Bool) {
+            Ok(FlagValue::Bool(b)) => (b, e.reason, None),
+            Ok(_) => (default, Reason::Error, Some(ErrorCode::TypeMismatch)),
+            Err(Fallback { reason, error }) => (default, reason, error),
+        };
+        FlagResolution {
+            flag,
+            value,
+            reason,
+            error,
+            variant: e
+                .variant
+                .filter(|_| e.enabled)
+                .map(|name| shared_variant(live, id, name)),
+            message: error.map(|code| self.resolution_message(flag, ValueType::Bool, code, e)),
+        }
     }
 
     /// The string payload (or the name) of the variant `flag` gives `ctx`,
@@ -656,6 +736,32 @@ impl Cha {
         }
         Ok(history)
     }
+}
+
+/// `other` of the evaluation made of these fields, out of line (see
+/// [`Cha::bool_or_else`]).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn rebuilt<S>(
+    live: &Live,
+    id: Option<FlagId>,
+    enabled: bool,
+    variant: Option<&str>,
+    payload: Option<&serde_json::Value>,
+    reason: Reason,
+    rule: &str,
+    error: Option<ErrorCode>,
+    other: impl FnOnce(&Live, Option<FlagId>, &Evaluation<'_>) -> S,
+) -> S {
+    let e = Evaluation {
+        enabled,
+        variant,
+        payload,
+        reason,
+        rule,
+        error,
+    };
+    other(live, id, &e)
 }
 
 /// The name of variant `name` of flag `id` as the snapshot shares it: the

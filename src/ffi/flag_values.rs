@@ -109,7 +109,7 @@ unsafe fn resolve_with<T>(
         ContextArg::Prepared(context) => {
             // SAFETY: forwarded contract.
             let prepared = unsafe { context_arg(context, "context") }?;
-            for_context(h, flag, &prepared.context())
+            for_context(h, flag, prepared.context())
         }
         ContextArg::Json(context_json) => {
             // SAFETY: forwarded contract.

@@ -288,38 +288,101 @@ impl OwnedContext {
 /// the same unit holds on to (the C ABI's `cha_context`, Python's
 /// `PreparedContext`). [`OwnedContext::with_context`] builds the borrowed
 /// slices of groups and properties on every call; this builds them once.
+///
+/// Compact: every string of the context lies in one buffer, so that an
+/// evaluation reads a few neighbouring cache lines rather than a dozen
+/// separate allocations (a program keeping thousands of contexts would
+/// otherwise miss the cache on most of them).
 pub struct PreparedContext {
-    // The borrowed views first, so that they are dropped before the
-    // strings they point into (dropping a `&str` reads nothing, but the
-    // order keeps that obvious).
-    /// `owned.groups`, as `&str`s into their heap buffers.
-    groups: Box<[&'static str]>,
-    /// `owned.properties`, as pairs of `&str`s into their heap buffers.
-    properties: Box<[(&'static str, &'static str)]>,
-    /// Never changed nor moved out while `self` lives: the views above
-    /// point into its strings' heap buffers, which stay where they are
-    /// when `self` moves.
-    owned: OwnedContext,
+    /// The context, its strings pointing into `text`, its groups and
+    /// properties into the two lists below. Only ever lent out reborrowed
+    /// for the life of `&self` (see [`PreparedContext::context`]).
+    context: Context<'static>,
+    // Where `context` points; never changed nor moved out while `self`
+    // lives (their heap buffers stay where they are when `self` moves).
+    // `Vec`s and a `String`, not `Box`es: moving a `Box` asserts that it
+    // is the only way to its buffer, which the views above contradict.
+    _groups: Vec<&'static str>,
+    _properties: Vec<(&'static str, &'static str)>,
+    _text: String,
 }
+
+// SAFETY: `context` holds only shared references into the buffers `self`
+// owns, which nothing changes after `new`: sharing or sending it is as
+// safe as sharing or sending those buffers.
+unsafe impl Send for PreparedContext {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PreparedContext {}
 
 impl PreparedContext {
     /// Prepares `owned` for repeated evaluation.
     pub fn new(owned: OwnedContext) -> PreparedContext {
-        // SAFETY (both): the `&'static str`s point into the heap buffers of
-        // `owned`'s strings, which `self` owns, never changes and never
-        // moves out; they are only handed out reborrowed for the life of
-        // `&self` (see `context`), so none outlives its string.
-        let extend = |s: &String| -> &'static str { unsafe { &*(s.as_str() as *const str) } };
-        let groups = owned.groups.iter().map(extend).collect();
-        let properties = owned
+        let mut text = String::with_capacity(
+            [&owned.user_id, &owned.session_id, &owned.environment]
+                .into_iter()
+                .chain([&owned.app_name, &owned.remote_address])
+                .map(|s| s.as_ref().map_or(0, String::len))
+                .sum::<usize>()
+                + owned.groups.iter().map(String::len).sum::<usize>()
+                + owned
+                    .properties
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>(),
+        );
+        let mut push = |s: &str| {
+            let start = text.len();
+            text.push_str(s);
+            start..text.len()
+        };
+        let user_id = owned.user_id.as_deref().map(&mut push);
+        let session_id = owned.session_id.as_deref().map(&mut push);
+        let environment = owned.environment.as_deref().map(&mut push);
+        let app_name = owned.app_name.as_deref().map(&mut push);
+        let remote_address = owned.remote_address.as_deref().map(&mut push);
+        let groups: Vec<_> = owned.groups.iter().map(|g| push(g)).collect();
+        let properties: Vec<_> = owned
             .properties
             .iter()
-            .map(|(k, v)| (extend(k), extend(v)))
+            .map(|(k, v)| (push(k), push(v)))
             .collect();
+        // SAFETY (all `at`): the `&'static str`s point into `text`'s heap
+        // buffer, which `self` owns, never changes and never moves out; they
+        // are only handed out reborrowed for the life of `&self`, so none
+        // outlives the buffer. The ranges are of whole strings pushed above,
+        // so on character boundaries.
+        let base: *const str = text.as_str();
+        let at = |r: std::ops::Range<usize>| -> &'static str { unsafe { &(&*base)[r] } };
+        let groups: Vec<&'static str> = groups.into_iter().map(at).collect();
+        let properties: Vec<(&'static str, &'static str)> = properties
+            .into_iter()
+            .map(|(k, v)| (at(k), at(v)))
+            .collect();
+        // SAFETY: as above, for the two lists' heap buffers.
+        let lists: (
+            &'static [&'static str],
+            &'static [(&'static str, &'static str)],
+        ) = unsafe {
+            (
+                &*(groups.as_slice() as *const _),
+                &*(properties.as_slice() as *const _),
+            )
+        };
         PreparedContext {
-            groups,
-            properties,
-            owned,
+            context: Context {
+                user_id: user_id.map(at),
+                session_id: session_id.map(at),
+                groups: lists.0,
+                environment: environment.map(at),
+                app_name: app_name.map(at),
+                current_time_ms: owned.current_time_ms,
+                remote_address: remote_address.map(at),
+                properties: lists.1,
+                peek: owned.peek,
+            },
+            _groups: groups,
+            _properties: properties,
+            _text: text,
         }
     }
 
@@ -333,25 +396,30 @@ impl PreparedContext {
 
     /// The context, borrowed from `self`: no allocation, no copy of the
     /// groups or properties.
-    #[inline]
-    pub fn context(&self) -> Context<'_> {
-        let o = &self.owned;
-        Context {
-            user_id: o.user_id.as_deref(),
-            session_id: o.session_id.as_deref(),
-            groups: &self.groups,
-            environment: o.environment.as_deref(),
-            app_name: o.app_name.as_deref(),
-            current_time_ms: o.current_time_ms,
-            remote_address: o.remote_address.as_deref(),
-            properties: &self.properties,
-            peek: o.peek,
-        }
+    #[inline(always)]
+    pub fn context(&self) -> &Context<'_> {
+        &self.context
     }
 
-    /// The context as parsed.
-    pub fn owned(&self) -> &OwnedContext {
-        &self.owned
+    /// The context as an [`OwnedContext`] (a copy).
+    pub fn to_owned_context(&self) -> OwnedContext {
+        let c = &self.context;
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        OwnedContext {
+            user_id: own(c.user_id),
+            session_id: own(c.session_id),
+            groups: c.groups.iter().map(|g| g.to_string()).collect(),
+            environment: own(c.environment),
+            app_name: own(c.app_name),
+            current_time_ms: c.current_time_ms,
+            remote_address: own(c.remote_address),
+            properties: c
+                .properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            peek: c.peek,
+        }
     }
 }
 
@@ -359,13 +427,15 @@ impl Clone for PreparedContext {
     /// A copy with views of its own strings (a derived `Clone` would copy
     /// views into the original's).
     fn clone(&self) -> Self {
-        PreparedContext::new(self.owned.clone())
+        PreparedContext::new(self.to_owned_context())
     }
 }
 
 impl std::fmt::Debug for PreparedContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PreparedContext").field(&self.owned).finish()
+        f.debug_tuple("PreparedContext")
+            .field(&self.context)
+            .finish()
     }
 }
 
@@ -466,6 +536,7 @@ mod tests {
         )
         .unwrap();
         let copy = prepared.clone();
+        assert_eq!(copy.to_owned_context(), prepared.to_owned_context());
         drop(prepared);
         let c = copy.context();
         assert_eq!(c.user_id, Some("u1"));

@@ -57,7 +57,7 @@ from .experiments import AssignReason, Assignment, Correction, ExperimentStatus
 from .feedback import FeedbackStatus, FeedbackType, Priority, Sentiment
 from .flags import ErrorCode, FeatureFlagEvaluation, FlagHandle, Reason
 from .monitoring import MetricKind, Timer
-from .targeting import FlagResolution
+from .targeting import FlagResolution, PreparedContext
 
 #: The version of this package; the loaded library reports its own through
 #: :func:`version`, and the two are released together.
@@ -75,6 +75,7 @@ __all__ = [
     "FeatureFlagEvaluation",
     "FlagHandle",
     "FlagResolution",
+    "PreparedContext",
     "Reason",
     "ErrorCode",
     "Assignment",

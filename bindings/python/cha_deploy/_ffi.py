@@ -65,6 +65,7 @@ def _find_library() -> Path:
 
 
 _HANDLE = ctypes.c_void_p  # cha_handle *, opaque
+_CONTEXT = ctypes.c_void_p  # cha_context *, opaque
 _STATUS = ctypes.c_int32  # cha_status
 # char ** out-parameters: c_void_p, so that the pointer can be freed after reading.
 _OUT_STRING = ctypes.POINTER(ctypes.c_void_p)
@@ -139,6 +140,31 @@ def _declare(lib: ctypes.CDLL) -> None:
         "cha_backup_restore": (
             _STATUS,
             [_HANDLE, ctypes.c_char_p, ctypes.c_char_p, _OUT_STRING],
+        ),
+        "cha_context_new": (_STATUS, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+        "cha_context_free": (None, [ctypes.c_void_p]),
+        "cha_flag_bool_with_context": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, _CONTEXT, ctypes.c_bool,
+             ctypes.POINTER(ctypes.c_bool), _DETAILS],
+        ),
+        "cha_flag_double_with_context": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, _CONTEXT, ctypes.c_double,
+             ctypes.POINTER(ctypes.c_double), _DETAILS],
+        ),
+        "cha_flag_int_with_context": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, _CONTEXT, ctypes.c_int64,
+             ctypes.POINTER(ctypes.c_int64), _DETAILS],
+        ),
+        "cha_flag_string_with_context": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, _CONTEXT, ctypes.c_char_p, _OUT_STRING, _DETAILS],
+        ),
+        "cha_flag_json_with_context": (
+            _STATUS,
+            [_HANDLE, ctypes.c_char_p, _CONTEXT, ctypes.c_char_p, _OUT_STRING, _DETAILS],
         ),
         "cha_flag_bool": (
             _STATUS,
@@ -978,6 +1004,40 @@ def flag_json(handle: int, flag: bytes, context: Optional[bytes], default: bytes
     check(lib().cha_flag_json(handle, flag, context, default, ctypes.byref(out),
                               ctypes.byref(details)))
     return _resolution(take_string(out.value), details)
+
+
+def context_new(context_json: bytes) -> int:
+    """cha_context_new(context_json, &out); returns the new cha_context *,
+    which :func:`context_free` releases."""
+    out = ctypes.c_void_p()
+    check(lib().cha_context_new(context_json, ctypes.byref(out)))
+    if not out.value:
+        raise RuntimeError("cha_context_new succeeded but returned NULL")
+    return out.value
+
+
+def context_free(context: int) -> None:
+    """cha_context_free(context)."""
+    lib().cha_context_free(context)
+
+
+#: The out-value type of each typed getter, by kind.
+_VALUE_TYPES = {"bool": ctypes.c_bool, "double": ctypes.c_double, "int": ctypes.c_int64}
+
+
+def flag_with_context(handle: int, kind: str, flag: bytes, context: int, default: Any) -> Resolution:
+    """cha_flag_<kind>_with_context(handle, flag, context, default, &out,
+    &details), `kind` one of bool, double, int, string, json; a string or
+    JSON value is freed here."""
+    function = getattr(lib(), f"cha_flag_{kind}_with_context")
+    details = FlagDetails()
+    if kind in _VALUE_TYPES:
+        out = _VALUE_TYPES[kind]()
+        check(function(handle, flag, context, default, ctypes.byref(out), ctypes.byref(details)))
+        return _resolution(out.value, details)
+    text = ctypes.c_void_p()
+    check(function(handle, flag, context, default, ctypes.byref(text), ctypes.byref(details)))
+    return _resolution(take_string(text.value), details)
 
 
 def experiment_param(

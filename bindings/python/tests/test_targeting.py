@@ -169,6 +169,115 @@ class TypedValues(Scratch):
             self.cha.flag_double("velocity_limit", 1.0)
 
 
+class PreparedContexts(Scratch):
+    """A context parsed once (``cha_context_new``) answers as the same dict
+    does, through every typed getter, with any handle."""
+
+    def test_the_same_answers_as_the_dict(self) -> None:
+        with cha_deploy.PreparedContext(context=PILOT) as pilot:
+            d = self.cha.flag_details("velocity_limit", 2.0, "double", context=pilot)
+            self.assertEqual(
+                d,
+                FlagResolution(
+                    flag="velocity_limit",
+                    value=1.8,
+                    reason=Reason.TARGETING_MATCH,
+                    error=None,
+                    variant="strict",
+                ),
+            )
+            self.assertEqual(d, self.cha.flag_details("velocity_limit", 2.0, "double", context=PILOT))
+            self.assertEqual(self.cha.flag_double("velocity_limit", 2.0, context=pilot), 1.8)
+            # A payload that is no whole number, and no such flag: the default.
+            d = self.cha.flag_details("velocity_limit", 7, "int", context=pilot)
+            self.assertEqual((d.value, d.reason, d.error), (7, Reason.ERROR, ErrorCode.TYPE_MISMATCH))
+            d = self.cha.flag_details("velocity_limt", True, context=pilot)
+            self.assertEqual((d.value, d.error), (True, ErrorCode.FLAG_NOT_FOUND))
+            # Another handle on the same database answers the same.
+            with cha_deploy.open(self.cha.path) as other:
+                self.assertEqual(other.flag_double("velocity_limit", 2.0, context=pilot), 1.8)
+
+        production = cha_deploy.PreparedContext(
+            user_id="u1", user_groups=["hydraulics_team"], context={"environment": "production"}
+        )
+        d = self.cha.flag_details("solver_v3", False, context=production)
+        self.assertEqual((d.value, d.reason, d.error), (True, Reason.TARGETING_MATCH, None))
+        production.close()
+
+        planner = cha_deploy.PreparedContext(user_id="planner-001")
+        self.assertEqual(self.cha.flag_int("max_iterations", 1, context=planner), 200)
+        self.assertEqual(
+            self.cha.flag_json("pipe_catalogue", None, context=planner),
+            {"standard": "DIN EN 253", "max_dn": 1000},
+        )
+        d = self.cha.flag_details("pipe_catalogue", "none", "string", context=planner)
+        self.assertEqual(
+            (d.value, d.reason, d.error, d.variant),
+            ("none", Reason.ERROR, ErrorCode.TYPE_MISMATCH, "din_en_253"),
+        )
+        # A whole-number id is its digits, as in a dict.
+        self.assertEqual(
+            self.cha.flag_int("max_iterations", 1, context=cha_deploy.PreparedContext(user_id=42)), 200
+        )
+        # The empty context: solver_v3 is at 0% outside its environments.
+        empty = cha_deploy.PreparedContext()
+        d = self.cha.flag_details("solver_v3", True, context=empty)
+        self.assertEqual((d.value, d.reason), (False, Reason.SPLIT))
+        self.assertEqual(repr(empty), "<cha_deploy.PreparedContext open>")
+
+    def test_errors(self) -> None:
+        with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
+            cha_deploy.PreparedContext(context={"userId": "u1"})
+        self.assertIn("unknown key `userId`", str(caught.exception))
+        with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
+            cha_deploy.PreparedContext(context={"properties": {"site": [1]}})
+        self.assertIn("context.properties.site", str(caught.exception))
+        with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
+            cha_deploy.PreparedContext(context={"current_time": "yesterday"})
+        self.assertIn("context.current_time", str(caught.exception))
+        with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
+            cha_deploy.PreparedContext(context=[("site", "north-7")])
+        self.assertIn("context must be a dict", str(caught.exception))
+        with self.assertRaises(cha_deploy.InvalidUtf8Error):
+            cha_deploy.PreparedContext(user_id="bad\udcff")
+        cases = [
+            (lambda: cha_deploy.PreparedContext(user_id=1.5), "user_id must be a str or an int, not float"),
+            (lambda: cha_deploy.PreparedContext(user_groups="team"), "user_groups must be a list"),
+        ]
+        pilot = cha_deploy.PreparedContext(context=PILOT)
+        cases += [
+            (
+                lambda: self.cha.flag_bool("solver_v3", False, user_id="u1", context=pilot),
+                "user_id cannot be given with a PreparedContext",
+            ),
+            (
+                lambda: self.cha.flag_double("velocity_limit", 1.0, user_groups=["a"], context=pilot),
+                "user_groups cannot be given with a PreparedContext",
+            ),
+            (lambda: self.cha.flag_bool("solver_v3", "yes", context=pilot), "default must be a bool, not str"),
+            (lambda: self.cha.flag_bool(42, False, context=pilot), "flag_name must be a str, not int"),
+        ]
+        for call, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaises(TypeError) as caught:
+                    call()
+                self.assertIn(message, str(caught.exception))
+        with self.assertRaises(cha_deploy.InvalidUtf8Error):
+            self.cha.flag_string("pipe_catalogue", "bad\udcff", context=pilot)
+        # Closed: refused before it reaches the library; closing twice is fine.
+        pilot.close()
+        pilot.close()
+        self.assertTrue(pilot.closed)
+        self.assertEqual(repr(pilot), "<cha_deploy.PreparedContext closed>")
+        with self.assertRaises(cha_deploy.ClosedHandleError):
+            self.cha.flag_double("velocity_limit", 1.0, context=pilot)
+        # A closed Cha is refused too.
+        planner = cha_deploy.PreparedContext(user_id="planner-001")
+        self.cha.close()
+        with self.assertRaises(cha_deploy.ClosedHandleError):
+            self.cha.flag_int("max_iterations", 1, context=planner)
+
+
 class Segments(Scratch):
     def test_list_set_and_delete(self) -> None:
         names = [s["definition"]["name"] for s in self.cha.list_segments()]

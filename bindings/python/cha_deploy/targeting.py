@@ -79,9 +79,8 @@ class PreparedContext(Managed):
         TypeError: `user_id` is neither a str nor an int, `user_groups` is a
             single string.
         InvalidArgumentError: `context` is not a dict, or the library
-            refuses it (an unknown key, a value of the wrong type), saying
-            which.
-        InvalidUtf8Error: a string is not valid UTF-8 (lone surrogates).
+            refuses it (an unknown key, a value of the wrong type, a lone
+            surrogate in a string), saying which.
     """
 
     def __init__(

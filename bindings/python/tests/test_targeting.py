@@ -238,8 +238,10 @@ class PreparedContexts(Scratch):
         with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
             cha_deploy.PreparedContext(context=[("site", "north-7")])
         self.assertIn("context must be a dict", str(caught.exception))
-        with self.assertRaises(cha_deploy.InvalidUtf8Error):
+        # JSON carries a lone surrogate as an escape, which the library refuses.
+        with self.assertRaises(cha_deploy.InvalidArgumentError) as caught:
             cha_deploy.PreparedContext(user_id="bad\udcff")
+        self.assertIn("lone leading surrogate", str(caught.exception))
         cases = [
             (lambda: cha_deploy.PreparedContext(user_id=1.5), "user_id must be a str or an int, not float"),
             (lambda: cha_deploy.PreparedContext(user_groups="team"), "user_groups must be a list"),

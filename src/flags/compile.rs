@@ -186,23 +186,35 @@ pub struct FlagSet {
 /// flooding that SipHash guards against cannot happen here. hashbrown's
 /// map, so that a name is compared with [`same`] (inline) rather than
 /// with a call of `memcmp`.
-type NameIndex = hashbrown::HashMap<Box<str>, FlagId, foldhash::fast::RandomState>;
+type NameIndex = hashbrown::HashMap<Name, FlagId, foldhash::fast::RandomState>;
 
-/// A flag name asked for: hashed as a `str` (as the keys are), compared
-/// inline.
+/// A flag name in the index: hashed by its bytes alone (one round of the
+/// hasher; `str`'s own `Hash` adds a second for a terminator byte, which
+/// keys of one type do not need), compared inline.
+#[derive(Debug, PartialEq, Eq)]
+struct Name(Box<str>);
+
+impl std::hash::Hash for Name {
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+    }
+}
+
+/// A flag name asked for: hashed and compared as a [`Name`].
 struct Asked<'a>(&'a str);
 
 impl std::hash::Hash for Asked<'_> {
     #[inline(always)]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        state.write(self.0.as_bytes());
     }
 }
 
-impl hashbrown::Equivalent<Box<str>> for Asked<'_> {
+impl hashbrown::Equivalent<Name> for Asked<'_> {
     #[inline(always)]
-    fn equivalent(&self, key: &Box<str>) -> bool {
-        same(self.0, key)
+    fn equivalent(&self, key: &Name) -> bool {
+        same(self.0, &key.0)
     }
 }
 
@@ -243,7 +255,7 @@ impl FlagSet {
         let index: NameIndex = definitions
             .iter()
             .enumerate()
-            .map(|(i, d)| (d.name.as_str().into(), FlagId(i as u32)))
+            .map(|(i, d)| (Name(d.name.as_str().into()), FlagId(i as u32)))
             .collect();
         let compiled_segments: HashMap<&str, Option<Arc<CompiledSegment>>> = segments
             .iter()
@@ -301,6 +313,7 @@ impl FlagSet {
 
     /// Every variant name flag `id` can give (its own, its rules' and its
     /// environments'), without repeats; empty for an unknown id.
+    #[inline]
     pub fn variant_names(&self, id: FlagId) -> &[Arc<str>] {
         self.variant_names.get(id.0 as usize).map_or(&[], |v| v)
     }
@@ -596,7 +609,7 @@ fn compile_one(
                     ),
                 };
                 Some(Prerequisite {
-                    id: *index.get(p.flag.as_str())?,
+                    id: *index.get(&Asked(&p.flag))?,
                     enabled: p.enabled,
                     variants: p.variants.iter().map(|v| v.as_str().into()).collect(),
                     rule: rule.into(),

@@ -42,7 +42,7 @@ impl<'a> Context<'a> {
     /// The unit of the attribute a flag is sticky on: its value if present
     /// and non-empty; for `default`, the user id, else the session id,
     /// else a random unit; for `random`, always a random one.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unit(&self, stickiness: &Stickiness) -> Option<Unit<'a>> {
         let key = |v: Option<&'a str>| v.filter(|v| !v.is_empty()).map(Unit::Key);
         match stickiness {

@@ -545,8 +545,8 @@ mod tests {
         assert_eq!(c.properties, [("network_size", "800"), ("site", "north-7")]);
         assert_eq!(c.property("network_size"), Some("800"));
         // Moved, it still lends the same strings.
-        let moved = vec![copy];
-        assert_eq!(moved[0].context().property("site"), Some("north-7"));
+        let moved = Box::new(copy);
+        assert_eq!(moved.context().property("site"), Some("north-7"));
         assert_eq!(
             PreparedContext::from_json("{").unwrap_err().kind(),
             crate::ErrorKind::InvalidArgument

@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use cha_deploy::experiments::MAX_MAGNITUDE;
 use cha_deploy::{Cha, ErrorKind, OpenOptions};
 
@@ -97,7 +99,7 @@ fn values_beyond_the_bound_are_refused_when_recorded() {
         .unwrap();
     assert_eq!(report.quarantined.observations, 0);
     // Refused values left no trace: 3 rows only.
-    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM observations"), 3);
+    assert_eq!(scalar(&s, common::RAW_OBSERVATIONS), 3);
 }
 
 #[test]
@@ -112,7 +114,8 @@ fn poisoned_rows_are_quarantined_and_nothing_else_stops() {
         }
     }
     cha.flush().unwrap();
-    // What an older writer could leave: DBL_MAX twice for one unit of a mean
+    // What an older writer (or another tool) could leave in the table of
+    // rows: DBL_MAX twice for one unit of a mean
     // metric, ±1e308 for two units of one arm of a sum metric, an infinity.
     let conn = rusqlite::Connection::open(s.db()).unwrap();
     let variant_of = |unit: &str| cha.peek("victim", unit).unwrap().variant.unwrap().name;
@@ -196,7 +199,7 @@ fn poisoned_rows_are_quarantined_and_nothing_else_stops() {
         ),
         last_id
     );
-    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM observations"), 85);
+    assert_eq!(scalar(&s, common::RAW_OBSERVATIONS), 85);
     assert_eq!(
         cha.quarantined_observations().unwrap(),
         [("victim".to_string(), 5)]

@@ -269,3 +269,52 @@ fn a_unit_whose_stored_total_is_not_finite_cannot_block_the_fold() {
             .is_none()
     );
 }
+
+/// A block of raw observations damaged on disk fails its export with a
+/// storage error naming the block; the analysis (which reads the folded
+/// statistics) and the other experiment's export go on.
+#[test]
+fn a_damaged_block_fails_its_export_and_nothing_else() {
+    let s = Scratch::new("damaged-block");
+    let cha = open(&s);
+    for i in 0..10 {
+        cha.record("victim", &format!("u{i}"), "cost", 1.0).unwrap();
+        cha.record("bystander", &format!("u{i}"), "cost", 2.0)
+            .unwrap();
+    }
+    cha.flush().unwrap();
+    rusqlite::Connection::open(s.db())
+        .unwrap()
+        .execute(
+            "UPDATE observation_blocks SET data = substr(data, 1, length(data) - 3)
+             WHERE experiment = 'victim'",
+            [],
+        )
+        .unwrap();
+    let first_id = scalar(
+        &s,
+        "SELECT first_id FROM observation_blocks WHERE experiment = 'victim'",
+    );
+    let e = cha
+        .export_observations("victim", &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
+    assert!(
+        e.message().contains(&format!(
+            "observation block {first_id} of `victim` cannot be read at byte "
+        )) && e.message().contains("it ends early"),
+        "{e}"
+    );
+    assert_eq!(
+        cha.export_observations("bystander", &mut Vec::new())
+            .unwrap(),
+        10
+    );
+    let report = cha
+        .analyze_experiment("victim", Default::default())
+        .unwrap();
+    assert_eq!(
+        report.metrics[0].control.n + report.metrics[0].comparisons[0].treatment.n,
+        10
+    );
+}

@@ -95,7 +95,10 @@ pub(crate) fn for_each(
             .as_blob()
             .map_err(|e| Error::storage(format!("observation block {first_id}: {e}")))?;
         let block = Block::decode(data).map_err(|e| {
-            Error::storage(format!("observation block {first_id}: {}", e.message()))
+            Error::storage(format!(
+                "observation block {first_id} of `{experiment}` cannot be read {}",
+                e.message()
+            ))
         })?;
         f(first_id, &block)?;
     }
@@ -169,7 +172,8 @@ impl<'a> Block<'a> {
     }
 
     /// Reads a block back, checking every length and index: a damaged
-    /// record is an error that says what is wrong, never a panic.
+    /// record is an error that says where and what is wrong ("at byte 12
+    /// of 40: it ends early"), never a panic.
     pub(crate) fn decode(bytes: &'a [u8]) -> Result<Block<'a>> {
         let mut r = Reader { bytes, at: 0 };
         let version = r.byte()?;
@@ -228,7 +232,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn error(&self, what: &str) -> Error {
         Error::storage(format!(
-            "an observation block cannot be read at byte {} of {}: {what}",
+            "at byte {} of {}: {what}",
             self.at,
             self.bytes.len()
         ))
@@ -365,7 +369,7 @@ mod tests {
         // Every truncation.
         for len in 0..bytes.len() {
             let e = Block::decode(&bytes[..len]).unwrap_err();
-            assert!(e.message().contains("observation block"), "{e}");
+            assert!(e.message().starts_with("at byte "), "{e}");
         }
         // Every single-byte change either reads or fails cleanly.
         for at in 0..bytes.len() {

@@ -201,6 +201,12 @@ impl Inner {
             }
             return Ok(());
         }
+        // Full. A flush under way (the watcher's) makes room when it ends:
+        // wait for it rather than flush again on this thread.
+        let buffer = &self.recorder.experiments.buffer;
+        if buffer.wait_for_flush() && buffer.held() < limit {
+            return Ok(());
+        }
         self.make_room(&what())
     }
 

@@ -63,6 +63,17 @@ impl<R: Rows> Buffer<R> {
         self.held.store(rows.len(), Ordering::Relaxed);
     }
 
+    /// Waits for the flush under way, if one is: what it took is then
+    /// persisted (room made) or back in the buffer. Returns whether one was.
+    #[cold]
+    pub fn wait_for_flush(&self) -> bool {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        drop(self.flushing.lock().unwrap_or_else(|p| p.into_inner()));
+        true
+    }
+
     /// How many records wait unpersisted, as last noted: those buffered
     /// and those a flush under way took.
     pub fn held(&self) -> usize {

@@ -924,8 +924,8 @@ fn doctor_reports_quarantined_observations() {
     let conn = rusqlite::Connection::open(s.db()).unwrap();
     conn.execute(
         "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms)
-         SELECT experiment, unit, variant, metric, 1e308, at_ms FROM observations LIMIT 1",
-        [],
+         SELECT experiment, unit, variant, ?1, 1e308, first_seen_ms FROM exposures LIMIT 1",
+        [METRIC],
     )
     .unwrap();
     drop(conn);

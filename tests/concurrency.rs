@@ -222,7 +222,10 @@ fn two_processes_of_eight_threads_lose_nothing() {
         "one exposure per unit"
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM observations WHERE unit GLOB 'p*-t*-*'") as u64,
+        common::raw_observations(&db, EXPERIMENT)
+            .iter()
+            .filter(|o| o.unit.starts_with('p') && o.unit.contains("-t"))
+            .count() as u64,
         all.iterations,
         "one observation per unit"
     );
@@ -325,7 +328,7 @@ fn the_background_threads_stop_when_the_last_reference_goes_mid_call() {
     }
     let conn = rusqlite::Connection::open(&db).unwrap();
     let n: i64 = conn
-        .query_row("SELECT COUNT(*) FROM observations", [], |r| r.get(0))
+        .query_row(common::RAW_OBSERVATIONS, [], |r| r.get(0))
         .unwrap();
     let expected: u32 = (0..20u32)
         .map(|round| (0..4u32).map(|t| 50 + 37 * ((t + round) % 4)).sum::<u32>())

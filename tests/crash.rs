@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use cha_deploy::{Cha, DeployOptions, OnDrift, OpenOptions};
 use serde_json::json;
 
@@ -366,14 +368,13 @@ fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) -> (i64, usize) 
     assert_eq!(integrity, "ok", "run {run}");
 
     // Every flushed observation, exactly: iteration i's all have value i.
+    let observations = common::raw_observations(db, EXPERIMENT);
     for (r, last) in &acked.observations {
-        let n: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM observations WHERE experiment = ?1 AND unit GLOB ?2 AND value <= ?3",
-                rusqlite::params![EXPERIMENT, format!("r{r}-*"), f64::from(*last)],
-                |row| row.get(0),
-            )
-            .unwrap();
+        let prefix = format!("r{r}-");
+        let n = observations
+            .iter()
+            .filter(|o| o.unit.starts_with(&prefix) && o.value <= f64::from(*last))
+            .count() as i64;
         assert_eq!(
             n,
             i64::from(last + 1) * i64::from(OBSERVATIONS),
@@ -381,14 +382,17 @@ fn check(db: &Path, dir: &Path, acked: &Acknowledged, run: u32) -> (i64, usize) 
         );
     }
     // Nothing half-written: every observation has its exposure.
-    let orphans: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM observations o LEFT JOIN exposures e
-             ON e.experiment = o.experiment AND e.unit = o.unit WHERE e.unit IS NULL",
-            [],
-            |r| r.get(0),
-        )
+    let exposed: std::collections::HashSet<String> = conn
+        .prepare("SELECT unit FROM exposures WHERE experiment = ?1")
+        .unwrap()
+        .query_map([EXPERIMENT], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
+    let orphans = observations
+        .iter()
+        .filter(|o| !exposed.contains(&o.unit))
+        .count();
     assert_eq!(orphans, 0, "run {run}");
     for (r, increments) in &acked.increments {
         let sum: f64 = conn

@@ -103,7 +103,7 @@ fn a_database_file_that_cannot_be_written_is_refused_at_open() {
     in_child("read_only_child", &db, true);
     // Nothing was written: the file is as deployed.
     assert_eq!(integrity(&db), "ok");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM observations"), 0);
+    assert_eq!(count(&db, common::RAW_OBSERVATIONS), 0);
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn a_full_disk_is_a_storage_error_the_buffer_stays_bounded_and_nothing_is_lost()
         .parse()
         .unwrap();
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM observations"),
+        count(&db, common::RAW_OBSERVATIONS),
         accepted,
         "every accepted observation, and only those"
     );
@@ -305,7 +305,8 @@ fn a_locked_database_refuses_records_as_busy_once_the_buffer_is_full() {
     let dir = TempDir::new("faults-busy");
     let db = deployed(dir.path());
     let options = OpenOptions {
-        // An exposure and an observation per new unit.
+        // One buffered record per observation (it exposes its unit when
+        // persisted).
         max_buffered_records: 200,
         busy_timeout_ms: 20,
         // Only the flushes below.
@@ -317,13 +318,13 @@ fn a_locked_database_refuses_records_as_busy_once_the_buffer_is_full() {
     let locker = rusqlite::Connection::open(&db).unwrap();
     locker.execute_batch("BEGIN IMMEDIATE").unwrap();
 
-    for i in 0..100 {
+    for i in 0..200 {
         cha.record(EXPERIMENT, &format!("n-{i}"), METRIC, 2.0)
             .unwrap();
     }
     let e = cha.flush().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
-    let refused = cha.record(EXPERIMENT, "n-100", METRIC, 2.0).unwrap_err();
+    let refused = cha.record(EXPERIMENT, "n-200", METRIC, 2.0).unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Busy, "{refused}");
     assert!(refused.message().contains("not recorded"), "{refused}");
     assert_eq!(answers(&cha), before);
@@ -341,9 +342,9 @@ fn a_locked_database_refuses_records_as_busy_once_the_buffer_is_full() {
     locker.execute_batch("COMMIT").unwrap();
     cha.flush().unwrap();
     assert_eq!(cha.health().state, "ok");
-    cha.record(EXPERIMENT, "n-100", METRIC, 2.0).unwrap();
+    cha.record(EXPERIMENT, "n-200", METRIC, 2.0).unwrap();
     cha.close().unwrap();
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM observations"), 101);
+    assert_eq!(count(&db, common::RAW_OBSERVATIONS), 201);
 }
 
 /// While flushes succeed a full buffer never refuses: the recording
@@ -367,7 +368,7 @@ fn a_full_buffer_is_flushed_by_the_recording_thread_while_the_store_is_healthy()
     assert_eq!((health.state, health.refused_records), ("ok", 0));
     assert!(health.buffered_records.experiments <= 50);
     cha.close().unwrap();
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM observations"), 1000);
+    assert_eq!(count(&db, common::RAW_OBSERVATIONS), 1000);
     assert_eq!(
         count(
             &db,
@@ -531,7 +532,7 @@ fn a_wal_removed_while_open_loses_nothing_flushed() {
         .unwrap();
     cha.close().unwrap();
     assert_eq!(integrity(&db), "ok");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM observations"), 200);
+    assert_eq!(count(&db, common::RAW_OBSERVATIONS), 200);
     let cha = Cha::open(&db).unwrap();
     assert_eq!(
         cha.flag(FLAG).unwrap().definition.percentage,

@@ -4,8 +4,10 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use cha_deploy::experiments::{AssignReason, ExperimentStatus};
-use cha_deploy::{Cha, ErrorKind, OpenOptions};
+use cha_deploy::{Cha, ErrorKind, OpenOptions, SCHEMA_VERSION};
 
 struct Scratch(PathBuf);
 
@@ -369,7 +371,7 @@ fn observations_form_unit_values_by_aggregation() {
     let (_, mean, m2) = moments("total");
     assert!((mean - 11.0).abs() < 1e-12 && (m2 - 2.0).abs() < 1e-9);
     assert_eq!(
-        query(&s, "SELECT COUNT(*) FROM observations"),
+        query(&s, common::RAW_OBSERVATIONS),
         vec![vec!["16".to_string()]]
     );
 
@@ -404,7 +406,7 @@ fn close_persists_what_is_buffered() {
     }
     cha.close().unwrap();
     assert_eq!(
-        query(&s, "SELECT COUNT(*) FROM observations"),
+        query(&s, common::RAW_OBSERVATIONS),
         vec![vec!["50".to_string()]]
     );
     assert_eq!(
@@ -688,15 +690,19 @@ fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
     let cha = open(&s);
     let body = experiment((50.0, 50.0), "running", 100.0) + "    retention_days: 1\n";
     cha.deploy_all(s.config("c", &body), "t").unwrap();
-    for u in 0..20 {
-        cha.record("sizing", &format!("u{u}"), "cost", f64::from(u))
-            .unwrap();
+    // Two flushes, so two blocks of ten; the first is made two days old
+    // (the times of the block, which retention reads).
+    for half in 0..2 {
+        for u in half * 10..half * 10 + 10 {
+            cha.record("sizing", &format!("u{u}"), "cost", f64::from(u))
+                .unwrap();
+        }
+        cha.flush().unwrap();
     }
-    cha.flush().unwrap();
-    // Ten rows from two days ago, ten from now.
     let conn = rusqlite::Connection::open(s.path("cha.db")).unwrap();
     conn.execute(
-        "UPDATE observations SET at_ms = at_ms - 2 * 86400000 WHERE id <= 10",
+        "UPDATE observation_blocks SET first_at_ms = first_at_ms - 2 * 86400000,
+             last_at_ms = last_at_ms - 2 * 86400000 WHERE first_id = 1",
         [],
     )
     .unwrap();
@@ -705,10 +711,8 @@ fn retention_drops_old_folded_rows_and_keeps_the_statistics() {
         .unwrap();
     assert_eq!(cha.prune_observations().unwrap(), 10);
     assert_eq!(cha.prune_observations().unwrap(), 0);
-    assert_eq!(
-        query(&s, "SELECT COUNT(*), MIN(id) FROM observations"),
-        vec![vec!["10".to_string(), "11".to_string()]]
-    );
+    let kept = common::raw_observations(&s.path("cha.db"), "sizing");
+    assert_eq!((kept.len(), kept[0].id), (10, 11));
     let after = cha
         .analyze_experiment("sizing", Default::default())
         .unwrap();
@@ -759,7 +763,7 @@ fn a_handle_dropped_without_close_persists_its_buffer() {
     }
     drop(cha);
     assert_eq!(
-        query(&s, "SELECT COUNT(*) FROM observations"),
+        query(&s, common::RAW_OBSERVATIONS),
         vec![vec!["30".to_string()]]
     );
 }
@@ -1171,4 +1175,127 @@ fn an_export_refuses_a_target_that_is_not_a_regular_file() {
         .filter(|n| n.contains(".partial-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Rows in the `observations` table (left by a version before blocks, or
+/// written there by another tool) and the blocks a flush writes share one
+/// id space: the rows are folded before a flush's own observations, the
+/// watermark moves past both, and an export and retention see both, in id
+/// order.
+#[test]
+fn rows_of_an_older_version_and_blocks_share_ids_fold_and_export() {
+    let s = Scratch::new("older-rows");
+    let db = s.path("cha.db");
+    let body = experiment((50.0, 50.0), "running", 100.0) + "    retention_days: 1\n";
+    {
+        let cha = open(&s);
+        cha.deploy_all(s.config("c", &body), "t").unwrap();
+        cha.close().unwrap();
+    }
+    // The database as the version before blocks left it: no blocks table,
+    // no sequence until a row was inserted; then three rows, unfolded.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE observation_blocks;
+         DELETE FROM sqlite_sequence WHERE name = 'observations';
+         PRAGMA user_version = 9;",
+    )
+    .unwrap();
+    let cha_peek = |unit: &str| {
+        let cha = Cha::open_with_options(
+            s.path("peek.db"),
+            OpenOptions {
+                flush_interval_ms: 3_600_000,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        cha.deploy_all(s.config("c", &body), "t").unwrap();
+        cha.peek("sizing", unit).unwrap().variant.unwrap().name
+    };
+    let old_at = cha_deploy::clock::now_ms() - 3 * 86_400_000;
+    for (unit, value) in [("old-a", 10.0), ("old-b", 20.0), ("old-a", 30.0)] {
+        conn.execute(
+            "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms)
+             VALUES ('sizing', ?1, ?2, 'cost', ?3, ?4)",
+            rusqlite::params![unit, &*cha_peek(unit), value, old_at],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let cha = open(&s);
+    assert_eq!(cha.info().unwrap().schema_version, SCHEMA_VERSION);
+    cha.record("sizing", "new-c", "cost", 5.0).unwrap();
+    cha.record("sizing", "old-a", "cost", 2.0).unwrap();
+    cha.flush().unwrap();
+    // The rows first (ids 1-3), then the block (4-5); all folded.
+    assert_eq!(
+        query(
+            &s,
+            "SELECT value FROM meta WHERE key = 'observations_folded_to'"
+        ),
+        vec![vec!["5".to_string()]]
+    );
+    assert_eq!(cha.fold_observations().unwrap(), 0);
+    // Another tool's row after the block, then another flush.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms)
+             VALUES ('sizing', 'old-b', ?1, 'cost', 1.0, ?2)",
+            rusqlite::params![&*cha_peek("old-b"), old_at],
+        )
+        .unwrap();
+    cha.record("sizing", "new-c", "cost", 7.0).unwrap();
+    cha.flush().unwrap();
+    let rows = common::raw_observations(&db, "sizing");
+    let seen: Vec<(i64, &str, f64)> = rows
+        .iter()
+        .map(|r| (r.id, r.unit.as_str(), r.value))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "old-a", 10.0),
+            (2, "old-b", 20.0),
+            (3, "old-a", 30.0),
+            (4, "new-c", 5.0),
+            (5, "old-a", 2.0),
+            (6, "old-b", 1.0),
+            (7, "new-c", 7.0),
+        ]
+    );
+    // Unit means (the metric is a mean): old-a 14, old-b 10.5, new-c 6.
+    let report = cha
+        .analyze_experiment("sizing", Default::default())
+        .unwrap();
+    let cost = &report.metrics[0];
+    assert_eq!(cost.control.n + cost.comparisons[0].treatment.n, 3);
+    for arm in [&cost.control, &cost.comparisons[0].treatment] {
+        let means: Vec<f64> = [("old-a", 14.0), ("old-b", 10.5), ("new-c", 6.0)]
+            .into_iter()
+            .filter(|(unit, _)| *cha_peek(unit) == *arm.variant)
+            .map(|(_, mean)| mean)
+            .collect();
+        assert_eq!(arm.n, means.len() as u64);
+        if !means.is_empty() {
+            assert_eq!(
+                arm.mean,
+                Some(means.iter().sum::<f64>() / means.len() as f64)
+            );
+        }
+    }
+    // The recorded unit was exposed by its first observation.
+    assert_eq!(
+        query(&s, "SELECT COUNT(*) FROM exposures WHERE unit = 'new-c'"),
+        vec![vec!["1".to_string()]]
+    );
+    // Retention: the four old rows go; the blocks (recorded now) stay.
+    assert_eq!(cha.prune_observations().unwrap(), 4);
+    let kept: Vec<i64> = common::raw_observations(&db, "sizing")
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(kept, [4, 5, 7]);
 }

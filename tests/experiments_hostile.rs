@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use cha_deploy::experiments::MAX_MAGNITUDE;
 use cha_deploy::{Cha, ErrorKind, OpenOptions};
 
@@ -97,7 +99,7 @@ fn values_beyond_the_bound_are_refused_when_recorded() {
         .unwrap();
     assert_eq!(report.quarantined.observations, 0);
     // Refused values left no trace: 3 rows only.
-    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM observations"), 3);
+    assert_eq!(scalar(&s, common::RAW_OBSERVATIONS), 3);
 }
 
 #[test]
@@ -112,7 +114,8 @@ fn poisoned_rows_are_quarantined_and_nothing_else_stops() {
         }
     }
     cha.flush().unwrap();
-    // What an older writer could leave: DBL_MAX twice for one unit of a mean
+    // What an older writer (or another tool) could leave in the table of
+    // rows: DBL_MAX twice for one unit of a mean
     // metric, ±1e308 for two units of one arm of a sum metric, an infinity.
     let conn = rusqlite::Connection::open(s.db()).unwrap();
     let variant_of = |unit: &str| cha.peek("victim", unit).unwrap().variant.unwrap().name;
@@ -196,7 +199,7 @@ fn poisoned_rows_are_quarantined_and_nothing_else_stops() {
         ),
         last_id
     );
-    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM observations"), 85);
+    assert_eq!(scalar(&s, common::RAW_OBSERVATIONS), 85);
     assert_eq!(
         cha.quarantined_observations().unwrap(),
         [("victim".to_string(), 5)]
@@ -264,5 +267,54 @@ fn a_unit_whose_stored_total_is_not_finite_cannot_block_the_fold() {
             .unwrap()
             .find("NaN")
             .is_none()
+    );
+}
+
+/// A block of raw observations damaged on disk fails its export with a
+/// storage error naming the block; the analysis (which reads the folded
+/// statistics) and the other experiment's export go on.
+#[test]
+fn a_damaged_block_fails_its_export_and_nothing_else() {
+    let s = Scratch::new("damaged-block");
+    let cha = open(&s);
+    for i in 0..10 {
+        cha.record("victim", &format!("u{i}"), "cost", 1.0).unwrap();
+        cha.record("bystander", &format!("u{i}"), "cost", 2.0)
+            .unwrap();
+    }
+    cha.flush().unwrap();
+    rusqlite::Connection::open(s.db())
+        .unwrap()
+        .execute(
+            "UPDATE observation_blocks SET data = substr(data, 1, length(data) - 3)
+             WHERE experiment = 'victim'",
+            [],
+        )
+        .unwrap();
+    let first_id = scalar(
+        &s,
+        "SELECT first_id FROM observation_blocks WHERE experiment = 'victim'",
+    );
+    let e = cha
+        .export_observations("victim", &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Storage, "{e}");
+    assert!(
+        e.message().contains(&format!(
+            "observation block {first_id} of `victim` cannot be read at byte "
+        )) && e.message().contains("it ends early"),
+        "{e}"
+    );
+    assert_eq!(
+        cha.export_observations("bystander", &mut Vec::new())
+            .unwrap(),
+        10
+    );
+    let report = cha
+        .analyze_experiment("victim", Default::default())
+        .unwrap();
+    assert_eq!(
+        report.metrics[0].control.n + report.metrics[0].comparisons[0].treatment.n,
+        10
     );
 }

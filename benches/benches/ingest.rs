@@ -259,6 +259,8 @@ fn anchor(scratch: &Scratch, units: &Units, n: usize) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// Persisted observations not yet folded: rows of the `observations` table
+/// above the watermark (a flush folds the blocks it writes).
 fn pending(scratch: &Scratch, db: &str) -> i64 {
     let conn = Connection::open(scratch.path(db)).unwrap();
     conn.query_row(
@@ -280,7 +282,11 @@ fn main() {
             .trim()
     );
     let mut units = Units::new();
-    let quiet = c"{\"flush_interval_ms\": 3600000}";
+    // Records persisted only by the measured cha_flush: no background
+    // flush, and a bound on the buffer above the rows recorded (with the
+    // default bound of 1,000,000 the last record would persist the buffer
+    // itself, inside the recording).
+    let quiet = c"{\"flush_interval_ms\": 3600000, \"max_buffered_records\": 4000000}";
 
     // ---- (d) record-to-analysis -------------------------------------------
     const ROWS_D: usize = 1_000_000;
@@ -344,9 +350,12 @@ fn main() {
     let recording_e = t.elapsed().as_secs_f64();
     let persisted_before_final = {
         let conn = Connection::open(scratch.path("sustained.db")).unwrap();
-        conn.query_row("SELECT COUNT(*) FROM observations", [], |r| {
-            r.get::<_, i64>(0)
-        })
+        conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM observations)
+                 + (SELECT COALESCE(SUM(observations), 0) FROM observation_blocks)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .unwrap()
     };
     let unfolded_before_final = pending(&scratch, "sustained.db");
@@ -441,17 +450,29 @@ fn main() {
     );
     println!();
     println!(
-        "targets: record-to-analysis ≤ 1.5× bare inserts: {:.2}× ({}); sustained 1M/s without backlog: {} rows left to persist and {} to fold, drained in {:.2} s ({}); recording process ≥ 70% of bare inserts: {:.0}% ({})",
+        "targets: record-to-analysis ≤ 1.5× bare inserts: {:.2}× ({}); sustained 1M/s without backlog: at most {:.0} ms behind, {} rows left to persist and {} to fold, drained in {:.2} s ({}); recording process ≥ 70% of bare inserts: {:.0}% ({})",
         latency_d / anchor_d,
         if latency_d <= 1.5 * anchor_d {
             "met"
         } else {
             "NOT met"
         },
+        behind_max * 1e3,
         total_e as i64 - persisted_before_final,
         unfolded_before_final,
         drain_e,
-        if drain_e < 1.5 { "met" } else { "NOT met" },
+        // No backlog: the recorder kept its schedule (a full buffer would
+        // have made it persist the batch itself), at most about one flush
+        // interval of records waited when it stopped, and they drained fast.
+        if behind_max < 0.1
+            && total_e as i64 - persisted_before_final <= (1.2 * RATE) as i64
+            && unfolded_before_final == 0
+            && drain_e < 1.5
+        {
+            "met"
+        } else {
+            "NOT met"
+        },
         100.0 * anchor_f / process,
         if anchor_f / process >= 0.7 {
             "met"

@@ -2,6 +2,7 @@
 //! when another process (the CLI flipping a kill switch) changes the database.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -231,19 +232,61 @@ impl Inner {
 /// `refresh_interval_ms` and persists the recorder's buffer every
 /// `flush_interval_ms`. It holds only a weak reference, so it never keeps a
 /// closed handle alive.
+/// What the watcher thread waits on: its next tick, a stop, or a buffer
+/// past half its bound asking to be persisted now (so that a recording
+/// thread at full speed rarely has to persist a full buffer itself).
+#[derive(Default)]
+pub(crate) struct Signal {
+    state: Mutex<SignalState>,
+    cvar: Condvar,
+    /// A flush was asked for and has not begun: recording threads past
+    /// the half mark ask once, not on every record.
+    asked: AtomicBool,
+}
+
+#[derive(Default)]
+struct SignalState {
+    stopped: bool,
+    flush_now: bool,
+}
+
+impl Signal {
+    /// Asks the watcher to flush now rather than at its next interval.
+    pub fn flush_soon(&self) {
+        if !self.asked.load(Ordering::Relaxed) {
+            self.ask();
+        }
+    }
+
+    #[cold]
+    fn ask(&self) {
+        if !self.asked.swap(true, Ordering::Relaxed) {
+            self.state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .flush_now = true;
+            self.cvar.notify_all();
+        }
+    }
+
+    fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).stopped = true;
+        self.cvar.notify_all();
+    }
+}
+
 pub(crate) struct Watcher {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    signal: Arc<Signal>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Watcher {
     pub fn spawn(inner: &Arc<Inner>) -> Watcher {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let weak: Weak<Inner> = Arc::downgrade(inner);
         let refresh = Duration::from_millis(inner.options.refresh_interval_ms);
         let flush = Duration::from_millis(inner.options.flush_interval_ms);
         let interval = refresh.min(flush);
-        let signal = stop.clone();
+        let signal = inner.signal.clone();
         let thread = std::thread::Builder::new()
             .name("cha-watcher".into())
             .spawn(move || {
@@ -251,15 +294,16 @@ impl Watcher {
                 let (mut next_refresh, mut next_flush) = (refresh, flush);
                 let mut next_prune: Option<Duration> = None;
                 loop {
-                    let (lock, cvar) = &*signal;
-                    let stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-                    let (stopped, _) = cvar
-                        .wait_timeout_while(stopped, interval, |s| !*s)
+                    let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let (mut state, _) = signal
+                        .cvar
+                        .wait_timeout_while(state, interval, |s| !s.stopped && !s.flush_now)
                         .unwrap_or_else(|p| p.into_inner());
-                    if *stopped {
+                    if state.stopped {
                         return;
                     }
-                    drop(stopped);
+                    let asked = std::mem::take(&mut state.flush_now);
+                    drop(state);
                     let Some(inner) = weak.upgrade() else { return };
                     let now = start.elapsed();
                     // Failures (a locked database) keep the last good snapshot
@@ -277,7 +321,12 @@ impl Watcher {
                         }
                         next_refresh = now + refresh;
                     }
-                    if now >= next_flush {
+                    // An ask from before a failed flush waits for the
+                    // interval, as every retry does.
+                    let asked = asked && !inner.recorder.backlog.failing();
+                    if asked || now >= next_flush {
+                        // Records past the half mark from here on ask again.
+                        signal.asked.store(false, Ordering::Relaxed);
                         if inner.flush().is_ok() {
                             inner.after_flush();
                         }
@@ -291,15 +340,16 @@ impl Watcher {
                 }
             })
             .ok();
-        Watcher { stop, thread }
+        Watcher {
+            signal: inner.signal.clone(),
+            thread,
+        }
     }
 
     /// Stops the thread and waits for it, unless called from the thread
     /// itself (when it held the last reference to the handle).
     pub fn stop(mut self) {
-        let (lock, cvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        cvar.notify_all();
+        self.signal.stop();
         if let Some(thread) = self.thread.take()
             && thread.thread().id() != std::thread::current().id()
         {

@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     /// C strings of variant names handed to C: they live until the handle closes.
     pub(crate) interned: Mutex<std::collections::HashMap<Box<str>, Arc<std::ffi::CStr>>>,
     pub(crate) recorder: Recorder,
+    /// Wakes the watcher: to stop, or to flush a buffer past half its bound.
+    pub(crate) signal: Arc<live::Signal>,
     watcher: Mutex<Option<live::Watcher>>,
     /// The last failed reload of the snapshot, until one succeeds.
     refresh_failure: Mutex<Option<recorder::BackgroundError>>,
@@ -183,7 +185,26 @@ impl Inner {
     /// experiments' buffer (see [`recorder::Backlog`]).
     #[inline]
     pub(crate) fn room_for_experiments(&self, what: impl FnOnce() -> String) -> Result<()> {
-        if self.recorder.experiments.buffer.held() < self.recorder.backlog.limit {
+        let (held, limit) = (
+            self.recorder.experiments.buffer.held(),
+            self.recorder.backlog.limit,
+        );
+        if held < limit / 2 {
+            return Ok(());
+        }
+        // Past half its bound, the watcher is asked to persist the buffer
+        // now, so that a recording thread rarely meets it full; not while
+        // flushes fail (the watcher retries at its interval).
+        if held < limit {
+            if !self.recorder.backlog.failing() {
+                self.signal.flush_soon();
+            }
+            return Ok(());
+        }
+        // Full. A flush under way (the watcher's) makes room when it ends:
+        // wait for it rather than flush again on this thread.
+        let buffer = &self.recorder.experiments.buffer;
+        if buffer.wait_for_flush() && buffer.held() < limit {
             return Ok(());
         }
         self.make_room(&what())
@@ -228,6 +249,7 @@ impl Cha {
             flag_handles: Mutex::new(Vec::new()),
             interned: Mutex::new(Default::default()),
             recorder,
+            signal: Default::default(),
             watcher: Mutex::new(None),
             refresh_failure: Mutex::new(None),
             monitor: monitoring::Monitor::default(),

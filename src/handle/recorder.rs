@@ -33,6 +33,10 @@ pub(crate) struct Buffer<R> {
     /// How many records `rows` held when last changed: read without the
     /// lock by the hot paths' check of the bound.
     held: AtomicUsize,
+    /// How many records the flush under way took: still unpersisted, so
+    /// still counted against the bound (else every failing retry of a
+    /// flush would let in another bound's worth).
+    in_flight: AtomicUsize,
 }
 
 impl<R: Rows> Default for Buffer<R> {
@@ -41,6 +45,7 @@ impl<R: Rows> Default for Buffer<R> {
             rows: Mutex::default(),
             flushing: Mutex::default(),
             held: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
         }
     }
 }
@@ -58,9 +63,21 @@ impl<R: Rows> Buffer<R> {
         self.held.store(rows.len(), Ordering::Relaxed);
     }
 
-    /// How many records wait, as last noted.
+    /// Waits for the flush under way, if one is: what it took is then
+    /// persisted (room made) or back in the buffer. Returns whether one was.
+    #[cold]
+    pub fn wait_for_flush(&self) -> bool {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        drop(self.flushing.lock().unwrap_or_else(|p| p.into_inner()));
+        true
+    }
+
+    /// How many records wait unpersisted, as last noted: those buffered
+    /// and those a flush under way took.
     pub fn held(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
+        self.held.load(Ordering::Relaxed) + self.in_flight.load(Ordering::Relaxed)
     }
 }
 
@@ -78,22 +95,22 @@ impl<R: Rows> Flush for Buffer<R> {
         let batch = {
             let mut rows = self.lock();
             let batch = std::mem::take(&mut *rows);
+            self.in_flight.store(batch.len(), Ordering::Relaxed);
             self.note_len(&rows);
             batch
         };
         if batch.is_empty() {
             return Ok(());
         }
-        match store.write(|tx| batch.persist(tx)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let mut current = self.lock();
-                let newer = std::mem::replace(&mut *current, batch);
-                current.append(newer);
-                self.note_len(&current);
-                Err(e)
-            }
+        let result = store.write(|tx| batch.persist(tx));
+        let mut current = self.lock();
+        if result.is_err() {
+            let newer = std::mem::replace(&mut *current, batch);
+            current.append(newer);
+            self.note_len(&current);
         }
+        self.in_flight.store(0, Ordering::Relaxed);
+        result
     }
 }
 
@@ -190,6 +207,11 @@ impl Backlog {
                 self.failing.store(true, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether the last flush failed.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
     }
 
     /// The last flush's failure, if it failed.

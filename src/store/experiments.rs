@@ -268,28 +268,68 @@ pub struct NewExposure<'a> {
     pub at_ms: i64,
 }
 
-/// Persists exposures; a unit already exposed keeps its first record.
-/// Calls `stored` with each exposure that was stored (the unit's first).
-pub fn insert_exposures<'a>(
-    tx: &Transaction<'_>,
-    exposures: &[NewExposure<'a>],
-    mut stored: impl FnMut(&NewExposure<'a>),
-) -> Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO exposures (experiment, unit, variant, first_seen_ms, phase) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT DO NOTHING",
-    )?;
-    let mut count = tx.prepare_cached(
-        "INSERT INTO phase_exposures (experiment, phase, variant, units, first_seen_ms) VALUES (?1, ?2, ?3, 1, ?4)
-         ON CONFLICT DO UPDATE SET units = units + 1, first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms)",
-    )?;
-    for e in exposures {
-        if insert.execute(params![e.experiment, e.unit, e.variant, e.at_ms, e.phase])? == 1 {
-            count.execute(params![e.experiment, e.phase, e.variant, e.at_ms])?;
-            stored(e);
-        }
+/// New units of one (experiment, phase, variant): how many, and the
+/// earliest first exposure.
+type NewUnits = ((String, u32, String), (i64, i64));
+
+/// Stores first exposures, counting the new ones per phase and variant in
+/// memory and writing the counts once ([`ExposureWriter::finish`]): a
+/// flush that exposes thousands of units updates a handful of count rows.
+pub(crate) struct ExposureWriter<'t> {
+    insert: rusqlite::CachedStatement<'t>,
+    counts: Vec<NewUnits>,
+}
+
+impl<'t> ExposureWriter<'t> {
+    pub(crate) fn new(tx: &'t Transaction<'_>) -> Result<ExposureWriter<'t>> {
+        Ok(ExposureWriter {
+            insert: tx.prepare_cached(
+                "INSERT INTO exposures (experiment, unit, variant, first_seen_ms, phase)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )?,
+            counts: Vec::new(),
+        })
     }
-    Ok(())
+
+    /// Stores `e` unless its unit is exposed already (it keeps its first
+    /// record). Returns whether it was stored.
+    pub(crate) fn insert(&mut self, e: &NewExposure<'_>) -> Result<bool> {
+        let stored =
+            self.insert
+                .execute(params![e.experiment, e.unit, e.variant, e.at_ms, e.phase])?
+                == 1;
+        if stored {
+            let key = (e.experiment, e.phase, e.variant);
+            match self
+                .counts
+                .iter_mut()
+                .find(|((x, p, v), _)| (x.as_str(), *p, v.as_str()) == key)
+            {
+                Some((_, (n, first))) => {
+                    *n += 1;
+                    *first = (*first).min(e.at_ms);
+                }
+                None => self.counts.push((
+                    (e.experiment.to_string(), e.phase, e.variant.to_string()),
+                    (1, e.at_ms),
+                )),
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Adds the new units to the exposure counts.
+    pub(crate) fn finish(self, tx: &Transaction<'_>) -> Result<()> {
+        let mut count = tx.prepare_cached(
+            "INSERT INTO phase_exposures (experiment, phase, variant, units, first_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET units = units + excluded.units,
+                 first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms)",
+        )?;
+        for ((experiment, phase, variant), (n, first)) in &self.counts {
+            count.execute(params![experiment, phase, variant, n, first])?;
+        }
+        Ok(())
+    }
 }
 
 /// Exposed units per phase and variant of `experiment`.
@@ -316,41 +356,6 @@ pub fn exposure_counts(conn: &Connection, experiment: &str) -> Result<HashMap<St
 }
 
 // ---- observations -------------------------------------------------------
-
-/// One observation to persist.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewObservation<'a> {
-    pub experiment: &'a str,
-    pub unit: &'a str,
-    pub variant: &'a str,
-    pub metric: &'a str,
-    pub value: f64,
-    pub at_ms: i64,
-}
-
-/// Appends the raw observations of a batch, each with something of the
-/// caller's (`T`), and calls `inserted` with each one's id, in order.
-pub fn insert_observations<'a, T>(
-    tx: &Transaction<'_>,
-    observations: impl IntoIterator<Item = (NewObservation<'a>, T)>,
-    mut inserted: impl FnMut(i64, NewObservation<'a>, T),
-) -> Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO observations (experiment, unit, variant, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for (o, extra) in observations {
-        insert.execute(params![
-            o.experiment,
-            o.unit,
-            o.variant,
-            o.metric,
-            o.value,
-            o.at_ms
-        ])?;
-        inserted(tx.last_insert_rowid(), o, extra);
-    }
-    Ok(())
-}
 
 /// A raw observation not yet folded into the statistics.
 #[derive(Debug, Clone, PartialEq)]
@@ -411,8 +416,9 @@ pub fn has_pending(conn: &Connection) -> Result<bool> {
 }
 
 /// Calls `f` with every raw observation of `experiment`, in id order, with
-/// `(id, unit, variant, metric, value, at_ms)`; a value that is not a
-/// number (stored as NULL) comes as NaN.
+/// `(id, unit, variant, metric, value, at_ms)`: the library's blocks and
+/// the rows of the `observations` table (older versions, other tools)
+/// merged. A value that is not a number (stored as NULL) comes as NaN.
 pub fn for_each_observation(
     conn: &Connection,
     experiment: &str,
@@ -421,34 +427,74 @@ pub fn for_each_observation(
     let mut stmt = conn.prepare_cached(
         "SELECT id, unit, variant, metric, value, at_ms FROM observations WHERE experiment = ?1 ORDER BY id",
     )?;
-    let mut rows = stmt.query([experiment])?;
-    while let Some(r) = rows.next()? {
-        let text = |i: usize| -> Result<&str> {
-            r.get_ref(i)?
-                .as_str()
-                .map_err(|e| crate::Error::storage(format!("observation column {i}: {e}")))
-        };
-        f(
-            r.get(0)?,
-            text(1)?,
-            text(2)?,
-            text(3)?,
-            r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
-            r.get(5)?,
-        )?;
+    let mut table = stmt.query([experiment])?;
+    let mut pending = next_raw(&mut table)?;
+    super::observation_blocks::for_each(conn, experiment, |first_id, block| {
+        while let Some(r) = pending.take_if(|r| r.id < first_id) {
+            f(r.id, &r.unit, &r.variant, &r.metric, r.value, r.at_ms)?;
+            pending = next_raw(&mut table)?;
+        }
+        for (i, row) in block.rows.iter().enumerate() {
+            f(
+                first_id + i as i64,
+                block.units[row.unit as usize],
+                block.names[row.variant as usize],
+                block.names[row.metric as usize],
+                row.value,
+                row.at_ms,
+            )?;
+        }
+        Ok(())
+    })?;
+    while let Some(r) = pending.take() {
+        f(r.id, &r.unit, &r.variant, &r.metric, r.value, r.at_ms)?;
+        pending = next_raw(&mut table)?;
     }
     Ok(())
 }
 
+/// A row of the `observations` table, read for an export.
+struct RawRow {
+    id: i64,
+    unit: String,
+    variant: String,
+    metric: String,
+    value: f64,
+    at_ms: i64,
+}
+
+fn next_raw(rows: &mut rusqlite::Rows<'_>) -> Result<Option<RawRow>> {
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    let id: i64 = r.get(0)?;
+    let text = |i: usize| -> Result<String> {
+        Ok(r.get_ref(i)?
+            .as_str()
+            .map_err(|e| crate::Error::storage(format!("observation {id}, column {i}: {e}")))?
+            .to_string())
+    };
+    Ok(Some(RawRow {
+        id,
+        unit: text(1)?,
+        variant: text(2)?,
+        metric: text(3)?,
+        value: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
+        at_ms: r.get(5)?,
+    }))
+}
+
 /// Deletes the raw observations of `experiment` recorded before `before_ms`
-/// that are already folded into the statistics. Returns how many went.
+/// that are already folded into the statistics: rows, and blocks whose
+/// observations all are. Returns how many observations went.
 pub fn prune_observations(tx: &Transaction<'_>, experiment: &str, before_ms: i64) -> Result<usize> {
     let folded = folded_to(tx)?;
-    Ok(tx
+    let rows = tx
         .prepare_cached(
             "DELETE FROM observations WHERE id <= ?1 AND experiment = ?2 AND at_ms < ?3",
         )?
-        .execute(params![folded, experiment, before_ms])?)
+        .execute(params![folded, experiment, before_ms])?;
+    Ok(rows + super::observation_blocks::prune(tx, experiment, before_ms, folded)?)
 }
 
 // ---- quarantine ---------------------------------------------------------

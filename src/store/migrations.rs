@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_0007_monitoring.sql"),
     include_str!("schema_0008_feedback.sql"),
     include_str!("schema_0009_experiments_phases.sql"),
+    include_str!("schema_0010_observation_blocks.sql"),
 ];
 
 /// The schema version this library writes and understands.

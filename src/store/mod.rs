@@ -12,6 +12,7 @@ pub(crate) mod experiments;
 pub(crate) mod feedback;
 mod migrations;
 pub(crate) mod monitoring;
+pub(crate) mod observation_blocks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

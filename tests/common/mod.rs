@@ -149,3 +149,47 @@ pub fn c_program(exe: &Path) -> Command {
     command.env_remove("LD_LIBRARY_PATH");
     command
 }
+
+/// SQL counting the raw observations a database keeps: the blocks the
+/// library writes and the rows of the `observations` table (older versions,
+/// other tools).
+pub const RAW_OBSERVATIONS: &str = "SELECT (SELECT COUNT(*) FROM observations)
+     + (SELECT COALESCE(SUM(observations), 0) FROM observation_blocks)";
+
+/// One raw observation, as the export gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawObservation {
+    pub id: i64,
+    pub unit: String,
+    pub variant: String,
+    pub metric: String,
+    pub value: f64,
+    pub at_ms: i64,
+}
+
+/// Every raw observation of `experiment` in the database `db`, in id
+/// order, read through the library's export (blocks are binary). Unit ids
+/// must not need CSV quoting.
+pub fn raw_observations(db: &Path, experiment: &str) -> Vec<RawObservation> {
+    let cha = cha_deploy::Cha::open(db).unwrap();
+    let mut csv = Vec::new();
+    cha.export_observations(experiment, &mut csv).unwrap();
+    cha.close().unwrap();
+    String::from_utf8(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert!(f.len() == 6 && !line.contains('"'), "{line}");
+            RawObservation {
+                id: f[0].parse().unwrap(),
+                unit: f[1].to_string(),
+                variant: f[2].to_string(),
+                metric: f[3].to_string(),
+                value: f[4].parse().unwrap(),
+                at_ms: f[5].parse().unwrap(),
+            }
+        })
+        .collect()
+}

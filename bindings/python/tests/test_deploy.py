@@ -371,11 +371,9 @@ class DriftTest(DeployTestCase):
         self.assertEqual(self.status_of(), "paused")
 
     def test_a_merge_that_keeps_runtime_values_is_not_recorded_as_overwritten(self) -> None:
-        # BUG: the history records the drift of a field-by-field merge as
-        # "overwritten" although its runtime value survived (percentage 60,
-        # the kill switch off). src/deploy/transition.rs picks "overwritten"
-        # when `undoes_drift`, which plan.rs sets for every merged item, so
-        # its "merged" outcome is never reached.
+        # A field-by-field merge whose runtime values survive (percentage 60,
+        # the kill switch off) is recorded as "merged", not "overwritten"
+        # (it once was, for every merged item).
         report = self.cha.deploy_all(self.changed_files(), "bob", on_drift="keep_runtime")
         self.assertEqual(self.percentage(), 60.0)
         outcomes = {
@@ -656,9 +654,8 @@ class OptionsTest(DeployTestCase):
             self.cha.deployment_history(-1)
 
     def test_get_deployment_0_is_not_a_deployment(self) -> None:
-        # BUG (binding): get_deployment(0) passes 0 to cha_deploy_history,
-        # where 0 means "the newest", and so returns deployment 1 (here the
-        # newest) instead of raising: ids start at 1.
+        # Ids start at 1; 0 (which cha_deploy_history reads as "the newest")
+        # is refused, not answered with the newest deployment.
         with self.assertRaises((cha_deploy.NotFoundError, cha_deploy.InvalidArgumentError)):
             self.cha.get_deployment(0)
 
@@ -960,13 +957,11 @@ class RollbackKeepsDataTest(DeployTestCase):
             self.assertEqual(self.cha.assign("pipe_sizing_comparison", unit), variant, unit)
 
     def test_a_test_deleted_and_rolled_back_still_counts_its_observations(self) -> None:
-        # BUG: the fold (src/handle/experiments/fold.rs) skips observations
-        # of a test whose definition is gone and still moves its watermark
-        # past them; once the rollback brings the test back, the analysis
-        # shows n = 0 per arm although the 40 rows and the exposures are
-        # still there. Any fold in between triggers it: here the analysis of
-        # another test (the background fold after the flush interval does
-        # the same).
+        # The observations of a test whose definition is gone still count
+        # once a rollback brings it back, whatever is folded in between
+        # (here, through the analysis of another test): its unit totals keep
+        # growing while it is archived, and its summaries are rebuilt from
+        # them on its return.
         without = self.dir / "without"
         shutil.copytree(CONFIGS, without)
         text = (without / "ab_tests.yml").read_text(encoding="utf-8")
@@ -1148,9 +1143,8 @@ class BackupTest(DeployTestCase):
         self.assertEqual(self.state(), before)
 
     def test_a_reason_that_is_not_a_str_is_a_type_error(self) -> None:
-        # BUG (binding): create_backup(None) and create_backup(3) raise
-        # AttributeError ("'NoneType' object has no attribute 'encode'") from
-        # _ffi.encode instead of a TypeError naming `reason`.
+        # A TypeError naming `reason`, not an AttributeError from deep in
+        # the binding.
         for reason in (None, 3):
             with self.subTest(reason=reason):
                 with self.assertRaises(TypeError):
@@ -1223,14 +1217,13 @@ class BackupTest(DeployTestCase):
         self.assert_refused_restore(lambda p: p.write_bytes(b"garbage, not sqlite\n" * 100))
 
     def test_an_empty_file_named_like_a_backup_is_a_storage_error(self) -> None:
-        # BUG: a 0-byte file passes check_backup (quick_check "ok",
-        # user_version 0), the restore goes through and the database is
-        # emptied: every flag, test and the deployment history are gone.
+        # A 0-byte file passes SQLite's quick_check ("ok", user_version 0):
+        # the restore must still refuse it, or it would empty the database.
         self.assert_refused_restore(lambda p: p.write_bytes(b""))
 
     def test_another_sqlite_database_named_like_a_backup_is_a_storage_error(self) -> None:
-        # BUG: as above for a SQLite database of another program (user_version
-        # 0, no cha-deploy schema): restored, migrated, and the config is gone.
+        # As above for a SQLite database of another program (user_version 0,
+        # no cha-deploy schema).
         def other(path: Path) -> None:
             with sqlite3.connect(path) as conn:
                 conn.execute("CREATE TABLE notes (text TEXT)")

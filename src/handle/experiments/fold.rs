@@ -2,12 +2,13 @@
 //! per-variant exact moments, so that analysis reads a handful of rows
 //! whatever the volume.
 //!
-//! A flush folds the observations it writes in the same transaction, from
-//! the batch in memory: nothing is read back, and the statistics are
-//! current when the flush returns. Rows written otherwise (by an older
-//! version, or straight into the table) wait behind the watermark and are
-//! folded by [`fold`], read once each in id order; while any wait, a flush
-//! leaves its own rows to that fold too, so the watermark stays one number.
+//! A flush folds the observations it writes (as blocks, see
+//! store::observation_blocks) in the same transaction, from the batch in
+//! memory: nothing is read back, and the statistics are current when the
+//! flush returns. Rows written otherwise (by an older version, or straight
+//! into the `observations` table) wait behind the watermark and are folded
+//! by [`fold`], read once each in id order; a flush first folds any that
+//! wait ([`catch_up`]), so the watermark stays one number.
 //!
 //! Hostile data cannot stop the fold: a value that is not finite or is
 //! beyond [`MAX_MAGNITUDE`](crate::experiments::MAX_MAGNITUDE), or that
@@ -23,7 +24,7 @@ use crate::experiments::{Aggregation, MAX_MAGNITUDE};
 use crate::stats::Summary;
 use crate::stats::compensated::DoubleDouble;
 use crate::store::Store;
-use crate::store::experiments::{self as sql, UnitRecord, UnitTotals};
+use crate::store::experiments::{self as sql, ExposureWriter, NewExposure, UnitRecord, UnitTotals};
 
 /// How many raw observations one fold transaction of pending rows takes,
 /// so that the write lock is never held for long.
@@ -68,6 +69,14 @@ pub(crate) fn fold(store: &Store, limit: usize) -> Result<usize> {
     }
 }
 
+/// Folds, inside a flush's transaction, every row of the `observations`
+/// table that waits behind the watermark, so that the flush's own
+/// observations (ids drawn after them) can move it on.
+pub(crate) fn catch_up(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    while fold_chunk(tx)? == FOLD_CHUNK {}
+    Ok(())
+}
+
 /// Folds up to [`FOLD_CHUNK`] pending observations and moves the watermark.
 fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
     let after = sql::folded_to(tx)?;
@@ -87,7 +96,7 @@ fn fold_chunk(tx: &rusqlite::Transaction<'_>) -> Result<usize> {
             phase: None,
         })
         .collect();
-    fold_rows(tx, &rows, &NewExposures::new())?;
+    fold_rows(tx, &rows)?;
     sql::set_folded_to(tx, last)?;
     Ok(pending.len())
 }
@@ -107,12 +116,77 @@ struct Delta {
 }
 
 /// A unit's new observations in this fold, per metric.
-struct UnitDelta<'a> {
+pub(crate) struct UnitDelta<'a> {
     /// The variant the recording handle gave the unit.
     variant: &'a str,
-    /// The phase the recording handle assigned in, if it said.
+    /// The phase the recording handle assigned in, if it said: then its
+    /// record exposed the unit, at `first_at_ms`.
     phase: Option<u32>,
+    first_at_ms: i64,
     metrics: Vec<(&'a str, Delta)>,
+}
+
+impl<'a> UnitDelta<'a> {
+    pub(crate) fn new(variant: &'a str, phase: Option<u32>, at_ms: i64) -> UnitDelta<'a> {
+        UnitDelta {
+            variant,
+            phase,
+            first_at_ms: at_ms,
+            metrics: Vec::with_capacity(4),
+        }
+    }
+
+    /// Adds one value of `metric` (one within the bound, see [`refused`]).
+    pub(crate) fn add(&mut self, metric: &'a str, value: f64, at_ms: i64) {
+        self.first_at_ms = self.first_at_ms.min(at_ms);
+        // By address first: a batch's names are shared.
+        let at = match self
+            .metrics
+            .iter()
+            .position(|(m, _)| std::ptr::eq(*m, metric) || *m == metric)
+        {
+            Some(at) => at,
+            None => {
+                self.metrics.push((
+                    metric,
+                    Delta {
+                        n: 0,
+                        sum: DoubleDouble::ZERO,
+                        nonzero: 0,
+                    },
+                ));
+                self.metrics.len() - 1
+            }
+        };
+        let d = &mut self.metrics[at].1;
+        d.n += 1;
+        d.sum = d.sum.plus(DoubleDouble::from_f64(value));
+        d.nonzero += i64::from(value != 0.0);
+    }
+}
+
+/// What one fold adds, per (experiment, unit).
+pub(crate) type Deltas<'a> = Vec<((&'a str, &'a str), UnitDelta<'a>)>;
+
+/// The ids of a fold's rows of one (experiment, metric, unit), should they
+/// have to be quarantined.
+pub(crate) type IdsOf<'f> = dyn Fn((&str, &str, &str)) -> Vec<i64> + 'f;
+
+/// Quarantines row `id` if its value cannot be folded. Returns whether it did.
+pub(crate) fn quarantined(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    experiment: &str,
+    metric: &str,
+    value: Option<f64>,
+) -> Result<bool> {
+    match refused(value) {
+        Some(reason) => {
+            sql::quarantine(tx, id, experiment, metric, reason, crate::clock::now_ms())?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Why a row cannot be folded: its value is not finite or too large.
@@ -124,55 +198,55 @@ fn refused(value: Option<f64>) -> Option<&'static str> {
     }
 }
 
-/// Folds `rows` (in id order) into the unit totals and the moments inside
-/// `tx`: per unit and metric, its new value replaces its old one in its
-/// phase's and variant's summary (the unit is the unit of analysis). Each
-/// unit touched is read once (one range scan for many) and written once,
-/// whatever the number of its rows and metrics. Does not move the
-/// watermark.
-pub(crate) fn fold_rows(
-    tx: &rusqlite::Transaction<'_>,
-    rows: &[Row<'_>],
-    exposed: &NewExposures<'_>,
-) -> Result<()> {
-    let now = crate::clock::now_ms();
-    // One update per unit, however many observations it had; then in key
-    // order, so the unit-totals B-tree is walked in order.
-    let mut deltas: HashMap<(&str, &str), UnitDelta<'_>, foldhash::fast::FixedState> =
+/// Folds `rows` (in id order, from the `observations` table) into the unit
+/// totals and the moments inside `tx`. Does not move the watermark.
+fn fold_rows(tx: &rusqlite::Transaction<'_>, rows: &[Row<'_>]) -> Result<()> {
+    let mut index: HashMap<(&str, &str), usize, foldhash::fast::FixedState> =
         HashMap::with_capacity_and_hasher(rows.len() / 4, foldhash::fast::FixedState::default());
+    let mut deltas: Deltas<'_> = Vec::new();
     for r in rows {
-        if let Some(reason) = refused(r.value) {
-            sql::quarantine(tx, r.id, r.experiment, r.metric, reason, now)?;
+        if quarantined(tx, r.id, r.experiment, r.metric, r.value)? {
             continue;
         }
-        let v = r.value.unwrap_or(0.0);
-        let unit = deltas
-            .entry((r.experiment, r.unit))
-            .or_insert_with(|| UnitDelta {
-                variant: r.variant,
-                phase: r.phase,
-                metrics: Vec::with_capacity(4),
-            });
-        let at = match unit.metrics.iter().position(|(m, _)| *m == r.metric) {
-            Some(at) => at,
-            None => {
-                unit.metrics.push((
-                    r.metric,
-                    Delta {
-                        n: 0,
-                        sum: DoubleDouble::ZERO,
-                        nonzero: 0,
-                    },
-                ));
-                unit.metrics.len() - 1
-            }
-        };
-        let d = &mut unit.metrics[at].1;
-        d.n += 1;
-        d.sum = d.sum.plus(DoubleDouble::from_f64(v));
-        d.nonzero += i64::from(v != 0.0);
+        let at = *index.entry((r.experiment, r.unit)).or_insert_with(|| {
+            deltas.push((
+                (r.experiment, r.unit),
+                UnitDelta::new(r.variant, r.phase, 0),
+            ));
+            deltas.len() - 1
+        });
+        deltas[at].1.add(r.metric, r.value.unwrap_or(0.0), 0);
     }
-    let mut deltas: Vec<_> = deltas.into_iter().collect();
+    let ids_of = |key: (&str, &str, &str)| -> Vec<i64> {
+        rows.iter()
+            .filter(|r| (r.experiment, r.metric, r.unit) == key && refused(r.value).is_none())
+            .map(|r| r.id)
+            .collect()
+    };
+    let mut exposures = ExposureWriter::new(tx)?;
+    apply(tx, deltas, &NewExposures::new(), &mut exposures, &ids_of)?;
+    exposures.finish(tx)
+}
+
+/// Folds `deltas` into the unit totals and the moments inside `tx`: per
+/// unit and metric, its new value replaces its old one in its phase's and
+/// variant's summary (the unit is the unit of analysis). Each unit touched
+/// is read once (one range scan for many) and written once, whatever the
+/// number of its rows and metrics. A unit seen for the first time takes
+/// its variant and phase from its stored exposure; one the recording
+/// handle exposed by recording (its delta has a phase) and that has none
+/// yet is exposed here, through `exposures`. `ids_of(experiment, metric,
+/// unit)` gives the ids of a unit's rows of a metric, should they have to
+/// be quarantined.
+pub(crate) fn apply(
+    tx: &rusqlite::Transaction<'_>,
+    mut deltas: Deltas<'_>,
+    exposed: &NewExposures<'_>,
+    exposures: &mut ExposureWriter<'_>,
+    ids_of: &IdsOf<'_>,
+) -> Result<()> {
+    let now = crate::clock::now_ms();
+    // In key order, so the unit-totals B-tree is walked in order.
     deltas.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut writer = sql::UnitTotalsWriter::new(tx)?;
@@ -188,9 +262,20 @@ pub(crate) fn fold_rows(
                 // split cannot split the unit's values across two arms.
                 let (variant, phase) = match exposed.get(&(*experiment, *unit)) {
                     Some(&(v, p)) => (v.to_string(), p),
-                    None => writer
-                        .exposure(experiment, unit)?
-                        .unwrap_or((delta.variant.to_string(), delta.phase.unwrap_or(1))),
+                    None => match (writer.exposure(experiment, unit)?, delta.phase) {
+                        (Some(stored), _) => stored,
+                        (None, Some(phase)) => {
+                            exposures.insert(&NewExposure {
+                                experiment,
+                                unit,
+                                variant: delta.variant,
+                                phase,
+                                at_ms: delta.first_at_ms,
+                            })?;
+                            (delta.variant.to_string(), phase)
+                        }
+                        (None, None) => (delta.variant.to_string(), 1),
+                    },
                 };
                 UnitRecord {
                     variant,
@@ -207,7 +292,7 @@ pub(crate) fn fold_rows(
             if !finite(old.unwrap_or_default()) || !finite(new) {
                 // Totals an older version left non-finite: the unit cannot
                 // move on this metric.
-                quarantine_group(tx, rows, key, UNIT_NOT_FINITE, now)?;
+                quarantine_ids(tx, &ids_of(key), key, UNIT_NOT_FINITE, now)?;
                 continue;
             }
             // A metric (or experiment) whose aggregation is not recorded
@@ -226,7 +311,7 @@ pub(crate) fn fold_rows(
                 if !(new_value.is_finite() && next.is_finite()) {
                     // Cannot happen with values within the bound; kept out,
                     // counted.
-                    quarantine_group(tx, rows, key, SUMMARY_NOT_FINITE, now)?;
+                    quarantine_ids(tx, &ids_of(key), key, SUMMARY_NOT_FINITE, now)?;
                     continue;
                 }
                 *summary = next;
@@ -248,7 +333,7 @@ fn read_befores(
     writer: &mut sql::UnitTotalsWriter<'_>,
     folds: &mut Folds,
     conn: &rusqlite::Connection,
-    deltas: &[((&str, &str), UnitDelta<'_>)],
+    deltas: &Deltas<'_>,
 ) -> Result<Vec<Option<UnitRecord>>> {
     let mut befores = Vec::with_capacity(deltas.len());
     let mut start = 0;
@@ -306,19 +391,16 @@ fn finite(t: UnitTotals) -> bool {
     t.sum.is_finite() && t.sum_lo.is_finite()
 }
 
-/// Quarantines this fold's rows of one unit and metric.
-fn quarantine_group(
+/// Quarantines this fold's rows `ids` of one unit and metric.
+fn quarantine_ids(
     tx: &rusqlite::Transaction<'_>,
-    rows: &[Row<'_>],
-    key: (&str, &str, &str),
+    ids: &[i64],
+    (experiment, metric, _unit): (&str, &str, &str),
     reason: &str,
     now: i64,
 ) -> Result<()> {
-    for r in rows
-        .iter()
-        .filter(|r| (r.experiment, r.metric, r.unit) == key && refused(r.value).is_none())
-    {
-        sql::quarantine(tx, r.id, r.experiment, r.metric, reason, now)?;
+    for &id in ids {
+        sql::quarantine(tx, id, experiment, metric, reason, now)?;
     }
     Ok(())
 }

@@ -264,7 +264,7 @@ impl Cha {
                     assignment.reason.as_str()
                 )));
             };
-            self.inner.recorder.experiments.expose(&compiled.id, unit, &variant.name, compiled.phase);
+            // The observation exposes the unit when it is persisted.
             self.inner
                 .recorder
                 .experiments

@@ -1,15 +1,16 @@
 //! The records of experiments: exposures and observations, buffered by the
 //! hot paths and persisted in batches through the handle's recorder.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::fold;
+use super::fold::{self, UnitDelta};
 use crate::error::Result;
 use crate::handle::recorder::{Buffer, Rows};
-use crate::store::experiments::{self as sql, NewExposure, NewObservation};
+use crate::store::experiments::{self as sql, ExposureWriter, NewExposure};
+use crate::store::observation_blocks::{self as blocks, Block, BlockRow};
 
 /// An exposure waiting to be persisted.
 #[derive(Debug)]
@@ -96,72 +97,151 @@ impl Rows for ExperimentRows {
             }));
     }
 
-    /// Writes exposures, then the raw observations, and folds them from
-    /// this batch into the statistics in the same transaction ([`fold`]):
-    /// nothing is read back, and an analysis right after sees them.
+    /// Writes the exposures, then each experiment's observations as one
+    /// block, and folds them from this batch into the statistics in the
+    /// same transaction ([`fold::apply`]): nothing is read back, and an
+    /// analysis right after sees them. A unit's first observation exposes
+    /// it (recording does not buffer an exposure of its own).
     fn persist(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
-        // Rows written another way wait behind the watermark; while any do,
-        // this batch waits with them (the background fold takes all in
-        // order), so that the watermark stays one number.
-        let caught_up = !sql::has_pending(tx)?;
+        // Rows written another way first, so that the watermark can move
+        // past this batch's ids.
+        fold::catch_up(tx)?;
+        let mut exposures = ExposureWriter::new(tx)?;
         // The recently-exposed cache is small, so a batch may hold a unit more
         // than once; its first record is the one that counts.
         let mut first = HashSet::new();
-        let mut exposures = Vec::with_capacity(self.exposures.len());
+        let mut exposed = fold::NewExposures::new();
         for e in &self.exposures {
             let unit = self.text(e.unit);
             if first.insert((&*e.experiment, unit)) {
-                exposures.push(NewExposure {
+                let new = NewExposure {
                     experiment: &e.experiment,
                     unit,
                     variant: &e.variant,
                     phase: e.phase,
                     at_ms: e.at_ms,
-                });
+                };
+                if exposures.insert(&new)? {
+                    exposed.insert((new.experiment, unit), (new.variant, new.phase));
+                }
             }
         }
-        let mut exposed = fold::NewExposures::new();
-        sql::insert_exposures(tx, &exposures, |e| {
-            exposed.insert((e.experiment, e.unit), (e.variant, e.phase));
-        })?;
-        // The rows the fold takes, gathered as they are inserted: nothing
-        // is read back.
-        let mut folded: Vec<fold::Row<'_>> = Vec::with_capacity(if caught_up {
-            self.observations.len()
-        } else {
-            0
-        });
-        let mut last = None;
-        let rows = self.observations.iter().map(|o| {
-            let row = NewObservation {
-                experiment: &o.experiment,
-                unit: self.text(o.unit),
-                variant: &o.variant,
-                metric: &o.metric,
+        let mut pending = self.blocks();
+        let mut bytes = Vec::new();
+        let mut deltas = Vec::with_capacity(pending.iter().map(|p| p.deltas.len()).sum());
+        let mut last_id = None;
+        for p in &mut pending {
+            p.first_id = blocks::allocate_ids(tx, p.block.rows.len())?;
+            blocks::insert(tx, p.first_id, p.experiment, &p.block, &mut bytes)?;
+            last_id = Some(p.first_id + p.block.rows.len() as i64 - 1);
+            let experiment = p.experiment;
+            deltas.extend(
+                p.block
+                    .units
+                    .iter()
+                    .zip(std::mem::take(&mut p.deltas))
+                    .map(|(unit, d)| ((experiment, *unit), d)),
+            );
+        }
+        let Some(last_id) = last_id else {
+            return exposures.finish(tx);
+        };
+        // The ids of a unit's rows of a metric, should they be quarantined.
+        let ids_of = |(experiment, metric, unit): (&str, &str, &str)| -> Vec<i64> {
+            let Some(p) = pending.iter().find(|p| p.experiment == experiment) else {
+                return Vec::new();
+            };
+            let Some(&u) = p.unit_index.get(unit) else {
+                return Vec::new();
+            };
+            p.block
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.unit == u && p.block.names[r.metric as usize] == metric)
+                .map(|(i, _)| p.first_id + i as i64)
+                .collect()
+        };
+        fold::apply(tx, deltas, &exposed, &mut exposures, &ids_of)?;
+        exposures.finish(tx)?;
+        sql::set_folded_to(tx, last_id)
+    }
+}
+
+/// One experiment's observations of a batch: its block (units and names
+/// once each) and, per unit, what the fold adds.
+struct PendingBlock<'a> {
+    experiment: &'a str,
+    /// The id of its first observation, once drawn.
+    first_id: i64,
+    block: Block<'a>,
+    unit_index: HashMap<&'a str, u32, foldhash::fast::FixedState>,
+    /// Per unit of `block.units`.
+    deltas: Vec<UnitDelta<'a>>,
+}
+
+impl ExperimentRows {
+    /// The batch's observations by experiment, each unit's text hashed
+    /// once: what is written and what is folded come from this one pass.
+    fn blocks(&self) -> Vec<PendingBlock<'_>> {
+        let mut out: Vec<PendingBlock<'_>> = Vec::new();
+        let mut current = 0;
+        for o in &self.observations {
+            // Batches mostly hold one experiment; its id is interned.
+            if out
+                .get(current)
+                .is_none_or(|p| !std::ptr::eq(p.experiment, &*o.experiment))
+            {
+                current = match out.iter().position(|p| p.experiment == &*o.experiment) {
+                    Some(at) => at,
+                    None => {
+                        out.push(PendingBlock {
+                            experiment: &o.experiment,
+                            first_id: 0,
+                            block: Block::default(),
+                            unit_index: HashMap::default(),
+                            deltas: Vec::new(),
+                        });
+                        out.len() - 1
+                    }
+                };
+            }
+            let p = &mut out[current];
+            let unit_text = self.text(o.unit);
+            let next = p.block.units.len() as u32;
+            let unit = *p.unit_index.entry(unit_text).or_insert(next);
+            if unit == next {
+                p.block.units.push(unit_text);
+                p.deltas
+                    .push(UnitDelta::new(&o.variant, Some(o.phase), o.at_ms));
+            }
+            let variant = name_index(&mut p.block.names, &o.variant);
+            let metric = name_index(&mut p.block.names, &o.metric);
+            p.block.rows.push(BlockRow {
+                unit,
+                variant,
+                metric,
                 value: o.value,
                 at_ms: o.at_ms,
-            };
-            (row, o.phase)
-        });
-        sql::insert_observations(tx, rows, |id, o, phase| {
-            last = Some(id);
-            if caught_up {
-                folded.push(fold::Row {
-                    id,
-                    experiment: o.experiment,
-                    unit: o.unit,
-                    variant: o.variant,
-                    metric: o.metric,
-                    value: Some(o.value),
-                    phase: Some(phase),
-                });
-            }
-        })?;
-        if let (Some(last), true) = (last, caught_up) {
-            fold::fold_rows(tx, &folded, &exposed)?;
-            sql::set_folded_to(tx, last)?;
+            });
+            // Recording refused any value the fold could not take.
+            p.deltas[unit as usize].add(&o.metric, o.value, o.at_ms);
         }
-        Ok(())
+        out
+    }
+}
+
+/// The index of `name` in a block's short table of names, added if new.
+fn name_index<'a>(names: &mut Vec<&'a str>, name: &'a str) -> u32 {
+    match names
+        .iter()
+        .position(|n| std::ptr::eq(*n, name) || *n == name)
+    {
+        Some(i) => i as u32,
+        None => {
+            names.push(name);
+            names.len() as u32 - 1
+        }
     }
 }
 

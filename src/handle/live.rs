@@ -321,12 +321,17 @@ impl Watcher {
                         }
                         next_refresh = now + refresh;
                     }
-                    // An ask from before a failed flush waits for the
-                    // interval, as every retry does.
-                    let asked = asked && !inner.recorder.backlog.failing();
                     if asked || now >= next_flush {
                         // Records past the half mark from here on ask again.
                         signal.asked.store(false, Ordering::Relaxed);
+                    }
+                    if asked && now < next_flush {
+                        // Only while flushes succeed: a retry waits for the
+                        // interval.
+                        if inner.flush_asked() {
+                            inner.after_flush();
+                        }
+                    } else if now >= next_flush {
                         if inner.flush().is_ok() {
                             inner.after_flush();
                         }

@@ -156,6 +156,19 @@ impl Inner {
         result
     }
 
+    /// The flush a recording thread asked for (its buffer is half full):
+    /// the experiments' buffer only, and only if no flush is under way and
+    /// its last one succeeded. Returns whether it flushed successfully.
+    pub(crate) fn flush_asked(&self) -> bool {
+        match self.recorder.experiments.buffer.flush_if_sound(&self.store) {
+            Some(result) => {
+                self.recorder.backlog.note_flush(&result);
+                result.is_ok()
+            }
+            None => false,
+        }
+    }
+
     /// Reloads the snapshot if the configuration changed, and notes the
     /// outcome for [`Cha::health`]; on failure the last good snapshot stays.
     pub(crate) fn reload_noted(&self) -> Result<()> {

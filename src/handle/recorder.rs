@@ -37,6 +37,9 @@ pub(crate) struct Buffer<R> {
     /// still counted against the bound (else every failing retry of a
     /// flush would let in another bound's worth).
     in_flight: AtomicUsize,
+    /// Whether the last flush of this buffer failed, set before its flush
+    /// lock is let go.
+    last_failed: AtomicBool,
 }
 
 impl<R: Rows> Default for Buffer<R> {
@@ -46,6 +49,7 @@ impl<R: Rows> Default for Buffer<R> {
             flushing: Mutex::default(),
             held: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
+            last_failed: AtomicBool::new(false),
         }
     }
 }
@@ -92,6 +96,29 @@ pub(crate) trait Flush: Sync {
 impl<R: Rows> Flush for Buffer<R> {
     fn flush(&self, store: &Store) -> Result<()> {
         let _order = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_in_order(store)
+    }
+}
+
+impl<R: Rows> Buffer<R> {
+    /// Flushes unless another flush is under way or this buffer's last
+    /// flush failed (judged under the flush lock, so a failure that ended
+    /// just before counts): the flush a recording thread asks for early,
+    /// which must not turn into a retry. None when it did not flush.
+    pub fn flush_if_sound(&self, store: &Store) -> Option<Result<()>> {
+        let _order = match self.flushing.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        if self.last_failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.flush_in_order(store))
+    }
+
+    /// The flush itself; the caller holds `flushing`.
+    fn flush_in_order(&self, store: &Store) -> Result<()> {
         let batch = {
             let mut rows = self.lock();
             let batch = std::mem::take(&mut *rows);
@@ -110,6 +137,7 @@ impl<R: Rows> Flush for Buffer<R> {
             self.note_len(&current);
         }
         self.in_flight.store(0, Ordering::Relaxed);
+        self.last_failed.store(result.is_err(), Ordering::Relaxed);
         result
     }
 }

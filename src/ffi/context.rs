@@ -8,13 +8,12 @@
 //! number of open handles, from any number of threads at once (it never
 //! changes after `cha_context_new`), until `cha_context_free`.
 
-use std::collections::VecDeque;
 use std::ffi::c_char;
 use std::mem::ManuallyDrop;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::boundary::{guard, guard_void, json_arg, null_argument, out_arg};
+use super::handle::Shells;
 use super::status::cha_status;
 use crate::error::{Error, Result};
 use crate::flags::PreparedContext;
@@ -36,29 +35,14 @@ const READY: u64 = u64::from_be_bytes(*b"cha-ctx+");
 /// The tag of a freed one ("cha-ctx-").
 const FREED: u64 = u64::from_be_bytes(*b"cha-ctx-");
 
-/// How many freed contexts keep their shell untouched, so that a late use
-/// of any of them is detected. Beyond that the oldest shell is reused by
-/// the next `cha_context_new`; its memory stays a context, so a stale
-/// pointer reaches that newer context instead of freed memory.
-const GRAVEYARD: usize = 256;
-
-/// The shells of freed contexts (addresses), oldest first. Reachable from
-/// here, they are not leaks; there are at most [`GRAVEYARD`] + 1.
-static SHELLS: Mutex<VecDeque<usize>> = Mutex::new(VecDeque::new());
+/// The shells of freed contexts, kept as closed handles' are.
+static SHELLS: Shells = Shells::new();
 
 impl cha_context {
     /// A new context holding `prepared`, in a reused shell when enough
     /// freed ones are kept.
     fn into_raw(prepared: PreparedContext) -> *mut cha_context {
-        let reused = {
-            let mut shells = SHELLS.lock().unwrap_or_else(|p| p.into_inner());
-            if shells.len() > GRAVEYARD {
-                shells.pop_front()
-            } else {
-                None
-            }
-        };
-        match reused {
+        match SHELLS.reuse() {
             Some(address) => {
                 let shell = address as *mut cha_context;
                 // SAFETY: a shell from `cha_context_free`: allocated by
@@ -179,10 +163,7 @@ pub unsafe extern "C" fn cha_context_free(context: *mut cha_context) {
         // SAFETY: the tag was READY, so `prepared` is live; it is dropped
         // once, as the tag is now FREED.
         unsafe { ManuallyDrop::drop(&mut shell.prepared) };
-        SHELLS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(context as usize);
+        SHELLS.keep(context as usize);
         Ok(())
     })
 }

@@ -27,29 +27,48 @@ const OPEN: u64 = u64::from_be_bytes(*b"cha-open");
 /// The tag of a closed one ("cha-shut").
 const CLOSED: u64 = u64::from_be_bytes(*b"cha-shut");
 
-/// How many closed handles keep their shell untouched, so that a late call
-/// on any of them is detected. Beyond that the oldest shell is reused by the
-/// next `cha_open`; its memory stays a handle, so a stale pointer reaches
-/// that newer handle instead of freed memory.
-const GRAVEYARD: usize = 256;
+/// The shells of closed handles (see [`Shells`]).
+static SHELLS: Shells = Shells::new();
 
-/// The shells of closed handles (addresses), oldest first. Reachable from
-/// here, they are not leaks; there are at most [`GRAVEYARD`] + 1.
-static SHELLS: Mutex<VecDeque<usize>> = Mutex::new(VecDeque::new());
+/// The shells of freed C objects (handles, prepared contexts), addresses
+/// oldest first. The last [`Shells::KEPT`] are kept untouched, so that a
+/// late use of any of them is detected by its tag; beyond that the oldest
+/// is given out again for a new object of the same kind, so a stale pointer
+/// reaches that newer object instead of freed memory. Reachable from here,
+/// they are not leaks; there are at most `KEPT` + 1 of each kind.
+pub(crate) struct Shells(Mutex<VecDeque<usize>>);
+
+impl Shells {
+    const KEPT: usize = 256;
+
+    pub(crate) const fn new() -> Shells {
+        Shells(Mutex::new(VecDeque::new()))
+    }
+
+    /// The oldest shell, once more than [`Shells::KEPT`] are kept.
+    pub(crate) fn reuse(&self) -> Option<usize> {
+        let mut shells = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if shells.len() > Self::KEPT {
+            shells.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps the shell at `address`, whose object was just dropped.
+    pub(crate) fn keep(&self, address: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(address);
+    }
+}
 
 impl cha_handle {
     /// A new open handle for `cha`, in a reused shell when enough closed
     /// ones are kept.
     pub(crate) fn into_raw(cha: Cha) -> *mut cha_handle {
-        let reused = {
-            let mut shells = SHELLS.lock().unwrap_or_else(|p| p.into_inner());
-            if shells.len() > GRAVEYARD {
-                shells.pop_front()
-            } else {
-                None
-            }
-        };
-        match reused {
+        match SHELLS.reuse() {
             Some(address) => {
                 let shell = address as *mut cha_handle;
                 // SAFETY: a shell from `close`: allocated by `Box`, its `cha`
@@ -93,10 +112,7 @@ impl cha_handle {
         // SAFETY: the tag was OPEN, so `cha` is live; it is taken once, as
         // the tag is now CLOSED.
         let cha = unsafe { ManuallyDrop::take(&mut handle.cha) };
-        SHELLS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(h as usize);
+        SHELLS.keep(h as usize);
         Ok(cha)
     }
 

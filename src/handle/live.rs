@@ -228,10 +228,6 @@ impl Inner {
     }
 }
 
-/// The background thread: it polls the configuration revision every
-/// `refresh_interval_ms` and persists the recorder's buffer every
-/// `flush_interval_ms`. It holds only a weak reference, so it never keeps a
-/// closed handle alive.
 /// What the watcher thread waits on: its next tick, a stop, or a buffer
 /// past half its bound asking to be persisted now (so that a recording
 /// thread at full speed rarely has to persist a full buffer itself).
@@ -275,6 +271,10 @@ impl Signal {
     }
 }
 
+/// The background thread: it polls the configuration revision every
+/// `refresh_interval_ms` and persists the recorder's buffer every
+/// `flush_interval_ms` (sooner when asked, see [`Signal`]). It holds only a
+/// weak reference, so it never keeps a closed handle alive.
 pub(crate) struct Watcher {
     signal: Arc<Signal>,
     thread: Option<JoinHandle<()>>,

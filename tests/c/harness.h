@@ -20,7 +20,9 @@
 #include "cha_deploy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int passed;
 static int failed;
@@ -91,6 +93,40 @@ static inline const char *last_error_or(const char *fallback) {
 static inline int harness_summary(const char *program) {
     printf("%s: %d passed, %d failed\n", program, passed, failed);
     return failed == 0 ? 0 : 1;
+}
+
+/* The folders of a test program: WORK_DIR, its first argument, and
+ * CONFIG_DIR, its second or else the repository's configs/ (found from
+ * where this file is). Exits with 2 and a usage line when either is
+ * missing. */
+static inline void harness_dirs(int argc, char **argv, const char **work_dir,
+                                const char **config_dir) {
+    static char found[4096];
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
+        exit(2);
+    }
+    *work_dir = argv[1];
+    *config_dir = NULL;
+    if (argc == 3) {
+        *config_dir = argv[2];
+    } else {
+        const char *file = __FILE__;
+        const char *suffix = "tests/c/harness.h";
+        size_t n = strlen(file);
+        size_t s = strlen(suffix);
+        if (n >= s && strcmp(file + n - s, suffix) == 0 &&
+            n - s + strlen("configs") < sizeof found) {
+            snprintf(found, sizeof found, "%.*sconfigs", (int)(n - s), file);
+            *config_dir = found;
+        }
+    }
+    struct stat st;
+    if (*config_dir == NULL || stat(*config_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cannot find the repository's configs/ (from %s); pass it as CONFIG_DIR\n",
+                __FILE__);
+        exit(2);
+    }
 }
 
 #endif /* CHA_TEST_HARNESS_H */

@@ -1586,19 +1586,6 @@ static void test_contract(void) {
     cha_close(h);
 }
 
-/* configs/ of the repository holding this file (tests/c/test_deploy.c). */
-static const char *default_config_dir(char *buf, size_t size) {
-    const char *file = __FILE__;
-    const char *suffix = "tests/c/test_deploy.c";
-    size_t n = strlen(file);
-    size_t s = strlen(suffix);
-    if (n < s || strcmp(file + n - s, suffix) != 0 || n - s + strlen("configs") >= size) {
-        return NULL;
-    }
-    snprintf(buf, size, "%.*sconfigs", (int)(n - s), file);
-    return buf;
-}
-
 /* A rollout held by hand (and lifted) from C: the same planners stay in
  * while held, whatever the percentage says; a guardrail check with nothing
  * guarded stops nothing. */
@@ -1651,19 +1638,7 @@ static void test_rollout_hold(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
-        return 2;
-    }
-    work_dir = argv[1];
-    char configs[4096];
-    config_dir = argc == 3 ? argv[2] : default_config_dir(configs, sizeof configs);
-    struct stat st;
-    if (config_dir == NULL || stat(config_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "cannot find the repository's configs/ (from %s); pass it as CONFIG_DIR\n",
-                __FILE__);
-        return 2;
-    }
+    harness_dirs(argc, argv, &work_dir, &config_dir);
     /* Absolute, so that a symbolic link made elsewhere can point into it. */
     char cwd[4096], absolute[8200];
     if (config_dir[0] != '/') {

@@ -40,18 +40,6 @@ static const char *path_in_work_dir(char *buf, size_t size, const char *name) {
     return buf;
 }
 
-static const char *default_config_dir(char *buf, size_t size) {
-    const char *file = __FILE__;
-    const char *suffix = "tests/c/test_faults.c";
-    size_t n = strlen(file);
-    size_t s = strlen(suffix);
-    if (n < s || strcmp(file + n - s, suffix) != 0 || n - s + strlen("configs") >= size) {
-        return NULL;
-    }
-    snprintf(buf, size, "%.*sconfigs", (int)(n - s), file);
-    return buf;
-}
-
 /* A database with the repository's configuration deployed. */
 static void deploy(const char *db) {
     cha_handle *h = NULL;
@@ -269,19 +257,7 @@ static void test_health_contract(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
-        return 2;
-    }
-    work_dir = argv[1];
-    char configs[4096];
-    config_dir = argc == 3 ? argv[2] : default_config_dir(configs, sizeof configs);
-    struct stat st;
-    if (config_dir == NULL || stat(config_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "cannot find the repository's configs/ (from %s); pass it as CONFIG_DIR\n",
-                __FILE__);
-        return 2;
-    }
+    harness_dirs(argc, argv, &work_dir, &config_dir);
     test_health_contract();
     test_close_stops_the_background_threads();
     test_read_only_database();

@@ -320,33 +320,8 @@ static void test_analyze(cha_handle *h) {
     CHECK(json == UNTOUCHED_STR);
 }
 
-/* configs/ of the repository holding this file (tests/c/test_feedback.c). */
-static const char *default_config_dir(char *buf, size_t size) {
-    const char *file = __FILE__;
-    const char *suffix = "tests/c/test_feedback.c";
-    size_t n = strlen(file);
-    size_t s = strlen(suffix);
-    if (n < s || strcmp(file + n - s, suffix) != 0 || n - s + strlen("configs") >= size) {
-        return NULL;
-    }
-    snprintf(buf, size, "%.*sconfigs", (int)(n - s), file);
-    return buf;
-}
-
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
-        return 2;
-    }
-    work_dir = argv[1];
-    char configs[4096];
-    config_dir = argc == 3 ? argv[2] : default_config_dir(configs, sizeof configs);
-    struct stat st;
-    if (config_dir == NULL || stat(config_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "cannot find the repository's configs/ (from %s); pass it as CONFIG_DIR\n",
-                __FILE__);
-        return 2;
-    }
+    harness_dirs(argc, argv, &work_dir, &config_dir);
 
     cha_handle *h = open_db("feedback.db");
     char *report = NULL;

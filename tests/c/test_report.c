@@ -60,18 +60,6 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-static const char *default_config_dir(char *buf, size_t size) {
-    const char *file = __FILE__;
-    const char *suffix = "tests/c/test_report.c";
-    size_t n = strlen(file);
-    size_t s = strlen(suffix);
-    if (n < s || strcmp(file + n - s, suffix) != 0 || n - s + strlen("configs") >= size) {
-        return NULL;
-    }
-    snprintf(buf, size, "%.*sconfigs", (int)(n - s), file);
-    return buf;
-}
-
 static void test_returned_text(cha_handle *h) {
     char *out = NULL;
     CHECK_STATUS(cha_deploy_report(h, NULL, NULL, &out), CHA_OK);
@@ -162,17 +150,8 @@ static void test_contract(cha_handle *h) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2 && argc != 3) {
-        fprintf(stderr, "usage: %s WORK_DIR [CONFIG_DIR]\n", argv[0]);
-        return 2;
-    }
-    work_dir = argv[1];
-    char configs[4096];
-    const char *config_dir = argc == 3 ? argv[2] : default_config_dir(configs, sizeof configs);
-    if (config_dir == NULL) {
-        fprintf(stderr, "cannot tell where configs/ is; pass CONFIG_DIR\n");
-        return 2;
-    }
+    const char *config_dir = NULL;
+    harness_dirs(argc, argv, &work_dir, &config_dir);
     char db[4096];
     cha_handle *h = NULL;
     CHECK_STATUS(cha_open(in_work_dir(db, sizeof db, "report.db"), &h), CHA_OK);

@@ -478,8 +478,11 @@ impl MetricLog {
                 self.drained.fetch_add(data.pending, Ordering::Relaxed);
                 data.pending = 0;
             }
-            // Only the handle holds the shard of a thread that ended.
-            shards.retain(|s| Arc::strong_count(s) > 1);
+            // Only the handle holds the shard of a thread that ended; it
+            // goes once empty. A thread can record into its shard after the
+            // loop above drained it and then end: that shard is kept for
+            // the next drain, or those samples would be lost.
+            shards.retain(|s| Arc::strong_count(s) > 1 || s.lock().pending > 0);
         }
         rows.usage = self.usage.drain(crate::clock::now_ms());
         if !rows.is_empty() {
